@@ -1,0 +1,64 @@
+# edge-chat: every command a developer or CI needs. Each target installs what it needs itself.
+#   make dev    build, apply schema.sql to the local D1, serve on http://127.0.0.1:8787
+#   make test   build, then run every test (native unit tests + black-box tests against wrangler dev)
+#   make ci     what .ci/run does: fmt, clippy (host and wasm32), then `make test`
+#   make bench  the benchmarks in bench/ (see bench/README.md)
+
+SHELL := /bin/bash
+TOOLS := $(CURDIR)/.tools
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3}' Cargo.lock)
+WORKER_BUILD_VERSION := 0.8.7
+WRANGLER := $(CURDIR)/node_modules/.bin/wrangler
+STATE := $(CURDIR)/.wrangler/state
+
+# Keep wrangler offline, quiet and out of $HOME (../shared/TOOLCHAIN.md).
+export WRANGLER_SEND_METRICS := false
+export WRANGLER_SEND_ERROR_REPORTS := false
+export WRANGLER_HIDE_BANNER := true
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+# Point worker-build at local tools instead of letting it download them.
+export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
+export ESBUILD_BIN := $(CURDIR)/node_modules/@esbuild/linux-x64/bin/esbuild
+
+.PHONY: tools build dev test ci bench clean
+
+tools: $(TOOLS)/.worker-build-$(WORKER_BUILD_VERSION) $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) node_modules/.package-lock.json
+	@rustup target list --installed | grep -q '^wasm32-unknown-unknown$$' || rustup target add wasm32-unknown-unknown
+
+$(TOOLS)/.worker-build-$(WORKER_BUILD_VERSION):
+	cargo install worker-build --version $(WORKER_BUILD_VERSION) --locked --root $(TOOLS)
+	touch $@
+
+# Not --locked: the registry mirror lacks one of its locked dependencies (TOOLCHAIN.md).
+$(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION): Cargo.lock
+	cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS)
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+build: tools
+	$(TOOLS)/bin/worker-build --release
+
+.dev.vars:
+	cp .dev.vars.example .dev.vars
+
+dev: build .dev.vars
+	$(WRANGLER) d1 execute DB --local --persist-to $(STATE) --file=schema.sql
+	$(WRANGLER) dev --local --ip 127.0.0.1 --port 8787 --persist-to $(STATE) --show-interactive-dev-session=false
+
+test: build
+	cargo test --all-targets
+
+ci: tools
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	$(MAKE) test
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	rm -rf build target .wrangler

@@ -1,0 +1,88 @@
+-- edge-chat D1 schema. Idempotent: applying it again to a database that has it changes nothing.
+--
+-- Design rules (see README "Data model"):
+-- * Counters instead of scans: a chat's `last_seq` is its message count (sequence numbers are dense and
+--   messages are never removed, only tombstoned), unread counts are `last_seq - last_read_seq`.
+-- * Tables keyed by text ids are WITHOUT ROWID, so a primary-key lookup reads one b-tree row, not an
+--   index row plus a table row (D1 bills rows read).
+-- * Every integer (credits, sequence numbers, millisecond timestamps) stays below 2^53.
+
+CREATE TABLE IF NOT EXISTS users (
+  id           TEXT PRIMARY KEY,
+  username     TEXT NOT NULL,
+  first_name   TEXT NOT NULL,
+  photo_id     TEXT,
+  photo_url    TEXT,
+  photo_type   TEXT,
+  availability TEXT NOT NULL DEFAULT 'available'
+               CHECK (availability IN ('available', 'away', 'busy', 'offline')),
+  credits      INTEGER NOT NULL DEFAULT 0 CHECK (credits >= 0),
+  -- 0 while the profile holds defaults (row made because someone named this user);
+  -- 1 once it came from the user's own token or PATCH, which then is never overwritten by claims.
+  claimed      INTEGER NOT NULL DEFAULT 0,
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS chats (
+  id               TEXT PRIMARY KEY,
+  type             TEXT NOT NULL CHECK (type IN ('direct', 'group')),
+  title            TEXT,
+  -- For direct chats: the two user ids, sorted, joined by a space (a character ids cannot hold).
+  -- UNIQUE makes "one direct chat per pair" a constraint, not a race. NULL for groups.
+  direct_key       TEXT UNIQUE,
+  last_seq         INTEGER NOT NULL DEFAULT 0 CHECK (last_seq >= 0),
+  -- Time of the last message, else of creation: the chat list's sort key.
+  last_activity_at INTEGER NOT NULL,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS chat_participants (
+  chat_id       TEXT NOT NULL,
+  user_id       TEXT NOT NULL,
+  -- Highest sequence number this participant has read; only ever moves forward.
+  last_read_seq INTEGER NOT NULL DEFAULT 0 CHECK (last_read_seq >= 0),
+  joined_at     INTEGER NOT NULL,
+  -- Copies of the user's public profile (the Participant object of API.md), so that a page of messages
+  -- or chats reads one row per participant instead of two (D1 counts both sides of a join). Profile
+  -- changes are rare and write through to these copies in the same batch (store::users).
+  username      TEXT NOT NULL,
+  photo_id      TEXT,
+  photo_url     TEXT,
+  photo_type    TEXT,
+  availability  TEXT NOT NULL DEFAULT 'available',
+  PRIMARY KEY (chat_id, user_id)
+) WITHOUT ROWID;
+
+-- "My chats": every chat of one user, without touching other users' rows.
+CREATE INDEX IF NOT EXISTS chat_participants_by_user ON chat_participants (user_id, chat_id);
+
+CREATE TABLE IF NOT EXISTS messages (
+  chat_id            TEXT NOT NULL,
+  seq                INTEGER NOT NULL CHECK (seq >= 1),
+  id                 TEXT NOT NULL UNIQUE,
+  sender_id          TEXT NOT NULL,
+  sender_role        TEXT NOT NULL DEFAULT 'user' CHECK (sender_role IN ('user', 'assistant', 'system')),
+  type               TEXT NOT NULL CHECK (type IN ('text', 'media', 'file', 'credit_transfer', 'system')),
+  content            TEXT,
+  media              TEXT,  -- JSON object, as sent
+  metadata           TEXT,  -- JSON object, as sent
+  transfer_amount    INTEGER,
+  transfer_recipient TEXT,
+  client_message_id  TEXT,
+  -- Fingerprint of the request that created the message: a retry with the same clientMessageId
+  -- but another body is a 409, even after the message was edited.
+  request_hash       TEXT,
+  edited_at          INTEGER,
+  deleted_at         INTEGER,
+  created_at         INTEGER NOT NULL,
+  updated_at         INTEGER NOT NULL,
+  -- Clustered by chat and sequence: a page of messages is one contiguous range read, as cheap at
+  -- page 2,000 as at page 1.
+  PRIMARY KEY (chat_id, seq)
+) WITHOUT ROWID;
+
+-- Idempotent sends: one message per (chat, sender, clientMessageId).
+CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
+  ON messages (chat_id, sender_id, client_message_id) WHERE client_message_id IS NOT NULL;

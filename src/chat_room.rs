@@ -1,0 +1,183 @@
+//! The chat's Durable Object (one per chat, `id_from_name(chatId)`): every write to a chat's messages goes
+//! through it.
+//!
+//! Why: a Durable Object is a single instance worldwide, so it can run the chat's writes one at a time, in
+//! the order their sequence numbers are assigned. Credit transfers need exactly that, and live delivery
+//! will broadcast from here in sequence order once a write commits. Its requests would otherwise
+//! interleave while it awaits D1, so writes queue on `writes`, an async mutex held across the awaits.
+//!
+//! What it is not: the source of truth. Sequence numbers are assigned inside each write's D1 transaction
+//! from `chats.last_seq`, so a restarted or evicted object picks up exactly where D1 is, and idempotency
+//! rests on UNIQUE constraints, not on memory.
+//!
+//! Protocol (worker -> object, internal only): `POST /send` with
+//! `{"caller": {"id","username","firstName","picture"}, "body": "<the client's JSON body>"}`. The object
+//! re-parses the body with the same domain rules, answers the API's JSON (message or error envelope) with
+//! its status, and reports its D1 cost in the `X-D1-*` headers for the worker to add to its own.
+
+use futures_util::lock::Mutex;
+use serde_json::{json, Value};
+use worker::wasm_bindgen::JsValue;
+use worker::{
+    console_error, durable_object, DurableObject, Env, Method, Request, RequestInit, Response,
+    State,
+};
+
+use crate::auth::Caller;
+use crate::domain::ids::{ChatId, UserId};
+use crate::domain::message::NewMessage;
+use crate::domain::time::now_ms;
+use crate::error::{ApiError, Result};
+use crate::handlers::Ctx;
+use crate::http::{json_response, read_cost, write_cost, Reply};
+use crate::store::{messages, Db};
+use crate::views;
+
+const REPLAYED_HEADER: &str = "Idempotent-Replayed";
+
+#[durable_object]
+pub struct ChatRoom {
+    env: Env,
+    /// Held for the whole of each write, D1 awaits included: one write at a time per chat.
+    writes: Mutex<()>,
+}
+
+impl DurableObject for ChatRoom {
+    fn new(_state: State, env: Env) -> Self {
+        ChatRoom {
+            env,
+            writes: Mutex::new(()),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let db = Db::new(self.env.d1("DB")?);
+        let outcome = self.handle(&mut req, &db).await;
+        let (status, body, replayed) = match outcome {
+            Ok(reply) => (
+                reply.status,
+                reply.body,
+                reply
+                    .headers
+                    .iter()
+                    .any(|(name, _)| *name == REPLAYED_HEADER),
+            ),
+            Err(err) => {
+                if err.status >= 500 {
+                    console_error!("chat room: {err}");
+                }
+                (err.status, err.envelope(now_ms()), false)
+            }
+        };
+        let mut response =
+            json_response(status, &body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        write_cost(response.headers_mut(), db.cost())
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        if replayed {
+            response.headers_mut().set(REPLAYED_HEADER, "true")?;
+        }
+        Ok(response)
+    }
+}
+
+impl ChatRoom {
+    async fn handle(&self, req: &mut Request, db: &Db) -> Result<Reply> {
+        if req.method() != Method::Post || req.path() != "/send" {
+            return Err(ApiError::not_found("chat room operation"));
+        }
+        let command: Value = req
+            .json()
+            .await
+            .map_err(|_| ApiError::bad_request("malformed chat room command"))?;
+        let caller = caller_from_json(&command["caller"])?;
+        let body = command["body"]
+            .as_str()
+            .ok_or_else(|| ApiError::bad_request("command has no body"))?;
+        let message = NewMessage::parse(body.as_bytes())?;
+
+        let _turn = self.writes.lock().await;
+        let outcome = messages::send(db, &caller, &message, now_ms()).await?;
+        let marks = outcome
+            .read_marks
+            .iter()
+            .map(|(user, mark)| (user.as_str(), *mark));
+        let read_by = views::read_by(outcome.message.seq, &outcome.message.sender_id, marks);
+        let reply = Reply::created(views::message(&outcome.message, &read_by));
+        Ok(if outcome.created {
+            reply
+        } else {
+            reply.with_header(REPLAYED_HEADER, "true")
+        })
+    }
+}
+
+fn caller_to_json(caller: &Caller) -> Value {
+    json!({
+        "id": caller.id.as_str(), "username": caller.username, "firstName": caller.first_name,
+        "picture": caller.picture, "expiresAtMs": caller.expires_at_ms,
+    })
+}
+
+fn caller_from_json(value: &Value) -> Result<Caller> {
+    let text = |key: &str| value[key].as_str().map(str::to_string);
+    Ok(Caller {
+        id: UserId::parse(value["id"].as_str().unwrap_or_default(), "caller.id")?,
+        username: text("username"),
+        first_name: text("firstName"),
+        picture: text("picture"),
+        expires_at_ms: value["expiresAtMs"].as_i64().unwrap_or_default(),
+    })
+}
+
+/// Worker side: sends a validated message body through the chat's Durable Object.
+pub async fn send(ctx: &Ctx, caller: &Caller, chat_id: &ChatId, body: Vec<u8>) -> Result<Reply> {
+    let body =
+        String::from_utf8(body).map_err(|_| ApiError::bad_request("request body must be UTF-8"))?;
+    let command = json!({"caller": caller_to_json(caller), "body": body});
+    let stub = ctx
+        .env
+        .durable_object("CHAT_ROOM")?
+        .id_from_name(chat_id.as_str())?
+        .get_stub()?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(JsValue::from_str(&command.to_string())));
+    let request = Request::new_with_init("https://chat-room/send", &init)?;
+    let mut response = stub.fetch_with_request(request).await?;
+    ctx.db.add_cost(read_cost(&response));
+    let status = response.status_code();
+    let replayed = response
+        .headers()
+        .get(REPLAYED_HEADER)
+        .ok()
+        .flatten()
+        .is_some();
+    let answer: Value = response.json().await?;
+    if status >= 400 {
+        let errors = answer["errors"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|e| e.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_else(|| vec!["internal error".to_string()]);
+        let retry_after = (status == 503).then_some(1);
+        return Err(ApiError {
+            status,
+            errors,
+            retry_after,
+            log_detail: None,
+        });
+    }
+    let reply = Reply {
+        status,
+        body: answer,
+        headers: Vec::new(),
+    };
+    Ok(if replayed {
+        reply.with_header(REPLAYED_HEADER, "true")
+    } else {
+        reply
+    })
+}

@@ -1,0 +1,57 @@
+//! Typed configuration from vars and secrets (wrangler.toml `[vars]`, `.dev.vars`, `wrangler secret put`).
+
+use worker::Env;
+
+pub struct Config {
+    /// HS256 key for user tokens (secret `JWT_SECRET`). Checked for length when a token is verified.
+    pub jwt_secret: String,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    /// Allowed CORS origins; `*` allows any.
+    pub cors_origins: Vec<String>,
+}
+
+fn text(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .ok()
+        .map(|v| v.to_string().trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Config {
+        Config {
+            jwt_secret: text(env, "JWT_SECRET").unwrap_or_default(),
+            jwt_issuer: text(env, "JWT_ISSUER"),
+            jwt_audience: text(env, "JWT_AUDIENCE"),
+            cors_origins: text(env, "CORS_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_string())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn jwt(&self) -> crate::auth::JwtSettings<'_> {
+        crate::auth::JwtSettings {
+            secret: &self.jwt_secret,
+            issuer: self.jwt_issuer.as_deref(),
+            audience: self.jwt_audience.as_deref(),
+        }
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if it is allowed.
+    pub fn cors_origin_for(&self, origin: Option<&str>) -> Option<String> {
+        let origin = origin?;
+        if self.cors_origins.iter().any(|o| o == "*") {
+            return Some("*".to_string());
+        }
+        self.cors_origins
+            .iter()
+            .find(|o| o.as_str() == origin)
+            .cloned()
+    }
+}

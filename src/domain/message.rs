@@ -1,0 +1,266 @@
+//! A message as a client sends it, parsed once into a value that cannot break the rules of API.md "Send".
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::ids::ChatId;
+use super::input::{is_https_url, JsonBody, MAX_SAFE_INTEGER};
+use crate::error::Result;
+
+pub const MAX_CONTENT_CHARS: usize = 4000;
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+/// The kinds a client may send; `credit_transfer` and `system` messages are made by the server only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendKind {
+    Text,
+    Media,
+    File,
+}
+
+impl SendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendKind::Text => "text",
+            SendKind::Media => "media",
+            SendKind::File => "file",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub chat_id: ChatId,
+    pub kind: SendKind,
+    pub content: Option<String>,
+    /// Normalized media object (every documented key present), as stored.
+    pub media: Option<Value>,
+    pub metadata: Option<Map<String, Value>>,
+    pub client_message_id: Option<String>,
+}
+
+impl NewMessage {
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        let mut body = JsonBody::parse(bytes)?;
+        let chat_id = body.required_string("chatId", 1, 64);
+        let kind = match body.string("type", 1, 32).as_deref() {
+            None => Some(SendKind::Text),
+            Some("text") => Some(SendKind::Text),
+            Some("media") => Some(SendKind::Media),
+            Some("file") => Some(SendKind::File),
+            Some(_) => {
+                body.error("type must be one of text, media, file".into());
+                None
+            }
+        };
+        let content = body.string("content", 0, MAX_CONTENT_CHARS);
+        let media = body
+            .object("media")
+            .and_then(|m| parse_media(&mut body, &m));
+        let metadata = body.object("metadata");
+        if let Some(meta) = &metadata {
+            if Value::Object(meta.clone()).to_string().len() > MAX_METADATA_BYTES {
+                body.error(format!(
+                    "metadata must serialize to at most {MAX_METADATA_BYTES} bytes"
+                ));
+            }
+        }
+        let client_message_id = body.string("clientMessageId", 1, 64);
+        if client_message_id
+            .as_deref()
+            .is_some_and(|id| id.chars().any(char::is_control))
+        {
+            body.error("clientMessageId must not contain control characters".into());
+        }
+        match kind {
+            Some(SendKind::Text) if content.as_deref().is_none_or(|c| c.trim().is_empty()) => {
+                body.error(format!(
+                    "content is required for text messages: a non-empty string of at most {MAX_CONTENT_CHARS} characters"
+                ));
+            }
+            Some(SendKind::Media | SendKind::File) if media.is_none() && !body.has("media") => {
+                body.error("media is required for media and file messages".into());
+            }
+            _ => {}
+        }
+        if kind == Some(SendKind::Text) && body.value("media").is_some() {
+            body.error("media is only allowed on media and file messages".into());
+        }
+        let chat_id = chat_id.map(|id| ChatId::parse(&id, "chatId"));
+        if let Some(Err(e)) = &chat_id {
+            body.error(e.errors.join("; "));
+        }
+        body.finish()?;
+        // `finish` returned Ok, so every required piece parsed.
+        match (chat_id, kind) {
+            (Some(Ok(chat_id)), Some(kind)) => Ok(NewMessage {
+                chat_id,
+                kind,
+                content: content.filter(|c| !c.is_empty()),
+                media,
+                metadata,
+                client_message_id,
+            }),
+            _ => Err(crate::error::ApiError::bad_request(
+                "chatId and type are required",
+            )),
+        }
+    }
+
+    /// Fingerprint of what the client asked for: a retry with the same `clientMessageId` must match it.
+    pub fn request_hash(&self) -> String {
+        let canonical = json!([
+            self.chat_id.as_str(),
+            self.kind.as_str(),
+            self.content,
+            self.media,
+            self.metadata
+        ]);
+        hex_sha256(canonical.to_string().as_bytes())
+    }
+}
+
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Checks a media object and returns it normalized: `url` and `type` required, URLs `https://`.
+fn parse_media(body: &mut JsonBody, media: &Map<String, Value>) -> Option<Value> {
+    let before = body.error_count();
+    let text = |key: &str| media.get(key).filter(|v| !v.is_null());
+    let url = match text("url").and_then(Value::as_str) {
+        Some(u) if is_https_url(u) => Some(u.to_string()),
+        _ => {
+            body.error("media.url is required and must be an https:// URL".into());
+            None
+        }
+    };
+    let kind = match text("type").and_then(Value::as_str) {
+        Some(t @ ("image" | "video" | "audio" | "file")) => Some(t.to_string()),
+        _ => {
+            body.error(
+                "media.type is required and must be one of image, video, audio, file".into(),
+            );
+            None
+        }
+    };
+    let name = match text("name") {
+        None => None,
+        Some(Value::String(s)) if s.chars().count() <= 255 => Some(s.clone()),
+        Some(_) => {
+            body.error("media.name must be a string of at most 255 characters".into());
+            None
+        }
+    };
+    let mut whole = |key: &str| -> Option<i64> {
+        match text(key) {
+            None => None,
+            Some(v) => match v.as_i64() {
+                Some(i) if (0..=MAX_SAFE_INTEGER).contains(&i) => Some(i),
+                _ => {
+                    body.error(format!("media.{key} must be a non-negative integer"));
+                    None
+                }
+            },
+        }
+    };
+    let size = whole("size");
+    let width = whole("width");
+    let height = whole("height");
+    let duration = match text("duration") {
+        None => None,
+        Some(v) => match v.as_f64() {
+            Some(d) if d.is_finite() && d >= 0.0 => Some(d),
+            _ => {
+                body.error("media.duration must be a non-negative number (seconds)".into());
+                None
+            }
+        },
+    };
+    let thumbnail_url = match text("thumbnail_url") {
+        None => None,
+        Some(Value::String(u)) if is_https_url(u) => Some(u.clone()),
+        Some(_) => {
+            body.error("media.thumbnail_url must be an https:// URL".into());
+            None
+        }
+    };
+    if body.error_count() != before {
+        return None;
+    }
+    Some(json!({
+        "url": url, "type": kind, "name": name, "size": size, "duration": duration,
+        "width": width, "height": height, "thumbnail_url": thumbnail_url,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHAT: &str = "64d15f9e2e6c8f4d5a654321";
+
+    #[test]
+    fn text_needs_content() {
+        let err = NewMessage::parse(format!(r#"{{"chatId":"{CHAT}","type":"text"}}"#).as_bytes())
+            .unwrap_err();
+        assert!(
+            err.errors[0].starts_with("content is required"),
+            "{:?}",
+            err.errors
+        );
+        let long = "x".repeat(MAX_CONTENT_CHARS + 1);
+        let err =
+            NewMessage::parse(format!(r#"{{"chatId":"{CHAT}","content":"{long}"}}"#).as_bytes())
+                .unwrap_err();
+        assert!(err
+            .errors
+            .iter()
+            .any(|e| e.starts_with("content must be a string of at most 4000")));
+    }
+
+    #[test]
+    fn media_is_checked_and_normalized() {
+        let ok = NewMessage::parse(
+            format!(r#"{{"chatId":"{CHAT}","type":"media","media":{{"url":"https://x.test/a.png","type":"image","width":3}}}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        let media = ok.media.unwrap();
+        assert_eq!(media["width"], 3);
+        assert!(media["thumbnail_url"].is_null());
+        let err = NewMessage::parse(
+            format!(r#"{{"chatId":"{CHAT}","type":"file","media":{{"url":"http://x.test/a","type":"pdf"}}}}"#).as_bytes(),
+        )
+        .unwrap_err();
+        assert_eq!(err.errors.len(), 2, "{:?}", err.errors);
+    }
+
+    #[test]
+    fn hash_depends_on_the_body_only() {
+        let a = NewMessage::parse(
+            format!(r#"{{"chatId":"{CHAT}","content":"hi","clientMessageId":"c1"}}"#).as_bytes(),
+        )
+        .unwrap();
+        let b = NewMessage::parse(
+            format!(r#"{{"chatId":"{CHAT}","content":"hi","clientMessageId":"c2"}}"#).as_bytes(),
+        )
+        .unwrap();
+        let c = NewMessage::parse(
+            format!(r#"{{"chatId":"{CHAT}","content":"ho","clientMessageId":"c1"}}"#).as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(a.request_hash(), b.request_hash());
+        assert_ne!(a.request_hash(), c.request_hash());
+    }
+
+    #[test]
+    fn bad_chat_id_and_type_are_both_reported() {
+        let err =
+            NewMessage::parse(br#"{"chatId":"nope","type":"video","content":"x"}"#).unwrap_err();
+        assert_eq!(err.errors.len(), 2, "{:?}", err.errors);
+    }
+}

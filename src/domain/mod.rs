@@ -1,0 +1,9 @@
+//! Pure rules and types: no `worker` types here, so `cargo test` checks them natively in milliseconds.
+
+pub mod chat;
+pub mod ids;
+pub mod input;
+pub mod message;
+pub mod pagination;
+pub mod time;
+pub mod user;

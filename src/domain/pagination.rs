@@ -1,0 +1,174 @@
+//! Page-mode pagination. Message pages are computed from sequence numbers, not OFFSET: sequence numbers
+//! are dense (1..=last_seq), so page `p` of a snapshot is exactly the range
+//! `[snapshot - p*limit + 1, snapshot - (p-1)*limit]`, one contiguous primary-key read that costs the same
+//! at page 2,000 as at page 1. (`store::messages` computes the same range in SQL.)
+
+use super::input::Query;
+use crate::error::Result;
+
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
+/// Keeps `page * limit` far inside the 2^53 integer range.
+pub const MAX_PAGE: i64 = 10_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: i64,
+    pub limit: i64,
+}
+
+impl PageRequest {
+    /// Reads `page` and `limit`; problems are recorded in `query`.
+    pub fn from_query(query: &mut Query) -> Option<Self> {
+        let page = query.integer("page", 1, MAX_PAGE, Some(1));
+        let limit = query.integer("limit", 1, MAX_LIMIT, Some(DEFAULT_LIMIT));
+        Some(PageRequest {
+            page: page?,
+            limit: limit?,
+        })
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.limit
+    }
+}
+
+/// The page fields every paged response carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageInfo {
+    pub page: i64,
+    pub limit: i64,
+    pub total: i64,
+    pub total_pages: i64,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+}
+
+impl PageInfo {
+    pub fn new(request: PageRequest, total: i64) -> Self {
+        let total = total.max(0);
+        let total_pages = (total + request.limit - 1) / request.limit;
+        PageInfo {
+            page: request.page,
+            limit: request.limit,
+            total,
+            total_pages,
+            has_next_page: request.page < total_pages,
+            has_previous_page: request.page > 1,
+        }
+    }
+
+    pub fn write_to(&self, out: &mut serde_json::Map<String, serde_json::Value>) {
+        out.insert("page".into(), self.page.into());
+        out.insert("limit".into(), self.limit.into());
+        out.insert("total".into(), self.total.into());
+        out.insert("totalPages".into(), self.total_pages.into());
+        out.insert("hasNextPage".into(), self.has_next_page.into());
+        out.insert("hasPreviousPage".into(), self.has_previous_page.into());
+    }
+}
+
+/// Inclusive sequence range of a message page over a snapshot whose last sequence number is `snapshot`.
+/// Empty (`lo > hi`) past the last page.
+pub fn message_page_range(snapshot: i64, request: PageRequest) -> (i64, i64) {
+    let hi = snapshot - request.offset();
+    let lo = (hi - request.limit + 1).max(1);
+    (lo, hi)
+}
+
+/// Page-mode query of the message list: `page`, `limit` and the optional `asOf` snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessagePageQuery {
+    pub page: PageRequest,
+    pub as_of: Option<i64>,
+}
+
+/// Parameters that select cursor mode (API.md); served by the history-sync work, refused until then.
+pub const CURSOR_PARAMS: &[&str] = &[
+    "before",
+    "after",
+    "ids",
+    "updatedAfter",
+    "updatedBefore",
+    "updated_at.gt",
+    "updated_at.lt",
+    "cursor",
+];
+
+impl MessagePageQuery {
+    pub fn parse(mut query: Query) -> Result<Self> {
+        if let Some(param) = CURSOR_PARAMS.iter().find(|p| query.has(p)) {
+            query.error(format!(
+                "{param}: cursor mode is not available yet; use page and limit"
+            ));
+        }
+        let page = PageRequest::from_query(&mut query);
+        let as_of = query.integer("asOf", 0, super::input::MAX_SAFE_INTEGER, None);
+        let as_of_given = query.has("asOf");
+        query.finish()?;
+        match page {
+            Some(page) if as_of.is_some() || !as_of_given => Ok(MessagePageQuery { page, as_of }),
+            _ => Err(crate::error::ApiError::bad_request("invalid page query")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(page: i64, limit: i64) -> PageRequest {
+        PageRequest { page, limit }
+    }
+
+    #[test]
+    fn pages_count_back_from_the_newest() {
+        assert_eq!(message_page_range(125, req(1, 20)), (106, 125));
+        assert_eq!(message_page_range(125, req(6, 20)), (6, 25));
+        assert_eq!(message_page_range(125, req(7, 20)), (1, 5));
+        let (lo, hi) = message_page_range(125, req(8, 20));
+        assert!(lo > hi, "past the end is empty");
+        let (lo, hi) = message_page_range(0, req(1, 20));
+        assert!(lo > hi);
+    }
+
+    #[test]
+    fn page_info_matches_the_contract() {
+        let info = PageInfo::new(req(7, 20), 125);
+        assert_eq!(
+            (info.total_pages, info.has_next_page, info.has_previous_page),
+            (7, false, true)
+        );
+        let info = PageInfo::new(req(1, 20), 0);
+        assert_eq!(
+            (info.total_pages, info.has_next_page, info.has_previous_page),
+            (0, false, false)
+        );
+        let info = PageInfo::new(req(1, 20), 21);
+        assert_eq!((info.total_pages, info.has_next_page), (2, true));
+    }
+
+    #[test]
+    fn parse_rejects_bad_values_and_cursor_params() {
+        let q = |pairs: &[(&str, &str)]| {
+            Query::new(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        assert!(MessagePageQuery::parse(q(&[("page", "0")])).is_err());
+        assert!(MessagePageQuery::parse(q(&[("asOf", "-1")])).is_err());
+        assert!(MessagePageQuery::parse(q(&[("before", "x")])).is_err());
+        let ok =
+            MessagePageQuery::parse(q(&[("page", "2"), ("limit", "50"), ("asOf", "7")])).unwrap();
+        assert_eq!(
+            ok,
+            MessagePageQuery {
+                page: req(2, 50),
+                as_of: Some(7)
+            }
+        );
+    }
+}

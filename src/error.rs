@@ -1,0 +1,190 @@
+//! The one error type of the API and its envelope (API.md "Conventions").
+//!
+//! Use the short constructors: `bad_request` for input that breaks a rule (name the field and the rule),
+//! `not_found` for unknown things *and* chats the caller is not in (never reveal that a chat exists),
+//! `conflict` for a request that clashes with stored state (idempotency key reuse), `unprocessable` for a
+//! valid request the current state refuses, `internal` for everything else (its detail is logged, never
+//! sent). Storage errors are translated in one place, `from_storage_message`.
+
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub errors: Vec<String>,
+    /// Seconds, for 503 and 429 answers.
+    pub retry_after: Option<u32>,
+    /// What went wrong inside, for the log only (500s).
+    pub log_detail: Option<String>,
+}
+
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+impl ApiError {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            errors: vec![message.into()],
+            retry_after: None,
+            log_detail: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+
+    /// A 400 carrying every problem found in one request.
+    pub fn validation(errors: Vec<String>) -> Self {
+        ApiError {
+            status: 400,
+            errors,
+            retry_after: None,
+            log_detail: None,
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(401, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, message)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(404, format!("{what} not found"))
+    }
+
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(405, format!("method {method} is not allowed on {path}"))
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(409, message)
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(413, "request body must be at most 65536 bytes")
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            415,
+            "request body must be JSON (Content-Type: application/json)",
+        )
+    }
+
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(422, message)
+    }
+
+    pub fn overloaded() -> Self {
+        ApiError {
+            status: 503,
+            errors: vec!["storage is overloaded, retry later".into()],
+            retry_after: Some(1),
+            log_detail: None,
+        }
+    }
+
+    /// An opaque 500: the detail goes to the log only.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        ApiError {
+            status: 500,
+            errors: vec!["internal error".into()],
+            retry_after: None,
+            log_detail: Some(detail.into()),
+        }
+    }
+
+    /// Translates a storage (D1) error message: overload becomes 503, constraint violations that escaped
+    /// the queries' own guards become 409/422, anything else an opaque 500.
+    pub fn from_storage_message(message: &str) -> Self {
+        let lower = message.to_ascii_lowercase();
+        if lower.contains("overloaded") || lower.contains("too many requests") {
+            let mut err = Self::overloaded();
+            err.log_detail = Some(message.to_string());
+            return err;
+        }
+        if lower.contains("unique constraint failed") {
+            let mut err = Self::conflict("the request conflicts with stored data; retry it");
+            err.log_detail = Some(message.to_string());
+            return err;
+        }
+        if lower.contains("check constraint failed") {
+            let mut err = Self::unprocessable("the request would break a storage rule");
+            err.log_detail = Some(message.to_string());
+            return err;
+        }
+        Self::internal(message.to_string())
+    }
+
+    /// The envelope of API.md: `{"isSuccess": false, "statusCode", "data": null, "errors", "timestamp"}`.
+    pub fn envelope(&self, now_ms: i64) -> serde_json::Value {
+        json!({
+            "isSuccess": false,
+            "statusCode": self.status,
+            "data": null,
+            "errors": self.errors,
+            "timestamp": crate::domain::time::format_ms(now_ms),
+        })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.errors.join("; "))?;
+        if let Some(detail) = &self.log_detail {
+            write!(f, " ({detail})")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(err: worker::Error) -> Self {
+        Self::from_storage_message(&err.to_string())
+    }
+}
+
+impl From<serde_json::Error> for ApiError {
+    fn from(err: serde_json::Error) -> Self {
+        Self::internal(format!("json: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_has_the_documented_shape() {
+        let body = ApiError::bad_request("limit must be an integer between 1 and 100").envelope(0);
+        assert_eq!(body["isSuccess"], false);
+        assert_eq!(body["statusCode"], 400);
+        assert!(body["data"].is_null());
+        assert_eq!(
+            body["errors"][0],
+            "limit must be an integer between 1 and 100"
+        );
+        assert_eq!(body["timestamp"], "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn storage_errors_are_translated_and_opaque() {
+        assert_eq!(
+            ApiError::from_storage_message("D1_ERROR: UNIQUE constraint failed: x").status,
+            409
+        );
+        assert_eq!(
+            ApiError::from_storage_message("D1_ERROR: CHECK constraint failed: c").status,
+            422
+        );
+        let overloaded = ApiError::from_storage_message("D1_ERROR: Database is overloaded");
+        assert_eq!((overloaded.status, overloaded.retry_after), (503, Some(1)));
+        let other = ApiError::from_storage_message("D1_ERROR: no such table: users");
+        assert_eq!(other.status, 500);
+        assert_eq!(other.errors, vec!["internal error".to_string()]);
+    }
+}

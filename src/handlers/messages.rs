@@ -1,0 +1,82 @@
+//! `GET /api/v1/messages/chat/{chatId}`, `POST /api/v1/messages`, `POST /api/v1/messages/chat/{chatId}/read`.
+
+use serde_json::{json, Map, Value};
+use worker::Request;
+
+use super::Ctx;
+use crate::auth::Caller;
+use crate::chat_room;
+use crate::domain::ids::ChatId;
+use crate::domain::input::{JsonBody, MAX_SAFE_INTEGER};
+use crate::domain::message::NewMessage;
+use crate::domain::pagination::{MessagePageQuery, PageInfo};
+use crate::error::{ApiError, Result};
+use crate::http::{query, read_json_body, Reply};
+use crate::store::{chats, messages};
+use crate::views;
+
+pub async fn list_messages(
+    req: &Request,
+    ctx: &Ctx,
+    caller: &Caller,
+    chat_id: &ChatId,
+) -> Result<Reply> {
+    let request = MessagePageQuery::parse(query(req)?)?;
+    let page = messages::list_page(&ctx.db, &caller.id, chat_id, request.page, request.as_of)
+        .await?
+        .ok_or_else(|| ApiError::not_found("chat"))?;
+    let snapshot = request.as_of.unwrap_or(page.chat_last_seq);
+    if snapshot > page.chat_last_seq {
+        return Err(ApiError::bad_request(format!(
+            "asOf must be between 0 and the chat's last sequence number ({})",
+            page.chat_last_seq
+        )));
+    }
+    let marks = views::marks(&page.participants);
+    let list: Vec<Value> = page
+        .messages
+        .iter()
+        .map(|m| views::message(m, &views::read_by(m.seq, &m.sender_id, marks.clone())))
+        .collect();
+    let mut body = Map::new();
+    body.insert("messages".into(), Value::Array(list));
+    body.insert(
+        "participants".into(),
+        page.participants.iter().map(views::participant).collect(),
+    );
+    // Sequence numbers are dense, so the snapshot's last sequence number is its message count.
+    PageInfo::new(request.page, snapshot).write_to(&mut body);
+    body.insert("asOfSequence".into(), snapshot.into());
+    Ok(Reply::ok(Value::Object(body)))
+}
+
+/// Validated here (bad input never reaches the Durable Object), stored by the chat's Durable Object.
+pub async fn send_message(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
+    let body = read_json_body(req).await?;
+    let message = NewMessage::parse(&body)?;
+    chat_room::send(ctx, caller, &message.chat_id, body).await
+}
+
+pub async fn mark_read(
+    req: &mut Request,
+    ctx: &Ctx,
+    caller: &Caller,
+    chat_id: &ChatId,
+) -> Result<Reply> {
+    let mut body = JsonBody::parse(&read_json_body(req).await?)?;
+    let up_to = body.integer("upToSequence", 0, MAX_SAFE_INTEGER);
+    body.finish()?;
+    let (last_read, last_seq) = chats::mark_read(&ctx.db, &caller.id, chat_id, up_to)
+        .await?
+        .ok_or_else(|| ApiError::not_found("chat"))?;
+    if up_to.is_some_and(|n| n > last_seq) {
+        return Err(ApiError::bad_request(format!(
+            "upToSequence must be between 0 and the chat's last sequence number ({last_seq})"
+        )));
+    }
+    Ok(Reply::ok(json!({
+        "chatId": chat_id.as_str(),
+        "lastReadSequence": last_read,
+        "unreadCount": (last_seq - last_read).max(0),
+    })))
+}

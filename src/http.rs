@@ -1,0 +1,136 @@
+//! The HTTP edge: reading bodies and query strings with their limits, and the reply type handlers return.
+
+use serde_json::Value;
+use worker::{Headers, Request, Response};
+
+use crate::domain::input::{Query, MAX_BODY_BYTES};
+use crate::error::{ApiError, Result};
+use crate::store::Cost;
+
+/// What a handler answers; `app` turns it into a response with the common headers.
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Self {
+        Reply {
+            status: 200,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn created(body: Value) -> Self {
+        Reply {
+            status: 201,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+fn is_json_content_type(value: &str) -> bool {
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// The request body, checked for size (413) and media type (415). An empty body is allowed without a
+/// content type (it reads as `{}`), so bodiless POSTs of endpoints whose fields are optional work.
+pub async fn read_json_body(req: &mut Request) -> Result<Vec<u8>> {
+    let headers = req.headers();
+    let declared_len = headers
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|l| l.trim().parse::<u64>().ok());
+    if declared_len.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::payload_too_large());
+    }
+    let content_type = headers.get("Content-Type").ok().flatten();
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|_| ApiError::bad_request("request body could not be read"))?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::payload_too_large());
+    }
+    match content_type {
+        Some(ct) if is_json_content_type(&ct) => Ok(bytes),
+        None if bytes.is_empty() => Ok(bytes),
+        _ => Err(ApiError::unsupported_media_type()),
+    }
+}
+
+pub fn query(req: &Request) -> Result<Query> {
+    let url = req
+        .url()
+        .map_err(|_| ApiError::bad_request("malformed URL"))?;
+    Ok(Query::new(
+        url.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    ))
+}
+
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+pub const COST_HEADERS: [&str; 3] = ["X-D1-Queries", "X-D1-Rows-Read", "X-D1-Rows-Written"];
+
+pub fn write_cost(headers: &Headers, cost: Cost) -> Result<()> {
+    let values = [cost.queries, cost.rows_read, cost.rows_written];
+    for (name, value) in COST_HEADERS.iter().zip(values) {
+        headers.set(name, &value.to_string())?;
+    }
+    Ok(())
+}
+
+/// Reads the cost a Durable Object reported in its response headers.
+pub fn read_cost(response: &Response) -> Cost {
+    let get = |name: &str| -> u64 {
+        response
+            .headers()
+            .get(name)
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Cost {
+        queries: get(COST_HEADERS[0]),
+        rows_read: get(COST_HEADERS[1]),
+        rows_written: get(COST_HEADERS[2]),
+    }
+}
+
+pub fn json_response(status: u16, body: &Value) -> Result<Response> {
+    Ok(Response::from_json(body)?.with_status(status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json_content_type("application/json"));
+        assert!(is_json_content_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_content_type("application/merge-patch+json"));
+        assert!(!is_json_content_type("text/plain"));
+        assert!(!is_json_content_type("application/x-www-form-urlencoded"));
+    }
+}

@@ -1,0 +1,175 @@
+//! Chats and participants.
+//!
+//! The chat list sorts the caller's chats by last activity. It reads the caller's membership rows and
+//! their chats (two rows per chat the caller is in) instead of keeping a per-participant activity index:
+//! such an index would cost one row *written* per participant on every message (256 for a full group),
+//! while D1 bills a row written like a thousand rows read. The page's participants and last messages are
+//! then read for the page only.
+
+use super::rows::ChatRow;
+use super::users::{claim_profile, insert_named, ClaimedProfile};
+use super::{first, nth, rows, Arg, Db};
+use crate::auth::Caller;
+use crate::domain::chat::NewChat;
+use crate::domain::ids::{ChatId, UserId};
+use crate::domain::pagination::PageRequest;
+use crate::error::{ApiError, Result};
+
+/// SQLite builds each participant list (with profile and read mark) as a JSON array, so a page of chats
+/// with all their participants is one statement.
+const PARTICIPANTS_JSON: &str = "(SELECT json_group_array(json_object(
+        'user_id', p.user_id, 'last_read_seq', p.last_read_seq, 'joined_at', p.joined_at,
+        'username', p.username, 'photo_id', p.photo_id, 'photo_url', p.photo_url,
+        'photo_type', p.photo_type, 'availability', p.availability))
+     FROM chat_participants p WHERE p.chat_id = page.id)";
+
+/// The caller's chats matching `filter` (extra SQL on `c`/`me`), in chat-list order, `LIMIT ?2 OFFSET ?3`.
+fn chat_view_sql(filter: &str) -> String {
+    format!(
+        "WITH page AS (
+           SELECT c.id, c.type, c.title, c.last_seq, c.last_activity_at, c.created_at, c.updated_at,
+                  me.last_read_seq AS my_read_seq
+           FROM chat_participants me JOIN chats c ON c.id = me.chat_id
+           WHERE me.user_id = ?1 {filter}
+           ORDER BY c.last_activity_at DESC, c.id DESC
+           LIMIT ?2 OFFSET ?3)
+         SELECT page.*, {PARTICIPANTS_JSON} AS participants,
+                CASE WHEN m.id IS NULL THEN NULL ELSE {message_json} END AS last_message
+         FROM page LEFT JOIN messages m ON m.chat_id = page.id AND m.seq = page.last_seq
+         ORDER BY page.last_activity_at DESC, page.id DESC",
+        message_json = super::messages::MESSAGE_JSON,
+    )
+}
+
+/// One chat as `caller` sees it; `None` when it does not exist or the caller is not in it. One round trip.
+pub async fn find_for(db: &Db, caller: &UserId, chat_id: &ChatId) -> Result<Option<ChatRow>> {
+    let statement = db.statement(
+        &chat_view_sql("AND me.chat_id = ?4"),
+        &[
+            caller.as_str().into(),
+            Arg::Int(1),
+            Arg::Int(0),
+            chat_id.as_str().into(),
+        ],
+    )?;
+    first(&db.all(statement).await?)
+}
+
+/// A page of the caller's chats and their total count. One round trip.
+pub async fn list_for(db: &Db, caller: &UserId, page: PageRequest) -> Result<(Vec<ChatRow>, i64)> {
+    #[derive(serde::Deserialize)]
+    struct Total {
+        total: i64,
+    }
+    let count = db.statement(
+        "SELECT COUNT(*) AS total FROM chat_participants WHERE user_id = ?1",
+        &[caller.as_str().into()],
+    )?;
+    let list = db.statement(
+        &chat_view_sql(""),
+        &[
+            caller.as_str().into(),
+            page.limit.into(),
+            page.offset().into(),
+        ],
+    )?;
+    let results = db.batch(vec![count, list]).await?;
+    let total = first::<Total>(nth(&results, 0)?)?.map_or(0, |t| t.total);
+    Ok((rows(nth(&results, 1)?)?, total))
+}
+
+/// Creates a chat, or finds the existing direct chat of the pair. Returns the chat and whether it was
+/// created. One round trip: the caller's and the named users' rows, the chat, its participants and the
+/// read-back are one batch (one transaction), and `direct_key UNIQUE` settles concurrent creations.
+pub async fn create(
+    db: &Db,
+    caller: &Caller,
+    new_chat: &NewChat,
+    now_ms: i64,
+) -> Result<(ChatRow, bool)> {
+    let chat_id = ChatId::generate(now_ms)?;
+    let direct_key = new_chat.direct_key(&caller.id);
+    let others: Vec<&str> = new_chat.others.iter().map(UserId::as_str).collect();
+    let others_json = serde_json::to_string(&others)?;
+    let mut everyone = vec![caller.id.as_str()];
+    everyone.extend(&others);
+    let everyone_json = serde_json::to_string(&everyone)?;
+
+    let claimed = ClaimedProfile::of(caller, now_ms)?;
+    let mut statements = claim_profile(db, &claimed, now_ms, None)?;
+    statements.extend([
+        insert_named(db, &others_json, now_ms)?,
+        db.statement(
+            "INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5)
+             ON CONFLICT (direct_key) DO NOTHING",
+            &[
+                chat_id.as_str().into(),
+                new_chat.kind.as_str().into(),
+                new_chat.title.as_ref().into(),
+                direct_key.as_ref().into(),
+                now_ms.into(),
+            ],
+        )?,
+        db.statement(
+            "INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at,
+                                            username, photo_id, photo_url, photo_type, availability)
+             SELECT ?1, u.id, 0, ?2, u.username, u.photo_id, u.photo_url, u.photo_type, u.availability
+             FROM json_each(?3) AS j JOIN users u ON u.id = j.value
+             WHERE EXISTS (SELECT 1 FROM chats WHERE id = ?1)
+             ON CONFLICT DO NOTHING",
+            &[chat_id.as_str().into(), now_ms.into(), everyone_json.as_str().into()],
+        )?,
+        match &direct_key {
+            Some(key) => db.statement(
+                &chat_view_sql("AND me.chat_id = (SELECT id FROM chats WHERE direct_key = ?4)"),
+                &[caller.id.as_str().into(), Arg::Int(1), Arg::Int(0), key.into()],
+            )?,
+            None => db.statement(
+                &chat_view_sql("AND me.chat_id = ?4"),
+                &[caller.id.as_str().into(), Arg::Int(1), Arg::Int(0), chat_id.as_str().into()],
+            )?,
+        },
+    ]);
+    let read_back = statements.len() - 1;
+    let results = db.batch(statements).await?;
+    let chat: ChatRow = first(nth(&results, read_back)?)?
+        .ok_or_else(|| ApiError::internal("created chat could not be read back"))?;
+    let created = chat.id == chat_id.as_str();
+    Ok((chat, created))
+}
+
+/// Moves the caller's read mark forward to `up_to` (default: the chat's last message). Returns
+/// `(last_read_seq, chat_last_seq)`, or `None` when the caller is not in the chat. One round trip.
+pub async fn mark_read(
+    db: &Db,
+    caller: &UserId,
+    chat_id: &ChatId,
+    up_to: Option<i64>,
+) -> Result<Option<(i64, i64)>> {
+    #[derive(serde::Deserialize)]
+    struct Marks {
+        last_read_seq: i64,
+        last_seq: i64,
+    }
+    let args = [
+        chat_id.as_str().into(),
+        caller.as_str().into(),
+        up_to.into(),
+    ];
+    let update = db.statement(
+        "UPDATE chat_participants
+         SET last_read_seq = COALESCE(?3, (SELECT last_seq FROM chats WHERE id = ?1))
+         WHERE chat_id = ?1 AND user_id = ?2
+           AND last_read_seq < COALESCE(?3, (SELECT last_seq FROM chats WHERE id = ?1))
+           AND COALESCE(?3, 0) <= (SELECT last_seq FROM chats WHERE id = ?1)",
+        &args,
+    )?;
+    let read_back = db.statement(
+        "SELECT p.last_read_seq, c.last_seq FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+         WHERE p.chat_id = ?1 AND p.user_id = ?2",
+        &args[..2],
+    )?;
+    let results = db.batch(vec![update, read_back]).await?;
+    Ok(first::<Marks>(nth(&results, 1)?)?.map(|m| (m.last_read_seq, m.last_seq)))
+}

@@ -1,0 +1,151 @@
+//! Every SQL statement lives under this module, next to the row types it returns.
+//!
+//! `Db` wraps the D1 binding and counts what each request costs: round trips (a batch counts once), rows
+//! read and rows written, as D1 reports them. Those counts become the `X-D1-*` response headers, and the
+//! tests assert them, so a query that starts scanning shows up as a failing test, not a surprise bill.
+//! Integers are bound as f64: D1 refuses BigInt, and every stored integer stays below 2^53.
+
+pub mod chats;
+pub mod messages;
+pub mod rows;
+pub mod users;
+
+use std::cell::Cell;
+
+use serde::de::DeserializeOwned;
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, D1Result};
+
+use crate::error::{ApiError, Result};
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cost {
+    pub queries: u64,
+    pub rows_read: u64,
+    pub rows_written: u64,
+}
+
+impl Cost {
+    pub fn add(self, other: Cost) -> Cost {
+        Cost {
+            queries: self.queries + other.queries,
+            rows_read: self.rows_read + other.rows_read,
+            rows_written: self.rows_written + other.rows_written,
+        }
+    }
+}
+
+/// A bound statement parameter.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+    Null,
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(s: &'a str) -> Self {
+        Arg::Text(s)
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(s: &'a String) -> Self {
+        Arg::Text(s)
+    }
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(i: i64) -> Self {
+        Arg::Int(i)
+    }
+}
+
+impl<'a, T: Into<Arg<'a>>> From<Option<T>> for Arg<'a> {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Arg::Null, Into::into)
+    }
+}
+
+impl Arg<'_> {
+    fn js(self) -> JsValue {
+        match self {
+            Arg::Text(s) => JsValue::from_str(s),
+            Arg::Int(i) => JsValue::from_f64(i as f64),
+            Arg::Null => JsValue::NULL,
+        }
+    }
+}
+
+pub struct Db {
+    db: D1Database,
+    cost: Cell<Cost>,
+}
+
+impl Db {
+    pub fn new(db: D1Database) -> Self {
+        Db {
+            db,
+            cost: Cell::new(Cost::default()),
+        }
+    }
+
+    pub fn cost(&self) -> Cost {
+        self.cost.get()
+    }
+
+    /// Adds work done elsewhere on this request's behalf (the chat's Durable Object).
+    pub fn add_cost(&self, cost: Cost) {
+        self.cost.set(self.cost.get().add(cost));
+    }
+
+    pub fn statement(&self, sql: &str, args: &[Arg<'_>]) -> Result<D1PreparedStatement> {
+        let values: Vec<JsValue> = args.iter().map(|a| a.js()).collect();
+        Ok(self.db.prepare(sql).bind(&values)?)
+    }
+
+    /// Runs statements as one D1 round trip and one transaction: all apply or none.
+    pub async fn batch(&self, statements: Vec<D1PreparedStatement>) -> Result<Vec<D1Result>> {
+        let results = self.db.batch(statements).await;
+        self.add_cost(Cost {
+            queries: 1,
+            ..Cost::default()
+        });
+        let results = results?;
+        for result in &results {
+            if let Ok(Some(meta)) = result.meta() {
+                self.add_cost(Cost {
+                    queries: 0,
+                    rows_read: meta.rows_read.unwrap_or(0) as u64,
+                    rows_written: meta.rows_written.unwrap_or(0) as u64,
+                });
+            }
+        }
+        Ok(results)
+    }
+
+    /// One statement, one round trip.
+    pub async fn all(&self, statement: D1PreparedStatement) -> Result<D1Result> {
+        let mut results = self.batch(vec![statement]).await?;
+        results
+            .pop()
+            .ok_or_else(|| ApiError::internal("D1 returned no result"))
+    }
+}
+
+pub fn rows<T: DeserializeOwned>(result: &D1Result) -> Result<Vec<T>> {
+    result
+        .results::<T>()
+        .map_err(|e| ApiError::internal(format!("decoding D1 rows: {e}")))
+}
+
+pub fn first<T: DeserializeOwned>(result: &D1Result) -> Result<Option<T>> {
+    Ok(rows::<T>(result)?.into_iter().next())
+}
+
+/// The result at `index` of a batch (the batch was built here, so a missing one is a bug, not input).
+pub fn nth(results: &[D1Result], index: usize) -> Result<&D1Result> {
+    results
+        .get(index)
+        .ok_or_else(|| ApiError::internal(format!("D1 batch result {index} missing")))
+}

@@ -1,0 +1,169 @@
+//! Users: profile reads and writes, and the "create on first write" rule of API.md "Users".
+
+use super::rows::UserRow;
+use super::{first, nth, Arg, Db};
+use crate::auth::Caller;
+use crate::domain::ids::new_object_id;
+use crate::domain::user::ProfilePatch;
+use crate::error::{ApiError, Result};
+use worker::D1PreparedStatement;
+
+const USER_COLUMNS: &str =
+    "id, username, first_name, photo_id, photo_url, photo_type, availability, credits";
+
+/// Profile defaults from the caller's token: the id stands in for missing names.
+pub struct ClaimedProfile<'a> {
+    pub id: &'a str,
+    pub username: &'a str,
+    pub first_name: &'a str,
+    pub photo_id: Option<String>,
+    pub photo_url: Option<&'a str>,
+}
+
+impl<'a> ClaimedProfile<'a> {
+    pub fn of(caller: &'a Caller, now_ms: i64) -> Result<Self> {
+        let username = caller.username.as_deref().unwrap_or(caller.id.as_str());
+        Ok(ClaimedProfile {
+            id: caller.id.as_str(),
+            username,
+            first_name: caller.first_name.as_deref().unwrap_or(username),
+            photo_id: caller
+                .picture
+                .as_ref()
+                .map(|_| new_object_id(now_ms))
+                .transpose()?,
+            photo_url: caller.picture.as_deref(),
+        })
+    }
+}
+
+/// Creates the caller's row from their token, or fills in a row that others created with defaults
+/// (`claimed = 0`), and copies the claimed profile onto the caller's memberships. A profile the user set
+/// themselves is never overwritten. With `only_if_member_of`, the row is created only when the caller
+/// participates in that chat, so a refused write leaves no trace. Two statements, for the caller's batch.
+pub fn claim_profile(
+    db: &Db,
+    p: &ClaimedProfile<'_>,
+    now_ms: i64,
+    only_if_member_of: Option<&str>,
+) -> Result<Vec<D1PreparedStatement>> {
+    let photo_type = p.photo_url.map(|_| "image");
+    // First, while the row still says `claimed = 0`: the memberships' profile copies. SQLite checks the
+    // constant EXISTS once, so a claimed user costs one row read here, not one per membership.
+    let copies = db.statement(
+        "UPDATE chat_participants SET username = ?2, photo_id = ?3, photo_url = ?4, photo_type = ?5
+         WHERE user_id = ?1 AND EXISTS (SELECT 1 FROM users WHERE id = ?1 AND claimed = 0)",
+        &[
+            p.id.into(),
+            p.username.into(),
+            p.photo_id.as_ref().into(),
+            p.photo_url.into(),
+            photo_type.into(),
+        ],
+    )?;
+    let guard = if only_if_member_of.is_some() {
+        "EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?8 AND user_id = ?1)"
+    } else {
+        "?8 IS NULL"
+    };
+    let sql = format!(
+        "INSERT INTO users (id, username, first_name, photo_id, photo_url, photo_type, claimed, created_at, updated_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7 WHERE {guard}
+         ON CONFLICT (id) DO UPDATE SET
+           username = excluded.username, first_name = excluded.first_name, photo_id = excluded.photo_id,
+           photo_url = excluded.photo_url, photo_type = excluded.photo_type, claimed = 1,
+           updated_at = excluded.updated_at
+         WHERE users.claimed = 0"
+    );
+    let user = db.statement(
+        &sql,
+        &[
+            p.id.into(),
+            p.username.into(),
+            p.first_name.into(),
+            p.photo_id.as_ref().into(),
+            p.photo_url.into(),
+            photo_type.into(),
+            now_ms.into(),
+            only_if_member_of.into(),
+        ],
+    )?;
+    Ok(vec![copies, user])
+}
+
+/// Rows for users named as participants, with every profile field defaulting to the id.
+pub fn insert_named(db: &Db, ids_json: &str, now_ms: i64) -> Result<D1PreparedStatement> {
+    db.statement(
+        "INSERT INTO users (id, username, first_name, claimed, created_at, updated_at)
+         SELECT value, value, value, 0, ?2, ?2 FROM json_each(?1) WHERE true
+         ON CONFLICT (id) DO NOTHING",
+        &[ids_json.into(), now_ms.into()],
+    )
+}
+
+/// One round trip. `None` when the user has no row yet (reads never write).
+pub async fn find(db: &Db, id: &str) -> Result<Option<UserRow>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
+    let result = db.all(db.statement(&sql, &[id.into()])?).await?;
+    first(&result)
+}
+
+/// Applies a profile change, creating the row from the token first if needed. One round trip.
+pub async fn update_profile(
+    db: &Db,
+    caller: &Caller,
+    patch: &ProfilePatch,
+    now_ms: i64,
+) -> Result<UserRow> {
+    let claimed = ClaimedProfile::of(caller, now_ms)?;
+    let (set_photo, photo_url, photo_type) = match &patch.photo {
+        None => (0, None, None),
+        Some(None) => (1, None, None),
+        Some(Some(photo)) => (1, Some(photo.url.as_str()), Some(photo.kind.as_str())),
+    };
+    let photo_id = photo_url.map(|_| new_object_id(now_ms)).transpose()?;
+    let sql = format!(
+        "INSERT INTO users (id, username, first_name, photo_id, photo_url, photo_type, availability, claimed, created_at, updated_at)
+         VALUES (?1, COALESCE(?2, ?9), COALESCE(?3, ?10),
+                 CASE WHEN ?4 THEN ?5 ELSE ?11 END, CASE WHEN ?4 THEN ?6 ELSE ?12 END,
+                 CASE WHEN ?4 THEN ?7 ELSE ?13 END, COALESCE(?8, 'available'), 1, ?14, ?14)
+         ON CONFLICT (id) DO UPDATE SET
+           username = COALESCE(?2, users.username),
+           first_name = COALESCE(?3, users.first_name),
+           photo_id = CASE WHEN ?4 THEN ?5 ELSE users.photo_id END,
+           photo_url = CASE WHEN ?4 THEN ?6 ELSE users.photo_url END,
+           photo_type = CASE WHEN ?4 THEN ?7 ELSE users.photo_type END,
+           availability = COALESCE(?8, users.availability),
+           claimed = 1,
+           updated_at = ?14
+         RETURNING {USER_COLUMNS}"
+    );
+    let statement = db.statement(
+        &sql,
+        &[
+            caller.id.as_str().into(),
+            patch.username.as_ref().into(),
+            patch.first_name.as_ref().into(),
+            Arg::Int(set_photo),
+            photo_id.as_ref().into(),
+            photo_url.into(),
+            photo_type.into(),
+            patch.availability.as_ref().into(),
+            claimed.username.into(),
+            claimed.first_name.into(),
+            claimed.photo_id.as_ref().into(),
+            claimed.photo_url.into(),
+            claimed.photo_url.map(|_| "image").into(),
+            now_ms.into(),
+        ],
+    )?;
+    // Then copy the resulting public profile onto every membership (one row per chat the user is in).
+    let copies = db.statement(
+        "UPDATE chat_participants SET (username, photo_id, photo_url, photo_type, availability) =
+           (SELECT username, photo_id, photo_url, photo_type, availability FROM users WHERE id = ?1)
+         WHERE user_id = ?1",
+        &[caller.id.as_str().into()],
+    )?;
+    let results = db.batch(vec![statement, copies]).await?;
+    first(nth(&results, 0)?)?.ok_or_else(|| ApiError::internal("profile upsert returned no row"))
+}
