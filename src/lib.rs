@@ -38,10 +38,7 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
-        .map_or_else(
-            || domain::ids::new_object_id(now).unwrap_or_default(),
-            |id| id,
-        );
+        .unwrap_or_else(|| domain::ids::new_object_id(now).unwrap_or_default());
     let config = Config::from_env(&env);
     let method = req.method().to_string();
     let path = req.path();

@@ -25,8 +25,10 @@ pub struct Cost {
     pub rows_written: u64,
 }
 
-impl Cost {
-    pub fn add(self, other: Cost) -> Cost {
+impl std::ops::Add for Cost {
+    type Output = Cost;
+
+    fn add(self, other: Cost) -> Cost {
         Cost {
             queries: self.queries + other.queries,
             rows_read: self.rows_read + other.rows_read,
@@ -96,7 +98,7 @@ impl Db {
 
     /// Adds work done elsewhere on this request's behalf (the chat's Durable Object).
     pub fn add_cost(&self, cost: Cost) {
-        self.cost.set(self.cost.get().add(cost));
+        self.cost.set(self.cost.get() + cost);
     }
 
     pub fn statement(&self, sql: &str, args: &[Arg<'_>]) -> Result<D1PreparedStatement> {

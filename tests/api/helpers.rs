@@ -1,0 +1,435 @@
+//! Starts the built worker in a real `wrangler dev` (workerd, local D1, the real Durable Object) with
+//! fresh state, and talks to it over HTTP.
+//!
+//! Process hygiene: wrangler runs under a small bash guard in its own process group. The guard holds a
+//! pipe from this test process on its stdin; when this process ends in any way (tests done, a panic,
+//! even SIGKILL) the pipe closes and the guard stops the whole group. No wrangler outlives the tests.
+
+use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use jwt_compact::alg::{Hs256, Hs256Key};
+use jwt_compact::{AlgorithmExt, Claims, Header};
+use serde_json::{json, Value};
+
+pub const JWT_SECRET: &str = "test-secret-0123456789abcdef-0123456789";
+pub const ADMIN_API_KEY: &str = "test-admin-key-0123456789";
+pub const ISSUER: &str = "edge-chat-tests";
+pub const AUDIENCE: &str = "edge-chat";
+
+const GUARD: &str = r#"
+trap '' TERM
+"$@" </dev/null &
+cat >/dev/null
+kill -TERM -- -$$ 2>/dev/null
+sleep 2
+[ -n "$REMOVE_ON_EXIT" ] && rm -rf -- "$REMOVE_ON_EXIT"
+kill -KILL -- -$$ 2>/dev/null
+"#;
+
+pub struct TestServer {
+    pub base_url: String,
+    _guard: Child,
+}
+
+fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn wrangler(config_dir: &Path) -> Command {
+    let mut cmd = Command::new(project_root().join("node_modules/.bin/wrangler"));
+    cmd.current_dir(config_dir)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("WRANGLER_SEND_ERROR_REPORTS", "false")
+        .env("WRANGLER_HIDE_BANNER", "true")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false");
+    cmd
+}
+
+impl TestServer {
+    /// Applies schema.sql to `state_dir` (if new) and starts `wrangler dev` on a free port. With
+    /// `remove_state_on_exit`, the guard deletes `state_dir` once the server is stopped.
+    pub fn start(state_dir: &Path, remove_state_on_exit: bool) -> TestServer {
+        let root = project_root();
+        let shim = root.join("build/worker/shim.mjs");
+        assert!(
+            shim.exists(),
+            "{} is missing: run `make test` (it builds the worker first)",
+            shim.display()
+        );
+        std::fs::create_dir_all(state_dir).expect("state dir");
+        // A config of its own next to a .dev.vars of its own: a developer's .dev.vars never leaks in.
+        let config = std::fs::read_to_string(root.join("wrangler.toml"))
+            .expect("wrangler.toml")
+            .replace(
+                "main = \"build/worker/shim.mjs\"",
+                &format!("main = \"{}\"", shim.display()),
+            );
+        std::fs::write(state_dir.join("wrangler.toml"), config).expect("write config");
+        std::fs::write(
+            state_dir.join(".dev.vars"),
+            format!(
+                "JWT_SECRET={JWT_SECRET}\nADMIN_API_KEY={ADMIN_API_KEY}\nJWT_ISSUER={ISSUER}\nJWT_AUDIENCE={AUDIENCE}\nCORS_ORIGINS=https://app.example.com\n"
+            ),
+        )
+        .expect("write .dev.vars");
+        let persist = state_dir.join("d1");
+        if !persist.exists() {
+            let out = wrangler(state_dir)
+                .args(["d1", "execute", "DB", "--local", "--persist-to"])
+                .arg(&persist)
+                .arg(format!("--file={}", root.join("schema.sql").display()))
+                .stdin(Stdio::null())
+                .output()
+                .expect("run wrangler d1 execute");
+            assert!(
+                out.status.success(),
+                "schema failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let log_path = state_dir.join("wrangler.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c").arg(GUARD).arg("guard");
+        let inner = wrangler(state_dir);
+        cmd.arg(inner.get_program());
+        cmd.args([
+            "dev",
+            "--local",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--inspector-port",
+            "0",
+        ])
+        .arg("--persist-to")
+        .arg(&persist)
+        .arg("--show-interactive-dev-session=false")
+        .current_dir(state_dir)
+        .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .stdin(Stdio::piped())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .env(
+            "REMOVE_ON_EXIT",
+            if remove_state_on_exit {
+                state_dir.as_os_str()
+            } else {
+                "".as_ref()
+            },
+        )
+        .process_group(0);
+        let guard = cmd.spawn().expect("spawn wrangler dev");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let base_url = loop {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(at) = text.find("Ready on http://") {
+                let rest = &text[at + "Ready on ".len()..];
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches('/')
+                    .to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "wrangler dev did not start:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let server = TestServer {
+            base_url,
+            _guard: guard,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server.client().get("/health", None).status != 200 {
+            assert!(Instant::now() < deadline, "worker never became healthy");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    pub fn client(&self) -> Api {
+        Api {
+            base_url: self.base_url.clone(),
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(30))
+                .build(),
+        }
+    }
+}
+
+/// A fresh temporary directory for one server's state.
+pub fn temp_state_dir(name: &str) -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("edge-chat-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// The server shared by every test of this binary: started once, with fresh state.
+pub fn app() -> Api {
+    static SERVER: OnceLock<TestServer> = OnceLock::new();
+    SERVER
+        .get_or_init(|| TestServer::start(&temp_state_dir("api"), true))
+        .client()
+}
+
+/// A user id no other test uses.
+pub fn unique_user(name: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("{name}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// Signs any claims with the test secret (HS256).
+pub fn sign(claims: Value) -> String {
+    sign_with_key(claims, JWT_SECRET.as_bytes())
+}
+
+pub fn sign_with_key(claims: Value, key: &[u8]) -> String {
+    Hs256
+        .token(&Header::empty(), &Claims::new(claims), &Hs256Key::new(key))
+        .expect("sign")
+}
+
+/// A valid token for `sub`.
+pub fn token(sub: &str) -> String {
+    sign(
+        json!({"sub": sub, "exp": now_secs() + 3600, "iss": ISSUER, "aud": AUDIENCE, "username": format!("{sub}-name")}),
+    )
+}
+
+pub fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    pub fn cost(&self, name: &str) -> u64 {
+        self.header(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("missing {name}: {self:?}"))
+    }
+
+    /// Asserts the status and, for errors, the envelope of API.md.
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        if status >= 400 {
+            assert_eq!(self.body["isSuccess"], false, "{}", self.text);
+            assert_eq!(self.body["statusCode"], status, "{}", self.text);
+            assert!(self.body["data"].is_null(), "{}", self.text);
+            let errors = self.body["errors"]
+                .as_array()
+                .unwrap_or_else(|| panic!("no errors: {}", self.text));
+            assert!(
+                !errors.is_empty()
+                    && errors
+                        .iter()
+                        .all(|e| e.as_str().is_some_and(|s| !s.is_empty())),
+                "{}",
+                self.text
+            );
+            assert!(
+                self.body["timestamp"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with('Z')),
+                "{}",
+                self.text
+            );
+        }
+        self
+    }
+
+    pub fn error_text(&self) -> String {
+        self.body["errors"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Clone)]
+pub struct Api {
+    pub base_url: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    /// Any request: `headers` are sent as given, `body` as raw bytes.
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Resp {
+        let mut req = self
+            .agent
+            .request(method, &format!("{}{path}", self.base_url));
+        for (name, value) in headers {
+            req = req.set(name, value);
+        }
+        let result = match body {
+            Some(bytes) => req.send_bytes(bytes),
+            None => req.call(),
+        };
+        let response = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: transport error {e}"),
+        };
+        let status = response.status();
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|n| {
+                response
+                    .header(&n)
+                    .map(|v| (n.to_ascii_lowercase(), v.to_string()))
+            })
+            .collect();
+        let text = response.into_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        self.raw("GET", path, &headers, None)
+    }
+
+    pub fn send_json(&self, method: &str, path: &str, token: &str, body: &Value) -> Resp {
+        let auth = format!("Bearer {token}");
+        let bytes = body.to_string();
+        self.raw(
+            method,
+            path,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            Some(bytes.as_bytes()),
+        )
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: &Value) -> Resp {
+        self.send_json("POST", path, token, body)
+    }
+
+    // One method per endpoint.
+
+    pub fn create_chat(&self, token: &str, body: &Value) -> Resp {
+        self.post("/api/v1/chats", token, body)
+    }
+
+    /// Creates a group of `owner` and `others`; returns its id.
+    pub fn group(&self, owner: &str, others: &[&str]) -> String {
+        let resp = self.create_chat(
+            &token(owner),
+            &json!({"participantIds": others, "type": "group", "title": "t"}),
+        );
+        resp.expect(201);
+        resp.body["_id"].as_str().expect("chat id").to_string()
+    }
+
+    pub fn send(&self, sender: &str, chat_id: &str, content: &str) -> Resp {
+        self.post(
+            "/api/v1/messages",
+            &token(sender),
+            &json!({"chatId": chat_id, "content": content}),
+        )
+    }
+
+    pub fn messages(&self, user: &str, chat_id: &str, query: &str) -> Resp {
+        self.get(
+            &format!("/api/v1/messages/chat/{chat_id}?{query}"),
+            Some(&token(user)),
+        )
+    }
+
+    pub fn chat(&self, user: &str, chat_id: &str) -> Resp {
+        self.get(&format!("/api/v1/chats/{chat_id}"), Some(&token(user)))
+    }
+
+    pub fn chats(&self, user: &str, query: &str) -> Resp {
+        self.get(&format!("/api/v1/chats?{query}"), Some(&token(user)))
+    }
+
+    pub fn mark_read(&self, user: &str, chat_id: &str, body: &Value) -> Resp {
+        self.post(
+            &format!("/api/v1/messages/chat/{chat_id}/read"),
+            &token(user),
+            body,
+        )
+    }
+}
+
+/// Sequence numbers of a message list response, in order.
+pub fn seqs(resp: &Resp) -> Vec<i64> {
+    resp.body["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["sequenceNumber"].as_i64().expect("seq"))
+        .collect()
+}

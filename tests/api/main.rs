@@ -1,0 +1,9 @@
+//! Black-box tests of the built worker in a real `wrangler dev` (see helpers.rs). One binary, so the
+//! server starts once per run, with fresh local state.
+
+mod auth;
+mod chats;
+mod helpers;
+mod messages;
+mod service;
+mod validation;
