@@ -30,7 +30,7 @@ $(TOOLS)/.worker-build-$(WORKER_BUILD_VERSION):
 	touch $@
 
 # Not --locked: the registry mirror lacks one of its locked dependencies (TOOLCHAIN.md).
-$(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION): Cargo.lock
+$(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION):
 	cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS)
 	touch $@
 
