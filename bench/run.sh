@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Load and cost benchmarks (bench/README.md): seeds a chat with 100,000 messages by SQL, serves the built
+# worker with `wrangler dev` on loopback, and runs wrk against the main reads. Results go to
+# bench/out/results.md. Run through `make bench` (it builds first).
+#
+# Knobs: DURATION (wrk time per target, default 10s), CONNECTIONS (default 2), MESSAGES (default 100000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/bench/out
+STATE=$OUT/state
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-2}
+MESSAGES=${MESSAGES:-100000}
+BIG_CHAT=00000000000000000000b16c
+export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)"
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+
+rm -rf "$STATE" && mkdir -p "$STATE"
+sed "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" wrangler.toml > "$STATE/wrangler.toml"
+printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\n' > "$STATE/.dev.vars"
+WRANGLER=$ROOT/node_modules/.bin/wrangler
+
+# Seed: two users, one direct chat with $MESSAGES messages, and 19 small groups so alice's chat list has 20.
+T=1700000000000
+cat > "$STATE/seed.sql" <<SQL
+INSERT INTO users (id, username, first_name, claimed, created_at, updated_at) VALUES
+  ('alice', 'alice', 'Alice', 1, $T, $T), ('bob', 'bob', 'Bob', 1, $T, $T), ('carol', 'carol', 'Carol', 1, $T, $T);
+INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at)
+  VALUES ('$BIG_CHAT', 'direct', NULL, 'alice bob', $MESSAGES, $T + $MESSAGES, $T, $T + $MESSAGES);
+INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, username) VALUES
+  ('$BIG_CHAT', 'alice', $MESSAGES, $T, 'alice'), ('$BIG_CHAT', 'bob', $MESSAGES - 10, $T, 'bob');
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $MESSAGES)
+INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, created_at, updated_at)
+  SELECT '$BIG_CHAT', i, printf('%08x%016x', ($T + i) / 1000, i), CASE i % 2 WHEN 0 THEN 'alice' ELSE 'bob' END,
+         'user', 'text', 'seeded message number ' || i, $T + i, $T + i FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 19)
+INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at)
+  SELECT printf('%024x', i), 'group', 'group ' || i, NULL, 1, $T + i, $T, $T + i FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 19)
+INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, username)
+  SELECT printf('%024x', i), u.id, 0, $T, u.id FROM n, (SELECT 'alice' AS id UNION ALL SELECT 'bob' UNION ALL SELECT 'carol') u;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 19)
+INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, created_at, updated_at)
+  SELECT printf('%024x', i), 1, printf('%08x%016x', $T / 1000, 1000000 + i), 'carol', 'user', 'text', 'hi', $T + i, $T + i FROM n;
+SQL
+seed_started=$SECONDS
+(cd "$STATE" && "$WRANGLER" d1 execute DB --local --persist-to d1 --file="$ROOT/schema.sql" >/dev/null \
+  && "$WRANGLER" d1 execute DB --local --persist-to d1 --file=seed.sql >/dev/null)
+seed_seconds=$((SECONDS - seed_started))
+
+# The server runs in its own process group, stopped on any exit of this script.
+(cd "$STATE" && exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port 0 --inspector-port 0 --persist-to d1 \
+  --show-interactive-dev-session=false </dev/null >"$OUT/wrangler.log" 2>&1) &
+SERVER=$!
+trap 'kill -TERM -- -$SERVER 2>/dev/null || true; sleep 1; kill -KILL -- -$SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 300); do
+  URL=$(grep -o 'Ready on http://[0-9.:]*' "$OUT/wrangler.log" | head -1 | sed 's/Ready on //') || true
+  [ -n "${URL:-}" ] && break
+  sleep 0.1
+done
+[ -n "${URL:-}" ] || { cat "$OUT/wrangler.log"; exit 1; }
+until curl -sf "$URL/health" >/dev/null; do sleep 0.1; done
+
+TOKEN=$(node bench/token.mjs alice 3600 "$STATE/.dev.vars")
+AUTH="Authorization: Bearer $TOKEN"
+WASM=$(find build -name '*.wasm' | head -1)
+WASM_RAW=$(stat -c %s "$WASM")
+WASM_GZ=$(gzip -9c "$WASM" | wc -c)
+
+row() { # name path
+  local name=$1 path=$2 headers rows queries out rps p50 p99
+  headers=$(curl -s -o /dev/null -D - -H "$AUTH" "$URL$path")
+  rows=$(echo "$headers" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-d1-rows-read"{print $2}')
+  queries=$(echo "$headers" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-d1-queries"{print $2}')
+  wrk -t1 -c"$CONNECTIONS" -d2s -H "$AUTH" "$URL$path" >/dev/null   # warm-up
+  out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "$AUTH" "$URL$path")
+  rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
+  p50=$(echo "$out" | awk '$1=="50%"{print $2}')
+  p99=$(echo "$out" | awk '$1=="99%"{print $2}')
+  if echo "$out" | grep -q 'Non-2xx'; then echo "non-2xx answers for $path:"; echo "$out"; exit 1; fi
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$rps" "$p50" "$p99" "$queries" "$rows"
+}
+
+{
+  echo "## Run of $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"),"
+  echo "$(lscpu | awk -F': *' '/Model name/{print $2}' | head -1); wrangler $("$WRANGLER" --version 2>/dev/null | tail -1)."
+  echo "wrk: 1 thread, $CONNECTIONS connections, $DURATION per target after a 2 s warm-up; server and wrk share the machine."
+  echo "Seed: $MESSAGES messages in one chat, 19 more chats for alice, applied by SQL in about ${seed_seconds} s."
+  echo
+  echo "| target | req/s | p50 | p99 | D1 queries | D1 rows read |"
+  echo "|---|---|---|---|---|---|"
+  row "/health" "/health"
+  row "page 1, limit 50" "/api/v1/messages/chat/$BIG_CHAT?page=1&limit=50"
+  row "page 2,000, limit 50" "/api/v1/messages/chat/$BIG_CHAT?page=2000&limit=50"
+  row "chat list (20 chats), limit 20" "/api/v1/chats?limit=20"
+  echo
+  echo "Release wasm: $WASM_RAW bytes raw, $WASM_GZ bytes gzip -9."
+} | tee "$OUT/results.md"
