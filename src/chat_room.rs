@@ -66,11 +66,11 @@ impl DurableObject for ChatRoom {
                 if err.status >= 500 {
                     console_error!("chat room: {err}");
                 }
-                (err.status, err.envelope(now_ms()), false)
+                (err.status, err.envelope(now_ms()).to_string(), false)
             }
         };
         let mut response =
-            json_response(status, &body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+            json_response(status, body).map_err(|e| worker::Error::RustError(e.to_string()))?;
         write_cost(response.headers_mut(), db.cost())
             .map_err(|e| worker::Error::RustError(e.to_string()))?;
         if replayed {
@@ -102,7 +102,10 @@ impl ChatRoom {
             .iter()
             .map(|(user, mark)| (user.as_str(), *mark));
         let read_by = views::read_by(outcome.message.seq, &outcome.message.sender_id, marks);
-        let reply = Reply::created(views::message(&outcome.message, &read_by));
+        let reply = Reply::created(&views::Message {
+            row: &outcome.message,
+            read_by,
+        })?;
         Ok(if outcome.created {
             reply
         } else {
@@ -152,8 +155,9 @@ pub async fn send(ctx: &Ctx, caller: &Caller, chat_id: &ChatId, body: Vec<u8>) -
         .ok()
         .flatten()
         .is_some();
-    let answer: Value = response.json().await?;
+    let text = response.text().await?;
     if status >= 400 {
+        let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let errors = answer["errors"]
             .as_array()
             .map(|list| {
@@ -172,7 +176,7 @@ pub async fn send(ctx: &Ctx, caller: &Caller, chat_id: &ChatId, body: Vec<u8>) -
     }
     let reply = Reply {
         status,
-        body: answer,
+        body: text,
         headers: Vec::new(),
     };
     Ok(if replayed {

@@ -1,34 +1,34 @@
 //! The HTTP edge: reading bodies and query strings with their limits, and the reply type handlers return.
 
-use serde_json::Value;
+use serde::Serialize;
 use worker::{Headers, Request, Response};
 
 use crate::domain::input::{Query, MAX_BODY_BYTES};
 use crate::error::{ApiError, Result};
 use crate::store::Cost;
 
-/// What a handler answers; `app` turns it into a response with the common headers.
+/// What a handler answers: a status and the JSON text of the body; `lib.rs` adds the common headers.
 pub struct Reply {
     pub status: u16,
-    pub body: Value,
+    pub body: String,
     pub headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
-    pub fn ok(body: Value) -> Self {
-        Reply {
-            status: 200,
-            body,
+    pub fn json(status: u16, body: &impl Serialize) -> Result<Self> {
+        Ok(Reply {
+            status,
+            body: serde_json::to_string(body)?,
             headers: Vec::new(),
-        }
+        })
     }
 
-    pub fn created(body: Value) -> Self {
-        Reply {
-            status: 201,
-            body,
-            headers: Vec::new(),
-        }
+    pub fn ok(body: &impl Serialize) -> Result<Self> {
+        Self::json(200, body)
+    }
+
+    pub fn created(body: &impl Serialize) -> Result<Self> {
+        Self::json(201, body)
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -117,8 +117,13 @@ pub fn read_cost(response: &Response) -> Cost {
     }
 }
 
-pub fn json_response(status: u16, body: &Value) -> Result<Response> {
-    Ok(Response::from_json(body)?.with_status(status))
+/// A response whose body is already JSON text.
+pub fn json_response(status: u16, body: String) -> Result<Response> {
+    let response = Response::from_bytes(body.into_bytes())?.with_status(status);
+    response
+        .headers()
+        .set("Content-Type", "application/json; charset=utf-8")?;
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -106,11 +106,11 @@ fn finish(
                     extra.push(("Allow", methods.join(", ")));
                 }
             }
-            (err.status, err.envelope(now), extra)
+            (err.status, err.envelope(now).to_string(), extra)
         }
     };
     let mut response =
-        json_response(status, &body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        json_response(status, body).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let headers = response.headers_mut();
     headers.set("X-Request-Id", request_id)?;
     write_cost(headers, cost).map_err(|e| worker::Error::RustError(e.to_string()))?;

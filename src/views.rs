@@ -1,37 +1,95 @@
-//! Rows to the JSON of API.md. Derived fields (`readBy`, `unreadCount`, `messageCount`) are computed here
-//! from sequence numbers and read marks, never counted in the database.
+//! Rows to the JSON of API.md, serialized straight to text in API.md's field order (no intermediate
+//! `serde_json::Value` trees: a page of 100 messages is on the hot path). Derived fields (`readBy`,
+//! `unreadCount`, `messageCount`) are computed here from sequence numbers and read marks, never counted
+//! in the database.
 
-use serde_json::{json, Value};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+use serde_json::value::RawValue;
 
+use crate::domain::pagination::PageInfo;
 use crate::domain::time::format_ms;
 use crate::error::Result;
 use crate::store::rows::{ChatRow, MessageRow, ParticipantRow, UserRow};
 
-fn photo(id: &Option<String>, url: &Option<String>, kind: &Option<String>) -> Value {
-    match url {
-        Some(url) => json!({"_id": id, "url": url, "type": kind.as_deref().unwrap_or("image")}),
-        None => Value::Null,
+/// Stored JSON (media, metadata) written back as is, without building a tree; `null` if absent.
+fn raw_json(text: &Option<String>) -> Option<&RawValue> {
+    text.as_deref()
+        .and_then(|t| serde_json::from_str::<&RawValue>(t).ok())
+}
+
+struct Photo<'a> {
+    id: Option<&'a str>,
+    url: &'a str,
+    kind: &'a str,
+}
+
+impl Serialize for Photo<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Photo", 3)?;
+        st.serialize_field("_id", &self.id)?;
+        st.serialize_field("url", self.url)?;
+        st.serialize_field("type", self.kind)?;
+        st.end()
     }
 }
 
-pub fn user(row: &UserRow) -> Value {
-    json!({
-        "_id": row.id,
-        "username": row.username,
-        "firstName": row.first_name,
-        "profilePhoto": photo(&row.photo_id, &row.photo_url, &row.photo_type),
-        "availabilityStatus": row.availability,
-        "credits": row.credits,
+fn photo<'a>(
+    id: &'a Option<String>,
+    url: &'a Option<String>,
+    kind: &'a Option<String>,
+) -> Option<Photo<'a>> {
+    url.as_deref().map(|url| Photo {
+        id: id.as_deref(),
+        url,
+        kind: kind.as_deref().unwrap_or("image"),
     })
 }
 
-pub fn participant(row: &ParticipantRow) -> Value {
-    json!({
-        "_id": row.user_id,
-        "username": row.username.as_deref().unwrap_or(&row.user_id),
-        "profilePhoto": photo(&row.photo_id, &row.photo_url, &row.photo_type),
-        "availabilityStatus": row.availability.as_deref().unwrap_or("available"),
-    })
+pub struct User<'a>(pub &'a UserRow);
+
+impl Serialize for User<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let row = self.0;
+        let mut st = s.serialize_struct("User", 6)?;
+        st.serialize_field("_id", &row.id)?;
+        st.serialize_field("username", &row.username)?;
+        st.serialize_field("firstName", &row.first_name)?;
+        st.serialize_field(
+            "profilePhoto",
+            &photo(&row.photo_id, &row.photo_url, &row.photo_type),
+        )?;
+        st.serialize_field("availabilityStatus", &row.availability)?;
+        st.serialize_field("credits", &row.credits)?;
+        st.end()
+    }
+}
+
+pub struct Participant<'a>(pub &'a ParticipantRow);
+
+impl Serialize for Participant<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let row = self.0;
+        let mut st = s.serialize_struct("Participant", 4)?;
+        st.serialize_field("_id", &row.user_id)?;
+        st.serialize_field("username", row.username.as_deref().unwrap_or(&row.user_id))?;
+        st.serialize_field(
+            "profilePhoto",
+            &photo(&row.photo_id, &row.photo_url, &row.photo_type),
+        )?;
+        st.serialize_field(
+            "availabilityStatus",
+            row.availability.as_deref().unwrap_or("available"),
+        )?;
+        st.end()
+    }
+}
+
+struct Participants<'a>(&'a [ParticipantRow]);
+
+impl Serialize for Participants<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Participant))
+    }
 }
 
 /// Participants other than the sender whose read mark is at or past `seq`, in participant order.
@@ -47,72 +105,184 @@ pub fn read_by<'a>(
         .collect()
 }
 
-fn parse_json(text: &Option<String>) -> Value {
-    text.as_deref()
-        .and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or(Value::Null)
-}
-
-pub fn message(row: &MessageRow, read_by: &[&str]) -> Value {
-    let credit_transfer = match (
-        row.kind.as_str(),
-        row.transfer_amount,
-        &row.transfer_recipient,
-    ) {
-        ("credit_transfer", Some(amount), Some(recipient)) => {
-            json!({"amount": amount, "recipientId": recipient, "senderId": row.sender_id})
-        }
-        _ => Value::Null,
-    };
-    let deleted = row.deleted_at.is_some();
-    json!({
-        "_id": row.id,
-        "chatId": row.chat_id,
-        "senderId": row.sender_id,
-        "senderRole": row.sender_role,
-        "type": row.kind,
-        "content": if deleted { None } else { row.content.as_deref() },
-        "media": if deleted { Value::Null } else { parse_json(&row.media) },
-        "creditTransfer": credit_transfer,
-        "metadata": if deleted { Value::Null } else { parse_json(&row.metadata) },
-        "readBy": read_by,
-        "sequenceNumber": row.seq,
-        "clientMessageId": row.client_message_id,
-        "editedAt": row.edited_at.map(format_ms),
-        "deletedAt": row.deleted_at.map(format_ms),
-        "createdAt": format_ms(row.created_at),
-        "updatedAt": format_ms(row.updated_at),
-    })
-}
-
 pub fn marks(participants: &[ParticipantRow]) -> impl Iterator<Item = (&str, i64)> + Clone {
     participants
         .iter()
         .map(|p| (p.user_id.as_str(), p.last_read_seq))
 }
 
-pub fn chat(row: &ChatRow) -> Result<Value> {
-    let participants = row.participants()?;
-    let last_message = row
-        .last_message()?
-        .map(|m| message(&m, &read_by(m.seq, &m.sender_id, marks(&participants))))
-        .unwrap_or(Value::Null);
-    Ok(json!({
-        "_id": row.id,
-        "type": row.kind,
-        "title": row.title,
-        "participants": participants.iter().map(participant).collect::<Vec<_>>(),
-        "lastMessage": last_message,
+struct CreditTransfer<'a> {
+    amount: i64,
+    recipient: &'a str,
+    sender: &'a str,
+}
+
+impl Serialize for CreditTransfer<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("CreditTransfer", 3)?;
+        st.serialize_field("amount", &self.amount)?;
+        st.serialize_field("recipientId", self.recipient)?;
+        st.serialize_field("senderId", self.sender)?;
+        st.end()
+    }
+}
+
+pub struct Message<'a> {
+    pub row: &'a MessageRow,
+    pub read_by: Vec<&'a str>,
+}
+
+impl<'a> Message<'a> {
+    /// `readBy` from the participants' read marks.
+    pub fn with_marks(row: &'a MessageRow, participants: &'a [ParticipantRow]) -> Self {
+        Message {
+            row,
+            read_by: read_by(row.seq, &row.sender_id, marks(participants)),
+        }
+    }
+}
+
+impl Serialize for Message<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let row = self.row;
+        let deleted = row.deleted_at.is_some();
+        let credit_transfer = match (
+            row.kind.as_str(),
+            row.transfer_amount,
+            &row.transfer_recipient,
+        ) {
+            ("credit_transfer", Some(amount), Some(recipient)) => Some(CreditTransfer {
+                amount,
+                recipient,
+                sender: &row.sender_id,
+            }),
+            _ => None,
+        };
+        let mut st = s.serialize_struct("Message", 16)?;
+        st.serialize_field("_id", &row.id)?;
+        st.serialize_field("chatId", &row.chat_id)?;
+        st.serialize_field("senderId", &row.sender_id)?;
+        st.serialize_field("senderRole", &row.sender_role)?;
+        st.serialize_field("type", &row.kind)?;
+        // Tombstones keep their place and sequence number but none of their content.
+        st.serialize_field(
+            "content",
+            &if deleted {
+                None
+            } else {
+                row.content.as_deref()
+            },
+        )?;
+        st.serialize_field("media", &if deleted { None } else { raw_json(&row.media) })?;
+        st.serialize_field("creditTransfer", &credit_transfer)?;
+        st.serialize_field(
+            "metadata",
+            &if deleted {
+                None
+            } else {
+                raw_json(&row.metadata)
+            },
+        )?;
+        st.serialize_field("readBy", &self.read_by)?;
+        st.serialize_field("sequenceNumber", &row.seq)?;
+        st.serialize_field("clientMessageId", &row.client_message_id)?;
+        st.serialize_field("editedAt", &row.edited_at.map(format_ms))?;
+        st.serialize_field("deletedAt", &row.deleted_at.map(format_ms))?;
+        st.serialize_field("createdAt", &format_ms(row.created_at))?;
+        st.serialize_field("updatedAt", &format_ms(row.updated_at))?;
+        st.end()
+    }
+}
+
+/// A chat as its caller sees it.
+pub struct Chat {
+    row: ChatRow,
+    participants: Vec<ParticipantRow>,
+    last_message: Option<MessageRow>,
+}
+
+impl Chat {
+    pub fn new(row: ChatRow) -> Result<Self> {
+        let participants = row.participants()?;
+        let last_message = row.last_message()?;
+        Ok(Chat {
+            row,
+            participants,
+            last_message,
+        })
+    }
+}
+
+impl Serialize for Chat {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let row = &self.row;
+        let last = self
+            .last_message
+            .as_ref()
+            .map(|m| Message::with_marks(m, &self.participants));
+        let mut st = s.serialize_struct("Chat", 11)?;
+        st.serialize_field("_id", &row.id)?;
+        st.serialize_field("type", &row.kind)?;
+        st.serialize_field("title", &row.title)?;
+        st.serialize_field("participants", &Participants(&self.participants))?;
+        st.serialize_field("lastMessage", &last)?;
         // Sequence numbers are dense and messages are never removed (deletes leave tombstones), so the
         // last sequence number is the message count.
-        "messageCount": row.last_seq,
-        "lastSequenceNumber": row.last_seq,
+        st.serialize_field("messageCount", &row.last_seq)?;
+        st.serialize_field("lastSequenceNumber", &row.last_seq)?;
         // Every send moves the sender's read mark to it, so all messages above the caller's mark are
         // from others: the difference is exact.
-        "unreadCount": (row.last_seq - row.my_read_seq).max(0),
-        "createdAt": format_ms(row.created_at),
-        "updatedAt": format_ms(row.updated_at),
-    }))
+        st.serialize_field("unreadCount", &(row.last_seq - row.my_read_seq).max(0))?;
+        st.serialize_field("createdAt", &format_ms(row.created_at))?;
+        st.serialize_field("updatedAt", &format_ms(row.updated_at))?;
+        st.end()
+    }
+}
+
+fn serialize_page_info<S: SerializeStruct>(st: &mut S, info: &PageInfo) -> Result<(), S::Error> {
+    st.serialize_field("page", &info.page)?;
+    st.serialize_field("limit", &info.limit)?;
+    st.serialize_field("total", &info.total)?;
+    st.serialize_field("totalPages", &info.total_pages)?;
+    st.serialize_field("hasNextPage", &info.has_next_page)?;
+    st.serialize_field("hasPreviousPage", &info.has_previous_page)
+}
+
+pub struct ChatList {
+    pub chats: Vec<Chat>,
+    pub info: PageInfo,
+}
+
+impl Serialize for ChatList {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("ChatList", 7)?;
+        st.serialize_field("chats", &self.chats)?;
+        serialize_page_info(&mut st, &self.info)?;
+        st.end()
+    }
+}
+
+pub struct MessageList<'a> {
+    pub messages: &'a [MessageRow],
+    pub participants: &'a [ParticipantRow],
+    pub info: PageInfo,
+    pub as_of_sequence: i64,
+}
+
+impl Serialize for MessageList<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("MessageList", 9)?;
+        let messages: Vec<Message<'_>> = self
+            .messages
+            .iter()
+            .map(|m| Message::with_marks(m, self.participants))
+            .collect();
+        st.serialize_field("messages", &messages)?;
+        st.serialize_field("participants", &Participants(self.participants))?;
+        serialize_page_info(&mut st, &self.info)?;
+        st.serialize_field("asOfSequence", &self.as_of_sequence)?;
+        st.end()
+    }
 }
 
 #[cfg(test)]
@@ -124,5 +294,49 @@ mod tests {
         let marks = [("a", 5), ("b", 4), ("c", 9)];
         assert_eq!(read_by(5, "a", marks), vec!["c"]);
         assert_eq!(read_by(4, "c", marks), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn messages_serialize_in_api_order_and_tombstones_hide_content() {
+        let mut row = MessageRow {
+            id: "64d15f9e2e6c8f4d5a123456".into(),
+            chat_id: "64d15f9e2e6c8f4d5a654321".into(),
+            seq: 42,
+            sender_id: "u1".into(),
+            sender_role: "user".into(),
+            kind: "text".into(),
+            content: Some("Hello there!".into()),
+            media: None,
+            metadata: Some(r#"{"k":[1,2]}"#.into()),
+            transfer_amount: None,
+            transfer_recipient: None,
+            client_message_id: None,
+            request_hash: None,
+            edited_at: None,
+            deleted_at: None,
+            created_at: 1_705_314_600_000,
+            updated_at: 1_705_314_600_000,
+        };
+        let text = serde_json::to_string(&Message {
+            row: &row,
+            read_by: vec!["u2"],
+        })
+        .unwrap();
+        assert!(
+            text.starts_with(r#"{"_id":"64d15f9e2e6c8f4d5a123456","chatId":"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""metadata":{"k":[1,2]},"readBy":["u2"],"sequenceNumber":42"#),
+            "{text}"
+        );
+        row.deleted_at = Some(1_705_314_700_000);
+        let value: serde_json::Value = serde_json::to_value(Message {
+            row: &row,
+            read_by: vec![],
+        })
+        .unwrap();
+        assert!(value["content"].is_null() && value["metadata"].is_null());
+        assert_eq!(value["deletedAt"], "2024-01-15T10:31:40.000Z");
     }
 }

@@ -57,15 +57,6 @@ impl PageInfo {
             has_previous_page: request.page > 1,
         }
     }
-
-    pub fn write_to(&self, out: &mut serde_json::Map<String, serde_json::Value>) {
-        out.insert("page".into(), self.page.into());
-        out.insert("limit".into(), self.limit.into());
-        out.insert("total".into(), self.total.into());
-        out.insert("totalPages".into(), self.total_pages.into());
-        out.insert("hasNextPage".into(), self.has_next_page.into());
-        out.insert("hasPreviousPage".into(), self.has_previous_page.into());
-    }
 }
 
 /// Inclusive sequence range of a message page over a snapshot whose last sequence number is `snapshot`.

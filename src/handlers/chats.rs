@@ -1,6 +1,5 @@
 //! `POST /api/v1/chats`, `GET /api/v1/chats`, `GET /api/v1/chats/{chatId}`.
 
-use serde_json::{Map, Value};
 use worker::Request;
 
 use super::Ctx;
@@ -16,12 +15,7 @@ use crate::views;
 pub async fn create_chat(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
     let new_chat = NewChat::parse(&read_json_body(req).await?, &caller.id)?;
     let (row, created) = chats::create(&ctx.db, caller, &new_chat, ctx.now_ms).await?;
-    let body = views::chat(&row)?;
-    Ok(if created {
-        Reply::created(body)
-    } else {
-        Reply::ok(body)
-    })
+    Reply::json(if created { 201 } else { 200 }, &views::Chat::new(row)?)
 }
 
 pub async fn list_chats(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
@@ -31,18 +25,18 @@ pub async fn list_chats(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Rep
     let page = page.ok_or_else(|| ApiError::bad_request("invalid page query"))?;
     let (rows, total) = chats::list_for(&ctx.db, &caller.id, page).await?;
     let chats = rows
-        .iter()
-        .map(views::chat)
-        .collect::<Result<Vec<Value>>>()?;
-    let mut body = Map::new();
-    body.insert("chats".into(), Value::Array(chats));
-    PageInfo::new(page, total).write_to(&mut body);
-    Ok(Reply::ok(Value::Object(body)))
+        .into_iter()
+        .map(views::Chat::new)
+        .collect::<Result<Vec<_>>>()?;
+    Reply::ok(&views::ChatList {
+        chats,
+        info: PageInfo::new(page, total),
+    })
 }
 
 pub async fn get_chat(ctx: &Ctx, caller: &Caller, chat_id: &ChatId) -> Result<Reply> {
     let row = chats::find_for(&ctx.db, &caller.id, chat_id)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))?;
-    Ok(Reply::ok(views::chat(&row)?))
+    Reply::ok(&views::Chat::new(row)?)
 }

@@ -1,6 +1,6 @@
 //! `GET /api/v1/messages/chat/{chatId}`, `POST /api/v1/messages`, `POST /api/v1/messages/chat/{chatId}/read`.
 
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use worker::Request;
 
 use super::Ctx;
@@ -32,22 +32,13 @@ pub async fn list_messages(
             page.chat_last_seq
         )));
     }
-    let marks = views::marks(&page.participants);
-    let list: Vec<Value> = page
-        .messages
-        .iter()
-        .map(|m| views::message(m, &views::read_by(m.seq, &m.sender_id, marks.clone())))
-        .collect();
-    let mut body = Map::new();
-    body.insert("messages".into(), Value::Array(list));
-    body.insert(
-        "participants".into(),
-        page.participants.iter().map(views::participant).collect(),
-    );
     // Sequence numbers are dense, so the snapshot's last sequence number is its message count.
-    PageInfo::new(request.page, snapshot).write_to(&mut body);
-    body.insert("asOfSequence".into(), snapshot.into());
-    Ok(Reply::ok(Value::Object(body)))
+    Reply::ok(&views::MessageList {
+        messages: &page.messages,
+        participants: &page.participants,
+        info: PageInfo::new(request.page, snapshot),
+        as_of_sequence: snapshot,
+    })
 }
 
 /// Validated here (bad input never reaches the Durable Object), stored by the chat's Durable Object.
@@ -74,9 +65,9 @@ pub async fn mark_read(
             "upToSequence must be between 0 and the chat's last sequence number ({last_seq})"
         )));
     }
-    Ok(Reply::ok(json!({
+    Reply::ok(&json!({
         "chatId": chat_id.as_str(),
         "lastReadSequence": last_read,
         "unreadCount": (last_seq - last_read).max(0),
-    })))
+    }))
 }

@@ -15,14 +15,6 @@ use crate::domain::ids::{ChatId, UserId};
 use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Result};
 
-/// SQLite builds each participant list (with profile and read mark) as a JSON array, so a page of chats
-/// with all their participants is one statement.
-const PARTICIPANTS_JSON: &str = "(SELECT json_group_array(json_object(
-        'user_id', p.user_id, 'last_read_seq', p.last_read_seq, 'joined_at', p.joined_at,
-        'username', p.username, 'photo_id', p.photo_id, 'photo_url', p.photo_url,
-        'photo_type', p.photo_type, 'availability', p.availability))
-     FROM chat_participants p WHERE p.chat_id = page.id)";
-
 /// The caller's chats matching `filter` (extra SQL on `c`/`me`), in chat-list order, `LIMIT ?2 OFFSET ?3`.
 fn chat_view_sql(filter: &str) -> String {
     format!(
@@ -33,11 +25,12 @@ fn chat_view_sql(filter: &str) -> String {
            WHERE me.user_id = ?1 {filter}
            ORDER BY c.last_activity_at DESC, c.id DESC
            LIMIT ?2 OFFSET ?3)
-         SELECT page.*, {PARTICIPANTS_JSON} AS participants,
+         SELECT page.*, {participants} AS participants,
                 CASE WHEN m.id IS NULL THEN NULL ELSE {message_json} END AS last_message
          FROM page LEFT JOIN messages m ON m.chat_id = page.id AND m.seq = page.last_seq
          ORDER BY page.last_activity_at DESC, page.id DESC",
         message_json = super::messages::MESSAGE_JSON,
+        participants = super::messages::participants_json("page.id"),
     )
 }
 
