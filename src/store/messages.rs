@@ -67,17 +67,14 @@ pub async fn list_page(
     // The page of domain::pagination::message_page_range, in SQL so that it needs no earlier read: the
     // newest `limit` messages at or below `snapshot - offset`, read backwards along the primary key. (With
     // two bounds instead of one, SQLite's planner stopped using the upper one: a full scan to the end.)
-    // Both the snapshot and the page are read once; the EXISTS keeps a non-member at 2 rows read.
+    // The membership EXISTS keeps a non-member at 2 rows read.
     let sql = format!(
-        "WITH snapshot AS MATERIALIZED (
-           SELECT last_seq, COALESCE(?3, last_seq) AS s FROM chats WHERE id = ?1 AND {IS_MEMBER}),
-         page AS (
-           SELECT m.* FROM messages m
-           WHERE m.chat_id = ?1 AND m.seq <= (SELECT s FROM snapshot) - ?4
-           ORDER BY m.seq DESC LIMIT ?5)
-         SELECT snapshot.last_seq AS chat_last_seq, {participants} AS participants,
-                (SELECT json_group_array({MESSAGE_JSON}) FROM page m) AS messages
-         FROM snapshot",
+        "SELECT c.last_seq AS chat_last_seq, {participants} AS participants,
+                (SELECT json_group_array({MESSAGE_JSON}) FROM (
+                   SELECT * FROM messages m
+                   WHERE m.chat_id = ?1 AND m.seq <= COALESCE(?3, c.last_seq) - ?4
+                   ORDER BY m.seq DESC LIMIT ?5) m) AS messages
+         FROM chats c WHERE c.id = ?1 AND {IS_MEMBER}",
         participants = participants_json("?1"),
     );
     let statement = db.statement(
