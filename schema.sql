@@ -86,3 +86,47 @@ CREATE TABLE IF NOT EXISTS messages (
 -- Idempotent sends: one message per (chat, sender, clientMessageId).
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
   ON messages (chat_id, sender_id, client_message_id) WHERE client_message_id IS NOT NULL;
+
+-- Credits (grants and transfers). Added after the first version: only new tables and indexes, so applying
+-- this file again is the whole migration of an existing database (see README "Deploy").
+
+-- One row per accepted money movement: a grant (sender_id NULL) or a transfer between two participants.
+CREATE TABLE IF NOT EXISTS credit_transfers (
+  id              TEXT PRIMARY KEY,
+  kind            TEXT NOT NULL CHECK (kind IN ('grant', 'transfer')),
+  sender_id       TEXT,
+  recipient_id    TEXT NOT NULL,
+  amount          INTEGER NOT NULL CHECK (amount BETWEEN 1 AND 1000000000),
+  chat_id         TEXT,
+  message_id      TEXT,
+  idempotency_key TEXT,
+  -- Fingerprint of the request: the same key with another body is a 409.
+  request_hash    TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  CHECK ((kind = 'grant') = (sender_id IS NULL)),
+  CHECK (sender_id IS NULL OR sender_id <> recipient_id)
+) WITHOUT ROWID;
+
+-- Exactly once: one transfer per (sender, key) across all chats, one grant per key.
+CREATE UNIQUE INDEX IF NOT EXISTS credit_transfers_sender_key
+  ON credit_transfers (sender_id, idempotency_key) WHERE kind = 'transfer' AND idempotency_key IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS credit_transfers_grant_key
+  ON credit_transfers (idempotency_key) WHERE kind = 'grant' AND idempotency_key IS NOT NULL;
+
+-- Each user's statement: one line per grant received, transfer in or transfer out (a transfer writes two
+-- lines, one per side). `seq` is dense per user, so the newest-first pages are key ranges and the line
+-- count is MAX(seq), like messages.
+CREATE TABLE IF NOT EXISTS ledger_entries (
+  user_id         TEXT NOT NULL,
+  seq             INTEGER NOT NULL CHECK (seq >= 1),
+  transfer_id     TEXT NOT NULL,
+  kind            TEXT NOT NULL CHECK (kind IN ('grant', 'transfer_in', 'transfer_out')),
+  -- Signed: positive for grants and transfers in, negative for transfers out.
+  amount          INTEGER NOT NULL,
+  balance_after   INTEGER NOT NULL CHECK (balance_after >= 0),
+  counterparty_id TEXT,
+  chat_id         TEXT,
+  message_id      TEXT,
+  created_at      INTEGER NOT NULL,
+  PRIMARY KEY (user_id, seq)
+) WITHOUT ROWID;

@@ -10,8 +10,9 @@
 //! from `chats.last_seq`, so a restarted or evicted object picks up exactly where D1 is, and idempotency
 //! rests on UNIQUE constraints, not on memory.
 //!
-//! Protocol (worker -> object, internal only): `POST /send` with
-//! `{"caller": {"id","username","firstName","picture"}, "body": "<the client's JSON body>"}`. The object
+//! Protocol (worker -> object, internal only): `POST /send` or `POST /transfer` with
+//! `{"caller": {"id","username","firstName","picture"}, "body": "<the client's JSON body>",
+//! "idempotencyKey": <the Idempotency-Key header or null>}`. The object
 //! re-parses the body with the same domain rules, answers the API's JSON (message or error envelope) with
 //! its status, and reports its D1 cost in the `X-D1-*` headers for the worker to add to its own.
 
@@ -24,16 +25,17 @@ use worker::{
 };
 
 use crate::auth::Caller;
+use crate::domain::credits::NewTransfer;
 use crate::domain::ids::{ChatId, UserId};
 use crate::domain::message::NewMessage;
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
 use crate::handlers::Ctx;
 use crate::http::{json_response, read_cost, write_cost, Reply};
-use crate::store::{messages, Db};
+use crate::store::{credits, messages, Db};
 use crate::views;
 
-const REPLAYED_HEADER: &str = "Idempotent-Replayed";
+pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 
 #[durable_object]
 pub struct ChatRoom {
@@ -80,11 +82,33 @@ impl DurableObject for ChatRoom {
     }
 }
 
+/// The writes a chat's Durable Object runs; the path of the internal request names one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Send,
+    Transfer,
+}
+
+impl Operation {
+    fn path(self) -> &'static str {
+        match self {
+            Operation::Send => "/send",
+            Operation::Transfer => "/transfer",
+        }
+    }
+
+    fn from_path(path: &str) -> Option<Self> {
+        [Operation::Send, Operation::Transfer]
+            .into_iter()
+            .find(|op| op.path() == path)
+    }
+}
+
 impl ChatRoom {
     async fn handle(&self, req: &mut Request, db: &Db) -> Result<Reply> {
-        if req.method() != Method::Post || req.path() != "/send" {
-            return Err(ApiError::not_found("chat room operation"));
-        }
+        let operation = Operation::from_path(&req.path())
+            .filter(|_| req.method() == Method::Post)
+            .ok_or_else(|| ApiError::not_found("chat room operation"))?;
         let command: Value = req
             .json()
             .await
@@ -93,20 +117,29 @@ impl ChatRoom {
         let body = command["body"]
             .as_str()
             .ok_or_else(|| ApiError::bad_request("command has no body"))?;
-        let message = NewMessage::parse(body.as_bytes())?;
+        let key = command["idempotencyKey"].as_str();
 
+        // Parse before queueing: a bad command never waits for the chat's turn.
+        let (message, transfer) = match operation {
+            Operation::Send => (Some(NewMessage::parse(body.as_bytes())?), None),
+            Operation::Transfer => (None, Some(NewTransfer::parse(body.as_bytes(), key)?)),
+        };
         let _turn = self.writes.lock().await;
-        let outcome = messages::send(db, &caller, &message, now_ms()).await?;
-        let marks = outcome
-            .read_marks
-            .iter()
-            .map(|(user, mark)| (user.as_str(), *mark));
-        let read_by = views::read_by(outcome.message.seq, &outcome.message.sender_id, marks);
-        let reply = Reply::created(&views::Message {
-            row: &outcome.message,
-            read_by,
-        })?;
-        Ok(if outcome.created {
+        let (row, created, read_marks) = match (message, transfer) {
+            (Some(message), _) => {
+                let o = messages::send(db, &caller, &message, now_ms()).await?;
+                (o.message, o.created, o.read_marks)
+            }
+            (_, Some(transfer)) => {
+                let o = credits::transfer(db, &caller, &transfer, now_ms()).await?;
+                (o.message, o.created, o.read_marks)
+            }
+            (None, None) => return Err(ApiError::internal("no operation parsed")),
+        };
+        let marks = read_marks.iter().map(|(user, mark)| (user.as_str(), *mark));
+        let read_by = views::read_by(row.seq, &row.sender_id, marks);
+        let reply = Reply::created(&views::Message { row: &row, read_by })?;
+        Ok(if created {
             reply
         } else {
             reply.with_header(REPLAYED_HEADER, "true")
@@ -132,11 +165,19 @@ fn caller_from_json(value: &Value) -> Result<Caller> {
     })
 }
 
-/// Worker side: sends a validated message body through the chat's Durable Object.
-pub async fn send(ctx: &Ctx, caller: &Caller, chat_id: &ChatId, body: Vec<u8>) -> Result<Reply> {
+/// Worker side: runs a validated write of the chat in the chat's Durable Object. `body` is the client's
+/// JSON body (re-parsed there with the same rules), `key` the `Idempotency-Key` header if any.
+pub async fn call(
+    ctx: &Ctx,
+    caller: &Caller,
+    chat_id: &ChatId,
+    operation: Operation,
+    body: Vec<u8>,
+    key: Option<String>,
+) -> Result<Reply> {
     let body =
         String::from_utf8(body).map_err(|_| ApiError::bad_request("request body must be UTF-8"))?;
-    let command = json!({"caller": caller_to_json(caller), "body": body});
+    let command = json!({"caller": caller_to_json(caller), "body": body, "idempotencyKey": key});
     let stub = ctx
         .env
         .durable_object("CHAT_ROOM")?
@@ -145,7 +186,7 @@ pub async fn send(ctx: &Ctx, caller: &Caller, chat_id: &ChatId, body: Vec<u8>) -
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(JsValue::from_str(&command.to_string())));
-    let request = Request::new_with_init("https://chat-room/send", &init)?;
+    let request = Request::new_with_init(&format!("https://chat-room{}", operation.path()), &init)?;
     let mut response = stub.fetch_with_request(request).await?;
     ctx.db.add_cost(read_cost(&response));
     let status = response.status_code();

@@ -5,6 +5,8 @@ use worker::Env;
 pub struct Config {
     /// HS256 key for user tokens (secret `JWT_SECRET`). Checked for length when a token is verified.
     pub jwt_secret: String,
+    /// Key for the admin endpoints (secret `ADMIN_API_KEY`); empty means they refuse everyone.
+    pub admin_api_key: String,
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
     /// Allowed CORS origins; `*` allows any.
@@ -22,6 +24,7 @@ impl Config {
     pub fn from_env(env: &Env) -> Config {
         Config {
             jwt_secret: text(env, "JWT_SECRET").unwrap_or_default(),
+            admin_api_key: text(env, "ADMIN_API_KEY").unwrap_or_default(),
             jwt_issuer: text(env, "JWT_ISSUER"),
             jwt_audience: text(env, "JWT_AUDIENCE"),
             cors_origins: text(env, "CORS_ORIGINS")

@@ -15,6 +15,9 @@ pub enum Route {
     ListMessages(ChatId),
     SendMessage,
     MarkRead(ChatId),
+    CreditTransfer,
+    GrantCredits,
+    Ledger,
 }
 
 /// Every path pattern with the methods it serves, for 405 answers (and, later, the OpenAPI check).
@@ -26,6 +29,9 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/messages", &["POST"]),
     ("/api/v1/messages/chat/{chatId}", &["GET"]),
     ("/api/v1/messages/chat/{chatId}/read", &["POST"]),
+    ("/api/v1/messages/credit-transfer", &["POST"]),
+    ("/api/v1/admin/credits", &["POST"]),
+    ("/api/v1/users/me/credits/ledger", &["GET"]),
 ];
 
 pub fn resolve(method: &str, path: &str) -> Result<Route> {
@@ -72,6 +78,18 @@ pub fn resolve(method: &str, path: &str) -> Result<Route> {
                 .map(|_| chat(id))
                 .transpose()?
                 .map(Route::MarkRead),
+        ),
+        (_, ["api", "v1", "messages", "credit-transfer"]) => (
+            "/api/v1/messages/credit-transfer",
+            method_is(method, "POST", Route::CreditTransfer),
+        ),
+        (_, ["api", "v1", "admin", "credits"]) => (
+            "/api/v1/admin/credits",
+            method_is(method, "POST", Route::GrantCredits),
+        ),
+        (_, ["api", "v1", "users", "me", "credits", "ledger"]) => (
+            "/api/v1/users/me/credits/ledger",
+            method_is(method, "GET", Route::Ledger),
         ),
         _ => return Err(ApiError::not_found("route")),
     };

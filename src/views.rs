@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 use crate::domain::pagination::PageInfo;
 use crate::domain::time::format_ms;
 use crate::error::Result;
+use crate::store::credits::LedgerRow;
 use crate::store::rows::{ChatRow, MessageRow, ParticipantRow, UserRow};
 
 /// Stored JSON (media, metadata) written back as is, without building a tree; `null` if absent.
@@ -281,6 +282,43 @@ impl Serialize for MessageList<'_> {
         st.serialize_field("participants", &Participants(self.participants))?;
         serialize_page_info(&mut st, &self.info)?;
         st.serialize_field("asOfSequence", &self.as_of_sequence)?;
+        st.end()
+    }
+}
+
+struct LedgerEntry<'a>(&'a LedgerRow);
+
+impl Serialize for LedgerEntry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let row = self.0;
+        let mut st = s.serialize_struct("LedgerEntry", 9)?;
+        st.serialize_field("sequence", &row.seq)?;
+        st.serialize_field("transferId", &row.transfer_id)?;
+        st.serialize_field("kind", &row.kind)?;
+        st.serialize_field("amount", &row.amount)?;
+        st.serialize_field("balanceAfter", &row.balance_after)?;
+        st.serialize_field("counterpartyId", &row.counterparty_id)?;
+        st.serialize_field("chatId", &row.chat_id)?;
+        st.serialize_field("messageId", &row.message_id)?;
+        st.serialize_field("createdAt", &format_ms(row.created_at))?;
+        st.end()
+    }
+}
+
+/// `GET /api/v1/users/me/credits/ledger`: the caller's statement, newest first.
+pub struct Ledger<'a> {
+    pub entries: &'a [LedgerRow],
+    pub info: PageInfo,
+}
+
+impl Serialize for Ledger<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Ledger", 7)?;
+        st.serialize_field(
+            "entries",
+            &self.entries.iter().map(LedgerEntry).collect::<Vec<_>>(),
+        )?;
+        serialize_page_info(&mut st, &self.info)?;
         st.end()
     }
 }

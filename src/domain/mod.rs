@@ -1,6 +1,7 @@
 //! Pure rules and types: no `worker` types here, so `cargo test` checks them natively in milliseconds.
 
 pub mod chat;
+pub mod credits;
 pub mod ids;
 pub mod input;
 pub mod message;

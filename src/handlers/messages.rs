@@ -5,7 +5,7 @@ use worker::Request;
 
 use super::Ctx;
 use crate::auth::Caller;
-use crate::chat_room;
+use crate::chat_room::{self, Operation};
 use crate::domain::ids::ChatId;
 use crate::domain::input::{JsonBody, MAX_SAFE_INTEGER};
 use crate::domain::message::NewMessage;
@@ -45,7 +45,7 @@ pub async fn list_messages(
 pub async fn send_message(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
     let body = read_json_body(req).await?;
     let message = NewMessage::parse(&body)?;
-    chat_room::send(ctx, caller, &message.chat_id, body).await
+    chat_room::call(ctx, caller, &message.chat_id, Operation::Send, body, None).await
 }
 
 pub async fn mark_read(

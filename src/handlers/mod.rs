@@ -2,6 +2,7 @@
 //! shape the reply. One file per resource.
 
 pub mod chats;
+pub mod credits;
 pub mod health;
 pub mod messages;
 pub mod users;
@@ -35,12 +36,16 @@ impl Ctx {
 }
 
 pub async fn dispatch(route: Route, req: &mut Request, ctx: &Ctx) -> Result<Reply> {
-    if route == Route::Health {
-        return health::health(ctx).await;
+    match route {
+        Route::Health => return health::health(ctx).await,
+        Route::GrantCredits => return credits::grant_credits(req, ctx).await,
+        _ => {}
     }
     let caller = ctx.authenticate(req)?;
     match route {
-        Route::Health => health::health(ctx).await,
+        Route::Health | Route::GrantCredits => {
+            Err(crate::error::ApiError::internal("routed above"))
+        }
         Route::GetMe => users::get_me(ctx, &caller).await,
         Route::PatchMe => users::patch_me(req, ctx, &caller).await,
         Route::CreateChat => chats::create_chat(req, ctx, &caller).await,
@@ -49,5 +54,7 @@ pub async fn dispatch(route: Route, req: &mut Request, ctx: &Ctx) -> Result<Repl
         Route::ListMessages(chat_id) => messages::list_messages(req, ctx, &caller, &chat_id).await,
         Route::SendMessage => messages::send_message(req, ctx, &caller).await,
         Route::MarkRead(chat_id) => messages::mark_read(req, ctx, &caller, &chat_id).await,
+        Route::CreditTransfer => credits::credit_transfer(req, ctx, &caller).await,
+        Route::Ledger => credits::ledger(req, ctx, &caller).await,
     }
 }

@@ -6,6 +6,7 @@
 //! Integers are bound as f64: D1 refuses BigInt, and every stored integer stays below 2^53.
 
 pub mod chats;
+pub mod credits;
 pub mod messages;
 pub mod rows;
 pub mod users;
@@ -101,7 +102,16 @@ impl Db {
         self.cost.set(self.cost.get() + cost);
     }
 
+    /// Binds `args` up to the highest `?N` that `sql` uses (D1 refuses extra bindings), so the statements
+    /// of one batch can share one argument list.
     pub fn statement(&self, sql: &str, args: &[Arg<'_>]) -> Result<D1PreparedStatement> {
+        let used = highest_parameter(sql);
+        let args = args.get(..used).ok_or_else(|| {
+            ApiError::internal(format!(
+                "statement uses ?{used} but only {} arguments were given",
+                args.len()
+            ))
+        })?;
         let values: Vec<JsValue> = args.iter().map(|a| a.js()).collect();
         Ok(self.db.prepare(sql).bind(&values)?)
     }
@@ -135,6 +145,23 @@ impl Db {
     }
 }
 
+/// The highest numbered parameter (`?N`) in a statement.
+fn highest_parameter(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    let mut highest = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'?' {
+            let digits: String = bytes[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .map(|c| *c as char)
+                .collect();
+            highest = highest.max(digits.parse().unwrap_or(0));
+        }
+    }
+    highest
+}
+
 pub fn rows<T: DeserializeOwned>(result: &D1Result) -> Result<Vec<T>> {
     result
         .results::<T>()
@@ -150,4 +177,15 @@ pub fn nth(results: &[D1Result], index: usize) -> Result<&D1Result> {
     results
         .get(index)
         .ok_or_else(|| ApiError::internal(format!("D1 batch result {index} missing")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::highest_parameter;
+
+    #[test]
+    fn finds_the_highest_numbered_parameter() {
+        assert_eq!(highest_parameter("SELECT 1"), 0);
+        assert_eq!(highest_parameter("SELECT ?2, ?11 WHERE x = ?3"), 11);
+    }
 }
