@@ -34,7 +34,7 @@ kill -KILL -- -$$ 2>/dev/null
 
 pub struct TestServer {
     pub base_url: String,
-    _guard: Child,
+    guard: Child,
 }
 
 fn project_root() -> PathBuf {
@@ -145,16 +145,20 @@ impl TestServer {
             );
             std::thread::sleep(Duration::from_millis(100));
         };
-        let server = TestServer {
-            base_url,
-            _guard: guard,
-        };
+        let server = TestServer { base_url, guard };
         let deadline = Instant::now() + Duration::from_secs(30);
         while server.client().get("/health", None).status != 200 {
             assert!(Instant::now() < deadline, "worker never became healthy");
             std::thread::sleep(Duration::from_millis(100));
         }
         server
+    }
+
+    /// Stops this server's whole process group now (closing the guard's stdin) and waits for it; the
+    /// state directory stays, so a new server can start on it.
+    pub fn stop(mut self) {
+        drop(self.guard.stdin.take());
+        let _ = self.guard.wait();
     }
 
     pub fn client(&self) -> Api {
@@ -316,6 +320,18 @@ impl Api {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Resp {
+        self.try_raw(method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// Like `raw`, but a transport failure (server gone) is an `Err` instead of a panic.
+    pub fn try_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<Resp, String> {
         let mut req = self
             .agent
             .request(method, &format!("{}{path}", self.base_url));
@@ -329,7 +345,7 @@ impl Api {
         let response = match result {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {path}: transport error {e}"),
+            Err(e) => return Err(format!("transport error {e}")),
         };
         let status = response.status();
         let headers = response
@@ -343,12 +359,12 @@ impl Api {
             .collect();
         let text = response.into_string().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
+        Ok(Resp {
             status,
             headers,
             text,
             body,
-        }
+        })
     }
 
     pub fn get(&self, path: &str, token: Option<&str>) -> Resp {
@@ -421,6 +437,110 @@ impl Api {
             &token(user),
             body,
         )
+    }
+
+    pub fn grant(&self, user: &str, amount: i64, key: &str) -> Resp {
+        let body = json!({"userId": user, "amount": amount, "idempotencyKey": key}).to_string();
+        self.raw(
+            "POST",
+            "/api/v1/admin/credits",
+            &[
+                ("X-API-Key", ADMIN_API_KEY),
+                ("Content-Type", "application/json"),
+            ],
+            Some(body.as_bytes()),
+        )
+    }
+
+    /// A credit transfer request (its key in the body when given); `Err` if the server is unreachable.
+    pub fn try_transfer(
+        &self,
+        sender: &str,
+        chat: &str,
+        recipient: &str,
+        amount: i64,
+        key: Option<&str>,
+    ) -> Result<Resp, String> {
+        let mut body = json!({"chatId": chat, "recipientId": recipient, "amount": amount});
+        if let Some(key) = key {
+            body["idempotencyKey"] = json!(key);
+        }
+        let auth = format!("Bearer {}", token(sender));
+        let text = body.to_string();
+        self.try_raw(
+            "POST",
+            "/api/v1/messages/credit-transfer",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            Some(text.as_bytes()),
+        )
+    }
+
+    pub fn transfer(
+        &self,
+        sender: &str,
+        chat: &str,
+        recipient: &str,
+        amount: i64,
+        key: Option<&str>,
+    ) -> Resp {
+        self.try_transfer(sender, chat, recipient, amount, key)
+            .unwrap_or_else(|e| panic!("transfer: {e}"))
+    }
+
+    pub fn balance(&self, user: &str) -> i64 {
+        let me = self.get("/api/v1/users/me", Some(&token(user)));
+        me.expect(200);
+        me.body["credits"].as_i64().expect("credits")
+    }
+
+    /// Every ledger line of `user`, newest first.
+    pub fn ledger(&self, user: &str) -> Vec<Value> {
+        let mut lines = Vec::new();
+        for page in 1.. {
+            let resp = self.get(
+                &format!("/api/v1/users/me/credits/ledger?limit=100&page={page}"),
+                Some(&token(user)),
+            );
+            resp.expect(200);
+            lines.extend(
+                resp.body["entries"]
+                    .as_array()
+                    .expect("entries")
+                    .iter()
+                    .cloned(),
+            );
+            if resp.body["hasNextPage"] != true {
+                break;
+            }
+        }
+        lines
+    }
+
+    /// Every message of a chat, oldest first.
+    pub fn all_messages(&self, user: &str, chat: &str) -> Vec<Value> {
+        let first = self.messages(user, chat, "limit=100");
+        first.expect(200);
+        let snapshot = first.body["asOfSequence"].as_i64().expect("asOf");
+        let pages = first.body["totalPages"].as_i64().expect("pages");
+        let mut all = Vec::new();
+        for page in (1..=pages).rev() {
+            let resp = self.messages(
+                user,
+                chat,
+                &format!("limit=100&page={page}&asOf={snapshot}"),
+            );
+            all.extend(
+                resp.body["messages"]
+                    .as_array()
+                    .expect("messages")
+                    .iter()
+                    .cloned(),
+            );
+        }
+        all
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod chats;
+mod credits;
 mod helpers;
 mod messages;
 mod service;
