@@ -47,6 +47,14 @@ INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, usern
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 19)
 INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, created_at, updated_at)
   SELECT printf('%024x', i), 1, printf('%08x%016x', $T / 1000, 1000000 + i), 'carol', 'user', 'text', 'hi', $T + i, $T + i FROM n;
+-- Transfers: carol and bob hold plenty, and share 50 group chats (ids printf('%024x', 100 + i)).
+UPDATE users SET credits = 1000000000000000 WHERE id IN ('carol', 'bob');
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
+INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at)
+  SELECT printf('%024x', 100 + i), 'group', 'pay ' || i, NULL, 0, $T, $T, $T FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
+INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, username)
+  SELECT printf('%024x', 100 + i), u.id, 0, $T, u.id FROM n, (SELECT 'carol' AS id UNION ALL SELECT 'bob') u;
 SQL
 seed_started=$SECONDS
 (cd "$STATE" && "$WRANGLER" d1 execute DB --local --persist-to d1 --file="$ROOT/schema.sql" >/dev/null \
@@ -112,4 +120,29 @@ row() { # index
   for i in "${!PATHS[@]}"; do row "$i"; done
   echo
   echo "Release wasm: $WASM_RAW bytes raw, $WASM_GZ bytes gzip -9."
+  echo
+  # Credit transfers (POST, 1 credit carol -> bob, no idempotency key): one chat serializes them in its
+  # Durable Object; 50 chats spread them over 50 objects (D1 still runs batches one at a time).
+  PAYER=$(node bench/token.mjs carol 3600 "$STATE/.dev.vars")
+  cost=$(curl -s -o /dev/null -D - -X POST -H "Authorization: Bearer $PAYER" -H 'Content-Type: application/json' \
+    -d '{"chatId":"000000000000000000000065","recipientId":"bob","amount":1}' "$URL/api/v1/messages/credit-transfer" | tr -d '\r')
+  echo "Credit transfers: one transfer costs $(echo "$cost" | awk -F': ' 'tolower($1)=="x-d1-queries"{print $2}') D1 round trip(s),"
+  echo "$(echo "$cost" | awk -F': ' 'tolower($1)=="x-d1-rows-read"{print $2}') rows read, $(echo "$cost" | awk -F': ' 'tolower($1)=="x-d1-rows-written"{print $2}') rows written."
+  echo
+  echo "| transfers | clients | transfers/s | p50 | p99 | non-2xx |"
+  echo "|---|---|---|---|---|---|"
+  for chats in 1 50; do
+    for clients in 1 8 32; do
+      out=$(TOKEN=$PAYER CHATS=$chats wrk -t1 -c"$clients" -d"$DURATION" --latency -s bench/transfer.lua "$URL")
+      errors=$(echo "$out" | awk '/Non-2xx/{print $5}')
+      printf '| %s | %s | %s | %s | %s | %s |\n' "$([ "$chats" = 1 ] && echo "one chat" || echo "50 chats")" "$clients" \
+        "$(echo "$out" | awk '/Requests\/sec/{print $2}')" "$(echo "$out" | awk '$1=="50%"{print $2}')" \
+        "$(echo "$out" | awk '$1=="99%"{print $2}')" "${errors:-0}"
+    done
+  done
+  # The books after the run: carol + bob still hold exactly what they were seeded with.
+  total=$(( $(curl -s -H "Authorization: Bearer $PAYER" "$URL/api/v1/users/me" | sed 's/.*"credits":\([0-9]*\).*/\1/') \
+    + $(curl -s -H "Authorization: Bearer $(node bench/token.mjs bob 3600 "$STATE/.dev.vars")" "$URL/api/v1/users/me" | sed 's/.*"credits":\([0-9]*\).*/\1/') ))
+  echo
+  echo "After the transfer runs, carol + bob hold $total credits (seeded: 2000000000000000)."
 } | tee "$OUT/results.md"

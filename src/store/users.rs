@@ -48,11 +48,12 @@ pub fn claim_profile(
     only_if_member_of: Option<&str>,
 ) -> Result<Vec<D1PreparedStatement>> {
     let photo_type = p.photo_url.map(|_| "image");
-    // First, while the row still says `claimed = 0`: the memberships' profile copies. SQLite checks the
-    // constant EXISTS once, so a claimed user costs one row read here, not one per membership.
+    // First, while the row still says `claimed = 0`: the memberships' profile copies. Written as
+    // `IN (subquery)` so that SQLite drives from the (usually empty) subquery: with `AND EXISTS (...)`
+    // it visited every membership of the user on every write, claimed or not (measured: 73 rows).
     let copies = db.statement(
         "UPDATE chat_participants SET username = ?2, photo_id = ?3, photo_url = ?4, photo_type = ?5
-         WHERE user_id = ?1 AND EXISTS (SELECT 1 FROM users WHERE id = ?1 AND claimed = 0)",
+         WHERE user_id IN (SELECT id FROM users WHERE id = ?1 AND claimed = 0)",
         &[
             p.id.into(),
             p.username.into(),

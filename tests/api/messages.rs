@@ -331,3 +331,22 @@ fn read_marks_read_by_unread_counts_and_the_chat_list_agree() {
     assert_eq!(entry["unreadCount"], 1);
     assert_eq!(entry["messageCount"], 6);
 }
+
+#[test]
+fn a_sends_rows_read_do_not_grow_with_the_senders_chat_count() {
+    let api = app();
+    let (busy, peer) = (unique_user("busy"), unique_user("busy-peer"));
+    let chat = api.group(&busy, &[&peer]);
+    api.send(&busy, &chat, "first").expect(201);
+    let before = api.send(&busy, &chat, "one chat").cost("x-d1-rows-read");
+    for _ in 0..15 {
+        api.group(&busy, &[&unique_user("other")]);
+    }
+    let after = api
+        .send(&busy, &chat, "sixteen chats")
+        .cost("x-d1-rows-read");
+    assert_eq!(
+        before, after,
+        "a send read {before} rows in 1 chat, {after} in 16"
+    );
+}
