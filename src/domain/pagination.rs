@@ -28,6 +28,13 @@ impl PageRequest {
         })
     }
 
+    /// A query string that holds only page-mode parameters (`page`, `limit`).
+    pub fn parse(mut query: Query) -> Result<Self> {
+        let page = Self::from_query(&mut query);
+        query.finish()?;
+        page.ok_or_else(|| crate::error::ApiError::bad_request("invalid page query"))
+    }
+
     pub fn offset(&self) -> i64 {
         (self.page - 1) * self.limit
     }

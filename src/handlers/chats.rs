@@ -19,10 +19,7 @@ pub async fn create_chat(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Resul
 }
 
 pub async fn list_chats(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
-    let mut query = query(req)?;
-    let page = PageRequest::from_query(&mut query);
-    query.finish()?;
-    let page = page.ok_or_else(|| ApiError::bad_request("invalid page query"))?;
+    let page = PageRequest::parse(query(req)?)?;
     let (rows, total) = chats::list_for(&ctx.db, &caller.id, page).await?;
     let chats = rows
         .into_iter()

@@ -49,10 +49,7 @@ pub async fn grant_credits(req: &mut Request, ctx: &Ctx) -> Result<Reply> {
 }
 
 pub async fn ledger(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
-    let mut query = query(req)?;
-    let page = PageRequest::from_query(&mut query);
-    query.finish()?;
-    let page = page.ok_or_else(|| ApiError::bad_request("invalid page query"))?;
+    let page = PageRequest::parse(query(req)?)?;
     let (entries, total) = credits::ledger_page(&ctx.db, &caller.id, page).await?;
     Reply::ok(&views::Ledger {
         entries: &entries,

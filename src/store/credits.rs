@@ -10,7 +10,7 @@
 
 use serde::Deserialize;
 
-use super::messages::MESSAGE_COLUMNS;
+use super::messages::{read_marks_statement, replay_read_marks, MESSAGE_COLUMNS};
 use super::rows::MessageRow;
 use super::users::{claim_profile, ClaimedProfile};
 use super::{first, nth, rows, Arg, Db};
@@ -42,12 +42,6 @@ struct Diagnosis {
     recipient_member: i64,
     balance: i64,
     recipient_balance: i64,
-}
-
-#[derive(Deserialize)]
-struct ReadMark {
-    user_id: String,
-    last_read_seq: i64,
 }
 
 /// Moves `amount` from the caller to the recipient inside the chat. Must run inside the chat's Durable
@@ -147,10 +141,7 @@ pub async fn transfer(
         &args,
     )?);
     if t.idempotency_key.is_some() {
-        statements.push(db.statement(
-            "SELECT user_id, last_read_seq FROM chat_participants WHERE chat_id = ?1",
-            &args[..1],
-        )?);
+        statements.push(read_marks_statement(db, t.chat_id.as_str())?);
     }
     let results = db.batch(statements).await?;
 
@@ -163,13 +154,7 @@ pub async fn transfer(
                 "idempotencyKey was already used for a different transfer",
             ));
         }
-        let read_marks = match results.get(read_back + 2) {
-            Some(marks) if !created => rows::<ReadMark>(marks)?
-                .into_iter()
-                .map(|m| (m.user_id, m.last_read_seq))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let read_marks = replay_read_marks(results.get(read_back + 2), created)?;
         return Ok(TransferOutcome {
             message,
             created,

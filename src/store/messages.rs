@@ -109,10 +109,32 @@ pub struct SendOutcome {
     pub read_marks: Vec<(String, i64)>,
 }
 
-#[derive(serde::Deserialize)]
-struct ReadMark {
-    user_id: String,
-    last_read_seq: i64,
+/// The chat's read marks, read in a write's batch only when the write may be a replay (a new message is
+/// read by no one else yet, so its `readBy` is empty without them).
+pub(super) fn read_marks_statement(db: &Db, chat_id: &str) -> Result<worker::D1PreparedStatement> {
+    db.statement(
+        "SELECT user_id, last_read_seq FROM chat_participants WHERE chat_id = ?1",
+        &[chat_id.into()],
+    )
+}
+
+/// Decodes `read_marks_statement`'s result for a replay; empty for a new message.
+pub(super) fn replay_read_marks(
+    result: Option<&worker::D1Result>,
+    created: bool,
+) -> Result<Vec<(String, i64)>> {
+    #[derive(serde::Deserialize)]
+    struct ReadMark {
+        user_id: String,
+        last_read_seq: i64,
+    }
+    match result {
+        Some(marks) if !created => Ok(rows::<ReadMark>(marks)?
+            .into_iter()
+            .map(|m| (m.user_id, m.last_read_seq))
+            .collect()),
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// Stores a message as the chat's next sequence number and moves the sender's read mark to it; or, when
@@ -193,10 +215,7 @@ pub async fn send(
     let read_back_index = statements.len() + 3;
     statements.extend([bump, insert, read_mark, read_back]);
     if message.client_message_id.is_some() {
-        statements.push(db.statement(
-            "SELECT user_id, last_read_seq FROM chat_participants WHERE chat_id = ?1",
-            &[chat.into()],
-        )?);
+        statements.push(read_marks_statement(db, chat)?);
     }
     let results = db.batch(statements).await?;
     let stored: MessageRow =
@@ -207,13 +226,7 @@ pub async fn send(
             "clientMessageId was already used for a different message in this chat",
         ));
     }
-    let read_marks = match results.get(read_back_index + 1) {
-        Some(marks) if !created => rows::<ReadMark>(marks)?
-            .into_iter()
-            .map(|m| (m.user_id, m.last_read_seq))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let read_marks = replay_read_marks(results.get(read_back_index + 1), created)?;
     Ok(SendOutcome {
         message: stored,
         created,

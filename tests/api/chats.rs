@@ -102,26 +102,14 @@ fn named_users_get_profiles_defaulting_to_their_id_until_they_write() {
     let (owner, named) = (unique_user("namer"), unique_user("named"));
     let chat = api.group(&owner, &[&named]);
     let resp = api.chat(&owner, &chat);
-    let p = resp.body["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["_id"] == named.as_str())
-        .unwrap()
-        .clone();
+    let p = participant(&resp, &named);
     assert_eq!(p["username"], named.as_str());
     assert!(p["profilePhoto"].is_null());
     assert_eq!(p["availabilityStatus"], "available");
     // The named user's first write fills the profile from their token.
     api.send(&named, &chat, "hi").expect(201);
     let resp = api.chat(&owner, &chat);
-    let p = resp.body["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["_id"] == named.as_str())
-        .unwrap()
-        .clone();
+    let p = participant(&resp, &named);
     assert_eq!(p["username"], format!("{named}-name"));
 }
 
@@ -159,13 +147,7 @@ fn users_me_reads_never_write_and_patch_updates_everywhere() {
         Some(24)
     );
     let seen = api.chat(&user, &chat);
-    let p = seen.body["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["_id"] == user.as_str())
-        .unwrap()
-        .clone();
+    let p = participant(&seen, &user);
     assert_eq!(
         (p["username"].as_str(), p["availabilityStatus"].as_str()),
         (Some("newname"), Some("busy"))

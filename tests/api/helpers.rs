@@ -553,3 +553,14 @@ pub fn seqs(resp: &Resp) -> Vec<i64> {
         .map(|m| m["sequenceNumber"].as_i64().expect("seq"))
         .collect()
 }
+
+/// The participant `id` of a chat response.
+pub fn participant(chat: &Resp, id: &str) -> Value {
+    chat.body["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .find(|p| p["_id"] == id)
+        .unwrap_or_else(|| panic!("{id} is not a participant: {}", chat.text))
+        .clone()
+}
