@@ -10,9 +10,9 @@
 //! from `chats.last_seq`, so a restarted or evicted object picks up exactly where D1 is, and idempotency
 //! rests on UNIQUE constraints, not on memory.
 //!
-//! Protocol (worker -> object, internal only): `POST /send` or `POST /transfer` with
-//! `{"caller": {"id","username","firstName","picture"}, "body": "<the client's JSON body>",
-//! "idempotencyKey": <the Idempotency-Key header or null>}`. The object
+//! Protocol (worker -> object, internal only): `POST /send`, `/transfer`, `/edit` or `/delete` with
+//! `{"caller": {"id","username","firstName","picture"}, "chatId", "body": "<the client's JSON body>",
+//! "idempotencyKey": <the Idempotency-Key header or null>, "messageId": <for edits and deletes>}`. The object
 //! re-parses the body with the same domain rules, answers the API's JSON (message or error envelope) with
 //! its status, and reports its D1 cost in the `X-D1-*` headers for the worker to add to its own.
 
@@ -26,8 +26,8 @@ use worker::{
 
 use crate::auth::Caller;
 use crate::domain::credits::NewTransfer;
-use crate::domain::ids::{ChatId, UserId};
-use crate::domain::message::NewMessage;
+use crate::domain::ids::{ChatId, MessageId, UserId};
+use crate::domain::message::{Change, NewMessage};
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
 use crate::handlers::Ctx;
@@ -87,21 +87,37 @@ impl DurableObject for ChatRoom {
 pub enum Operation {
     Send,
     Transfer,
+    Edit,
+    Delete,
 }
+
+const OPERATIONS: [Operation; 4] = [
+    Operation::Send,
+    Operation::Transfer,
+    Operation::Edit,
+    Operation::Delete,
+];
 
 impl Operation {
     fn path(self) -> &'static str {
         match self {
             Operation::Send => "/send",
             Operation::Transfer => "/transfer",
+            Operation::Edit => "/edit",
+            Operation::Delete => "/delete",
         }
     }
 
     fn from_path(path: &str) -> Option<Self> {
-        [Operation::Send, Operation::Transfer]
-            .into_iter()
-            .find(|op| op.path() == path)
+        OPERATIONS.into_iter().find(|op| op.path() == path)
     }
+}
+
+/// A write, parsed (again, with the same rules as the worker) before it waits for the chat's turn.
+enum Write {
+    Send(NewMessage),
+    Transfer(NewTransfer),
+    Change(ChatId, MessageId, Change),
 }
 
 impl ChatRoom {
@@ -114,37 +130,62 @@ impl ChatRoom {
             .await
             .map_err(|_| ApiError::bad_request("malformed chat room command"))?;
         let caller = caller_from_json(&command["caller"])?;
-        let body = command["body"]
-            .as_str()
-            .ok_or_else(|| ApiError::bad_request("command has no body"))?;
-        let key = command["idempotencyKey"].as_str();
-
-        // Parse before queueing: a bad command never waits for the chat's turn.
-        let (message, transfer) = match operation {
-            Operation::Send => (Some(NewMessage::parse(body.as_bytes())?), None),
-            Operation::Transfer => (None, Some(NewTransfer::parse(body.as_bytes(), key)?)),
+        let body = command["body"].as_str().unwrap_or_default().as_bytes();
+        let text = |key: &str| command[key].as_str().unwrap_or_default();
+        let write = match operation {
+            Operation::Send => Write::Send(NewMessage::parse(body)?),
+            Operation::Transfer => Write::Transfer(NewTransfer::parse(
+                body,
+                command["idempotencyKey"].as_str(),
+            )?),
+            Operation::Edit | Operation::Delete => Write::Change(
+                ChatId::parse(text("chatId"), "chatId")?,
+                MessageId::parse(text("messageId"), "messageId")?,
+                if operation == Operation::Edit {
+                    Change::parse_edit(body)?
+                } else {
+                    Change::Delete
+                },
+            ),
         };
+
         let _turn = self.writes.lock().await;
-        let (row, created, read_marks) = match (message, transfer) {
-            (Some(message), _) => {
+        let (row, status, replayed, read_marks) = match write {
+            Write::Send(message) => {
                 let o = messages::send(db, &caller, &message, now_ms()).await?;
-                (o.message, o.created, o.read_marks)
+                (o.message, 201, !o.created, o.read_marks)
             }
-            (_, Some(transfer)) => {
+            Write::Transfer(transfer) => {
                 let o = credits::transfer(db, &caller, &transfer, now_ms()).await?;
-                (o.message, o.created, o.read_marks)
+                (o.message, 201, !o.created, o.read_marks)
             }
-            (None, None) => return Err(ApiError::internal("no operation parsed")),
+            Write::Change(chat_id, message_id, change) => {
+                let (row, marks) =
+                    messages::change(db, &caller.id, &chat_id, &message_id, &change, now_ms())
+                        .await?;
+                (row, 200, false, marks)
+            }
         };
         let marks = read_marks.iter().map(|(user, mark)| (user.as_str(), *mark));
         let read_by = views::read_by(row.seq, &row.sender_id, marks);
-        let reply = Reply::created(&views::Message { row: &row, read_by })?;
-        Ok(if created {
-            reply
-        } else {
+        let reply = Reply::json(status, &views::Message { row: &row, read_by })?;
+        Ok(if replayed {
             reply.with_header(REPLAYED_HEADER, "true")
+        } else {
+            reply
         })
     }
+}
+
+/// What the worker asks the chat's Durable Object to do.
+pub struct Command {
+    pub operation: Operation,
+    /// The client's JSON body, re-parsed by the object.
+    pub body: Vec<u8>,
+    /// The `Idempotency-Key` header, if any.
+    pub idempotency_key: Option<String>,
+    /// The message an edit or delete is about.
+    pub message_id: Option<MessageId>,
 }
 
 fn caller_to_json(caller: &Caller) -> Value {
@@ -167,17 +208,14 @@ fn caller_from_json(value: &Value) -> Result<Caller> {
 
 /// Worker side: runs a validated write of the chat in the chat's Durable Object. `body` is the client's
 /// JSON body (re-parsed there with the same rules), `key` the `Idempotency-Key` header if any.
-pub async fn call(
-    ctx: &Ctx,
-    caller: &Caller,
-    chat_id: &ChatId,
-    operation: Operation,
-    body: Vec<u8>,
-    key: Option<String>,
-) -> Result<Reply> {
-    let body =
-        String::from_utf8(body).map_err(|_| ApiError::bad_request("request body must be UTF-8"))?;
-    let command = json!({"caller": caller_to_json(caller), "body": body, "idempotencyKey": key});
+pub async fn call(ctx: &Ctx, caller: &Caller, chat_id: &ChatId, command: Command) -> Result<Reply> {
+    let operation = command.operation;
+    let body = String::from_utf8(command.body)
+        .map_err(|_| ApiError::bad_request("request body must be UTF-8"))?;
+    let command = json!({
+        "caller": caller_to_json(caller), "chatId": chat_id.as_str(), "body": body,
+        "idempotencyKey": command.idempotency_key, "messageId": command.message_id.as_ref().map(MessageId::as_str),
+    });
     let stub = ctx
         .env
         .durable_object("CHAT_ROOM")?

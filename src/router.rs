@@ -1,7 +1,7 @@
 //! The route table: one line per endpoint. Pure (method and path in, `Route` out), so unknown routes (404),
 //! wrong methods (405) and malformed path ids (400) are decided and unit-tested in one place.
 
-use crate::domain::ids::ChatId;
+use crate::domain::ids::{ChatId, MessageId};
 use crate::error::{ApiError, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,8 @@ pub enum Route {
     CreditTransfer,
     GrantCredits,
     Ledger,
+    EditMessage(MessageId),
+    DeleteMessage(MessageId),
 }
 
 /// Every path pattern with the methods it serves, for 405 answers (and, later, the OpenAPI check).
@@ -32,6 +34,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/messages/credit-transfer", &["POST"]),
     ("/api/v1/admin/credits", &["POST"]),
     ("/api/v1/users/me/credits/ledger", &["GET"]),
+    // After the fixed paths under /api/v1/messages/: the first matching pattern wins.
+    ("/api/v1/messages/{messageId}", &["PATCH", "DELETE"]),
 ];
 
 pub fn resolve(method: &str, path: &str) -> Result<Route> {
@@ -90,6 +94,14 @@ pub fn resolve(method: &str, path: &str) -> Result<Route> {
         (_, ["api", "v1", "users", "me", "credits", "ledger"]) => (
             "/api/v1/users/me/credits/ledger",
             method_is(method, "GET", Route::Ledger),
+        ),
+        (_, ["api", "v1", "messages", id]) => (
+            "/api/v1/messages/{messageId}",
+            match method {
+                "PATCH" => Some(Route::EditMessage(MessageId::parse(id, "messageId")?)),
+                "DELETE" => Some(Route::DeleteMessage(MessageId::parse(id, "messageId")?)),
+                _ => None,
+            },
         ),
         _ => return Err(ApiError::not_found("route")),
     };
@@ -164,7 +176,7 @@ mod tests {
     #[test]
     fn every_route_in_the_table_resolves() {
         for (pattern, methods) in ROUTES {
-            let path = pattern.replace("{chatId}", ID);
+            let path = pattern.replace("{chatId}", ID).replace("{messageId}", ID);
             for method in *methods {
                 assert!(resolve(method, &path).is_ok(), "{method} {path}");
             }

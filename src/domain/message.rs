@@ -120,6 +120,30 @@ impl NewMessage {
     }
 }
 
+/// What a message may change into (API.md "Read marks, edits, deletes").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// New `content` of a text message.
+    Edit(String),
+    /// Leave a tombstone: content, media and metadata become null, the sequence number stays.
+    Delete,
+}
+
+impl Change {
+    /// The body of `PATCH /api/v1/messages/{messageId}`: `{"content"}`, non-blank, at most 4,000 characters.
+    pub fn parse_edit(bytes: &[u8]) -> Result<Self> {
+        let mut body = JsonBody::parse(bytes)?;
+        let content = body.required_string("content", 1, MAX_CONTENT_CHARS);
+        if content.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            body.error("content must not be blank".into());
+        }
+        body.finish()?;
+        content
+            .map(Change::Edit)
+            .ok_or_else(|| crate::error::ApiError::bad_request("content is required"))
+    }
+}
+
 pub fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -255,6 +279,27 @@ mod tests {
         .unwrap();
         assert_eq!(a.request_hash(), b.request_hash());
         assert_ne!(a.request_hash(), c.request_hash());
+    }
+
+    #[test]
+    fn edits_need_non_blank_content() {
+        assert_eq!(
+            Change::parse_edit(br#"{"content":"new"}"#).unwrap(),
+            Change::Edit("new".into())
+        );
+        for bad in [
+            br#"{}"#.as_slice(),
+            br#"{"content":"  "}"#,
+            br#"{"content":5}"#,
+            br#"{"content":null}"#,
+        ] {
+            assert_eq!(
+                Change::parse_edit(bad).unwrap_err().status,
+                400,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use worker::Request;
 
 use super::Ctx;
 use crate::auth::{constant_time_eq, Caller};
-use crate::chat_room::{self, Operation};
+use crate::chat_room::{self, Command, Operation};
 use crate::domain::credits::{NewGrant, NewTransfer};
 use crate::domain::pagination::{PageInfo, PageRequest};
 use crate::error::{ApiError, Result};
@@ -23,9 +23,12 @@ pub async fn credit_transfer(req: &mut Request, ctx: &Ctx, caller: &Caller) -> R
         ctx,
         caller,
         &transfer.chat_id,
-        Operation::Transfer,
-        body,
-        key,
+        Command {
+            operation: Operation::Transfer,
+            body,
+            idempotency_key: key,
+            message_id: None,
+        },
     )
     .await
 }

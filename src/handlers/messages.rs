@@ -5,10 +5,11 @@ use worker::Request;
 
 use super::Ctx;
 use crate::auth::Caller;
-use crate::chat_room::{self, Operation};
+use crate::chat_room::{self, Command, Operation};
 use crate::domain::ids::ChatId;
+use crate::domain::ids::MessageId;
 use crate::domain::input::{JsonBody, MAX_SAFE_INTEGER};
-use crate::domain::message::NewMessage;
+use crate::domain::message::{Change, NewMessage};
 use crate::domain::pagination::{MessagePageQuery, PageInfo};
 use crate::error::{ApiError, Result};
 use crate::http::{query, read_json_body, Reply};
@@ -45,7 +46,18 @@ pub async fn list_messages(
 pub async fn send_message(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
     let body = read_json_body(req).await?;
     let message = NewMessage::parse(&body)?;
-    chat_room::call(ctx, caller, &message.chat_id, Operation::Send, body, None).await
+    chat_room::call(
+        ctx,
+        caller,
+        &message.chat_id,
+        Command {
+            operation: Operation::Send,
+            body,
+            idempotency_key: None,
+            message_id: None,
+        },
+    )
+    .await
 }
 
 pub async fn mark_read(
@@ -70,4 +82,33 @@ pub async fn mark_read(
         "lastReadSequence": last_read,
         "unreadCount": (last_seq - last_read).max(0),
     }))
+}
+
+/// `PATCH` and `DELETE /api/v1/messages/{messageId}`: checked here, applied by the chat's Durable Object.
+/// Two round trips: which chat the message is in, then the change.
+pub async fn change_message(
+    req: &mut Request,
+    ctx: &Ctx,
+    caller: &Caller,
+    message_id: MessageId,
+    operation: Operation,
+) -> Result<Reply> {
+    let body = if operation == Operation::Edit {
+        read_json_body(req).await?
+    } else {
+        Vec::new()
+    };
+    if operation == Operation::Edit {
+        Change::parse_edit(&body)?;
+    }
+    let chat_id = messages::chat_of(&ctx.db, &message_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    let command = Command {
+        operation,
+        body,
+        idempotency_key: None,
+        message_id: Some(message_id),
+    };
+    chat_room::call(ctx, caller, &chat_id, command).await
 }

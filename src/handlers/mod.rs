@@ -10,6 +10,7 @@ pub mod users;
 use worker::{Env, Request};
 
 use crate::auth::{authenticate, Caller};
+use crate::chat_room::Operation;
 use crate::config::Config;
 use crate::error::Result;
 use crate::http::{header, Reply};
@@ -56,5 +57,11 @@ pub async fn dispatch(route: Route, req: &mut Request, ctx: &Ctx) -> Result<Repl
         Route::MarkRead(chat_id) => messages::mark_read(req, ctx, &caller, &chat_id).await,
         Route::CreditTransfer => credits::credit_transfer(req, ctx, &caller).await,
         Route::Ledger => credits::ledger(req, ctx, &caller).await,
+        Route::EditMessage(id) => {
+            messages::change_message(req, ctx, &caller, id, Operation::Edit).await
+        }
+        Route::DeleteMessage(id) => {
+            messages::change_message(req, ctx, &caller, id, Operation::Delete).await
+        }
     }
 }

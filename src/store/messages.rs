@@ -11,7 +11,7 @@ use super::users::{claim_profile, ClaimedProfile};
 use super::{first, nth, rows, Db};
 use crate::auth::Caller;
 use crate::domain::ids::{ChatId, MessageId, UserId};
-use crate::domain::message::NewMessage;
+use crate::domain::message::{Change, NewMessage};
 use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Result};
 
@@ -232,6 +232,102 @@ pub async fn send(
         created,
         read_marks,
     })
+}
+
+/// The chat a message belongs to, to find the Durable Object that owns its writes. One round trip.
+pub async fn chat_of(db: &Db, message_id: &MessageId) -> Result<Option<ChatId>> {
+    #[derive(serde::Deserialize)]
+    struct Chat {
+        chat_id: String,
+    }
+    let result = db
+        .all(db.statement(
+            "SELECT chat_id FROM messages WHERE id = ?1",
+            &[message_id.as_str().into()],
+        )?)
+        .await?;
+    match first::<Chat>(&result)? {
+        Some(c) => Ok(Some(ChatId::parse(&c.chat_id, "chatId")?)),
+        None => Ok(None),
+    }
+}
+
+/// Edits or deletes the caller's own message. Only the sender may; credit transfer messages never
+/// change; only text can be edited; a deleted message stays deleted (deleting again returns the
+/// tombstone). `updatedAt` always moves forward, even within one millisecond, so sync cursors over
+/// (`updatedAt`, `_id`) see every change. Returns the message as stored and the read marks. One round trip.
+///
+/// Must run inside the chat's Durable Object, like every write of the chat.
+pub async fn change(
+    db: &Db,
+    caller: &UserId,
+    chat_id: &ChatId,
+    message_id: &MessageId,
+    change: &Change,
+    now_ms: i64,
+) -> Result<(MessageRow, Vec<(String, i64)>)> {
+    #[derive(serde::Deserialize)]
+    struct Member {
+        is_member: i64,
+    }
+    let content = match change {
+        Change::Edit(content) => Some(content.as_str()),
+        Change::Delete => None,
+    };
+    let args = [
+        chat_id.as_str().into(),
+        caller.as_str().into(),
+        message_id.as_str().into(),
+        now_ms.into(),
+        content.into(),
+    ];
+    let update = match change {
+        Change::Edit(_) => format!(
+            "UPDATE messages SET content = ?5, edited_at = ?4, updated_at = MAX(?4, updated_at + 1)
+             WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type = 'text' AND deleted_at IS NULL
+               AND {IS_MEMBER}"
+        ),
+        Change::Delete => format!(
+            "UPDATE messages SET content = NULL, media = NULL, metadata = NULL, deleted_at = ?4,
+                                 updated_at = MAX(?4, updated_at + 1)
+             WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type <> 'credit_transfer'
+               AND deleted_at IS NULL AND {IS_MEMBER}"
+        ),
+    };
+    let statements = vec![
+        db.statement(&update, &args)?,
+        db.statement(
+            &format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?3 AND m.chat_id = ?1"),
+            &args,
+        )?,
+        db.statement(&format!("SELECT {IS_MEMBER} AS is_member"), &args)?,
+        read_marks_statement(db, chat_id.as_str())?,
+    ];
+    let results = db.batch(statements).await?;
+    let is_member = first::<Member>(nth(&results, 2)?)?.is_some_and(|m| m.is_member == 1);
+    let stored = first::<MessageRow>(nth(&results, 1)?)?
+        .filter(|_| is_member)
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    if stored.sender_id != caller.as_str() {
+        return Err(ApiError::forbidden(
+            "only the sender can edit or delete this message",
+        ));
+    }
+    if stored.kind == "credit_transfer" {
+        return Err(ApiError::conflict(
+            "credit transfer messages cannot be edited or deleted",
+        ));
+    }
+    if let Change::Edit(_) = change {
+        if stored.deleted_at.is_some() {
+            return Err(ApiError::conflict("the message is deleted"));
+        }
+        if stored.kind != "text" {
+            return Err(ApiError::conflict("only text messages can be edited"));
+        }
+    }
+    let marks = replay_read_marks(results.get(3), false)?;
+    Ok((stored, marks))
 }
 
 #[cfg(test)]

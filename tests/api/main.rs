@@ -4,6 +4,7 @@
 mod auth;
 mod chats;
 mod credits;
+mod edits;
 mod helpers;
 mod messages;
 mod service;
