@@ -23,6 +23,9 @@ use crate::handlers::Ctx;
 use crate::http::{header, json_response, write_cost};
 use crate::store::{Cost, Db};
 
+/// The OpenAPI 3.1 document of every route (`GET /openapi.json`); kept true by the router's tests.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
 const CORS_ALLOW_HEADERS: &str =
     "Authorization, Content-Type, Idempotency-Key, X-API-Key, X-Request-Id";
 const CORS_EXPOSE_HEADERS: &str =

@@ -7,6 +7,7 @@ use crate::error::{ApiError, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
+    OpenApi,
     GetMe,
     PatchMe,
     CreateChat,
@@ -25,6 +26,7 @@ pub enum Route {
 /// Every path pattern with the methods it serves, for 405 answers (and, later, the OpenAPI check).
 pub const ROUTES: &[(&str, &[&str])] = &[
     ("/health", &["GET"]),
+    ("/openapi.json", &["GET"]),
     ("/api/v1/users/me", &["GET", "PATCH"]),
     ("/api/v1/chats", &["GET", "POST"]),
     ("/api/v1/chats/{chatId}", &["GET"]),
@@ -42,6 +44,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let (pattern, route) = match (method, segments.as_slice()) {
         (_, ["health"]) => ("/health", method_is(method, "GET", Route::Health)),
+        (_, ["openapi.json"]) => ("/openapi.json", method_is(method, "GET", Route::OpenApi)),
         (_, ["api", "v1", "users", "me"]) => (
             "/api/v1/users/me",
             match method {
@@ -181,6 +184,57 @@ mod tests {
                 assert!(resolve(method, &path).is_ok(), "{method} {path}");
             }
             assert_eq!(allowed_methods(&path), Some(*methods));
+        }
+    }
+
+    /// The OpenAPI document and the route table describe the same routes and methods: a route added to
+    /// one and not the other fails here.
+    #[test]
+    fn openapi_document_matches_the_route_table() {
+        let doc: serde_json::Value = serde_json::from_str(crate::OPENAPI_JSON).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut documented: Vec<(String, String)> = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                if ["get", "put", "post", "patch", "delete"].contains(&method.as_str()) {
+                    documented.push((path.clone(), method.to_uppercase()));
+                }
+            }
+        }
+        let mut served: Vec<(String, String)> = ROUTES
+            .iter()
+            .flat_map(|(path, methods)| {
+                methods
+                    .iter()
+                    .map(move |m| (path.to_string(), m.to_string()))
+            })
+            .collect();
+        documented.sort();
+        served.sort();
+        assert_eq!(documented, served);
+    }
+
+    #[test]
+    fn every_openapi_reference_resolves() {
+        fn walk<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    if let Some(r) = map.get("$ref").and_then(|r| r.as_str()) {
+                        out.push(r);
+                    }
+                    map.values().for_each(|x| walk(x, out));
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        let doc: serde_json::Value = serde_json::from_str(crate::OPENAPI_JSON).unwrap();
+        let mut refs = Vec::new();
+        walk(&doc, &mut refs);
+        assert!(refs.len() > 50);
+        for r in refs {
+            let pointer = r.trim_start_matches('#');
+            assert!(doc.pointer(pointer).is_some(), "unresolved {r}");
         }
     }
 }

@@ -39,12 +39,20 @@ impl Ctx {
 pub async fn dispatch(route: Route, req: &mut Request, ctx: &Ctx) -> Result<Reply> {
     match route {
         Route::Health => return health::health(ctx).await,
+        Route::OpenApi => {
+            return Ok(Reply {
+                status: 200,
+                body: crate::OPENAPI_JSON.to_string(),
+                headers: Vec::new(),
+            })
+        }
         Route::GrantCredits => return credits::grant_credits(req, ctx).await,
         _ => {}
     }
     let caller = ctx.authenticate(req)?;
     match route {
-        Route::Health | Route::GrantCredits => {
+        // Served above, without a user token.
+        Route::Health | Route::OpenApi | Route::GrantCredits => {
             Err(crate::error::ApiError::internal("routed above"))
         }
         Route::GetMe => users::get_me(ctx, &caller).await,

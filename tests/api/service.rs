@@ -45,3 +45,16 @@ fn cors_preflight_and_headers_follow_cors_origins() {
         .header("access-control-expose-headers")
         .is_some_and(|h| h.contains("X-D1-Rows-Read")));
 }
+
+#[test]
+fn the_openapi_document_is_served_without_auth() {
+    let resp = app().get("/openapi.json", None);
+    resp.expect(200);
+    assert_eq!(resp.body["openapi"], "3.1.0");
+    let paths = resp.body["paths"].as_object().expect("paths");
+    assert!(paths.contains_key("/api/v1/messages/chat/{chatId}"));
+    assert!(paths.contains_key("/api/v1/messages/credit-transfer"));
+    assert!(resp
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("application/json")));
+}
