@@ -564,3 +564,14 @@ pub fn participant(chat: &Resp, id: &str) -> Value {
         .unwrap_or_else(|| panic!("{id} is not a participant: {}", chat.text))
         .clone()
 }
+
+/// The entry of chat `id` in a chat-list response.
+pub fn chat_entry(list: &Resp, id: &str) -> Value {
+    list.body["chats"]
+        .as_array()
+        .expect("chats")
+        .iter()
+        .find(|c| c["_id"] == id)
+        .unwrap_or_else(|| panic!("{id} is not in the list: {}", list.text))
+        .clone()
+}

@@ -310,24 +310,12 @@ fn read_marks_read_by_unread_counts_and_the_chat_list_agree() {
     api.send(&b, &chat, "reply").expect(201);
     assert_eq!((unread(&a), unread(&b), unread(&c)), (1, 0, 1));
     let listed = api.chats(&b, "");
-    let entry = listed.body["chats"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["_id"] == chat.as_str())
-        .unwrap()
-        .clone();
+    let entry = chat_entry(&listed, &chat);
     assert_eq!(entry["unreadCount"], 0);
     assert_eq!(entry["lastMessage"]["content"], "reply");
     assert_eq!(entry["lastMessage"]["readBy"], json!([]));
     let for_a = api.chats(&a, "");
-    let entry = for_a.body["chats"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["_id"] == chat.as_str())
-        .unwrap()
-        .clone();
+    let entry = chat_entry(&for_a, &chat);
     assert_eq!(entry["unreadCount"], 1);
     assert_eq!(entry["messageCount"], 6);
 }
