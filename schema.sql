@@ -87,6 +87,25 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
   ON messages (chat_id, sender_id, client_message_id) WHERE client_message_id IS NOT NULL;
 
+-- History sync (API.md cursor mode). Added after the first version, like the credit tables below.
+--
+-- Every write of a chat stamps the message it creates or changes with
+--   MAX(now, the chat's greatest updated_at + 1)            (store::messages::CHANGE_STAMP)
+-- so within a chat `updated_at` strictly increases in write order, and `created_at` (= the first stamp)
+-- never decreases along `seq`. Two consequences the cursors rely on:
+-- * a time maps to a sequence number with one probe of `messages_by_created`;
+-- * a change made while a client walks the sync window always lands after the client's position.
+
+-- `before` / `after` given as a time: (chat_id, created_at) -> seq, one index entry per lookup.
+CREATE INDEX IF NOT EXISTS messages_by_created ON messages (chat_id, created_at);
+
+-- The sync window, ordered by (updated_at, id). Covering: it holds every column a listing shows, so a
+-- page reads limit + 1 index entries and no table rows (a plain index would read each message twice).
+-- The price is storage (each message is stored twice); rows written are the same as for a plain index.
+CREATE INDEX IF NOT EXISTS messages_by_update ON messages (
+  chat_id, updated_at, id, seq, sender_id, sender_role, type, content, media, metadata, transfer_amount,
+  transfer_recipient, client_message_id, edited_at, deleted_at, created_at);
+
 -- Credits (grants and transfers). Added after the first version: only new tables and indexes, so applying
 -- this file again is the whole migration of an existing database (see README "Deploy").
 

@@ -286,6 +286,33 @@ impl Serialize for MessageList<'_> {
     }
 }
 
+/// A cursor-mode message list (API.md): no page numbers, `hasMore` and the opaque `nextCursor` instead.
+pub struct MessageWindow<'a> {
+    pub messages: &'a [MessageRow],
+    pub participants: &'a [ParticipantRow],
+    pub limit: i64,
+    pub total: i64,
+    pub next_cursor: Option<String>,
+}
+
+impl Serialize for MessageWindow<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("MessageWindow", 6)?;
+        let messages: Vec<Message<'_>> = self
+            .messages
+            .iter()
+            .map(|m| Message::with_marks(m, self.participants))
+            .collect();
+        st.serialize_field("messages", &messages)?;
+        st.serialize_field("participants", &Participants(self.participants))?;
+        st.serialize_field("limit", &self.limit)?;
+        st.serialize_field("total", &self.total)?;
+        st.serialize_field("hasMore", &self.next_cursor.is_some())?;
+        st.serialize_field("nextCursor", &self.next_cursor)?;
+        st.end()
+    }
+}
+
 struct LedgerEntry<'a>(&'a LedgerRow);
 
 impl Serialize for LedgerEntry<'_> {

@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod credits;
+pub mod cursor;
 pub mod ids;
 pub mod input;
 pub mod message;

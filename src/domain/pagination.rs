@@ -74,32 +74,16 @@ pub fn message_page_range(snapshot: i64, request: PageRequest) -> (i64, i64) {
     (lo, hi)
 }
 
-/// Page-mode query of the message list: `page`, `limit` and the optional `asOf` snapshot.
+/// Page-mode query of the message list: `page`, `limit` and the optional `asOf` snapshot. (Cursor mode
+/// is `domain::cursor`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MessagePageQuery {
     pub page: PageRequest,
     pub as_of: Option<i64>,
 }
 
-/// Parameters that select cursor mode (API.md); served by the history-sync work, refused until then.
-pub const CURSOR_PARAMS: &[&str] = &[
-    "before",
-    "after",
-    "ids",
-    "updatedAfter",
-    "updatedBefore",
-    "updated_at.gt",
-    "updated_at.lt",
-    "cursor",
-];
-
 impl MessagePageQuery {
     pub fn parse(mut query: Query) -> Result<Self> {
-        if let Some(param) = CURSOR_PARAMS.iter().find(|p| query.has(p)) {
-            query.error(format!(
-                "{param}: cursor mode is not available yet; use page and limit"
-            ));
-        }
         let page = PageRequest::from_query(&mut query);
         let as_of = query.integer("asOf", 0, super::input::MAX_SAFE_INTEGER, None);
         let as_of_given = query.has("asOf");
@@ -147,7 +131,7 @@ mod tests {
     }
 
     #[test]
-    fn parse_rejects_bad_values_and_cursor_params() {
+    fn parse_rejects_bad_values() {
         let q = |pairs: &[(&str, &str)]| {
             Query::new(
                 pairs
@@ -158,7 +142,6 @@ mod tests {
         };
         assert!(MessagePageQuery::parse(q(&[("page", "0")])).is_err());
         assert!(MessagePageQuery::parse(q(&[("asOf", "-1")])).is_err());
-        assert!(MessagePageQuery::parse(q(&[("before", "x")])).is_err());
         let ok =
             MessagePageQuery::parse(q(&[("page", "2"), ("limit", "50"), ("asOf", "7")])).unwrap();
         assert_eq!(

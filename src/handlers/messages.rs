@@ -6,6 +6,9 @@ use worker::Request;
 use super::Ctx;
 use crate::auth::Caller;
 use crate::chat_room::{self, Command, Operation};
+use crate::domain::cursor::{
+    continue_range, continue_sync, is_cursor_query, Bound, Cursor, CursorQuery, Window,
+};
 use crate::domain::ids::ChatId;
 use crate::domain::ids::MessageId;
 use crate::domain::input::{JsonBody, MAX_SAFE_INTEGER};
@@ -22,7 +25,11 @@ pub async fn list_messages(
     caller: &Caller,
     chat_id: &ChatId,
 ) -> Result<Reply> {
-    let request = MessagePageQuery::parse(query(req)?)?;
+    let params = query(req)?;
+    if is_cursor_query(&params) {
+        return list_window(ctx, caller, chat_id, CursorQuery::parse(params, chat_id)?).await;
+    }
+    let request = MessagePageQuery::parse(params)?;
     let page = messages::list_page(&ctx.db, &caller.id, chat_id, request.page, request.as_of)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))?;
@@ -39,6 +46,68 @@ pub async fn list_messages(
         participants: &page.participants,
         info: PageInfo::new(request.page, snapshot),
         as_of_sequence: snapshot,
+    })
+}
+
+/// Cursor mode: `before` / `after`, `ids`, the sync window, or a `cursor` continuing one of them.
+async fn list_window(
+    ctx: &Ctx,
+    caller: &Caller,
+    chat_id: &ChatId,
+    request: CursorQuery,
+) -> Result<Reply> {
+    let page = messages::list_window(&ctx.db, &caller.id, chat_id, &request)
+        .await?
+        .ok_or_else(|| ApiError::not_found("chat"))?;
+    let unknown =
+        |name: &str| ApiError::bad_request(format!("{name}: no message with this id in this chat"));
+    let (kept, next) = match &request.window {
+        Window::Ids(_) => (page.messages.len(), None),
+        Window::Sync { before, .. } => {
+            let positions: Vec<(i64, &str)> = page
+                .messages
+                .iter()
+                .map(|m| (m.updated_at, m.id.as_str()))
+                .collect();
+            continue_sync(request.limit, *before, &positions)
+        }
+        Window::Backward { before } => {
+            if matches!(before, Bound::Message(_)) && page.before_seq.is_none() {
+                return Err(unknown("before"));
+            }
+            let seqs: Vec<i64> = page.messages.iter().map(|m| m.seq).collect();
+            continue_range(
+                &request.window,
+                0,
+                page.before_seq,
+                page.chat_last_seq,
+                &seqs,
+            )
+        }
+        Window::Forward { after, before } => {
+            if matches!(after, Some(Bound::Message(_))) && page.after_seq.is_none() {
+                return Err(unknown("after"));
+            }
+            if matches!(before, Some(Bound::Message(_))) && page.before_seq.is_none() {
+                return Err(unknown("before"));
+            }
+            let seqs: Vec<i64> = page.messages.iter().map(|m| m.seq).collect();
+            let after = page.after_seq.unwrap_or(0);
+            continue_range(
+                &request.window,
+                after,
+                page.before_seq,
+                page.chat_last_seq,
+                &seqs,
+            )
+        }
+    };
+    Reply::ok(&views::MessageWindow {
+        messages: &page.messages[..kept],
+        participants: &page.participants,
+        limit: request.limit,
+        total: page.chat_last_seq,
+        next_cursor: next.and_then(|window| Cursor::encode(chat_id, &window)),
     })
 }
 

@@ -10,7 +10,7 @@
 
 use serde::Deserialize;
 
-use super::messages::{read_marks_statement, replay_read_marks, MESSAGE_COLUMNS};
+use super::messages::{change_stamp, read_marks_statement, replay_read_marks, MESSAGE_COLUMNS};
 use super::rows::MessageRow;
 use super::users::{claim_profile, ClaimedProfile};
 use super::{first, nth, rows, Arg, Db};
@@ -96,13 +96,15 @@ pub async fn transfer(
         format!("UPDATE users SET credits = credits - ?4, updated_at = ?9 WHERE id = ?2 AND {TRANSFER_EXISTS}"),
         format!("UPDATE users SET credits = credits + ?4, updated_at = ?9 WHERE id = ?3 AND {TRANSFER_EXISTS}"),
         format!(
-            "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ?9, updated_at = ?9
-             WHERE id = ?1 AND {TRANSFER_EXISTS}"
+            "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = {stamp}, updated_at = ?9
+             WHERE id = ?1 AND {TRANSFER_EXISTS}",
+            stamp = change_stamp("?9")
         ),
         format!(
             "INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, transfer_amount,
                                    transfer_recipient, request_hash, created_at, updated_at)
-             SELECT ?1, c.last_seq, ?6, ?2, 'user', 'credit_transfer', ?10, ?4, ?3, ?8, ?9, ?9 FROM chats c
+             SELECT ?1, c.last_seq, ?6, ?2, 'user', 'credit_transfer', ?10, ?4, ?3, ?8,
+                    c.last_activity_at, c.last_activity_at FROM chats c
              WHERE c.id = ?1 AND {TRANSFER_EXISTS}"
         ),
         ledger_line("?2", "transfer_out", "-?4", "?3"),

@@ -8,9 +8,11 @@
 
 use super::rows::{MessageRow, ParticipantRow};
 use super::users::{claim_profile, ClaimedProfile};
-use super::{first, nth, rows, Db};
+use super::{first, nth, rows, Arg, Db};
 use crate::auth::Caller;
+use crate::domain::cursor::{Bound, CursorQuery, Window};
 use crate::domain::ids::{ChatId, MessageId, UserId};
+use crate::domain::input::MAX_SAFE_INTEGER;
 use crate::domain::message::{Change, NewMessage};
 use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Result};
@@ -28,6 +30,15 @@ pub const MESSAGE_JSON: &str = "json_array(m.id, m.chat_id, m.seq, m.sender_id, 
 
 const IS_MEMBER: &str =
     "EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?1 AND user_id = ?2)";
+
+/// The time stamp of a write to chat ?1 at time `now` (a parameter): later than every `updatedAt` in the
+/// chat, so `updatedAt` strictly increases in write order and `createdAt` never decreases along the
+/// sequence numbers, even if the clock steps back (see schema.sql). One index entry read.
+pub fn change_stamp(now: &str) -> String {
+    format!(
+        "MAX({now}, COALESCE((SELECT MAX(updated_at) FROM messages WHERE chat_id = ?1), 0) + 1)"
+    )
+}
 
 pub struct MessagePage {
     pub chat_last_seq: i64,
@@ -101,6 +112,186 @@ pub async fn list_page(
     }))
 }
 
+/// The columns a listing shows (all but the request fingerprint), which the sync index covers.
+const LISTED_COLUMNS: &str = "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media,
+    m.metadata, m.transfer_amount, m.transfer_recipient, m.client_message_id, m.edited_at, m.deleted_at,
+    m.created_at, m.updated_at";
+
+/// The sequence number of a message of chat ?1, by id (NULL when it is not in this chat).
+fn seq_of_message(param: &str) -> String {
+    format!("(SELECT seq FROM messages WHERE id = {param} AND chat_id = ?1)")
+}
+
+/// A cursor-mode page (`domain::cursor`), read in one statement like `list_page`.
+pub struct WindowPage {
+    pub chat_last_seq: i64,
+    pub participants: Vec<ParticipantRow>,
+    /// In the window's order: by sequence number, or by (`updatedAt`, `_id`) for the sync window.
+    pub messages: Vec<MessageRow>,
+    /// The resolved exclusive bounds of a `before` / `after` window: `after_seq` 0 when open,
+    /// `before_seq` None when open. NULL (None) for a message id that is not in this chat.
+    pub after_seq: Option<i64>,
+    pub before_seq: Option<i64>,
+}
+
+/// One cursor-mode page. `None` when the chat does not exist or the caller is not in it.
+///
+/// Membership is checked here from the participant list the page shows anyway, which saves the row
+/// an `EXISTS` would read (a non-member's request reads a page it never gets; it costs them a 404).
+///
+/// Rows read: the chat (1) + participants (+ 1 when the scan meets the next chat's first row) + the
+/// page, plus up to 3 one-row index probes for `before` / `after` given as a time or a message id:
+/// - `before` / `after` resolve to sequence numbers (a time through `messages_by_created`, whose order
+///   is the sequence order because each chat's `createdAt` never decreases), then read one primary-key
+///   range of at most `limit` rows, from the bound outwards;
+/// - the sync window reads `limit + 1` entries of the covering index `messages_by_update`, starting
+///   after the (`updatedAt`, `_id`) position;
+/// - `ids` looks each id up through the `id` index (two rows per id found).
+pub async fn list_window(
+    db: &Db,
+    caller: &UserId,
+    chat_id: &ChatId,
+    query: &CursorQuery,
+) -> Result<Option<WindowPage>> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        chat_last_seq: i64,
+        participants: String,
+        messages: String,
+        after_seq: Option<i64>,
+        before_seq: Option<i64>,
+    }
+    let none = || (Arg::Null, "NULL".to_string());
+    let ids_json = match &query.window {
+        Window::Ids(ids) => {
+            serde_json::to_string(&ids.iter().map(|id| id.as_str()).collect::<Vec<_>>())?
+        }
+        _ => String::new(),
+    };
+    let (mut a, mut b, mut extra) = (Arg::Null, Arg::Null, Arg::Null);
+    let (columns, page) = match &query.window {
+        Window::Backward { .. } | Window::Forward { .. } => {
+            let (after, before, backward) = match &query.window {
+                Window::Backward { before } => (None, Some(before), true),
+                Window::Forward { after, before } => (after.as_ref(), before.as_ref(), false),
+                _ => unreachable!("matched above"),
+            };
+            let (after_arg, after_sql) = match after {
+                None => (Arg::Null, "0".to_string()),
+                Some(Bound::Seq(n)) => (Arg::Int(*n), "?3".to_string()),
+                Some(Bound::Message(id)) => (Arg::Text(id.as_str()), seq_of_message("?3")),
+                Some(Bound::Time(t)) => (
+                    Arg::Int(*t),
+                    "COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at <= ?3
+                               ORDER BY created_at DESC, seq DESC LIMIT 1), 0)"
+                        .to_string(),
+                ),
+            };
+            let (before_arg, before_sql) = match before {
+                None => none(),
+                Some(Bound::Seq(n)) => (Arg::Int(*n), "?4".to_string()),
+                Some(Bound::Message(id)) => (Arg::Text(id.as_str()), seq_of_message("?4")),
+                Some(Bound::Time(t)) => (
+                    Arg::Int(*t),
+                    format!(
+                        "COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at >= ?4
+                                   ORDER BY created_at, seq LIMIT 1), {MAX_SAFE_INTEGER})"
+                    ),
+                ),
+            };
+            (a, b) = (after_arg, before_arg);
+            // The resolved bounds go back to the handler only where it needs them: to refuse an id
+            // that is not in this chat, and to cut a forward page at `before`. Each is an index probe
+            // of one row, so a page reads at most 3 of them (both bounds ids, forward).
+            let after_column = match after {
+                Some(Bound::Message(_)) => after_sql.clone(),
+                _ => "NULL".to_string(),
+            };
+            let before_column = match before {
+                Some(Bound::Message(_)) => before_sql.clone(),
+                Some(_) if !backward => before_sql.clone(),
+                _ => "NULL".to_string(),
+            };
+            // One bound in the range, read outwards from it (see list_page on why not two); a forward
+            // read that runs past `before` is cut by domain::cursor::continue_range.
+            let range = if backward {
+                format!("m.seq < {before_sql} ORDER BY m.seq DESC")
+            } else {
+                format!("m.seq > {after_sql} ORDER BY m.seq")
+            };
+            (
+                format!("{after_column} AS after_seq, {before_column} AS before_seq"),
+                format!("FROM messages m WHERE m.chat_id = ?1 AND {range} LIMIT ?5"),
+            )
+        }
+        Window::Ids(_) => {
+            extra = Arg::Text(&ids_json);
+            (
+                "NULL AS after_seq, NULL AS before_seq".to_string(),
+                // Driven from the id list (with `m.id IN (…)` SQLite scanned the whole chat instead).
+                "FROM json_each(?6) j CROSS JOIN messages m WHERE m.id = j.value AND m.chat_id = ?1"
+                    .to_string(),
+            )
+        }
+        Window::Sync { after, before } => {
+            a = Arg::Int(after.updated_at);
+            b = Arg::Int(before.unwrap_or(MAX_SAFE_INTEGER));
+            // Ids are lowercase hex, so "~" sorts after all of them: "strictly after this millisecond".
+            extra = Arg::Text(after.id.as_ref().map_or("~", |id| id.as_str()));
+            (
+                "NULL AS after_seq, NULL AS before_seq".to_string(),
+                "FROM messages m WHERE m.chat_id = ?1 AND (m.updated_at, m.id) > (?3, ?6) AND m.updated_at < ?4
+                 ORDER BY m.updated_at, m.id LIMIT ?5"
+                    .to_string(),
+            )
+        }
+    };
+    let fetch = match &query.window {
+        Window::Sync { .. } => query.limit + 1,
+        _ => query.limit,
+    };
+    let sql = format!(
+        "SELECT c.last_seq AS chat_last_seq, {participants} AS participants, {columns},
+                (SELECT json_group_array({MESSAGE_JSON}) FROM (
+                   SELECT {LISTED_COLUMNS} {page}) m) AS messages
+         FROM chats c WHERE c.id = ?1",
+        participants = participants_json("?1"),
+    );
+    let statement = db.statement(
+        &sql,
+        &[
+            chat_id.as_str().into(),
+            caller.as_str().into(),
+            a,
+            b,
+            fetch.into(),
+            extra,
+        ],
+    )?;
+    let Some(row) = first::<Row>(&db.all(statement).await?)? else {
+        return Ok(None);
+    };
+    let mut participants: Vec<ParticipantRow> = serde_json::from_str(&row.participants)?;
+    if !participants.iter().any(|p| p.user_id == caller.as_str()) {
+        return Ok(None);
+    }
+    participants.sort_by(|a, b| (a.joined_at, &a.user_id).cmp(&(b.joined_at, &b.user_id)));
+    let mut messages: Vec<MessageRow> = serde_json::from_str(&row.messages)?;
+    match &query.window {
+        Window::Sync { .. } => {
+            messages.sort_by(|x, y| (x.updated_at, &x.id).cmp(&(y.updated_at, &y.id)))
+        }
+        _ => messages.sort_by_key(|m| m.seq),
+    }
+    Ok(Some(WindowPage {
+        chat_last_seq: row.chat_last_seq,
+        participants,
+        messages,
+        after_seq: row.after_seq,
+        before_seq: row.before_seq,
+    }))
+}
+
 pub struct SendOutcome {
     pub message: MessageRow,
     /// False when this was a retry of an earlier send (same `clientMessageId` and body).
@@ -167,8 +358,9 @@ pub async fn send(
     let claimed = ClaimedProfile::of(caller, now_ms)?;
     let bump = db.statement(
         &format!(
-            "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ?4, updated_at = ?4
-             WHERE id = ?1 AND {IS_MEMBER} AND {not_seen}"
+            "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = {stamp}, updated_at = ?4
+             WHERE id = ?1 AND {IS_MEMBER} AND {not_seen}",
+            stamp = change_stamp("?4")
         ),
         &[guard_args[0], guard_args[1], guard_args[2], now_ms.into()],
     )?;
@@ -176,7 +368,8 @@ pub async fn send(
         &format!(
             "INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, media, metadata,
                                    client_message_id, request_hash, created_at, updated_at)
-             SELECT ?1, c.last_seq, ?4, ?2, 'user', ?5, ?6, ?7, ?8, ?3, ?9, ?10, ?10 FROM chats c
+             SELECT ?1, c.last_seq, ?4, ?2, 'user', ?5, ?6, ?7, ?8, ?3, ?9, c.last_activity_at,
+                    c.last_activity_at FROM chats c
              WHERE c.id = ?1 AND {IS_MEMBER} AND {not_seen}"
         ),
         &[
@@ -254,8 +447,8 @@ pub async fn chat_of(db: &Db, message_id: &MessageId) -> Result<Option<ChatId>> 
 
 /// Edits or deletes the caller's own message. Only the sender may; credit transfer messages never
 /// change; only text can be edited; a deleted message stays deleted (deleting again returns the
-/// tombstone). `updatedAt` always moves forward, even within one millisecond, so sync cursors over
-/// (`updatedAt`, `_id`) see every change. Returns the message as stored and the read marks. One round trip.
+/// tombstone). `updatedAt` moves past every other `updatedAt` of the chat (`change_stamp`), so a client
+/// walking the sync window over (`updatedAt`, `_id`) meets the change later in its walk. Returns the message as stored and the read marks. One round trip.
 ///
 /// Must run inside the chat's Durable Object, like every write of the chat.
 pub async fn change(
@@ -283,15 +476,17 @@ pub async fn change(
     ];
     let update = match change {
         Change::Edit(_) => format!(
-            "UPDATE messages SET content = ?5, edited_at = ?4, updated_at = MAX(?4, updated_at + 1)
+            "UPDATE messages SET content = ?5, edited_at = ?4, updated_at = {stamp}
              WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type = 'text' AND deleted_at IS NULL
-               AND {IS_MEMBER}"
+               AND {IS_MEMBER}",
+            stamp = change_stamp("?4")
         ),
         Change::Delete => format!(
             "UPDATE messages SET content = NULL, media = NULL, metadata = NULL, deleted_at = ?4,
-                                 updated_at = MAX(?4, updated_at + 1)
+                                 updated_at = {stamp}
              WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type <> 'credit_transfer'
-               AND deleted_at IS NULL AND {IS_MEMBER}"
+               AND deleted_at IS NULL AND {IS_MEMBER}",
+            stamp = change_stamp("?4")
         ),
     };
     let statements = vec![

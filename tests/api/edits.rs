@@ -5,25 +5,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-fn edit(api: &Api, user: &str, id: &str, content: &str) -> Resp {
-    api.send_json(
-        "PATCH",
-        &format!("/api/v1/messages/{id}"),
-        &token(user),
-        &json!({"content": content}),
-    )
-}
-
-fn delete(api: &Api, user: &str, id: &str) -> Resp {
-    let auth = format!("Bearer {}", token(user));
-    api.raw(
-        "DELETE",
-        &format!("/api/v1/messages/{id}"),
-        &[("Authorization", &auth)],
-        None,
-    )
-}
-
 #[test]
 fn the_sender_edits_text_and_updated_at_moves_forward() {
     let api = app();
@@ -31,7 +12,7 @@ fn the_sender_edits_text_and_updated_at_moves_forward() {
     let chat = api.group(&a, &[&b]);
     let sent = api.send(&a, &chat, "helo");
     let id = sent.body["_id"].as_str().unwrap().to_string();
-    let edited = edit(&api, &a, &id, "hello");
+    let edited = api.edit(&a, &id, "hello");
     edited.expect(200);
     assert_eq!(edited.body["content"], "hello");
     assert_eq!(edited.body["sequenceNumber"], sent.body["sequenceNumber"]);
@@ -42,7 +23,7 @@ fn the_sender_edits_text_and_updated_at_moves_forward() {
         edited.body["updatedAt"],
         sent.body["updatedAt"]
     );
-    let again = edit(&api, &a, &id, "hello!");
+    let again = api.edit(&a, &id, "hello!");
     assert!(
         again.body["updatedAt"].as_str() > edited.body["updatedAt"].as_str(),
         "updatedAt must move on every change"
@@ -65,13 +46,13 @@ fn only_the_sender_may_change_and_only_what_the_rules_allow() {
         .as_str()
         .unwrap()
         .to_string();
-    edit(&api, &b, &id, "hijack").expect(403);
-    delete(&api, &b, &id).expect(403);
-    edit(&api, &outsider, &id, "x").expect(404);
-    delete(&api, &outsider, &id).expect(404);
-    edit(&api, &a, "64d15f9e2e6c8f4d5a000000", "x").expect(404);
-    edit(&api, &a, "not-an-id", "x").expect(400);
-    edit(&api, &a, &id, "   ").expect(400);
+    api.edit(&b, &id, "hijack").expect(403);
+    api.delete(&b, &id).expect(403);
+    api.edit(&outsider, &id, "x").expect(404);
+    api.delete(&outsider, &id).expect(404);
+    api.edit(&a, "64d15f9e2e6c8f4d5a000000", "x").expect(404);
+    api.edit(&a, "not-an-id", "x").expect(400);
+    api.edit(&a, &id, "   ").expect(400);
     api.send_json(
         "PATCH",
         &format!("/api/v1/messages/{id}"),
@@ -84,12 +65,13 @@ fn only_the_sender_may_change_and_only_what_the_rules_allow() {
         &token(&a),
         &json!({"chatId": chat, "type": "media", "media": {"url": "https://cdn.example/a.png", "type": "image"}}),
     );
-    edit(&api, &a, media.body["_id"].as_str().unwrap(), "caption").expect(409);
+    api.edit(&a, media.body["_id"].as_str().unwrap(), "caption")
+        .expect(409);
     api.grant(&a, 10, &unique_user("grant")).expect(201);
     let transfer = api.transfer(&a, &chat, &b, 3, None);
     let transfer_id = transfer.body["_id"].as_str().unwrap().to_string();
-    edit(&api, &a, &transfer_id, "x").expect(409);
-    delete(&api, &a, &transfer_id).expect(409);
+    api.edit(&a, &transfer_id, "x").expect(409);
+    api.delete(&a, &transfer_id).expect(409);
     assert_eq!(
         api.messages(&a, &chat, "").body["messages"][0]["content"],
         "mine"
@@ -109,7 +91,7 @@ fn a_delete_leaves_a_tombstone_in_place() {
     );
     api.send(&a, &chat, "three").expect(201);
     let id = doomed.body["_id"].as_str().unwrap().to_string();
-    let gone = delete(&api, &a, &id);
+    let gone = api.delete(&a, &id);
     gone.expect(200);
     assert!(
         gone.body["content"].is_null()
@@ -119,10 +101,10 @@ fn a_delete_leaves_a_tombstone_in_place() {
     assert!(gone.body["deletedAt"].is_string());
     assert_eq!(gone.body["sequenceNumber"], 2);
     // Deleting again returns the same tombstone; editing it is refused.
-    let again = delete(&api, &a, &id);
+    let again = api.delete(&a, &id);
     again.expect(200);
     assert_eq!(again.body["deletedAt"], gone.body["deletedAt"]);
-    edit(&api, &a, &id, "resurrect").expect(409);
+    api.edit(&a, &id, "resurrect").expect(409);
     let page = api.messages(&b, &chat, "");
     assert_eq!(seqs(&page), vec![1, 2, 3]);
     assert_eq!(page.body["total"], 3, "tombstones count");

@@ -34,6 +34,7 @@ kill -KILL -- -$$ 2>/dev/null
 
 pub struct TestServer {
     pub base_url: String,
+    state_dir: PathBuf,
     guard: Child,
 }
 
@@ -145,7 +146,11 @@ impl TestServer {
             );
             std::thread::sleep(Duration::from_millis(100));
         };
-        let server = TestServer { base_url, guard };
+        let server = TestServer {
+            base_url,
+            state_dir: state_dir.to_path_buf(),
+            guard,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while server.client().get("/health", None).status != 200 {
             assert!(Instant::now() < deadline, "worker never became healthy");
@@ -159,6 +164,28 @@ impl TestServer {
     pub fn stop(mut self) {
         drop(self.guard.stdin.take());
         let _ = self.guard.wait();
+    }
+
+    /// Runs SQL on this server's local D1 while it runs (the worker sees it at once): for seeding data
+    /// the API cannot make, such as hundreds of messages sharing one millisecond. Another process
+    /// writing the database file can make the worker's own writes fail with "database is locked", so
+    /// use it on a server of the test's own, not on the shared one.
+    pub fn execute_sql(&self, sql: &str) {
+        let file = self.state_dir.join("seed.sql");
+        std::fs::write(&file, sql).expect("write seed.sql");
+        let out = wrangler(&self.state_dir)
+            .args(["d1", "execute", "DB", "--local", "--persist-to"])
+            .arg(self.state_dir.join("d1"))
+            .arg(format!("--file={}", file.display()))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run wrangler d1 execute");
+        assert!(
+            out.status.success(),
+            "SQL failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn client(&self) -> Api {
@@ -420,6 +447,27 @@ impl Api {
         self.get(
             &format!("/api/v1/messages/chat/{chat_id}?{query}"),
             Some(&token(user)),
+        )
+    }
+
+    /// `PATCH /api/v1/messages/{id}` with new text.
+    pub fn edit(&self, user: &str, id: &str, content: &str) -> Resp {
+        self.send_json(
+            "PATCH",
+            &format!("/api/v1/messages/{id}"),
+            &token(user),
+            &json!({"content": content}),
+        )
+    }
+
+    /// `DELETE /api/v1/messages/{id}`.
+    pub fn delete(&self, user: &str, id: &str) -> Resp {
+        let auth = format!("Bearer {}", token(user));
+        self.raw(
+            "DELETE",
+            &format!("/api/v1/messages/{id}"),
+            &[("Authorization", &auth)],
+            None,
         )
     }
 

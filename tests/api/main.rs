@@ -8,4 +8,5 @@ mod edits;
 mod helpers;
 mod messages;
 mod service;
+mod sync;
 mod validation;
