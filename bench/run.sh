@@ -83,8 +83,16 @@ WASM_GZ=$(gzip -9c "$WASM" | wc -c)
 # Each target runs ROUNDS times, interleaved with the others, and the median round is reported: on a
 # shared 2-core VM back-to-back runs of the same target differ by up to 20%.
 ROUNDS=${ROUNDS:-3}
-NAMES=("/health" "page 1, limit 50" "page 2,000, limit 50" "chat list (20 chats), limit 20")
-PATHS=("/health" "/api/v1/messages/chat/$BIG_CHAT?page=1&limit=50" "/api/v1/messages/chat/$BIG_CHAT?page=2000&limit=50" "/api/v1/chats?limit=20")
+# Cursor targets deep in the big chat: `before` the message of sequence number 50,000 (seeded ids are
+# printf('%08x%016x', created_at / 1000, seq)), the cursor that page hands back (a page at 49,950), and a
+# sync-window page starting at the same depth.
+MID_ID=$(printf '%08x%016x' $(( (T + 50000) / 1000 )) 50000)
+DEEP_CURSOR=$(curl -s -H "$AUTH" "$URL/api/v1/messages/chat/$BIG_CHAT?before=$MID_ID&limit=50" | sed 's/.*"nextCursor":"\([0-9a-f]*\)".*/\1/')
+NAMES=("/health" "page 1, limit 50" "page 2,000, limit 50" "chat list (20 chats), limit 20"
+       "before = message 50,000, limit 50" "cursor of that page (49,950), limit 50" "sync window from message 50,000, limit 50")
+PATHS=("/health" "/api/v1/messages/chat/$BIG_CHAT?page=1&limit=50" "/api/v1/messages/chat/$BIG_CHAT?page=2000&limit=50" "/api/v1/chats?limit=20"
+       "/api/v1/messages/chat/$BIG_CHAT?before=$MID_ID&limit=50" "/api/v1/messages/chat/$BIG_CHAT?cursor=$DEEP_CURSOR&limit=50"
+       "/api/v1/messages/chat/$BIG_CHAT?updatedAfter=$((T + 50000))&limit=50")
 declare -A RUNS
 for i in "${!PATHS[@]}"; do wrk -t1 -c"$CONNECTIONS" -d2s -H "$AUTH" "$URL${PATHS[$i]}" >/dev/null; done   # warm-up
 for round in $(seq "$ROUNDS"); do
@@ -120,6 +128,15 @@ row() { # index
   for i in "${!PATHS[@]}"; do row "$i"; done
   echo
   echo "Release wasm: $WASM_RAW bytes raw, $WASM_GZ bytes gzip -9."
+  echo
+  # Sync walks over the whole big chat, one request at a time, following nextCursor to the end.
+  echo "| walk over all $MESSAGES messages | pages | messages | distinct | rows read per page (min-max) | seconds | pages/s |"
+  echo "|---|---|---|---|---|---|---|"
+  for query in "updatedAfter=0&limit=100" "after=0&limit=100" "before=$((T + MESSAGES + 1))&limit=100"; do
+    node bench/walk.mjs "$URL" "$BIG_CHAT" "$TOKEN" "$query" \
+      | node -e 'const r = JSON.parse(require("fs").readFileSync(0, "utf8")); const q = process.argv[1];
+          console.log(`| \`${q}\` | ${r.pages} | ${r.messages} | ${r.distinct} | ${r.minRows}-${r.maxRows} | ${r.seconds} | ${r.pagesPerSecond} |`)' "$query"
+  done
   echo
   # Credit transfers (POST, 1 credit carol -> bob, no idempotency key): one chat serializes them in its
   # Durable Object; 50 chats spread them over 50 objects (D1 still runs batches one at a time).
