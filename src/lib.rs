@@ -65,6 +65,13 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
                 now_ms: now,
             };
             let outcome = match router::resolve(&method, &path) {
+                // A WebSocket upgrade answers with the chat room's own 101 response, as it is.
+                Ok(router::Route::Live(chat_id)) => {
+                    match handlers::live::open(&req, &ctx, &chat_id).await {
+                        Ok(upgraded) => return Ok(upgraded),
+                        Err(e) => Err(e),
+                    }
+                }
                 Ok(route) => handlers::dispatch(route, &mut req, &ctx).await,
                 Err(e) => Err(e),
             };

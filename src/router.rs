@@ -13,6 +13,8 @@ pub enum Route {
     CreateChat,
     ListChats,
     GetChat(ChatId),
+    /// The chat's WebSocket (`Upgrade: websocket`).
+    Live(ChatId),
     ListMessages(ChatId),
     SendMessage,
     MarkRead(ChatId),
@@ -30,6 +32,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/users/me", &["GET", "PATCH"]),
     ("/api/v1/chats", &["GET", "POST"]),
     ("/api/v1/chats/{chatId}", &["GET"]),
+    ("/api/v1/chats/{chatId}/live", &["GET"]),
     ("/api/v1/messages", &["POST"]),
     ("/api/v1/messages/chat/{chatId}", &["GET"]),
     ("/api/v1/messages/chat/{chatId}/read", &["POST"]),
@@ -67,6 +70,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Route> {
                 .map(|_| chat(id))
                 .transpose()?
                 .map(Route::GetChat),
+        ),
+        (_, ["api", "v1", "chats", id, "live"]) => (
+            "/api/v1/chats/{chatId}/live",
+            method_is(method, "GET", ())
+                .map(|_| chat(id))
+                .transpose()?
+                .map(Route::Live),
         ),
         (_, ["api", "v1", "messages"]) => (
             "/api/v1/messages",

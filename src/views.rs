@@ -350,6 +350,95 @@ impl Serialize for Ledger<'_> {
     }
 }
 
+/// A message in the shape of the SAMA chat server (`message_list` answers on the WebSocket, API.md):
+/// `status` is `read` once any other participant's read mark reached it, `attachments` carries the
+/// media (`file_id` = its URL, `file_name` = its name), `t` is Unix seconds. `updated_at` is our
+/// addition, for clients that resume a sync window.
+pub struct SamaMessage<'a> {
+    pub row: &'a MessageRow,
+    pub participants: &'a [ParticipantRow],
+}
+
+struct Attachment<'a>(&'a RawValue);
+
+impl Serialize for Attachment<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Deserialize)]
+        struct Media<'b> {
+            #[serde(borrow)]
+            url: Option<&'b str>,
+            #[serde(borrow)]
+            name: Option<&'b str>,
+        }
+        let media: Media<'_> = serde_json::from_str(self.0.get()).unwrap_or(Media {
+            url: None,
+            name: None,
+        });
+        let mut st = s.serialize_struct("Attachment", 2)?;
+        st.serialize_field("file_id", &media.url)?;
+        st.serialize_field("file_name", &media.name)?;
+        st.end()
+    }
+}
+
+impl Serialize for SamaMessage<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let row = self.row;
+        let read = !read_by(row.seq, &row.sender_id, marks(self.participants)).is_empty();
+        let attachments: Vec<Attachment<'_>> =
+            raw_json(&row.media).map(Attachment).into_iter().collect();
+        let mut st = s.serialize_struct("SamaMessage", 11)?;
+        st.serialize_field("_id", &row.id)?;
+        st.serialize_field("body", &row.content)?;
+        st.serialize_field("cid", &row.chat_id)?;
+        st.serialize_field("from", &row.sender_id)?;
+        st.serialize_field("status", if read { "read" } else { "sent" })?;
+        st.serialize_field("attachments", &attachments)?;
+        st.serialize_field("reactions", &serde_json::Map::new())?;
+        st.serialize_field("t", &row.created_at.div_euclid(1000))?;
+        st.serialize_field("created_at", &format_ms(row.created_at))?;
+        st.serialize_field("updated_at", &format_ms(row.updated_at))?;
+        st.serialize_field("seq", &row.seq)?;
+        st.end()
+    }
+}
+
+/// The answer to a `message_list` request.
+pub struct SamaList<'a> {
+    pub id: &'a serde_json::Value,
+    pub messages: &'a [MessageRow],
+    pub participants: &'a [ParticipantRow],
+    pub next_cursor: Option<String>,
+}
+
+impl Serialize for SamaList<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Inner<'b>(&'b SamaList<'b>);
+        impl Serialize for Inner<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let list = self.0;
+                let messages: Vec<SamaMessage<'_>> = list
+                    .messages
+                    .iter()
+                    .map(|row| SamaMessage {
+                        row,
+                        participants: list.participants,
+                    })
+                    .collect();
+                let mut st = s.serialize_struct("Response", 4)?;
+                st.serialize_field("id", list.id)?;
+                st.serialize_field("messages", &messages)?;
+                st.serialize_field("hasMore", &list.next_cursor.is_some())?;
+                st.serialize_field("nextCursor", &list.next_cursor)?;
+                st.end()
+            }
+        }
+        let mut st = s.serialize_struct("SamaList", 1)?;
+        st.serialize_field("response", &Inner(self))?;
+        st.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ use crate::domain::message::{Change, NewMessage};
 use crate::domain::pagination::{MessagePageQuery, PageInfo};
 use crate::error::{ApiError, Result};
 use crate::http::{query, read_json_body, Reply};
+use crate::store::messages::WindowPage;
 use crate::store::{chats, messages};
 use crate::views;
 
@@ -59,9 +60,23 @@ async fn list_window(
     let page = messages::list_window(&ctx.db, &caller.id, chat_id, &request)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))?;
+    let (kept, next) = window_outcome(&request, &page)?;
+    Reply::ok(&views::MessageWindow {
+        messages: &page.messages[..kept],
+        participants: &page.participants,
+        limit: request.limit,
+        total: page.chat_last_seq,
+        next_cursor: next.and_then(|window| Cursor::encode(chat_id, &window)),
+    })
+}
+
+/// How a cursor-mode page ends: how many of the rows read belong to it, and the window that continues
+/// it. Also refuses a `before` / `after` message id that is not in the chat. (The WebSocket's
+/// `message_list` shares it.)
+pub fn window_outcome(request: &CursorQuery, page: &WindowPage) -> Result<(usize, Option<Window>)> {
     let unknown =
         |name: &str| ApiError::bad_request(format!("{name}: no message with this id in this chat"));
-    let (kept, next) = match &request.window {
+    Ok(match &request.window {
         Window::Ids(_) => (page.messages.len(), None),
         Window::Sync { before, .. } => {
             let positions: Vec<(i64, &str)> = page
@@ -101,13 +116,6 @@ async fn list_window(
                 &seqs,
             )
         }
-    };
-    Reply::ok(&views::MessageWindow {
-        messages: &page.messages[..kept],
-        participants: &page.participants,
-        limit: request.limit,
-        total: page.chat_last_seq,
-        next_cursor: next.and_then(|window| Cursor::encode(chat_id, &window)),
     })
 }
 
@@ -138,13 +146,18 @@ pub async fn mark_read(
     let mut body = JsonBody::parse(&read_json_body(req).await?)?;
     let up_to = body.integer("upToSequence", 0, MAX_SAFE_INTEGER);
     body.finish()?;
-    let (last_read, last_seq) = chats::mark_read(&ctx.db, &caller.id, chat_id, up_to)
+    let mark = chats::mark_read(&ctx.db, &caller.id, chat_id, up_to)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))?;
+    let (last_read, last_seq) = (mark.last_read_seq, mark.last_seq);
     if up_to.is_some_and(|n| n > last_seq) {
         return Err(ApiError::bad_request(format!(
             "upToSequence must be between 0 and the chat's last sequence number ({last_seq})"
         )));
+    }
+    if mark.moved {
+        // Live listeners learn of it after the commit; a failed notice only costs them the event.
+        chat_room::announce_read(ctx, chat_id, &caller.id, last_read).await;
     }
     Reply::ok(&json!({
         "chatId": chat_id.as_str(),

@@ -4,6 +4,7 @@
 pub mod chats;
 pub mod credits;
 pub mod health;
+pub mod live;
 pub mod messages;
 pub mod users;
 
@@ -27,12 +28,13 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn authenticate(&self, req: &Request) -> Result<Caller> {
+        self.authenticate_token(header(req, "Authorization").as_deref())
+    }
+
+    /// `token`: an `Authorization` header value, or a bare token.
+    pub fn authenticate_token(&self, token: Option<&str>) -> Result<Caller> {
         let now = chrono::DateTime::from_timestamp_millis(self.now_ms).unwrap_or_default();
-        authenticate(
-            header(req, "Authorization").as_deref(),
-            &self.config.jwt(),
-            now,
-        )
+        authenticate(token, &self.config.jwt(), now)
     }
 }
 
@@ -52,7 +54,7 @@ pub async fn dispatch(route: Route, req: &mut Request, ctx: &Ctx) -> Result<Repl
     let caller = ctx.authenticate(req)?;
     match route {
         // Served above, without a user token.
-        Route::Health | Route::OpenApi | Route::GrantCredits => {
+        Route::Health | Route::OpenApi | Route::GrantCredits | Route::Live(_) => {
             Err(crate::error::ApiError::internal("routed above"))
         }
         Route::GetMe => users::get_me(ctx, &caller).await,

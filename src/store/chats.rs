@@ -134,12 +134,31 @@ pub async fn create(
 
 /// Moves the caller's read mark forward to `up_to` (default: the chat's last message). Returns
 /// `(last_read_seq, chat_last_seq)`, or `None` when the caller is not in the chat. One round trip.
+/// Whether `user` participates in the chat. One row read.
+pub async fn is_member(db: &Db, user: &UserId, chat_id: &ChatId) -> Result<bool> {
+    let result = db
+        .all(db.statement(
+            "SELECT 1 AS one FROM chat_participants WHERE chat_id = ?1 AND user_id = ?2",
+            &[chat_id.as_str().into(), user.as_str().into()],
+        )?)
+        .await?;
+    Ok(!result.results::<serde_json::Value>()?.is_empty())
+}
+
+/// The caller's read mark after `mark_read`.
+pub struct ReadMark {
+    pub last_read_seq: i64,
+    pub last_seq: i64,
+    /// Whether this request moved it (marks only move forward).
+    pub moved: bool,
+}
+
 pub async fn mark_read(
     db: &Db,
     caller: &UserId,
     chat_id: &ChatId,
     up_to: Option<i64>,
-) -> Result<Option<(i64, i64)>> {
+) -> Result<Option<ReadMark>> {
     #[derive(serde::Deserialize)]
     struct Marks {
         last_read_seq: i64,
@@ -164,5 +183,10 @@ pub async fn mark_read(
         &args[..2],
     )?;
     let results = db.batch(vec![update, read_back]).await?;
-    Ok(first::<Marks>(nth(&results, 1)?)?.map(|m| (m.last_read_seq, m.last_seq)))
+    let moved = super::changes(nth(&results, 0)?) > 0;
+    Ok(first::<Marks>(nth(&results, 1)?)?.map(|m| ReadMark {
+        last_read_seq: m.last_read_seq,
+        last_seq: m.last_seq,
+        moved,
+    }))
 }

@@ -10,7 +10,7 @@
 
 use serde::Deserialize;
 
-use super::messages::{change_stamp, read_marks_statement, replay_read_marks, MESSAGE_COLUMNS};
+use super::messages::{change_stamp, read_marks, read_marks_statement, MESSAGE_COLUMNS};
 use super::rows::MessageRow;
 use super::users::{claim_profile, ClaimedProfile};
 use super::{first, nth, rows, Arg, Db};
@@ -51,6 +51,7 @@ pub async fn transfer(
     caller: &Caller,
     t: &NewTransfer,
     now_ms: i64,
+    with_marks: bool,
 ) -> Result<TransferOutcome> {
     let transfer_id = new_object_id(now_ms)?;
     let message_id = MessageId::generate(now_ms)?;
@@ -142,7 +143,7 @@ pub async fn transfer(
         ),
         &args,
     )?);
-    if t.idempotency_key.is_some() {
+    if t.idempotency_key.is_some() || with_marks {
         statements.push(read_marks_statement(db, t.chat_id.as_str())?);
     }
     let results = db.batch(statements).await?;
@@ -156,7 +157,7 @@ pub async fn transfer(
                 "idempotencyKey was already used for a different transfer",
             ));
         }
-        let read_marks = replay_read_marks(results.get(read_back + 2), created)?;
+        let read_marks = read_marks(results.get(read_back + 2))?;
         return Ok(TransferOutcome {
             message,
             created,

@@ -296,12 +296,14 @@ pub struct SendOutcome {
     pub message: MessageRow,
     /// False when this was a retry of an earlier send (same `clientMessageId` and body).
     pub created: bool,
-    /// Participants' read marks, read only for a possible replay (a new message is read by no one else yet).
+    /// Participants' read marks: read for a possible replay (a new message is read by no one else yet)
+    /// or when asked for (`with_marks`); else empty.
     pub read_marks: Vec<(String, i64)>,
 }
 
-/// The chat's read marks, read in a write's batch only when the write may be a replay (a new message is
-/// read by no one else yet, so its `readBy` is empty without them).
+/// The chat's read marks, read in a write's batch when the write may be a replay (a new message is read
+/// by no one else yet, so its `readBy` is empty without them), or when live listeners need the current
+/// participant list (`with_marks`).
 pub(super) fn read_marks_statement(db: &Db, chat_id: &str) -> Result<worker::D1PreparedStatement> {
     db.statement(
         "SELECT user_id, last_read_seq FROM chat_participants WHERE chat_id = ?1",
@@ -309,18 +311,15 @@ pub(super) fn read_marks_statement(db: &Db, chat_id: &str) -> Result<worker::D1P
     )
 }
 
-/// Decodes `read_marks_statement`'s result for a replay; empty for a new message.
-pub(super) fn replay_read_marks(
-    result: Option<&worker::D1Result>,
-    created: bool,
-) -> Result<Vec<(String, i64)>> {
+/// Decodes `read_marks_statement`'s result (empty when it was not read).
+pub(super) fn read_marks(result: Option<&worker::D1Result>) -> Result<Vec<(String, i64)>> {
     #[derive(serde::Deserialize)]
     struct ReadMark {
         user_id: String,
         last_read_seq: i64,
     }
     match result {
-        Some(marks) if !created => Ok(rows::<ReadMark>(marks)?
+        Some(marks) => Ok(rows::<ReadMark>(marks)?
             .into_iter()
             .map(|m| (m.user_id, m.last_read_seq))
             .collect()),
@@ -332,12 +331,14 @@ pub(super) fn replay_read_marks(
 /// `clientMessageId` was seen before from this sender in this chat, returns the original message
 /// (409 if the retry's body differs). One round trip: one batch, one transaction.
 ///
-/// Must run inside the chat's Durable Object, which runs the chat's writes one at a time.
+/// Must run inside the chat's Durable Object, which runs the chat's writes one at a time. `with_marks`
+/// also reads the participants' read marks (the object's live listeners need the participant list).
 pub async fn send(
     db: &Db,
     caller: &Caller,
     message: &NewMessage,
     now_ms: i64,
+    with_marks: bool,
 ) -> Result<SendOutcome> {
     let id = MessageId::generate(now_ms)?;
     let hash = message.request_hash();
@@ -407,7 +408,7 @@ pub async fn send(
     let mut statements = claim_profile(db, &claimed, now_ms, Some(chat))?;
     let read_back_index = statements.len() + 3;
     statements.extend([bump, insert, read_mark, read_back]);
-    if message.client_message_id.is_some() {
+    if message.client_message_id.is_some() || with_marks {
         statements.push(read_marks_statement(db, chat)?);
     }
     let results = db.batch(statements).await?;
@@ -419,7 +420,7 @@ pub async fn send(
             "clientMessageId was already used for a different message in this chat",
         ));
     }
-    let read_marks = replay_read_marks(results.get(read_back_index + 1), created)?;
+    let read_marks = read_marks(results.get(read_back_index + 1))?;
     Ok(SendOutcome {
         message: stored,
         created,
@@ -445,6 +446,15 @@ pub async fn chat_of(db: &Db, message_id: &MessageId) -> Result<Option<ChatId>> 
     }
 }
 
+/// An edit or delete as stored.
+pub struct Changed {
+    pub message: MessageRow,
+    /// False when nothing changed (deleting a deleted message again).
+    pub changed: bool,
+    /// Every participant's read mark.
+    pub read_marks: Vec<(String, i64)>,
+}
+
 /// Edits or deletes the caller's own message. Only the sender may; credit transfer messages never
 /// change; only text can be edited; a deleted message stays deleted (deleting again returns the
 /// tombstone). `updatedAt` moves past every other `updatedAt` of the chat (`change_stamp`), so a client
@@ -458,7 +468,7 @@ pub async fn change(
     message_id: &MessageId,
     change: &Change,
     now_ms: i64,
-) -> Result<(MessageRow, Vec<(String, i64)>)> {
+) -> Result<Changed> {
     #[derive(serde::Deserialize)]
     struct Member {
         is_member: i64,
@@ -521,8 +531,12 @@ pub async fn change(
             return Err(ApiError::conflict("only text messages can be edited"));
         }
     }
-    let marks = replay_read_marks(results.get(3), false)?;
-    Ok((stored, marks))
+    let marks = read_marks(results.get(3))?;
+    Ok(Changed {
+        changed: super::changes(nth(&results, 0)?) > 0,
+        message: stored,
+        read_marks: marks,
+    })
 }
 
 #[cfg(test)]

@@ -168,6 +168,16 @@ pub fn rows<T: DeserializeOwned>(result: &D1Result) -> Result<Vec<T>> {
         .map_err(|e| ApiError::internal(format!("decoding D1 rows: {e}")))
 }
 
+/// Rows a write statement changed (D1's `meta.changes`).
+pub fn changes(result: &D1Result) -> u64 {
+    result
+        .meta()
+        .ok()
+        .flatten()
+        .and_then(|meta| meta.changes)
+        .unwrap_or(0) as u64
+}
+
 pub fn first<T: DeserializeOwned>(result: &D1Result) -> Result<Option<T>> {
     Ok(rows::<T>(result)?.into_iter().next())
 }

@@ -1,0 +1,356 @@
+//! Live delivery (API.md "Live delivery (WebSocket)"): the frames a client may send on a chat's socket,
+//! parsed into domain values, and the socket's own record (who holds it, until when).
+//!
+//! Client frames: `{"ping": <any>}`, or a SAMA-style request
+//! `{"request": {"message_list": {"cid", "ids", "limit", "updated_at": {"gt", "lt"}, "cursor"}}, "id"}`.
+//! `message_list` maps onto the HTTP cursor mode (`domain::cursor`): `ids`, the `updated_at` sync window
+//! (epoch milliseconds, ordered by (`updatedAt`, `_id`)), or, with neither, the newest `limit` messages.
+//! `cursor` (our addition, the `nextCursor` of an earlier answer) continues a window without skipping
+//! messages that share a millisecond, which `updated_at.gt` alone cannot promise.
+
+use serde_json::Value;
+
+use super::cursor::{Bound, Cursor, CursorQuery, SyncPosition, Window, MAX_IDS};
+use super::ids::{ChatId, MessageId};
+use super::input::MAX_SAFE_INTEGER;
+use super::pagination::MAX_LIMIT;
+use super::time::MAX_MS;
+
+/// Default `limit` of `message_list` (API.md).
+pub const DEFAULT_LIST_LIMIT: i64 = 50;
+/// Largest client frame read (a `message_list` with 100 ids is about 3 KB).
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+/// Close code for a socket whose token expired (API.md).
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// Close code for a socket whose user is no longer a participant of the chat.
+pub const CLOSE_NOT_PARTICIPANT: u16 = 4003;
+
+/// What the chat's Durable Object keeps with each socket (its hibernation attachment).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LiveSocket {
+    pub user: String,
+    pub chat: String,
+    /// The token's `exp`, in epoch milliseconds: the socket is closed with 4001 then.
+    pub expires_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientFrame {
+    Ping(Value),
+    MessageList { id: Value, query: CursorQuery },
+}
+
+/// A frame that could not be served: answered with `{"response": {"id", "error": {"status", "message"}}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameError {
+    pub id: Value,
+    pub status: u16,
+    pub message: String,
+}
+
+impl FrameError {
+    fn bad(id: &Value, message: impl Into<String>) -> Self {
+        FrameError {
+            id: id.clone(),
+            status: 400,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses one text frame of a socket on chat `chat`.
+pub fn parse_frame(text: &str, chat: &ChatId) -> Result<ClientFrame, FrameError> {
+    let none = Value::Null;
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(FrameError::bad(
+            &none,
+            format!("frames are at most {MAX_FRAME_BYTES} bytes"),
+        ));
+    }
+    let frame: Value = serde_json::from_str(text)
+        .map_err(|_| FrameError::bad(&none, "frames must be JSON objects"))?;
+    let Some(object) = frame.as_object() else {
+        return Err(FrameError::bad(&none, "frames must be JSON objects"));
+    };
+    if let Some(ping) = object.get("ping") {
+        return Ok(ClientFrame::Ping(ping.clone()));
+    }
+    let id = object.get("id").cloned().unwrap_or(Value::Null);
+    if !(id.is_string() || id.is_number()) {
+        return Err(FrameError::bad(
+            &id,
+            "a request needs an \"id\" (string or number)",
+        ));
+    }
+    let Some(request) = object.get("request").and_then(Value::as_object) else {
+        return Err(FrameError::bad(
+            &id,
+            "expected {\"request\": {...}, \"id\": ...} or {\"ping\": ...}",
+        ));
+    };
+    let Some(list) = request.get("message_list") else {
+        let names: Vec<&str> = request.keys().map(String::as_str).collect();
+        return Err(FrameError::bad(
+            &id,
+            format!("unknown request {names:?}; supported: message_list"),
+        ));
+    };
+    let Some(list) = list.as_object() else {
+        return Err(FrameError::bad(&id, "message_list must be an object"));
+    };
+    let bad = |message: String| FrameError::bad(&id, message);
+    match list.get("cid").and_then(Value::as_str) {
+        Some(cid) if cid == chat.as_str() => {}
+        Some(_) => return Err(bad("message_list.cid must be this socket's chat".into())),
+        None => return Err(bad("message_list.cid is required".into())),
+    }
+    let limit = match list.get("limit") {
+        None | Some(Value::Null) => DEFAULT_LIST_LIMIT,
+        Some(v) => v
+            .as_i64()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                bad(format!(
+                    "message_list.limit must be an integer between 1 and {MAX_LIMIT}"
+                ))
+            })?,
+    };
+    let given = |key: &str| list.get(key).is_some_and(|v| !v.is_null());
+    if [given("ids"), given("updated_at"), given("cursor")]
+        .iter()
+        .filter(|g| **g)
+        .count()
+        > 1
+    {
+        return Err(bad(
+            "message_list takes one of ids, updated_at and cursor".into()
+        ));
+    }
+    let window = if given("cursor") {
+        let raw = list["cursor"]
+            .as_str()
+            .ok_or_else(|| bad("message_list.cursor must be a string".into()))?;
+        Cursor::decode(raw, chat).map_err(|e| bad(format!("message_list.{e}")))?
+    } else if given("ids") {
+        Window::Ids(ids(&list["ids"]).map_err(bad)?)
+    } else if given("updated_at") {
+        let (gt, lt) = window_bounds(&list["updated_at"]).map_err(bad)?;
+        Window::Sync {
+            after: SyncPosition {
+                updated_at: gt.unwrap_or(-1),
+                id: None,
+            },
+            before: lt,
+        }
+    } else {
+        // The newest `limit` messages, oldest first; the cursor walks further back.
+        Window::Backward {
+            before: Bound::Seq(MAX_SAFE_INTEGER),
+        }
+    };
+    Ok(ClientFrame::MessageList {
+        id: id.clone(),
+        query: CursorQuery { limit, window },
+    })
+}
+
+fn ids(value: &Value) -> Result<Vec<MessageId>, String> {
+    let list = value
+        .as_array()
+        .ok_or("message_list.ids must be an array of message ids")?;
+    if list.is_empty() || list.len() > MAX_IDS {
+        return Err(format!("message_list.ids holds 1 to {MAX_IDS} message ids"));
+    }
+    let mut ids = Vec::with_capacity(list.len());
+    for item in list {
+        let id = item
+            .as_str()
+            .and_then(|s| MessageId::parse(s, "ids").ok())
+            .ok_or("message_list.ids must hold message ids of 24 lowercase hex characters")?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+fn window_bounds(value: &Value) -> Result<(Option<i64>, Option<i64>), String> {
+    let object = value
+        .as_object()
+        .ok_or("message_list.updated_at must be an object {\"gt\", \"lt\"}")?;
+    let bound = |key: &str| -> Result<Option<i64>, String> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .filter(|ms| (0..=MAX_MS).contains(ms))
+                .map(Some)
+                .ok_or(format!(
+                "message_list.updated_at.{key} must be epoch milliseconds between 0 and {MAX_MS}"
+            )),
+        }
+    };
+    let (gt, lt) = (bound("gt")?, bound("lt")?);
+    if let (Some(gt), Some(lt)) = (gt, lt) {
+        if lt <= gt {
+            return Err("message_list.updated_at.lt must be greater than gt".into());
+        }
+    }
+    Ok((gt, lt))
+}
+
+/// A close code a server may send back in answer to the client's close: 1005/1006 (no code, abnormal)
+/// and reserved codes cannot be sent, so those become 1000.
+pub fn echo_close_code(code: usize) -> u16 {
+    u16::try_from(code)
+        .ok()
+        .filter(|c| matches!(c, 1000..=1003 | 1007..=1014 | 3000..=4999))
+        .unwrap_or(1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn chat() -> ChatId {
+        ChatId::parse("64d15f9e2e6c8f4d5a654321", "chatId").unwrap()
+    }
+
+    fn list(body: Value) -> Result<ClientFrame, FrameError> {
+        parse_frame(
+            &json!({"request": {"message_list": body}, "id": "r1"}).to_string(),
+            &chat(),
+        )
+    }
+
+    const ID: &str = "64d15f9e2e6c8f4d5a123456";
+
+    #[test]
+    fn pings_and_the_three_list_forms() {
+        assert_eq!(
+            parse_frame(r#"{"ping": {"n": 1}}"#, &chat()),
+            Ok(ClientFrame::Ping(json!({"n": 1})))
+        );
+        let cid = chat().as_str().to_string();
+        let newest = list(json!({"cid": cid})).unwrap();
+        assert_eq!(
+            newest,
+            ClientFrame::MessageList {
+                id: json!("r1"),
+                query: CursorQuery {
+                    limit: 50,
+                    window: Window::Backward {
+                        before: Bound::Seq(MAX_SAFE_INTEGER)
+                    }
+                }
+            }
+        );
+        let synced = list(json!({"cid": cid, "limit": 7, "updated_at": {"gt": 1000}})).unwrap();
+        assert!(matches!(
+            synced,
+            ClientFrame::MessageList {
+                query: CursorQuery {
+                    limit: 7,
+                    window: Window::Sync {
+                        after: SyncPosition {
+                            updated_at: 1000,
+                            id: None
+                        },
+                        before: None
+                    }
+                },
+                ..
+            }
+        ));
+        let by_id = list(json!({"cid": cid, "ids": [ID, ID]})).unwrap();
+        assert!(matches!(
+            by_id,
+            ClientFrame::MessageList { query: CursorQuery { window: Window::Ids(ref v), .. }, .. } if v.len() == 1
+        ));
+        let cursor = Cursor::encode(
+            &chat(),
+            &Window::Backward {
+                before: Bound::Seq(4),
+            },
+        )
+        .unwrap();
+        let continued = list(json!({"cid": cid, "cursor": cursor})).unwrap();
+        assert!(matches!(
+            continued,
+            ClientFrame::MessageList {
+                query: CursorQuery {
+                    window: Window::Backward {
+                        before: Bound::Seq(4)
+                    },
+                    ..
+                },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn bad_frames_name_the_problem_and_keep_the_id() {
+        let cid = chat().as_str().to_string();
+        for (frame, mention) in [
+            ("not json".to_string(), "JSON"),
+            ("[1]".to_string(), "JSON objects"),
+            (json!({"request": {}, "id": {}}).to_string(), "\"id\""),
+            (
+                json!({"request": {"typing": {}}, "id": 1}).to_string(),
+                "unknown request",
+            ),
+            (json!({"id": 1}).to_string(), "expected"),
+            (
+                json!({"request": {"message_list": 5}, "id": 1}).to_string(),
+                "must be an object",
+            ),
+            ("x".repeat(MAX_FRAME_BYTES + 1), "at most"),
+        ] {
+            let e = parse_frame(&frame, &chat()).unwrap_err();
+            assert_eq!(e.status, 400);
+            assert!(e.message.contains(mention), "{frame}: {}", e.message);
+        }
+        for (body, mention) in [
+            (json!({}), "cid is required"),
+            (
+                json!({"cid": "64d15f9e2e6c8f4d5a000000"}),
+                "this socket's chat",
+            ),
+            (json!({"cid": cid, "limit": 0}), "limit"),
+            (json!({"cid": cid, "limit": "5"}), "limit"),
+            (json!({"cid": cid, "ids": []}), "1 to 100"),
+            (json!({"cid": cid, "ids": ["nope"]}), "24 lowercase hex"),
+            (json!({"cid": cid, "ids": vec![ID; 101]}), "1 to 100"),
+            (
+                json!({"cid": cid, "updated_at": {"gt": -1}}),
+                "updated_at.gt",
+            ),
+            (
+                json!({"cid": cid, "updated_at": {"lt": "soon"}}),
+                "updated_at.lt",
+            ),
+            (
+                json!({"cid": cid, "updated_at": {"gt": 5, "lt": 5}}),
+                "greater than",
+            ),
+            (json!({"cid": cid, "updated_at": 5}), "must be an object"),
+            (json!({"cid": cid, "ids": [ID], "updated_at": {}}), "one of"),
+            (json!({"cid": cid, "cursor": "zz"}), "cursor"),
+        ] {
+            let e = list(body.clone()).unwrap_err();
+            assert_eq!((e.status, &e.id), (400, &json!("r1")));
+            assert!(e.message.contains(mention), "{body}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn close_codes_that_can_be_sent_back() {
+        assert_eq!(echo_close_code(1000), 1000);
+        assert_eq!(echo_close_code(4001), 4001);
+        assert_eq!(echo_close_code(1005), 1000);
+        assert_eq!(echo_close_code(1006), 1000);
+        assert_eq!(echo_close_code(70_000), 1000);
+    }
+}
