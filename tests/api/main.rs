@@ -6,6 +6,7 @@ mod chats;
 mod credits;
 mod edits;
 mod helpers;
+mod live;
 mod messages;
 mod service;
 mod sync;

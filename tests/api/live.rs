@@ -1,0 +1,567 @@
+//! API.md "Live delivery (WebSocket)", with a real WebSocket client (tungstenite) against the real
+//! Durable Object: events after commit in sequence order, `message_list`, refusals before the upgrade,
+//! malformed frames, token expiry (4001) and removed participants (4003).
+
+use std::collections::HashSet;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::{Message, WebSocket};
+
+use crate::helpers::*;
+
+type Socket = WebSocket<TcpStream>;
+
+fn live_url(api: &Api, chat: &str, query: &str) -> String {
+    format!(
+        "{}/api/v1/chats/{chat}/live{query}",
+        api.base_url.replacen("http://", "ws://", 1)
+    )
+}
+
+/// Opens the chat's socket with `Authorization: Bearer <token>` (or none); the HTTP refusal otherwise.
+fn try_connect(
+    api: &Api,
+    chat: &str,
+    query: &str,
+    bearer: Option<&str>,
+) -> Result<Socket, (u16, Value)> {
+    let mut request = live_url(api, chat, query)
+        .into_client_request()
+        .expect("request");
+    if let Some(token) = bearer {
+        request.headers_mut().insert(
+            "Authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+    }
+    let host = api.base_url.trim_start_matches("http://").to_string();
+    let stream = TcpStream::connect(&host).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    match tungstenite::client::client(request, stream) {
+        Ok((socket, response)) => {
+            assert_eq!(response.status().as_u16(), 101);
+            Ok(socket)
+        }
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
+            let status = response.status().as_u16();
+            let body = response
+                .body()
+                .as_deref()
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or(Value::Null);
+            Err((status, body))
+        }
+        Err(e) => panic!("handshake: {e}"),
+    }
+}
+
+fn connect(api: &Api, user: &str, chat: &str) -> Socket {
+    try_connect(api, chat, "", Some(&token(user))).unwrap_or_else(|(s, b)| panic!("{s} {b}"))
+}
+
+/// What the next frame said, within `wait`: a JSON text frame, a close code, or nothing.
+#[derive(Debug)]
+enum Frame {
+    Json(Value),
+    Closed(Option<u16>),
+    Nothing,
+}
+
+fn next_frame(socket: &mut Socket, wait: Duration) -> Frame {
+    let deadline = Instant::now() + wait;
+    loop {
+        match socket.read() {
+            Ok(Message::Text(text)) => {
+                return Frame::Json(serde_json::from_str(text.as_str()).expect("JSON frame"))
+            }
+            Ok(Message::Close(frame)) => return Frame::Closed(frame.map(|f| u16::from(f.code))),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if Instant::now() >= deadline {
+                    return Frame::Nothing;
+                }
+            }
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                return Frame::Closed(None)
+            }
+            Err(e) => panic!("socket: {e}"),
+        }
+    }
+}
+
+/// The next JSON frame within 2 seconds (API: events arrive within 2 s of the write).
+fn next_json(socket: &mut Socket) -> Value {
+    match next_frame(socket, Duration::from_secs(2)) {
+        Frame::Json(v) => v,
+        other => panic!("expected a frame within 2 s, got {other:?}"),
+    }
+}
+
+/// The next `count` message events (read events skipped).
+fn message_events(socket: &mut Socket, count: usize) -> Vec<Value> {
+    let mut events = Vec::new();
+    while events.len() < count {
+        let frame = next_json(socket);
+        if frame["event"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("message."))
+        {
+            events.push(frame);
+        }
+    }
+    events
+}
+
+fn send_text(socket: &mut Socket, text: &str) {
+    socket.send(Message::text(text)).expect("send frame");
+}
+
+/// Sends a request frame and returns its answer (events that arrive first are skipped).
+fn request(socket: &mut Socket, frame: Value) -> Value {
+    send_text(socket, &frame.to_string());
+    loop {
+        let answer = next_json(socket);
+        if answer.get("response").is_some() || answer.get("pong").is_some() {
+            return answer;
+        }
+    }
+}
+
+fn quiet_for(socket: &mut Socket, wait: Duration) {
+    if let Frame::Json(v) = next_frame(socket, wait) {
+        panic!("expected silence, got {v}");
+    }
+}
+
+#[test]
+fn listeners_get_the_body_the_sender_got() {
+    let api = app();
+    let (a, b, c) = (
+        unique_user("live-a"),
+        unique_user("live-b"),
+        unique_user("live-c"),
+    );
+    let chat = api.group(&a, &[&b, &c]);
+    let mut sockets = [connect(&api, &a, &chat), connect(&api, &b, &chat)];
+    let sent = api.send(&c, &chat, "hello, listeners");
+    sent.expect(201);
+    for socket in &mut sockets {
+        let event = next_json(socket);
+        assert_eq!(event["event"], "message.created");
+        assert_eq!(event["data"], sent.body);
+        // Sending moved the sender's read mark.
+        let read = next_json(socket);
+        assert_eq!(read["event"], "read.updated");
+        assert_eq!(
+            read["data"],
+            json!({"chatId": chat, "userId": c, "lastReadSequence": 1})
+        );
+    }
+    // An idempotent retry commits nothing new and announces nothing.
+    let body = json!({"chatId": chat, "content": "once", "clientMessageId": "k1"});
+    api.post("/api/v1/messages", &token(&c), &body).expect(201);
+    assert_eq!(
+        message_events(&mut sockets[0], 1)[0]["data"]["content"],
+        "once"
+    );
+    api.post("/api/v1/messages", &token(&c), &body).expect(201);
+    next_json(&mut sockets[0]); // the read mark of the first send
+    quiet_for(&mut sockets[0], Duration::from_millis(700));
+}
+
+#[test]
+fn thirty_concurrent_sends_arrive_everywhere_in_sequence_order() {
+    let api = app();
+    let users: Vec<String> = (0..5).map(|i| unique_user(&format!("fan{i}"))).collect();
+    let others: Vec<&str> = users[1..].iter().map(String::as_str).collect();
+    let chat = api.group(&users[0], &others);
+    let mut listeners = [
+        connect(&api, &users[0], &chat),
+        connect(&api, &users[1], &chat),
+    ];
+    let sent: Vec<Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = users[2..]
+            .iter()
+            .map(|sender| {
+                let (api, chat) = (&api, &chat);
+                s.spawn(move || {
+                    (0..10)
+                        .map(|i| {
+                            let r = api.send(sender, chat, &format!("{sender} {i}"));
+                            r.expect(201);
+                            r.body
+                        })
+                        .collect::<Vec<Value>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("sender"))
+            .collect()
+    });
+    let sent_ids: HashSet<&str> = sent.iter().map(|m| m["_id"].as_str().unwrap()).collect();
+    for listener in &mut listeners {
+        let events = message_events(listener, 30);
+        let seqs: Vec<i64> = events
+            .iter()
+            .map(|e| e["data"]["sequenceNumber"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            seqs,
+            (1..=30).collect::<Vec<i64>>(),
+            "strictly increasing, no gap"
+        );
+        let ids: HashSet<&str> = events
+            .iter()
+            .map(|e| e["data"]["_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, sent_ids);
+    }
+}
+
+#[test]
+fn transfers_edits_deletes_and_read_marks_have_events_refusals_none() {
+    let api = app();
+    let (a, b) = (unique_user("ev-a"), unique_user("ev-b"));
+    let chat = api.group(&a, &[&b]);
+    let mut socket = connect(&api, &b, &chat);
+    api.grant(&a, 10, &format!("grant-{a}")).expect(201);
+    let transfer = api.transfer(&a, &chat, &b, 4, Some("t1"));
+    transfer.expect(201);
+    let transfer = transfer.body;
+    let event = message_events(&mut socket, 1).remove(0);
+    assert_eq!(event["event"], "message.created");
+    assert_eq!(event["data"], transfer);
+    assert_eq!(event["data"]["type"], "credit_transfer");
+
+    let text = api.send(&a, &chat, "typo");
+    let id = text.body["_id"].as_str().unwrap().to_string();
+    message_events(&mut socket, 1);
+    let edited = api.edit(&a, &id, "fixed");
+    edited.expect(200);
+    let event = message_events(&mut socket, 1).remove(0);
+    assert_eq!(
+        (&event["event"], &event["data"]),
+        (&json!("message.updated"), &edited.body)
+    );
+    let deleted = api.delete(&a, &id);
+    deleted.expect(200);
+    let event = message_events(&mut socket, 1).remove(0);
+    assert_eq!(
+        (&event["event"], &event["data"]),
+        (&json!("message.deleted"), &deleted.body)
+    );
+    assert!(event["data"]["content"].is_null());
+
+    // b reads everything: one read.updated; reading again moves nothing and says nothing.
+    api.mark_read(&b, &chat, &json!({})).expect(200);
+    let read = next_json(&mut socket);
+    assert_eq!(
+        read,
+        json!({"event": "read.updated", "data": {"chatId": chat, "userId": b, "lastReadSequence": 2}})
+    );
+    api.mark_read(&b, &chat, &json!({})).expect(200);
+    // Refused writes: insufficient credits (422), a stranger's edit (403), deleting a transfer (409).
+    api.transfer(&a, &chat, &b, 1_000, Some("too-much"))
+        .expect(422);
+    api.edit(&b, text.body["_id"].as_str().unwrap(), "x")
+        .expect(403);
+    api.delete(&a, transfer["_id"].as_str().unwrap())
+        .expect(409);
+    api.delete(&a, &id).expect(200); // already deleted: nothing changes
+    quiet_for(&mut socket, Duration::from_millis(700));
+    let marker = api.send(&a, &chat, "marker");
+    let event = message_events(&mut socket, 1).remove(0);
+    assert_eq!(event["data"]["_id"], marker.body["_id"]);
+    assert_eq!(event["data"]["sequenceNumber"], 3);
+}
+
+#[test]
+fn reconnect_and_catch_up_with_message_list() {
+    let api = app();
+    let (a, b) = (unique_user("cu-a"), unique_user("cu-b"));
+    let chat = api.group(&a, &[&b]);
+    let mut socket = connect(&api, &b, &chat);
+    api.send(&a, &chat, "seen live").expect(201);
+    let last_seen = message_events(&mut socket, 1).remove(0);
+    let since =
+        chrono::DateTime::parse_from_rfc3339(last_seen["data"]["updatedAt"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis();
+    socket.close(None).expect("close");
+    // The server completes the closing handshake (after the read mark still in flight).
+    loop {
+        match next_frame(&mut socket, Duration::from_secs(2)) {
+            Frame::Json(_) => continue,
+            Frame::Closed(_) => break,
+            Frame::Nothing => panic!("the server did not answer the close"),
+        }
+    }
+
+    let missed: Vec<Value> = (0..5)
+        .map(|i| api.send(&a, &chat, &format!("missed {i}")).body)
+        .collect();
+    api.mark_read(&b, &chat, &json!({"upToSequence": 3}))
+        .expect(200);
+    let mut socket = connect(&api, &b, &chat);
+    let answer = request(
+        &mut socket,
+        json!({"request": {"message_list": {"cid": chat, "updated_at": {"gt": since}}}, "id": "r1"}),
+    );
+    let response = &answer["response"];
+    assert_eq!(response["id"], "r1");
+    assert_eq!(response["hasMore"], false);
+    let messages = response["messages"].as_array().unwrap();
+    let ids: Vec<&Value> = messages.iter().map(|m| &m["_id"]).collect();
+    let expected: Vec<&Value> = missed.iter().map(|m| &m["_id"]).collect();
+    assert_eq!(ids, expected, "exactly the 5 missed, in order");
+    // The SAMA shape.
+    let first = &messages[0];
+    let created = chrono::DateTime::parse_from_rfc3339(missed[0]["createdAt"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert_eq!(first["body"], "missed 0");
+    assert_eq!(first["cid"], chat.as_str());
+    assert_eq!(first["from"], a.as_str());
+    assert_eq!(first["seq"], 2);
+    assert_eq!(first["t"], created);
+    assert_eq!(first["created_at"], missed[0]["createdAt"]);
+    assert_eq!(first["attachments"], json!([]));
+    assert_eq!(first["reactions"], json!({}));
+    // b's read mark is at 3: messages 2 and 3 are read, the rest sent.
+    let statuses: Vec<&str> = messages
+        .iter()
+        .map(|m| m["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["read", "read", "sent", "sent", "sent"]);
+
+    // A window walked with a small limit and the cursor; ids; the newest messages; ping.
+    let page = request(
+        &mut socket,
+        json!({"request": {"message_list": {"cid": chat, "limit": 3, "updated_at": {"gt": since}}}, "id": 2}),
+    );
+    assert_eq!(page["response"]["hasMore"], true);
+    let cursor = page["response"]["nextCursor"].as_str().unwrap().to_string();
+    let rest = request(
+        &mut socket,
+        json!({"request": {"message_list": {"cid": chat, "limit": 3, "cursor": cursor}}, "id": 3}),
+    );
+    let walked: Vec<&Value> = page["response"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["response"]["messages"].as_array().unwrap())
+        .map(|m| &m["_id"])
+        .collect();
+    assert_eq!(walked, expected);
+    let by_id = request(
+        &mut socket,
+        json!({"request": {"message_list": {"cid": chat, "ids": [missed[3]["_id"], missed[1]["_id"]]}}, "id": 4}),
+    );
+    let seqs: Vec<&Value> = by_id["response"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["seq"])
+        .collect();
+    assert_eq!(seqs, [&json!(3), &json!(5)]);
+    let newest = request(
+        &mut socket,
+        json!({"request": {"message_list": {"cid": chat, "limit": 2}}, "id": 5}),
+    );
+    let seqs: Vec<&Value> = newest["response"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["seq"])
+        .collect();
+    assert_eq!(seqs, [&json!(5), &json!(6)]);
+    assert_eq!(newest["response"]["hasMore"], true);
+    assert_eq!(
+        request(&mut socket, json!({"ping": {"n": 7}})),
+        json!({"pong": {"n": 7}})
+    );
+}
+
+#[test]
+fn refusals_come_before_the_upgrade() {
+    let api = app();
+    let (a, b, outsider) = (
+        unique_user("ref-a"),
+        unique_user("ref-b"),
+        unique_user("ref-o"),
+    );
+    let chat = api.group(&a, &[&b]);
+    // Each refusal: the WebSocket client sees the status; the same request over plain HTTP (with
+    // `Upgrade: websocket`) shows the envelope.
+    let check = |chat: &str, query: &str, bearer: Option<&str>, status: u16| {
+        match try_connect(&api, chat, query, bearer) {
+            Ok(_) => panic!("upgraded; expected {status}"),
+            Err((got, _)) => assert_eq!(got, status, "{chat}{query}"),
+        }
+        let auth = bearer.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Upgrade", "websocket")];
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth));
+        }
+        api.raw(
+            "GET",
+            &format!("/api/v1/chats/{chat}/live{query}"),
+            &headers,
+            None,
+        )
+        .expect(status);
+    };
+    check(&chat, "", Some(&token(&outsider)), 404);
+    check("64d15f9e2e6c8f4d5a000000", "", Some(&token(&a)), 404);
+    check(&chat, "", None, 401);
+    check(&chat, "", Some("not.a.token"), 401);
+    let expired = sign(json!({"sub": a, "exp": now_secs() - 3600, "iss": ISSUER, "aud": AUDIENCE}));
+    check(&chat, "", Some(&expired), 401);
+    check(&chat, "?access_token=garbage", None, 401);
+    check("not-an-id", "", Some(&token(&a)), 400);
+    // Browsers: the token as a query parameter.
+    let mut socket = try_connect(&api, &chat, &format!("?access_token={}", token(&a)), None)
+        .unwrap_or_else(|(s, b)| panic!("{s} {b}"));
+    api.send(&b, &chat, "to the browser").expect(201);
+    assert_eq!(
+        message_events(&mut socket, 1)[0]["data"]["content"],
+        "to the browser"
+    );
+    // A plain GET (no upgrade) is told what the endpoint is for.
+    let auth = format!("Bearer {}", token(&a));
+    let plain = api.raw(
+        "GET",
+        &format!("/api/v1/chats/{chat}/live"),
+        &[("Authorization", &auth)],
+        None,
+    );
+    plain.expect(426);
+    api.raw(
+        "POST",
+        &format!("/api/v1/chats/{chat}/live"),
+        &[("Authorization", &auth)],
+        None,
+    )
+    .expect(405);
+}
+
+#[test]
+fn malformed_frames_get_an_error_and_the_socket_keeps_working() {
+    let api = app();
+    let (a, b) = (unique_user("mal-a"), unique_user("mal-b"));
+    let chat = api.group(&a, &[&b]);
+    let mut socket = connect(&api, &a, &chat);
+    let cases = [
+        ("garbage".to_string(), Value::Null, "JSON"),
+        ("[]".to_string(), Value::Null, "JSON objects"),
+        (json!({"request": {"typing": {}}, "id": "x1"}).to_string(), json!("x1"), "unknown request"),
+        (json!({"request": {"message_list": {"cid": "64d15f9e2e6c8f4d5a000000"}}, "id": 9}).to_string(), json!(9), "this socket's chat"),
+        (json!({"request": {"message_list": {"cid": chat, "limit": 500}}, "id": "x2"}).to_string(), json!("x2"), "limit"),
+        (json!({"request": {"message_list": {"cid": chat, "updated_at": {"gt": "yesterday"}}}, "id": "x3"}).to_string(), json!("x3"), "updated_at.gt"),
+        (json!({"request": {"message_list": {"cid": chat, "ids": ["zz"]}}, "id": "x4"}).to_string(), json!("x4"), "ids"),
+        (json!({"request": {"message_list": {"cid": chat, "cursor": "00"}}, "id": "x5"}).to_string(), json!("x5"), "cursor"),
+    ];
+    for (frame, id, mention) in cases {
+        send_text(&mut socket, &frame);
+        let answer = next_json(&mut socket);
+        assert_eq!(answer["response"]["id"], id, "{frame}: {answer}");
+        assert_eq!(answer["response"]["error"]["status"], 400, "{answer}");
+        let message = answer["response"]["error"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(message.contains(mention), "{frame}: {message}");
+    }
+    socket
+        .send(Message::binary(vec![1u8, 2, 3]))
+        .expect("binary frame");
+    assert_eq!(next_json(&mut socket)["response"]["error"]["status"], 400);
+    // Still open and serving.
+    assert_eq!(request(&mut socket, json!({"ping": 1})), json!({"pong": 1}));
+    api.send(&b, &chat, "still here").expect(201);
+    assert_eq!(
+        message_events(&mut socket, 1)[0]["data"]["content"],
+        "still here"
+    );
+}
+
+#[test]
+fn an_expired_token_closes_the_socket_with_4001() {
+    let api = app();
+    let (a, b) = (unique_user("exp-a"), unique_user("exp-b"));
+    let chat = api.group(&a, &[&b]);
+    let short = sign(json!({"sub": a, "exp": now_secs() + 3, "iss": ISSUER, "aud": AUDIENCE}));
+    let mut socket =
+        try_connect(&api, &chat, "", Some(&short)).unwrap_or_else(|(s, b)| panic!("{s} {b}"));
+    let started = Instant::now();
+    let closed = loop {
+        match next_frame(&mut socket, Duration::from_secs(15)) {
+            Frame::Closed(code) => break code,
+            Frame::Json(_) => continue,
+            Frame::Nothing => panic!("not closed within 15 s"),
+        }
+    };
+    assert_eq!(closed, Some(4001));
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "closed before expiry"
+    );
+}
+
+#[test]
+fn a_removed_participant_stops_receiving() {
+    // A server of its own: the removal is SQL from another process (no endpoint removes participants).
+    let server = TestServer::start(&temp_state_dir("live-removed"), true);
+    let api = server.client();
+    let (a, b, c) = (
+        unique_user("rm-a"),
+        unique_user("rm-b"),
+        unique_user("rm-c"),
+    );
+    let chat = api.group(&a, &[&b, &c]);
+    let mut stays = connect(&api, &a, &chat);
+    let mut removed = connect(&api, &b, &chat);
+    api.send(&c, &chat, "before").expect(201);
+    message_events(&mut removed, 1);
+    message_events(&mut stays, 1);
+    server.execute_sql(&format!(
+        "DELETE FROM chat_participants WHERE chat_id = '{chat}' AND user_id = '{b}';"
+    ));
+    api.send(&c, &chat, "after").expect(201);
+    assert_eq!(message_events(&mut stays, 1)[0]["data"]["content"], "after");
+    loop {
+        match next_frame(&mut removed, Duration::from_secs(2)) {
+            Frame::Json(v) => assert!(
+                !v["event"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("message."),
+                "a removed participant received {v}"
+            ),
+            Frame::Closed(code) => {
+                assert_eq!(code, Some(4003));
+                break;
+            }
+            Frame::Nothing => panic!("the removed participant's socket stayed open"),
+        }
+    }
+    // And cannot reconnect.
+    assert_eq!(
+        try_connect(&api, &chat, "", Some(&token(&b)))
+            .err()
+            .map(|e| e.0),
+        Some(404)
+    );
+    server.stop();
+}
