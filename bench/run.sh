@@ -47,6 +47,12 @@ INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, usern
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 19)
 INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, created_at, updated_at)
   SELECT printf('%024x', i), 1, printf('%08x%016x', $T / 1000, 1000000 + i), 'carol', 'user', 'text', 'hi', $T + i, $T + i FROM n;
+-- Live delivery: fan0..fan50 in one group (id printf('%024x', 200)); fan0 sends, the others listen.
+INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at)
+  VALUES (printf('%024x', 200), 'group', 'fan-out', NULL, 0, $T, $T, $T);
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
+INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, username)
+  SELECT printf('%024x', 200), 'fan' || i, 0, $T, 'fan' || i FROM n;
 -- Transfers: carol and bob hold plenty, and share 50 group chats (ids printf('%024x', 100 + i)).
 UPDATE users SET credits = 1000000000000000 WHERE id IN ('carol', 'bob');
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
@@ -157,6 +163,12 @@ row() { # index
         "$(echo "$out" | awk '$1=="99%"{print $2}')" "${errors:-0}"
     done
   done
+  echo
+  echo "Live delivery (bench/fanout.mjs): HTTP send by one user, receipt of message.created by each listener."
+  echo
+  echo "| run | listeners | sends | events received | p50 | p99 |"
+  echo "|---|---|---|---|---|---|"
+  node --experimental-websocket bench/fanout.mjs "$URL" "$STATE/.dev.vars" 2>/dev/null
   # The books after the run: carol + bob still hold exactly what they were seeded with.
   total=$(( $(curl -s -H "Authorization: Bearer $PAYER" "$URL/api/v1/users/me" | sed 's/.*"credits":\([0-9]*\).*/\1/') \
     + $(curl -s -H "Authorization: Bearer $(node bench/token.mjs bob 3600 "$STATE/.dev.vars")" "$URL/api/v1/users/me" | sed 's/.*"credits":\([0-9]*\).*/\1/') ))
