@@ -475,6 +475,15 @@ fn caller_from_json(value: &Value) -> Result<Caller> {
     })
 }
 
+/// The chat's Durable Object: one per chat, wherever in the world it lives.
+fn stub(ctx: &Ctx, chat_id: &ChatId) -> Result<worker::Stub> {
+    Ok(ctx
+        .env
+        .durable_object("CHAT_ROOM")?
+        .id_from_name(chat_id.as_str())?
+        .get_stub()?)
+}
+
 /// Worker side: runs a validated write of the chat in the chat's Durable Object. `body` is the client's
 /// JSON body (re-parsed there with the same rules), `key` the `Idempotency-Key` header if any.
 pub async fn call(ctx: &Ctx, caller: &Caller, chat_id: &ChatId, command: Command) -> Result<Reply> {
@@ -485,11 +494,7 @@ pub async fn call(ctx: &Ctx, caller: &Caller, chat_id: &ChatId, command: Command
         "caller": caller_to_json(caller), "chatId": chat_id.as_str(), "body": body,
         "idempotencyKey": command.idempotency_key, "messageId": command.message_id.as_ref().map(MessageId::as_str),
     });
-    let stub = ctx
-        .env
-        .durable_object("CHAT_ROOM")?
-        .id_from_name(chat_id.as_str())?
-        .get_stub()?;
+    let stub = stub(ctx, chat_id)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(JsValue::from_str(&command.to_string())));
@@ -536,11 +541,7 @@ pub async fn call(ctx: &Ctx, caller: &Caller, chat_id: &ChatId, command: Command
 
 /// Worker side: hands a checked WebSocket upgrade to the chat's Durable Object and returns its 101.
 pub async fn open_live(ctx: &Ctx, caller: &Caller, chat_id: &ChatId) -> Result<Response> {
-    let stub = ctx
-        .env
-        .durable_object("CHAT_ROOM")?
-        .id_from_name(chat_id.as_str())?
-        .get_stub()?;
+    let stub = stub(ctx, chat_id)?;
     let mut init = RequestInit::new();
     let headers = worker::Headers::new();
     headers.set("Upgrade", "websocket")?;
@@ -559,11 +560,7 @@ pub async fn open_live(ctx: &Ctx, caller: &Caller, chat_id: &ChatId) -> Result<R
 pub async fn announce_read(ctx: &Ctx, chat_id: &ChatId, user: &UserId, last_read_seq: i64) {
     let frame = read_event(chat_id.as_str(), user.as_str(), last_read_seq);
     let outcome: Result<()> = async {
-        let stub = ctx
-            .env
-            .durable_object("CHAT_ROOM")?
-            .id_from_name(chat_id.as_str())?
-            .get_stub()?;
+        let stub = stub(ctx, chat_id)?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post)
             .with_body(Some(JsValue::from_str(&frame)));

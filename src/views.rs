@@ -273,17 +273,19 @@ pub struct MessageList<'a> {
 impl Serialize for MessageList<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("MessageList", 9)?;
-        let messages: Vec<Message<'_>> = self
-            .messages
-            .iter()
-            .map(|m| Message::with_marks(m, self.participants))
-            .collect();
-        st.serialize_field("messages", &messages)?;
+        st.serialize_field("messages", &with_marks(self.messages, self.participants))?;
         st.serialize_field("participants", &Participants(self.participants))?;
         serialize_page_info(&mut st, &self.info)?;
         st.serialize_field("asOfSequence", &self.as_of_sequence)?;
         st.end()
     }
+}
+
+/// Messages with their `readBy` from the participants' read marks.
+fn with_marks<'a>(rows: &'a [MessageRow], participants: &'a [ParticipantRow]) -> Vec<Message<'a>> {
+    rows.iter()
+        .map(|m| Message::with_marks(m, participants))
+        .collect()
 }
 
 /// A cursor-mode message list (API.md): no page numbers, `hasMore` and the opaque `nextCursor` instead.
@@ -298,12 +300,7 @@ pub struct MessageWindow<'a> {
 impl Serialize for MessageWindow<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("MessageWindow", 6)?;
-        let messages: Vec<Message<'_>> = self
-            .messages
-            .iter()
-            .map(|m| Message::with_marks(m, self.participants))
-            .collect();
-        st.serialize_field("messages", &messages)?;
+        st.serialize_field("messages", &with_marks(self.messages, self.participants))?;
         st.serialize_field("participants", &Participants(self.participants))?;
         st.serialize_field("limit", &self.limit)?;
         st.serialize_field("total", &self.total)?;

@@ -52,6 +52,23 @@ fn wrangler(config_dir: &Path) -> Command {
     cmd
 }
 
+/// Applies an SQL file to the local D1 kept in `state_dir/d1`.
+fn d1_execute(state_dir: &Path, file: &Path) {
+    let out = wrangler(state_dir)
+        .args(["d1", "execute", "DB", "--local", "--persist-to"])
+        .arg(state_dir.join("d1"))
+        .arg(format!("--file={}", file.display()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run wrangler d1 execute");
+    assert!(
+        out.status.success(),
+        "SQL failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 impl TestServer {
     /// Applies schema.sql to `state_dir` (if new) and starts `wrangler dev` on a free port. With
     /// `remove_state_on_exit`, the guard deletes `state_dir` once the server is stopped.
@@ -81,18 +98,7 @@ impl TestServer {
         .expect("write .dev.vars");
         let persist = state_dir.join("d1");
         if !persist.exists() {
-            let out = wrangler(state_dir)
-                .args(["d1", "execute", "DB", "--local", "--persist-to"])
-                .arg(&persist)
-                .arg(format!("--file={}", root.join("schema.sql").display()))
-                .stdin(Stdio::null())
-                .output()
-                .expect("run wrangler d1 execute");
-            assert!(
-                out.status.success(),
-                "schema failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            d1_execute(state_dir, &root.join("schema.sql"));
         }
         let log_path = state_dir.join("wrangler.log");
         let log = std::fs::File::create(&log_path).expect("log file");
@@ -173,19 +179,7 @@ impl TestServer {
     pub fn execute_sql(&self, sql: &str) {
         let file = self.state_dir.join("seed.sql");
         std::fs::write(&file, sql).expect("write seed.sql");
-        let out = wrangler(&self.state_dir)
-            .args(["d1", "execute", "DB", "--local", "--persist-to"])
-            .arg(self.state_dir.join("d1"))
-            .arg(format!("--file={}", file.display()))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run wrangler d1 execute");
-        assert!(
-            out.status.success(),
-            "SQL failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        d1_execute(&self.state_dir, &file);
     }
 
     pub fn client(&self) -> Api {
