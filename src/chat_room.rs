@@ -143,8 +143,11 @@ impl DurableObject for ChatRoom {
             }),
             WebSocketIncomingMessage::String(text) => self.answer(&socket, &ws, &text).await,
         };
-        // A send fails only when the socket is already closing; the client is gone then.
-        let _ = ws.send_with_str(answer);
+        // A send fails only when the socket is already closing; the client is gone then. An empty
+        // answer was already sent (the socket was closed after it).
+        if !answer.is_empty() {
+            let _ = ws.send_with_str(answer);
+        }
         Ok(())
     }
 
@@ -421,11 +424,13 @@ impl ChatRoom {
         let page = match messages::list_window(&db, &user, &chat, &query).await {
             Ok(Some(page)) => page,
             Ok(None) => {
+                // No longer a participant: say so, then close (the error frame goes out first).
+                let _ = ws.send_with_str(failed(ApiError::not_found("chat")));
                 let _ = ws.close(
                     Some(CLOSE_NOT_PARTICIPANT),
                     Some("not a participant of this chat"),
                 );
-                return failed(ApiError::not_found("chat"));
+                return String::new();
             }
             Err(e) => return failed(e),
         };

@@ -556,6 +556,20 @@ fn a_removed_participant_stops_receiving() {
             Frame::Nothing => panic!("the removed participant's socket stayed open"),
         }
     }
+    // A socket that only asks is told, then closed.
+    let mut asking = connect(&api, &c, &chat);
+    server.execute_sql(&format!(
+        "DELETE FROM chat_participants WHERE chat_id = '{chat}' AND user_id = '{c}';"
+    ));
+    let answer = request(
+        &mut asking,
+        json!({"request": {"message_list": {"cid": chat}}, "id": "q"}),
+    );
+    assert_eq!(answer["response"]["error"]["status"], 404, "{answer}");
+    assert!(matches!(
+        next_frame(&mut asking, Duration::from_secs(2)),
+        Frame::Closed(Some(4003))
+    ));
     // And cannot reconnect.
     assert_eq!(
         try_connect(&api, &chat, "", Some(&token(&b)))
