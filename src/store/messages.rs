@@ -161,7 +161,6 @@ pub async fn list_window(
         after_seq: Option<i64>,
         before_seq: Option<i64>,
     }
-    let none = || (Arg::Null, "NULL".to_string());
     let ids_json = match &query.window {
         Window::Ids(ids) => {
             serde_json::to_string(&ids.iter().map(|id| id.as_str()).collect::<Vec<_>>())?
@@ -188,7 +187,7 @@ pub async fn list_window(
                 ),
             };
             let (before_arg, before_sql) = match before {
-                None => none(),
+                None => (Arg::Null, "NULL".to_string()),
                 Some(Bound::Seq(n)) => (Arg::Int(*n), "?4".to_string()),
                 Some(Bound::Message(id)) => (Arg::Text(id.as_str()), seq_of_message("?4")),
                 Some(Bound::Time(t)) => (

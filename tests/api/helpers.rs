@@ -596,24 +596,23 @@ pub fn seqs(resp: &Resp) -> Vec<i64> {
         .collect()
 }
 
+/// The element of the array `field` of a response whose `_id` is `id`.
+fn element(resp: &Resp, field: &str, id: &str) -> Value {
+    resp.body[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {field}: {}", resp.text))
+        .iter()
+        .find(|item| item["_id"] == id)
+        .unwrap_or_else(|| panic!("{id} is not in {field}: {}", resp.text))
+        .clone()
+}
+
 /// The participant `id` of a chat response.
 pub fn participant(chat: &Resp, id: &str) -> Value {
-    chat.body["participants"]
-        .as_array()
-        .expect("participants")
-        .iter()
-        .find(|p| p["_id"] == id)
-        .unwrap_or_else(|| panic!("{id} is not a participant: {}", chat.text))
-        .clone()
+    element(chat, "participants", id)
 }
 
 /// The entry of chat `id` in a chat-list response.
 pub fn chat_entry(list: &Resp, id: &str) -> Value {
-    list.body["chats"]
-        .as_array()
-        .expect("chats")
-        .iter()
-        .find(|c| c["_id"] == id)
-        .unwrap_or_else(|| panic!("{id} is not in the list: {}", list.text))
-        .clone()
+    element(list, "chats", id)
 }
