@@ -6,16 +6,32 @@
 //! valid request the current state refuses, `internal` for everything else (its detail is logged, never
 //! sent). Storage errors are translated in one place, `from_storage_message`.
 
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+use crate::domain::time::Timestamp;
+
+/// An API error. It also crosses from the chat's Durable Object to the worker (serde); the log detail
+/// stays where it happened (the object logs its own 500s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     pub status: u16,
     pub errors: Vec<String>,
     /// Seconds, for 503 and 429 answers.
     pub retry_after: Option<u32>,
     /// What went wrong inside, for the log only (500s).
+    #[serde(skip)]
     pub log_detail: Option<String>,
+}
+
+/// The error envelope of API.md.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope<'a> {
+    is_success: bool,
+    status_code: u16,
+    data: Option<()>,
+    errors: &'a [String],
+    timestamp: Timestamp,
 }
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -121,14 +137,14 @@ impl ApiError {
     }
 
     /// The envelope of API.md: `{"isSuccess": false, "statusCode", "data": null, "errors", "timestamp"}`.
-    pub fn envelope(&self, now_ms: i64) -> serde_json::Value {
-        json!({
-            "isSuccess": false,
-            "statusCode": self.status,
-            "data": null,
-            "errors": self.errors,
-            "timestamp": crate::domain::time::format_ms(now_ms),
-        })
+    pub fn envelope(&self, now_ms: i64) -> Envelope<'_> {
+        Envelope {
+            is_success: false,
+            status_code: self.status,
+            data: None,
+            errors: &self.errors,
+            timestamp: Timestamp(now_ms),
+        }
     }
 }
 
@@ -160,7 +176,8 @@ mod tests {
 
     #[test]
     fn envelope_has_the_documented_shape() {
-        let body = ApiError::bad_request("limit must be an integer between 1 and 100").envelope(0);
+        let error = ApiError::bad_request("limit must be an integer between 1 and 100");
+        let body = serde_json::to_value(error.envelope(0)).unwrap();
         assert_eq!(body["isSuccess"], false);
         assert_eq!(body["statusCode"], 400);
         assert!(body["data"].is_null());

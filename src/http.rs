@@ -1,26 +1,47 @@
 //! The HTTP edge: reading bodies and query strings with their limits, and the reply type handlers return.
 
 use serde::Serialize;
-use worker::{Headers, Request, Response};
+use worker::{Headers, Request, Response, WebSocket};
 
 use crate::domain::input::{Query, MAX_BODY_BYTES};
 use crate::error::{ApiError, Result};
 use crate::store::Cost;
 
-/// What a handler answers: a status and the JSON text of the body; `lib.rs` adds the common headers.
+/// Set on a replayed idempotent write's answer (API.md "Send").
+pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
+
+/// What a handler answers: a status and the JSON text of the body, or an accepted WebSocket (101);
+/// `lib.rs` adds the common headers.
 pub struct Reply {
     pub status: u16,
     pub body: String,
     pub headers: Vec<(&'static str, String)>,
+    pub websocket: Option<WebSocket>,
 }
 
 impl Reply {
     pub fn json(status: u16, body: &impl Serialize) -> Result<Self> {
-        Ok(Reply {
+        Ok(Self::json_text(status, serde_json::to_string(body)?))
+    }
+
+    /// A body that is JSON text already.
+    pub fn json_text(status: u16, body: impl Into<String>) -> Self {
+        Reply {
             status,
-            body: serde_json::to_string(body)?,
+            body: body.into(),
             headers: Vec::new(),
-        })
+            websocket: None,
+        }
+    }
+
+    /// The 101 that hands the client its end of an accepted WebSocket.
+    pub fn upgrade(websocket: WebSocket) -> Self {
+        Reply {
+            status: 101,
+            body: String::new(),
+            headers: Vec::new(),
+            websocket: Some(websocket),
+        }
     }
 
     pub fn ok(body: &impl Serialize) -> Result<Self> {
@@ -97,24 +118,6 @@ pub fn write_cost(headers: &Headers, cost: Cost) -> Result<()> {
         headers.set(name, &value.to_string())?;
     }
     Ok(())
-}
-
-/// Reads the cost a Durable Object reported in its response headers.
-pub fn read_cost(response: &Response) -> Cost {
-    let get = |name: &str| -> u64 {
-        response
-            .headers()
-            .get(name)
-            .ok()
-            .flatten()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    Cost {
-        queries: get(COST_HEADERS[0]),
-        rows_read: get(COST_HEADERS[1]),
-        rows_written: get(COST_HEADERS[2]),
-    }
 }
 
 /// A response whose body is already JSON text.

@@ -1,11 +1,12 @@
 //! edge-chat: a chat messaging HTTP API as a Cloudflare Worker (see README.md and ../shared/API.md).
 //!
-//! This file is the fetch event: build the request context, route, run the handler, and turn the outcome
-//! into a response with the common headers (request id, D1 cost, CORS). No logic lives here.
+//! This file is the fetch event: build the request context, resolve the route, run it, and turn the
+//! outcome into a response with the common headers (request id, D1 cost, CORS). No logic lives here.
 
 pub mod auth;
 pub mod chat_room;
 pub mod config;
+pub mod context;
 pub mod domain;
 pub mod error;
 pub mod handlers;
@@ -17,10 +18,10 @@ pub mod views;
 use worker::{console_error, event, Context, Env, Request, Response};
 
 use crate::config::Config;
+use crate::context::Ctx;
 use crate::domain::time::now_ms;
 use crate::error::ApiError;
-use crate::handlers::Ctx;
-use crate::http::{header, json_response, write_cost};
+use crate::http::{header, json_response, write_cost, Reply};
 use crate::store::{Cost, Db};
 
 /// The OpenAPI 3.1 document of every route (`GET /openapi.json`); kept true by the router's tests.
@@ -31,31 +32,31 @@ const CORS_ALLOW_HEADERS: &str =
 const CORS_EXPOSE_HEADERS: &str =
     "X-Request-Id, X-D1-Queries, X-D1-Rows-Read, X-D1-Rows-Written, Idempotent-Replayed, Retry-After";
 
+/// What `finish` needs to know about the request.
+struct Exchange {
+    request_id: String,
+    method: String,
+    path: String,
+    origin: Option<String>,
+    now: i64,
+}
+
 #[event(fetch)]
 pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let now = now_ms();
-    let request_id = header(&req, "X-Request-Id")
-        .filter(|id| {
-            (1..=64).contains(&id.len())
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        })
-        .unwrap_or_else(|| domain::ids::new_object_id(now).unwrap_or_default());
+    let exchange = Exchange {
+        request_id: request_id(&req, now),
+        // The method's name as sent: the runtime's method enum reads unknown names as GET.
+        method: req.inner().method(),
+        path: req.path(),
+        origin: header(&req, "Origin"),
+        now,
+    };
     let config = Config::from_env(&env);
-    let method = req.method().to_string();
-    let path = req.path();
-    let origin = header(&req, "Origin");
-
-    if method == "OPTIONS" {
-        return preflight(&config, origin.as_deref(), &path);
-    }
-
-    let (outcome, cost, config) = match env.d1("DB") {
+    let (outcome, cost) = match env.d1("DB") {
         Err(e) => (
             Err(ApiError::internal(format!("D1 binding DB: {e}"))),
             Cost::default(),
-            config,
         ),
         Ok(db) => {
             let ctx = Ctx {
@@ -64,93 +65,101 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
                 config,
                 now_ms: now,
             };
-            let outcome = match router::resolve(&method, &path) {
-                // A WebSocket upgrade answers with the chat room's own 101 response, as it is.
-                Ok(router::Route::Live(chat_id)) => {
-                    match handlers::live::open(&req, &ctx, &chat_id).await {
-                        Ok(upgraded) => return Ok(upgraded),
-                        Err(e) => Err(e),
-                    }
-                }
-                Ok(route) => handlers::dispatch(route, &mut req, &ctx).await,
-                Err(e) => Err(e),
-            };
-            (outcome, ctx.db.cost(), ctx.config)
+            let outcome = serve(&mut req, &ctx, &exchange).await;
+            return finish(outcome, ctx.db.cost(), &ctx.config, &exchange);
         }
     };
-    finish(
-        outcome,
-        cost,
-        &request_id,
-        &config,
-        origin.as_deref(),
-        &method,
-        &path,
-        now,
-    )
+    finish(outcome, cost, &config, &exchange)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A client's `X-Request-Id` (1–64 of `[A-Za-z0-9._:-]`), else a new one.
+fn request_id(req: &Request, now: i64) -> String {
+    header(req, "X-Request-Id")
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .unwrap_or_else(|| domain::ids::new_object_id(now).unwrap_or_default())
+}
+
+async fn serve(req: &mut Request, ctx: &Ctx, exchange: &Exchange) -> error::Result<Reply> {
+    if exchange.method == "OPTIONS" {
+        return options(&ctx.config, exchange);
+    }
+    let resolved = router::resolve(&exchange.method, &exchange.path)?;
+    handlers::dispatch(resolved, req, ctx).await
+}
+
+/// `OPTIONS`: the methods of the path in `Allow` (204), and, for an allowed origin's CORS preflight,
+/// the CORS grant. An unknown path is a 404.
+fn options(config: &Config, exchange: &Exchange) -> error::Result<Reply> {
+    let methods = router::allowed_methods(&exchange.path)
+        .ok_or_else(|| ApiError::not_found("route"))?
+        .join(", ");
+    let mut reply = Reply::json_text(204, "").with_header("Allow", format!("{methods}, OPTIONS"));
+    if config.cors_origin_for(exchange.origin.as_deref()).is_some() {
+        reply = reply
+            .with_header(
+                "Access-Control-Allow-Methods",
+                format!("{methods}, OPTIONS"),
+            )
+            .with_header("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS)
+            .with_header("Access-Control-Max-Age", "86400");
+    }
+    Ok(reply)
+}
+
 fn finish(
-    outcome: error::Result<http::Reply>,
+    outcome: error::Result<Reply>,
     cost: Cost,
-    request_id: &str,
     config: &Config,
-    origin: Option<&str>,
-    method: &str,
-    path: &str,
-    now: i64,
+    exchange: &Exchange,
 ) -> worker::Result<Response> {
-    let (status, body, mut extra) = match outcome {
-        Ok(reply) => (reply.status, reply.body, reply.headers),
-        Err(err) => {
-            if err.status >= 500 {
-                console_error!("{method} {path} [{request_id}] {err}");
-            }
-            let mut extra = Vec::new();
-            if let Some(seconds) = err.retry_after {
-                extra.push(("Retry-After", seconds.to_string()));
-            }
-            if err.status == 405 {
-                if let Some(methods) = router::allowed_methods(path) {
-                    extra.push(("Allow", methods.join(", ")));
-                }
-            }
-            (err.status, err.envelope(now).to_string(), extra)
-        }
+    let reply = outcome.unwrap_or_else(|err| error_reply(err, exchange));
+    let mut response = match reply.websocket {
+        Some(ws) => Response::from_websocket(ws)?,
+        None if reply.body.is_empty() => Response::empty()?.with_status(reply.status),
+        None => json_response(reply.status, reply.body)
+            .map_err(|e| worker::Error::RustError(e.to_string()))?,
     };
-    let mut response =
-        json_response(status, body).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let headers = response.headers_mut();
-    headers.set("X-Request-Id", request_id)?;
+    headers.set("X-Request-Id", &exchange.request_id)?;
     write_cost(headers, cost).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    if let Some(allowed) = config.cors_origin_for(origin) {
+    if let Some(allowed) = config.cors_origin_for(exchange.origin.as_deref()) {
         headers.set("Access-Control-Allow-Origin", &allowed)?;
         headers.set("Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS)?;
         headers.set("Vary", "Origin")?;
     }
-    for (name, value) in extra.drain(..) {
-        headers.set(name, &value)?;
+    for (name, value) in &reply.headers {
+        headers.set(name, value)?;
     }
     Ok(response)
 }
 
-/// `OPTIONS` preflight: 204 with the allowed methods of the path, when the origin is allowed.
-fn preflight(config: &Config, origin: Option<&str>, path: &str) -> worker::Result<Response> {
-    let mut response = Response::empty()?.with_status(204);
-    let headers = response.headers_mut();
-    if let (Some(allowed), Some(methods)) = (
-        config.cors_origin_for(origin),
-        router::allowed_methods(path),
-    ) {
-        headers.set("Access-Control-Allow-Origin", &allowed)?;
-        headers.set(
-            "Access-Control-Allow-Methods",
-            &format!("{}, OPTIONS", methods.join(", ")),
-        )?;
-        headers.set("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS)?;
-        headers.set("Access-Control-Max-Age", "86400")?;
-        headers.set("Vary", "Origin")?;
+/// An error as the API answers it: the envelope, `Retry-After` for 429/503, `Allow` for 405. 500s are
+/// logged with their detail (never a token, key or message content: details name the failing step).
+fn error_reply(err: ApiError, exchange: &Exchange) -> Reply {
+    let Exchange {
+        request_id,
+        method,
+        path,
+        now,
+        ..
+    } = exchange;
+    if err.status >= 500 {
+        console_error!("{method} {path} [{request_id}] {err}");
     }
-    Ok(response)
+    let body = serde_json::to_string(&err.envelope(*now)).unwrap_or_default();
+    let mut reply = Reply::json_text(err.status, body);
+    if let Some(seconds) = err.retry_after {
+        reply = reply.with_header("Retry-After", seconds.to_string());
+    }
+    if err.status == 405 {
+        if let Some(methods) = router::allowed_methods(path) {
+            reply = reply.with_header("Allow", format!("{}, OPTIONS", methods.join(", ")));
+        }
+    }
+    reply
 }

@@ -1,146 +1,212 @@
-//! The route table: one line per endpoint. Pure (method and path in, `Route` out), so unknown routes (404),
-//! wrong methods (405) and malformed path ids (400) are decided and unit-tested in one place.
+//! The route table: one line per endpoint, with the method, the path pattern, who may call it and the
+//! typed route it becomes. Everything else is derived from this one list: resolving a request (404 for
+//! an unknown path, 405 with `Allow` for a method the path does not serve, 400 for a malformed id in the
+//! path), the `Allow` header, CORS preflights, dispatch (`handlers::dispatch`), and the unit test that
+//! holds the OpenAPI document to the same routes, methods and security.
+//!
+//! Pure (method name and path in, route out), so every rule here is unit-tested natively.
 
 use crate::domain::ids::{ChatId, MessageId};
 use crate::error::{ApiError, Result};
 
+/// An endpoint that needs no caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub enum PublicRoute {
     Health,
     OpenApi,
+}
+
+/// An endpoint called by a user (a JWT in `Authorization`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRoute {
     GetMe,
     PatchMe,
     CreateChat,
     ListChats,
     GetChat(ChatId),
-    /// The chat's WebSocket (`Upgrade: websocket`).
-    Live(ChatId),
     ListMessages(ChatId),
     SendMessage,
     MarkRead(ChatId),
     CreditTransfer,
-    GrantCredits,
     Ledger,
     EditMessage(MessageId),
     DeleteMessage(MessageId),
 }
 
-/// Every path pattern with the methods it serves, for 405 answers (and, later, the OpenAPI check).
-pub const ROUTES: &[(&str, &[&str])] = &[
-    ("/health", &["GET"]),
-    ("/openapi.json", &["GET"]),
-    ("/api/v1/users/me", &["GET", "PATCH"]),
-    ("/api/v1/chats", &["GET", "POST"]),
-    ("/api/v1/chats/{chatId}", &["GET"]),
-    ("/api/v1/chats/{chatId}/live", &["GET"]),
-    ("/api/v1/messages", &["POST"]),
-    ("/api/v1/messages/chat/{chatId}", &["GET"]),
-    ("/api/v1/messages/chat/{chatId}/read", &["POST"]),
-    ("/api/v1/messages/credit-transfer", &["POST"]),
-    ("/api/v1/admin/credits", &["POST"]),
-    ("/api/v1/users/me/credits/ledger", &["GET"]),
-    // After the fixed paths under /api/v1/messages/: the first matching pattern wins.
-    ("/api/v1/messages/{messageId}", &["PATCH", "DELETE"]),
-];
-
-pub fn resolve(method: &str, path: &str) -> Result<Route> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let (pattern, route) = match (method, segments.as_slice()) {
-        (_, ["health"]) => ("/health", method_is(method, "GET", Route::Health)),
-        (_, ["openapi.json"]) => ("/openapi.json", method_is(method, "GET", Route::OpenApi)),
-        (_, ["api", "v1", "users", "me"]) => (
-            "/api/v1/users/me",
-            match method {
-                "GET" => Some(Route::GetMe),
-                "PATCH" => Some(Route::PatchMe),
-                _ => None,
-            },
-        ),
-        (_, ["api", "v1", "chats"]) => (
-            "/api/v1/chats",
-            match method {
-                "GET" => Some(Route::ListChats),
-                "POST" => Some(Route::CreateChat),
-                _ => None,
-            },
-        ),
-        (_, ["api", "v1", "chats", id]) => (
-            "/api/v1/chats/{chatId}",
-            method_is(method, "GET", ())
-                .map(|_| chat(id))
-                .transpose()?
-                .map(Route::GetChat),
-        ),
-        (_, ["api", "v1", "chats", id, "live"]) => (
-            "/api/v1/chats/{chatId}/live",
-            method_is(method, "GET", ())
-                .map(|_| chat(id))
-                .transpose()?
-                .map(Route::Live),
-        ),
-        (_, ["api", "v1", "messages"]) => (
-            "/api/v1/messages",
-            method_is(method, "POST", Route::SendMessage),
-        ),
-        (_, ["api", "v1", "messages", "chat", id]) => (
-            "/api/v1/messages/chat/{chatId}",
-            method_is(method, "GET", ())
-                .map(|_| chat(id))
-                .transpose()?
-                .map(Route::ListMessages),
-        ),
-        (_, ["api", "v1", "messages", "chat", id, "read"]) => (
-            "/api/v1/messages/chat/{chatId}/read",
-            method_is(method, "POST", ())
-                .map(|_| chat(id))
-                .transpose()?
-                .map(Route::MarkRead),
-        ),
-        (_, ["api", "v1", "messages", "credit-transfer"]) => (
-            "/api/v1/messages/credit-transfer",
-            method_is(method, "POST", Route::CreditTransfer),
-        ),
-        (_, ["api", "v1", "admin", "credits"]) => (
-            "/api/v1/admin/credits",
-            method_is(method, "POST", Route::GrantCredits),
-        ),
-        (_, ["api", "v1", "users", "me", "credits", "ledger"]) => (
-            "/api/v1/users/me/credits/ledger",
-            method_is(method, "GET", Route::Ledger),
-        ),
-        (_, ["api", "v1", "messages", id]) => (
-            "/api/v1/messages/{messageId}",
-            match method {
-                "PATCH" => Some(Route::EditMessage(MessageId::parse(id, "messageId")?)),
-                "DELETE" => Some(Route::DeleteMessage(MessageId::parse(id, "messageId")?)),
-                _ => None,
-            },
-        ),
-        _ => return Err(ApiError::not_found("route")),
-    };
-    route.ok_or_else(|| ApiError::method_not_allowed(method, pattern))
+/// An endpoint called with the admin key (`X-API-Key: <ADMIN_API_KEY>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminRoute {
+    GrantCredits,
 }
 
-/// The methods a path serves, for the `Allow` header of 405 answers and CORS preflights.
-pub fn allowed_methods(path: &str) -> Option<&'static [&'static str]> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    ROUTES.iter().find_map(|(pattern, methods)| {
-        let parts: Vec<&str> = pattern.split('/').skip(1).collect();
-        let same = parts.len() == segments.len()
-            && parts
-                .iter()
-                .zip(&segments)
-                .all(|(p, s)| p.starts_with('{') || p == s);
-        same.then_some(*methods)
+/// Who may call a route, and the route it becomes once the path's ids are parsed.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    Public(fn(&PathArgs) -> Result<PublicRoute>),
+    User(fn(&PathArgs) -> Result<UserRoute>),
+    /// A user opening the chat's WebSocket: the token may also come as `?access_token=` (browsers
+    /// cannot set headers on a WebSocket).
+    Socket(fn(&PathArgs) -> Result<ChatId>),
+    Admin(fn(&PathArgs) -> Result<AdminRoute>),
+}
+
+/// Who may call a route (derived from its `Target`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    User,
+    Admin,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDef {
+    pub method: &'static str,
+    pub pattern: &'static str,
+    pub target: Target,
+}
+
+impl RouteDef {
+    pub fn access(&self) -> Access {
+        match self.target {
+            Target::Public(_) => Access::Public,
+            Target::User(_) | Target::Socket(_) => Access::User,
+            Target::Admin(_) => Access::Admin,
+        }
+    }
+}
+
+const fn route(method: &'static str, pattern: &'static str, target: Target) -> RouteDef {
+    RouteDef {
+        method,
+        pattern,
+        target,
+    }
+}
+
+use Target::{Admin, Public, Socket, User};
+
+/// Every endpoint. Fixed path segments win over `{id}` segments (`/messages/credit-transfer` is not a
+/// message id), whatever the order here.
+#[rustfmt::skip]
+pub const ROUTES: &[RouteDef] = &[
+    route("GET", "/health", Public(|_| Ok(PublicRoute::Health))),
+    route("GET", "/openapi.json", Public(|_| Ok(PublicRoute::OpenApi))),
+    route("GET", "/api/v1/users/me", User(|_| Ok(UserRoute::GetMe))),
+    route("PATCH", "/api/v1/users/me", User(|_| Ok(UserRoute::PatchMe))),
+    route("GET", "/api/v1/users/me/credits/ledger", User(|_| Ok(UserRoute::Ledger))),
+    route("GET", "/api/v1/chats", User(|_| Ok(UserRoute::ListChats))),
+    route("POST", "/api/v1/chats", User(|_| Ok(UserRoute::CreateChat))),
+    route("GET", "/api/v1/chats/{chatId}", User(|p| Ok(UserRoute::GetChat(p.chat_id()?)))),
+    route("GET", "/api/v1/chats/{chatId}/live", Socket(|p| p.chat_id())),
+    route("POST", "/api/v1/messages", User(|_| Ok(UserRoute::SendMessage))),
+    route("GET", "/api/v1/messages/chat/{chatId}", User(|p| Ok(UserRoute::ListMessages(p.chat_id()?)))),
+    route("POST", "/api/v1/messages/chat/{chatId}/read", User(|p| Ok(UserRoute::MarkRead(p.chat_id()?)))),
+    route("POST", "/api/v1/messages/credit-transfer", User(|_| Ok(UserRoute::CreditTransfer))),
+    route("PATCH", "/api/v1/messages/{messageId}", User(|p| Ok(UserRoute::EditMessage(p.message_id()?)))),
+    route("DELETE", "/api/v1/messages/{messageId}", User(|p| Ok(UserRoute::DeleteMessage(p.message_id()?)))),
+    route("POST", "/api/v1/admin/credits", Admin(|_| Ok(AdminRoute::GrantCredits))),
+];
+
+/// The path segments that a pattern's `{name}` segments matched.
+#[derive(Debug)]
+pub struct PathArgs<'a> {
+    pattern: &'static str,
+    segments: Vec<&'a str>,
+}
+
+impl PathArgs<'_> {
+    fn get(&self, name: &str) -> Result<&str> {
+        let wanted = format!("{{{name}}}");
+        pattern_segments(self.pattern)
+            .zip(&self.segments)
+            .find(|(p, _)| *p == wanted)
+            .map(|(_, s)| *s)
+            .ok_or_else(|| ApiError::internal(format!("{} has no {wanted}", self.pattern)))
+    }
+
+    pub fn chat_id(&self) -> Result<ChatId> {
+        ChatId::parse(self.get("chatId")?, "chatId")
+    }
+
+    pub fn message_id(&self) -> Result<MessageId> {
+        MessageId::parse(self.get("messageId")?, "messageId")
+    }
+}
+
+fn pattern_segments(pattern: &str) -> impl Iterator<Item = &str> {
+    pattern.split('/').skip(1)
+}
+
+fn path_segments(path: &str) -> Vec<&str> {
+    path.trim_end_matches('/').split('/').skip(1).collect()
+}
+
+/// How well a pattern matches a path: `None` if it does not, else the number of fixed segments (a
+/// fixed segment beats a `{name}` segment).
+fn specificity(pattern: &str, segments: &[&str]) -> Option<usize> {
+    let parts: Vec<&str> = pattern_segments(pattern).collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    let mut fixed = 0;
+    for (part, segment) in parts.iter().zip(segments) {
+        if part.starts_with('{') {
+            if segment.is_empty() {
+                return None;
+            }
+        } else if part == segment {
+            fixed += 1;
+        } else {
+            return None;
+        }
+    }
+    Some(fixed)
+}
+
+/// The routes of the path pattern that best matches `path` (one per method), or none.
+fn routes_of(path: &str) -> (Vec<&'static RouteDef>, Vec<&str>) {
+    let segments = path_segments(path);
+    let best = ROUTES
+        .iter()
+        .filter_map(|r| specificity(r.pattern, &segments))
+        .max();
+    let routes = ROUTES
+        .iter()
+        .filter(|r| best.is_some() && specificity(r.pattern, &segments) == best)
+        .collect();
+    (routes, segments)
+}
+
+/// A request matched to its route, with the path's segments for its `{name}` arguments.
+pub struct Resolved<'a> {
+    pub route: &'static RouteDef,
+    pub args: PathArgs<'a>,
+}
+
+/// `method` is the request's method name exactly as sent (`QUERY` stays `QUERY`).
+pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Resolved<'a>> {
+    let (routes, segments) = routes_of(path);
+    let Some(first) = routes.first() else {
+        return Err(ApiError::not_found("route"));
+    };
+    let route = routes
+        .iter()
+        .find(|r| r.method == method)
+        .ok_or_else(|| ApiError::method_not_allowed(method, first.pattern))?;
+    Ok(Resolved {
+        route,
+        args: PathArgs {
+            pattern: route.pattern,
+            segments,
+        },
     })
 }
 
-fn method_is<T>(method: &str, expected: &str, route: T) -> Option<T> {
-    (method == expected).then_some(route)
-}
-
-fn chat(id: &str) -> Result<ChatId> {
-    ChatId::parse(id, "chatId")
+/// The methods a path serves, for the `Allow` header of 405 answers and `OPTIONS`; `None` for an
+/// unknown path.
+pub fn allowed_methods(path: &str) -> Option<Vec<&'static str>> {
+    let (routes, _) = routes_of(path);
+    (!routes.is_empty()).then(|| routes.iter().map(|r| r.method).collect())
 }
 
 #[cfg(test)]
@@ -149,74 +215,136 @@ mod tests {
 
     const ID: &str = "64d15f9e2e6c8f4d5a654321";
 
+    fn user_route(method: &str, path: &str) -> Result<UserRoute> {
+        let resolved = resolve(method, path)?;
+        match resolved.route.target {
+            Target::User(bind) => bind(&resolved.args),
+            _ => panic!("{method} {path} is not a user route"),
+        }
+    }
+
     #[test]
-    fn routes_resolve() {
-        assert_eq!(resolve("GET", "/health").unwrap(), Route::Health);
-        assert_eq!(
-            resolve("POST", "/api/v1/chats/").unwrap(),
-            Route::CreateChat
-        );
+    fn routes_resolve_to_typed_routes() {
         let chat = ChatId::parse(ID, "chatId").unwrap();
+        assert_eq!(resolve("GET", "/health").unwrap().route.pattern, "/health");
         assert_eq!(
-            resolve("GET", &format!("/api/v1/messages/chat/{ID}")).unwrap(),
-            Route::ListMessages(chat.clone())
+            user_route("POST", "/api/v1/chats/").unwrap(),
+            UserRoute::CreateChat
         );
         assert_eq!(
-            resolve("POST", &format!("/api/v1/messages/chat/{ID}/read")).unwrap(),
-            Route::MarkRead(chat)
+            user_route("GET", &format!("/api/v1/messages/chat/{ID}")).unwrap(),
+            UserRoute::ListMessages(chat.clone())
+        );
+        assert_eq!(
+            user_route("POST", &format!("/api/v1/messages/chat/{ID}/read")).unwrap(),
+            UserRoute::MarkRead(chat)
+        );
+        // A fixed segment beats an id segment, whatever the table order.
+        assert_eq!(
+            user_route("POST", "/api/v1/messages/credit-transfer").unwrap(),
+            UserRoute::CreditTransfer
+        );
+        assert_eq!(
+            resolve("PATCH", "/api/v1/messages/credit-transfer")
+                .err()
+                .map(|e| e.status),
+            Some(405)
         );
     }
 
     #[test]
-    fn unknown_wrong_method_and_bad_id() {
-        assert_eq!(resolve("GET", "/api/v1/nope").unwrap_err().status, 404);
-        assert_eq!(resolve("GET", "/").unwrap_err().status, 404);
-        assert_eq!(resolve("DELETE", "/api/v1/chats").unwrap_err().status, 405);
+    fn unknown_paths_wrong_methods_and_bad_ids() {
+        let status = |method: &str, path: &str| resolve(method, path).err().map(|e| e.status);
+        assert_eq!(status("GET", "/api/v1/nope"), Some(404));
+        assert_eq!(status("GET", "/"), Some(404));
+        assert_eq!(status("GET", "/api/v1/chats//live"), Some(404));
+        assert_eq!(status("DELETE", "/api/v1/chats"), Some(405));
+        assert_eq!(status("PUT", &format!("/api/v1/chats/{ID}")), Some(405));
+        // Unknown method names are never served as another method.
+        for method in ["QUERY", "PROPFIND", "FOO", "get", "HEAD", "OPTIONS"] {
+            assert_eq!(status(method, "/api/v1/chats"), Some(405), "{method}");
+        }
         assert_eq!(
-            resolve("PUT", &format!("/api/v1/chats/{ID}"))
-                .unwrap_err()
-                .status,
-            405
-        );
-        assert_eq!(
-            resolve("GET", "/api/v1/chats/not-an-id")
+            user_route("GET", "/api/v1/chats/not-an-id")
                 .unwrap_err()
                 .status,
             400
         );
+        assert_eq!(
+            allowed_methods(&format!("/api/v1/messages/{ID}")),
+            Some(vec!["PATCH", "DELETE"])
+        );
+        assert_eq!(allowed_methods("/api/v1/nope"), None);
     }
 
+    /// Every line of the table resolves to itself and binds its path arguments: a pattern whose
+    /// `{name}` its route does not read, or a route reading a name its pattern lacks, fails here.
     #[test]
-    fn every_route_in_the_table_resolves() {
-        for (pattern, methods) in ROUTES {
-            let path = pattern.replace("{chatId}", ID).replace("{messageId}", ID);
-            for method in *methods {
-                assert!(resolve(method, &path).is_ok(), "{method} {path}");
-            }
-            assert_eq!(allowed_methods(&path), Some(*methods));
+    fn every_route_in_the_table_resolves_and_binds() {
+        for def in ROUTES {
+            let path = def
+                .pattern
+                .replace("{chatId}", ID)
+                .replace("{messageId}", ID);
+            let resolved = resolve(def.method, &path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!(
+                (resolved.route.method, resolved.route.pattern),
+                (def.method, def.pattern)
+            );
+            let bound = match def.target {
+                Target::Public(bind) => bind(&resolved.args).map(|_| ()),
+                Target::User(bind) => bind(&resolved.args).map(|_| ()),
+                Target::Socket(bind) => bind(&resolved.args).map(|_| ()),
+                Target::Admin(bind) => bind(&resolved.args).map(|_| ()),
+            };
+            assert!(bound.is_ok(), "{} {}: {bound:?}", def.method, def.pattern);
+            assert!(allowed_methods(&path).is_some_and(|m| m.contains(&def.method)));
         }
     }
 
-    /// The OpenAPI document and the route table describe the same routes and methods: a route added to
-    /// one and not the other fails here.
+    fn security_of(access: Access) -> Vec<&'static str> {
+        match access {
+            Access::Public => vec![],
+            Access::User => vec!["bearerAuth"],
+            Access::Admin => vec!["adminKey"],
+        }
+    }
+
+    /// The OpenAPI document and the route table describe the same operations with the same security:
+    /// a route added to one and not the other, or documented with the wrong credentials, fails here.
     #[test]
     fn openapi_document_matches_the_route_table() {
         let doc: serde_json::Value = serde_json::from_str(crate::OPENAPI_JSON).unwrap();
         assert_eq!(doc["openapi"], "3.1.0");
-        let mut documented: Vec<(String, String)> = Vec::new();
+        let default_security = doc["security"].clone();
+        let mut documented = Vec::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
-            for method in item.as_object().unwrap().keys() {
-                if ["get", "put", "post", "patch", "delete"].contains(&method.as_str()) {
-                    documented.push((path.clone(), method.to_uppercase()));
+            for (method, op) in item.as_object().unwrap() {
+                if !["get", "put", "post", "patch", "delete", "head", "options"]
+                    .contains(&method.as_str())
+                {
+                    continue;
                 }
+                let security = op.get("security").unwrap_or(&default_security);
+                let mut schemes: Vec<&str> = security
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|req| req.as_object().unwrap().keys().map(String::as_str))
+                    .filter(|s| *s != "accessToken")
+                    .collect();
+                schemes.sort();
+                documented.push((path.clone(), method.to_uppercase(), schemes));
             }
         }
-        let mut served: Vec<(String, String)> = ROUTES
+        let mut served: Vec<(String, String, Vec<&str>)> = ROUTES
             .iter()
-            .flat_map(|(path, methods)| {
-                methods
-                    .iter()
-                    .map(move |m| (path.to_string(), m.to_string()))
+            .map(|r| {
+                (
+                    r.pattern.to_string(),
+                    r.method.to_string(),
+                    security_of(r.access()),
+                )
             })
             .collect();
         documented.sort();

@@ -1,37 +1,32 @@
-//! Rows to the JSON of API.md, serialized straight to text in API.md's field order (no intermediate
-//! `serde_json::Value` trees: a page of 100 messages is on the hot path). Derived fields (`readBy`,
-//! `unreadCount`, `messageCount`) are computed here from sequence numbers and read marks, never counted
-//! in the database.
+//! Rows to the JSON of API.md: one `#[derive(Serialize)]` view struct per response shape, borrowing
+//! from the rows, with the fields in API.md's order. Derived fields (`readBy`, `unreadCount`,
+//! `messageCount`) are computed here from sequence numbers and read marks, never counted in the
+//! database. Stored JSON (media, metadata) is written back as is (`RawValue`), without building a tree.
 
-use serde::ser::{Serialize, SerializeStruct, Serializer};
+use std::borrow::Cow;
+
+use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::auth::Caller;
 use crate::domain::pagination::PageInfo;
-use crate::domain::time::format_ms;
-use crate::error::Result;
+use crate::domain::time::Timestamp;
 use crate::store::credits::LedgerRow;
-use crate::store::rows::{ChatRow, MessageRow, ParticipantRow, UserRow};
+use crate::store::rows::{ChatRecord, MessageRow, ParticipantRow, UserRow};
 
-/// Stored JSON (media, metadata) written back as is, without building a tree; `null` if absent.
+/// Stored JSON (media, metadata) as it is; `None` if absent.
 fn raw_json(text: &Option<String>) -> Option<&RawValue> {
     text.as_deref()
         .and_then(|t| serde_json::from_str::<&RawValue>(t).ok())
 }
 
-struct Photo<'a> {
+#[derive(Serialize)]
+pub struct Photo<'a> {
+    #[serde(rename = "_id")]
     id: Option<&'a str>,
     url: &'a str,
+    #[serde(rename = "type")]
     kind: &'a str,
-}
-
-impl Serialize for Photo<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Photo", 3)?;
-        st.serialize_field("_id", &self.id)?;
-        st.serialize_field("url", self.url)?;
-        st.serialize_field("type", self.kind)?;
-        st.end()
-    }
 }
 
 fn photo<'a>(
@@ -46,50 +41,70 @@ fn photo<'a>(
     })
 }
 
-pub struct User<'a>(pub &'a UserRow);
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User<'a> {
+    #[serde(rename = "_id")]
+    id: &'a str,
+    username: &'a str,
+    first_name: &'a str,
+    profile_photo: Option<Photo<'a>>,
+    availability_status: &'a str,
+    credits: i64,
+}
 
-impl Serialize for User<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let row = self.0;
-        let mut st = s.serialize_struct("User", 6)?;
-        st.serialize_field("_id", &row.id)?;
-        st.serialize_field("username", &row.username)?;
-        st.serialize_field("firstName", &row.first_name)?;
-        st.serialize_field(
-            "profilePhoto",
-            &photo(&row.photo_id, &row.photo_url, &row.photo_type),
-        )?;
-        st.serialize_field("availabilityStatus", &row.availability)?;
-        st.serialize_field("credits", &row.credits)?;
-        st.end()
+impl<'a> User<'a> {
+    pub fn new(row: &'a UserRow) -> Self {
+        User {
+            id: &row.id,
+            username: &row.username,
+            first_name: &row.first_name,
+            profile_photo: photo(&row.photo_id, &row.photo_url, &row.photo_type),
+            availability_status: &row.availability,
+            credits: row.credits,
+        }
+    }
+
+    /// A user with no row yet, answered from their token's claims (reads never write).
+    pub fn from_claims(caller: &'a Caller) -> Self {
+        let username = caller.username.as_deref().unwrap_or(caller.id.as_str());
+        User {
+            id: caller.id.as_str(),
+            username,
+            first_name: caller.first_name.as_deref().unwrap_or(username),
+            profile_photo: caller.picture.as_deref().map(|url| Photo {
+                id: None,
+                url,
+                kind: "image",
+            }),
+            availability_status: "available",
+            credits: 0,
+        }
     }
 }
 
-pub struct Participant<'a>(pub &'a ParticipantRow);
-
-impl Serialize for Participant<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let row = self.0;
-        let mut st = s.serialize_struct("Participant", 4)?;
-        st.serialize_field("_id", &row.user_id)?;
-        st.serialize_field("username", row.username.as_deref().unwrap_or(&row.user_id))?;
-        st.serialize_field(
-            "profilePhoto",
-            &photo(&row.photo_id, &row.photo_url, &row.photo_type),
-        )?;
-        st.serialize_field(
-            "availabilityStatus",
-            row.availability.as_deref().unwrap_or("available"),
-        )?;
-        st.end()
-    }
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Participant<'a> {
+    #[serde(rename = "_id")]
+    id: &'a str,
+    username: &'a str,
+    profile_photo: Option<Photo<'a>>,
+    availability_status: &'a str,
 }
 
-struct Participants<'a>(&'a [ParticipantRow]);
+impl<'a> Participant<'a> {
+    pub fn new(row: &'a ParticipantRow) -> Self {
+        Participant {
+            id: &row.user_id,
+            username: row.username.as_deref().unwrap_or(&row.user_id),
+            profile_photo: photo(&row.photo_id, &row.photo_url, &row.photo_type),
+            availability_status: row.availability.as_deref().unwrap_or("available"),
+        }
+    }
 
-impl Serialize for Participants<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(Participant))
+    pub fn all(rows: &'a [ParticipantRow]) -> Vec<Self> {
+        rows.iter().map(Participant::new).collect()
     }
 }
 
@@ -112,41 +127,41 @@ pub fn marks(participants: &[ParticipantRow]) -> impl Iterator<Item = (&str, i64
         .map(|p| (p.user_id.as_str(), p.last_read_seq))
 }
 
-struct CreditTransfer<'a> {
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditTransfer<'a> {
     amount: i64,
-    recipient: &'a str,
-    sender: &'a str,
+    recipient_id: &'a str,
+    sender_id: &'a str,
 }
 
-impl Serialize for CreditTransfer<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("CreditTransfer", 3)?;
-        st.serialize_field("amount", &self.amount)?;
-        st.serialize_field("recipientId", self.recipient)?;
-        st.serialize_field("senderId", self.sender)?;
-        st.end()
-    }
-}
-
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Message<'a> {
-    pub row: &'a MessageRow,
-    pub read_by: Vec<&'a str>,
+    #[serde(rename = "_id")]
+    id: &'a str,
+    chat_id: &'a str,
+    sender_id: &'a str,
+    sender_role: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    content: Option<&'a str>,
+    media: Option<&'a RawValue>,
+    credit_transfer: Option<CreditTransfer<'a>>,
+    metadata: Option<&'a RawValue>,
+    read_by: Vec<&'a str>,
+    sequence_number: i64,
+    client_message_id: Option<&'a str>,
+    edited_at: Option<Timestamp>,
+    deleted_at: Option<Timestamp>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
 }
 
 impl<'a> Message<'a> {
-    /// `readBy` from the participants' read marks.
-    pub fn with_marks(row: &'a MessageRow, participants: &'a [ParticipantRow]) -> Self {
-        Message {
-            row,
-            read_by: read_by(row.seq, &row.sender_id, marks(participants)),
-        }
-    }
-}
-
-impl Serialize for Message<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let row = self.row;
-        let deleted = row.deleted_at.is_some();
+    pub fn new(row: &'a MessageRow, read_by: Vec<&'a str>) -> Self {
+        // Tombstones keep their place and sequence number but none of their content.
+        let live = row.deleted_at.is_none();
         let credit_transfer = match (
             row.kind.as_str(),
             row.transfer_amount,
@@ -154,285 +169,244 @@ impl Serialize for Message<'_> {
         ) {
             ("credit_transfer", Some(amount), Some(recipient)) => Some(CreditTransfer {
                 amount,
-                recipient,
-                sender: &row.sender_id,
+                recipient_id: recipient,
+                sender_id: &row.sender_id,
             }),
             _ => None,
         };
-        let mut st = s.serialize_struct("Message", 16)?;
-        st.serialize_field("_id", &row.id)?;
-        st.serialize_field("chatId", &row.chat_id)?;
-        st.serialize_field("senderId", &row.sender_id)?;
-        st.serialize_field("senderRole", &row.sender_role)?;
-        st.serialize_field("type", &row.kind)?;
-        // Tombstones keep their place and sequence number but none of their content.
-        st.serialize_field(
-            "content",
-            &if deleted {
-                None
-            } else {
-                row.content.as_deref()
-            },
-        )?;
-        st.serialize_field("media", &if deleted { None } else { raw_json(&row.media) })?;
-        st.serialize_field("creditTransfer", &credit_transfer)?;
-        st.serialize_field(
-            "metadata",
-            &if deleted {
-                None
-            } else {
-                raw_json(&row.metadata)
-            },
-        )?;
-        st.serialize_field("readBy", &self.read_by)?;
-        st.serialize_field("sequenceNumber", &row.seq)?;
-        st.serialize_field("clientMessageId", &row.client_message_id)?;
-        st.serialize_field("editedAt", &row.edited_at.map(format_ms))?;
-        st.serialize_field("deletedAt", &row.deleted_at.map(format_ms))?;
-        st.serialize_field("createdAt", &format_ms(row.created_at))?;
-        st.serialize_field("updatedAt", &format_ms(row.updated_at))?;
-        st.end()
+        Message {
+            id: &row.id,
+            chat_id: &row.chat_id,
+            sender_id: &row.sender_id,
+            sender_role: &row.sender_role,
+            kind: &row.kind,
+            content: row.content.as_deref().filter(|_| live),
+            media: raw_json(&row.media).filter(|_| live),
+            credit_transfer,
+            metadata: raw_json(&row.metadata).filter(|_| live),
+            read_by,
+            sequence_number: row.seq,
+            client_message_id: row.client_message_id.as_deref(),
+            edited_at: row.edited_at.map(Timestamp),
+            deleted_at: row.deleted_at.map(Timestamp),
+            created_at: Timestamp(row.created_at),
+            updated_at: Timestamp(row.updated_at),
+        }
+    }
+
+    /// `readBy` from the participants' read marks.
+    pub fn with_marks(row: &'a MessageRow, participants: &'a [ParticipantRow]) -> Self {
+        Message::new(row, read_by(row.seq, &row.sender_id, marks(participants)))
+    }
+
+    pub fn all(rows: &'a [MessageRow], participants: &'a [ParticipantRow]) -> Vec<Self> {
+        rows.iter()
+            .map(|m| Message::with_marks(m, participants))
+            .collect()
     }
 }
 
 /// A chat as its caller sees it.
-pub struct Chat {
-    row: ChatRow,
-    participants: Vec<ParticipantRow>,
-    last_message: Option<MessageRow>,
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chat<'a> {
+    #[serde(rename = "_id")]
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: Option<&'a str>,
+    participants: Vec<Participant<'a>>,
+    last_message: Option<Message<'a>>,
+    message_count: i64,
+    last_sequence_number: i64,
+    unread_count: i64,
+    created_at: Timestamp,
+    updated_at: Timestamp,
 }
 
-impl Chat {
-    pub fn new(row: ChatRow) -> Result<Self> {
-        let participants = row.participants()?;
-        let last_message = row.last_message()?;
-        Ok(Chat {
-            row,
-            participants,
-            last_message,
-        })
+impl<'a> Chat<'a> {
+    pub fn new(chat: &'a ChatRecord) -> Self {
+        let row = &chat.row;
+        Chat {
+            id: &row.id,
+            kind: &row.kind,
+            title: row.title.as_deref(),
+            participants: Participant::all(&chat.participants),
+            last_message: chat
+                .last_message
+                .as_ref()
+                .map(|m| Message::with_marks(m, &chat.participants)),
+            // Sequence numbers are dense and messages are never removed (deletes leave tombstones),
+            // so the last sequence number is the message count.
+            message_count: row.last_seq,
+            last_sequence_number: row.last_seq,
+            // Every send moves its sender's read mark to it, so every message above the caller's mark
+            // is from someone else: the difference is exact.
+            unread_count: (row.last_seq - row.my_read_seq).max(0),
+            created_at: Timestamp(row.created_at),
+            updated_at: Timestamp(row.updated_at),
+        }
     }
 }
 
-impl Serialize for Chat {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let row = &self.row;
-        let last = self
-            .last_message
-            .as_ref()
-            .map(|m| Message::with_marks(m, &self.participants));
-        let mut st = s.serialize_struct("Chat", 11)?;
-        st.serialize_field("_id", &row.id)?;
-        st.serialize_field("type", &row.kind)?;
-        st.serialize_field("title", &row.title)?;
-        st.serialize_field("participants", &Participants(&self.participants))?;
-        st.serialize_field("lastMessage", &last)?;
-        // Sequence numbers are dense and messages are never removed (deletes leave tombstones), so the
-        // last sequence number is the message count.
-        st.serialize_field("messageCount", &row.last_seq)?;
-        st.serialize_field("lastSequenceNumber", &row.last_seq)?;
-        // Every send moves the sender's read mark to it, so all messages above the caller's mark are
-        // from others: the difference is exact.
-        st.serialize_field("unreadCount", &(row.last_seq - row.my_read_seq).max(0))?;
-        st.serialize_field("createdAt", &format_ms(row.created_at))?;
-        st.serialize_field("updatedAt", &format_ms(row.updated_at))?;
-        st.end()
-    }
-}
-
-fn serialize_page_info<S: SerializeStruct>(st: &mut S, info: &PageInfo) -> Result<(), S::Error> {
-    st.serialize_field("page", &info.page)?;
-    st.serialize_field("limit", &info.limit)?;
-    st.serialize_field("total", &info.total)?;
-    st.serialize_field("totalPages", &info.total_pages)?;
-    st.serialize_field("hasNextPage", &info.has_next_page)?;
-    st.serialize_field("hasPreviousPage", &info.has_previous_page)
-}
-
-pub struct ChatList {
-    pub chats: Vec<Chat>,
+#[derive(Serialize)]
+pub struct ChatList<'a> {
+    pub chats: Vec<Chat<'a>>,
+    #[serde(flatten)]
     pub info: PageInfo,
 }
 
-impl Serialize for ChatList {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("ChatList", 7)?;
-        st.serialize_field("chats", &self.chats)?;
-        serialize_page_info(&mut st, &self.info)?;
-        st.end()
-    }
-}
-
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MessageList<'a> {
-    pub messages: &'a [MessageRow],
-    pub participants: &'a [ParticipantRow],
+    pub messages: Vec<Message<'a>>,
+    pub participants: Vec<Participant<'a>>,
+    #[serde(flatten)]
     pub info: PageInfo,
     pub as_of_sequence: i64,
 }
 
-impl Serialize for MessageList<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("MessageList", 9)?;
-        st.serialize_field("messages", &with_marks(self.messages, self.participants))?;
-        st.serialize_field("participants", &Participants(self.participants))?;
-        serialize_page_info(&mut st, &self.info)?;
-        st.serialize_field("asOfSequence", &self.as_of_sequence)?;
-        st.end()
-    }
-}
-
-/// Messages with their `readBy` from the participants' read marks.
-fn with_marks<'a>(rows: &'a [MessageRow], participants: &'a [ParticipantRow]) -> Vec<Message<'a>> {
-    rows.iter()
-        .map(|m| Message::with_marks(m, participants))
-        .collect()
-}
-
 /// A cursor-mode message list (API.md): no page numbers, `hasMore` and the opaque `nextCursor` instead.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MessageWindow<'a> {
-    pub messages: &'a [MessageRow],
-    pub participants: &'a [ParticipantRow],
+    pub messages: Vec<Message<'a>>,
+    pub participants: Vec<Participant<'a>>,
     pub limit: i64,
     pub total: i64,
+    pub has_more: bool,
     pub next_cursor: Option<String>,
 }
 
-impl Serialize for MessageWindow<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("MessageWindow", 6)?;
-        st.serialize_field("messages", &with_marks(self.messages, self.participants))?;
-        st.serialize_field("participants", &Participants(self.participants))?;
-        st.serialize_field("limit", &self.limit)?;
-        st.serialize_field("total", &self.total)?;
-        st.serialize_field("hasMore", &self.next_cursor.is_some())?;
-        st.serialize_field("nextCursor", &self.next_cursor)?;
-        st.end()
-    }
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadMark<'a> {
+    pub chat_id: &'a str,
+    pub last_read_sequence: i64,
+    pub unread_count: i64,
 }
 
-struct LedgerEntry<'a>(&'a LedgerRow);
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Grant<'a> {
+    pub user_id: &'a str,
+    pub credits: i64,
+}
 
-impl Serialize for LedgerEntry<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let row = self.0;
-        let mut st = s.serialize_struct("LedgerEntry", 9)?;
-        st.serialize_field("sequence", &row.seq)?;
-        st.serialize_field("transferId", &row.transfer_id)?;
-        st.serialize_field("kind", &row.kind)?;
-        st.serialize_field("amount", &row.amount)?;
-        st.serialize_field("balanceAfter", &row.balance_after)?;
-        st.serialize_field("counterpartyId", &row.counterparty_id)?;
-        st.serialize_field("chatId", &row.chat_id)?;
-        st.serialize_field("messageId", &row.message_id)?;
-        st.serialize_field("createdAt", &format_ms(row.created_at))?;
-        st.end()
+#[derive(Serialize)]
+pub struct Health {
+    pub status: &'static str,
+    pub database: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry<'a> {
+    sequence: i64,
+    transfer_id: &'a str,
+    kind: &'a str,
+    amount: i64,
+    balance_after: i64,
+    counterparty_id: Option<&'a str>,
+    chat_id: Option<&'a str>,
+    message_id: Option<&'a str>,
+    created_at: Timestamp,
+}
+
+impl<'a> LedgerEntry<'a> {
+    fn new(row: &'a LedgerRow) -> Self {
+        LedgerEntry {
+            sequence: row.seq,
+            transfer_id: &row.transfer_id,
+            kind: &row.kind,
+            amount: row.amount,
+            balance_after: row.balance_after,
+            counterparty_id: row.counterparty_id.as_deref(),
+            chat_id: row.chat_id.as_deref(),
+            message_id: row.message_id.as_deref(),
+            created_at: Timestamp(row.created_at),
+        }
     }
 }
 
 /// `GET /api/v1/users/me/credits/ledger`: the caller's statement, newest first.
+#[derive(Serialize)]
 pub struct Ledger<'a> {
-    pub entries: &'a [LedgerRow],
-    pub info: PageInfo,
+    entries: Vec<LedgerEntry<'a>>,
+    #[serde(flatten)]
+    info: PageInfo,
 }
 
-impl Serialize for Ledger<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Ledger", 7)?;
-        st.serialize_field(
-            "entries",
-            &self.entries.iter().map(LedgerEntry).collect::<Vec<_>>(),
-        )?;
-        serialize_page_info(&mut st, &self.info)?;
-        st.end()
+impl<'a> Ledger<'a> {
+    pub fn new(rows: &'a [LedgerRow], info: PageInfo) -> Self {
+        Ledger {
+            entries: rows.iter().map(LedgerEntry::new).collect(),
+            info,
+        }
     }
 }
+
+/// A SAMA attachment: the message's media (`file_id` = its URL, `file_name` = its name).
+#[derive(Serialize, serde::Deserialize)]
+pub struct Attachment<'a> {
+    #[serde(rename = "file_id", alias = "url", borrow)]
+    file_id: Option<Cow<'a, str>>,
+    #[serde(rename = "file_name", alias = "name", borrow)]
+    file_name: Option<Cow<'a, str>>,
+}
+
+/// SAMA's `reactions`: always `{}` (edge-chat has no reactions yet).
+#[derive(Serialize)]
+pub struct NoReactions {}
 
 /// A message in the shape of the SAMA chat server (`message_list` answers on the WebSocket, API.md):
 /// `status` is `read` once any other participant's read mark reached it, `attachments` carries the
-/// media (`file_id` = its URL, `file_name` = its name), `t` is Unix seconds. `updated_at` is our
-/// addition, for clients that resume a sync window.
+/// media, `t` is Unix seconds. `updated_at` is our addition, for clients that resume a sync window.
+#[derive(Serialize)]
 pub struct SamaMessage<'a> {
-    pub row: &'a MessageRow,
-    pub participants: &'a [ParticipantRow],
+    #[serde(rename = "_id")]
+    id: &'a str,
+    body: Option<&'a str>,
+    cid: &'a str,
+    from: &'a str,
+    status: &'static str,
+    attachments: Vec<Attachment<'a>>,
+    reactions: NoReactions,
+    t: i64,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    seq: i64,
 }
 
-struct Attachment<'a>(&'a RawValue);
-
-impl Serialize for Attachment<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(serde::Deserialize)]
-        struct Media<'b> {
-            #[serde(borrow)]
-            url: Option<&'b str>,
-            #[serde(borrow)]
-            name: Option<&'b str>,
+impl<'a> SamaMessage<'a> {
+    pub fn new(row: &'a MessageRow, participants: &'a [ParticipantRow]) -> Self {
+        let read = !read_by(row.seq, &row.sender_id, marks(participants)).is_empty();
+        let attachments = row
+            .media
+            .as_deref()
+            .and_then(|m| serde_json::from_str::<Attachment<'_>>(m).ok())
+            .into_iter()
+            .collect();
+        SamaMessage {
+            id: &row.id,
+            body: row.content.as_deref(),
+            cid: &row.chat_id,
+            from: &row.sender_id,
+            status: if read { "read" } else { "sent" },
+            attachments,
+            reactions: NoReactions {},
+            t: row.created_at.div_euclid(1000),
+            created_at: Timestamp(row.created_at),
+            updated_at: Timestamp(row.updated_at),
+            seq: row.seq,
         }
-        let media: Media<'_> = serde_json::from_str(self.0.get()).unwrap_or(Media {
-            url: None,
-            name: None,
-        });
-        let mut st = s.serialize_struct("Attachment", 2)?;
-        st.serialize_field("file_id", &media.url)?;
-        st.serialize_field("file_name", &media.name)?;
-        st.end()
     }
-}
 
-impl Serialize for SamaMessage<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let row = self.row;
-        let read = !read_by(row.seq, &row.sender_id, marks(self.participants)).is_empty();
-        let attachments: Vec<Attachment<'_>> =
-            raw_json(&row.media).map(Attachment).into_iter().collect();
-        let mut st = s.serialize_struct("SamaMessage", 11)?;
-        st.serialize_field("_id", &row.id)?;
-        st.serialize_field("body", &row.content)?;
-        st.serialize_field("cid", &row.chat_id)?;
-        st.serialize_field("from", &row.sender_id)?;
-        st.serialize_field("status", if read { "read" } else { "sent" })?;
-        st.serialize_field("attachments", &attachments)?;
-        st.serialize_field("reactions", &serde_json::Map::new())?;
-        st.serialize_field("t", &row.created_at.div_euclid(1000))?;
-        st.serialize_field("created_at", &format_ms(row.created_at))?;
-        st.serialize_field("updated_at", &format_ms(row.updated_at))?;
-        st.serialize_field("seq", &row.seq)?;
-        st.end()
-    }
-}
-
-/// The answer to a `message_list` request.
-pub struct SamaList<'a> {
-    pub id: &'a serde_json::Value,
-    pub messages: &'a [MessageRow],
-    pub participants: &'a [ParticipantRow],
-    pub next_cursor: Option<String>,
-}
-
-impl Serialize for SamaList<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Inner<'b>(&'b SamaList<'b>);
-        impl Serialize for Inner<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let list = self.0;
-                let messages: Vec<SamaMessage<'_>> = list
-                    .messages
-                    .iter()
-                    .map(|row| SamaMessage {
-                        row,
-                        participants: list.participants,
-                    })
-                    .collect();
-                let mut st = s.serialize_struct("Response", 4)?;
-                st.serialize_field("id", list.id)?;
-                st.serialize_field("messages", &messages)?;
-                st.serialize_field("hasMore", &list.next_cursor.is_some())?;
-                st.serialize_field("nextCursor", &list.next_cursor)?;
-                st.end()
-            }
-        }
-        let mut st = s.serialize_struct("SamaList", 1)?;
-        st.serialize_field("response", &Inner(self))?;
-        st.end()
+    pub fn all(rows: &'a [MessageRow], participants: &'a [ParticipantRow]) -> Vec<Self> {
+        rows.iter()
+            .map(|row| SamaMessage::new(row, participants))
+            .collect()
     }
 }
 
@@ -447,9 +421,8 @@ mod tests {
         assert_eq!(read_by(4, "c", marks), vec!["a", "b"]);
     }
 
-    #[test]
-    fn messages_serialize_in_api_order_and_tombstones_hide_content() {
-        let mut row = MessageRow {
+    fn row() -> MessageRow {
+        MessageRow {
             id: "64d15f9e2e6c8f4d5a123456".into(),
             chat_id: "64d15f9e2e6c8f4d5a654321".into(),
             seq: 42,
@@ -467,27 +440,40 @@ mod tests {
             deleted_at: None,
             created_at: 1_705_314_600_000,
             updated_at: 1_705_314_600_000,
-        };
-        let text = serde_json::to_string(&Message {
-            row: &row,
-            read_by: vec!["u2"],
-        })
-        .unwrap();
-        assert!(
-            text.starts_with(r#"{"_id":"64d15f9e2e6c8f4d5a123456","chatId":"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#""metadata":{"k":[1,2]},"readBy":["u2"],"sequenceNumber":42"#),
-            "{text}"
+        }
+    }
+
+    #[test]
+    fn messages_serialize_in_api_order_and_tombstones_hide_content() {
+        let mut row = row();
+        let text = serde_json::to_string(&Message::new(&row, vec!["u2"])).unwrap();
+        assert_eq!(
+            text,
+            concat!(
+                r#"{"_id":"64d15f9e2e6c8f4d5a123456","chatId":"64d15f9e2e6c8f4d5a654321","senderId":"u1","#,
+                r#""senderRole":"user","type":"text","content":"Hello there!","media":null,"#,
+                r#""creditTransfer":null,"metadata":{"k":[1,2]},"readBy":["u2"],"sequenceNumber":42,"#,
+                r#""clientMessageId":null,"editedAt":null,"deletedAt":null,"#,
+                r#""createdAt":"2024-01-15T10:30:00.000Z","updatedAt":"2024-01-15T10:30:00.000Z"}"#
+            )
         );
         row.deleted_at = Some(1_705_314_700_000);
-        let value: serde_json::Value = serde_json::to_value(Message {
-            row: &row,
-            read_by: vec![],
-        })
-        .unwrap();
+        let value: serde_json::Value = serde_json::to_value(Message::new(&row, vec![])).unwrap();
         assert!(value["content"].is_null() && value["metadata"].is_null());
         assert_eq!(value["deletedAt"], "2024-01-15T10:31:40.000Z");
+    }
+
+    #[test]
+    fn sama_messages_carry_media_as_attachments() {
+        let mut row = row();
+        row.media = Some(r#"{"duration":null,"height":null,"name":"a.png","size":3,"thumbnail_url":null,"type":"image","url":"https://x.test/a.png","width":null}"#.into());
+        let value = serde_json::to_value(SamaMessage::new(&row, &[])).unwrap();
+        assert_eq!(
+            value["attachments"],
+            serde_json::json!([{"file_id": "https://x.test/a.png", "file_name": "a.png"}])
+        );
+        assert_eq!(value["reactions"], serde_json::json!({}));
+        assert_eq!(value["t"], 1_705_314_600);
+        assert_eq!(value["status"], "sent");
     }
 }

@@ -1,6 +1,6 @@
 //! Credit transfers and grants as clients ask for them (API.md "Credit transfer").
 
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::ids::{ChatId, UserId};
 use super::input::JsonBody;
@@ -13,7 +13,7 @@ pub const MAX_KEY_CHARS: usize = 128;
 /// Balances stay exact in every JSON client.
 pub const MAX_BALANCE: i64 = super::input::MAX_SAFE_INTEGER;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewTransfer {
     pub chat_id: ChatId,
     pub recipient: UserId,
@@ -116,14 +116,14 @@ impl NewTransfer {
     }
 
     pub fn request_hash(&self) -> String {
-        let canonical = json!([
+        let canonical = (
             "transfer",
             self.chat_id.as_str(),
             self.recipient.as_str(),
             self.amount,
-            self.note
-        ]);
-        hex_sha256(canonical.to_string().as_bytes())
+            &self.note,
+        );
+        hex_sha256(&serde_json::to_vec(&canonical).unwrap_or_default())
     }
 }
 
@@ -145,17 +145,15 @@ impl NewGrant {
     }
 
     pub fn request_hash(&self) -> String {
-        hex_sha256(
-            json!(["grant", self.user.as_str(), self.amount])
-                .to_string()
-                .as_bytes(),
-        )
+        let canonical = ("grant", self.user.as_str(), self.amount);
+        hex_sha256(&serde_json::to_vec(&canonical).unwrap_or_default())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const CHAT: &str = "64d15f9e2e6c8f4d5a654321";
 
@@ -237,6 +235,23 @@ mod tests {
         .unwrap();
         assert_eq!(a.request_hash(), b.request_hash());
         assert_ne!(a.request_hash(), c.request_hash());
+    }
+
+    /// Stored fingerprints must not change between versions (these values were computed by the version
+    /// before the typed protocol), or a retry after an upgrade would be a 409.
+    #[test]
+    fn request_hashes_are_stable() {
+        let t = transfer(json!({"chatId": CHAT, "recipientId": "u2", "amount": 5, "note": "n"}))
+            .unwrap();
+        assert_eq!(
+            t.request_hash(),
+            "0e32429132fca9c0991730d7fb5f75abdfc3c1bc92793b553803b5fe7b64a9e0"
+        );
+        let g = NewGrant::parse(br#"{"userId":"u2","amount":5}"#, None).unwrap();
+        assert_eq!(
+            g.request_hash(),
+            "8b20cf1604a01c0bd81929a63ae6f63199e58164425161d8d34ff0717c11db50"
+        );
     }
 
     #[test]

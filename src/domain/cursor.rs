@@ -9,6 +9,8 @@
 //! A cursor is the page's end position in that same form (sequence numbers, or `updatedAt` and `_id`),
 //! tied to its chat, hex-encoded so that clients treat it as opaque.
 
+use data_encoding::HEXLOWER_PERMISSIVE;
+
 use super::ids::{is_object_id, ChatId, MessageId};
 use super::input::{Query, MAX_SAFE_INTEGER};
 use super::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -281,7 +283,7 @@ impl Cursor {
             _ => return None,
         };
         let text = format!("{CURSOR_VERSION}.{}.{body}", chat.as_str());
-        Some(text.bytes().map(|b| format!("{b:02x}")).collect())
+        Some(data_encoding::HEXLOWER.encode(text.as_bytes()))
     }
 
     /// The window a cursor continues. Errors name the problem (for the 400).
@@ -405,15 +407,13 @@ pub fn continue_sync(
     (limit, next)
 }
 
+/// The text of a cursor (hex, either case, at most 512 characters).
 fn hex_decode(raw: &str) -> Option<String> {
-    if raw.is_empty() || !raw.len().is_multiple_of(2) || raw.len() > 512 {
+    if raw.is_empty() || raw.len() > 512 {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..raw.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(raw.get(i..i + 2)?, 16).ok())
-        .collect();
-    String::from_utf8(bytes?).ok()
+    let bytes = HEXLOWER_PERMISSIVE.decode(raw.as_bytes()).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 #[cfg(test)]

@@ -2,18 +2,18 @@
 //! random bytes (so they sort roughly by creation time, like MongoDB ObjectIds). User ids come from the
 //! JWT `sub`: 1 to 64 characters of `[A-Za-z0-9_.:@-]`.
 
+use data_encoding::HEXLOWER;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::error::{ApiError, Result};
 
 /// A server-generated 24-hex id.
 pub fn new_object_id(now_ms: i64) -> Result<String> {
-    let mut random = [0u8; 8];
-    getrandom::fill(&mut random).map_err(|e| ApiError::internal(format!("getrandom: {e}")))?;
-    let seconds = (now_ms.max(0) / 1000) as u32;
-    let mut id = String::with_capacity(24);
-    for byte in seconds.to_be_bytes().iter().chain(random.iter()) {
-        id.push_str(&format!("{byte:02x}"));
-    }
-    Ok(id)
+    let mut bytes = [0u8; 12];
+    let seconds = u32::try_from(now_ms.max(0) / 1000).unwrap_or(u32::MAX);
+    bytes[..4].copy_from_slice(&seconds.to_be_bytes());
+    getrandom::fill(&mut bytes[4..]).map_err(|e| ApiError::internal(format!("getrandom: {e}")))?;
+    Ok(HEXLOWER.encode(&bytes))
 }
 
 pub fn is_object_id(s: &str) -> bool {
@@ -55,9 +55,31 @@ macro_rules! object_id_type {
             }
         }
 
+        id_serde!($name);
+    };
+}
+
+/// Ids cross into the chat's Durable Object and into socket attachments as plain strings; reading one
+/// back goes through `parse`, so an id value is valid wherever it came from.
+macro_rules! id_serde {
+    ($name:ident) => {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                $name::parse(&text, stringify!($name))
+                    .map_err(|e| serde::de::Error::custom(e.errors.join("; ")))
             }
         }
     };
@@ -85,11 +107,7 @@ impl UserId {
     }
 }
 
-impl std::fmt::Display for UserId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+id_serde!(UserId);
 
 #[cfg(test)]
 mod tests {

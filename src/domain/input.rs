@@ -219,13 +219,19 @@ impl Query {
     }
 }
 
-/// An `https://` URL of at most 2,048 characters with no spaces or control characters.
+/// An absolute `https://` URL of at most 2,048 characters with a host, as a URL parser reads it (so
+/// `https://` followed by something that is not a host is refused), with no spaces or control
+/// characters. The scheme must be spelled out: parsers also read `https:host` and `https:\\host`.
 pub fn is_https_url(s: &str) -> bool {
     s.len() <= 2048
-        && s.len() > "https://".len()
         && s.get(..8)
             .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+        // The authority right after `https://` (parsers skip extra slashes: `https:///x` reads as host x).
+        && !s[8..].starts_with(['/', '?', '#'])
+        && url::Url::parse(s).is_ok_and(|u| {
+            u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty())
+        })
 }
 
 #[cfg(test)]
@@ -295,5 +301,19 @@ mod tests {
         assert!(!is_https_url("https://"));
         assert!(!is_https_url("https://a b"));
         assert!(!is_https_url("javascript:alert(1)"));
+        for bad in [
+            "https://[not-a-host",
+            "https://exa mple.com/",
+            "https://:443/x",
+            "https://a.example:99999/",
+            "https:\\\\evil.example/",
+            "https:evil.example",
+            "https://%zz/",
+            "https:///path-only",
+        ] {
+            assert!(!is_https_url(bad), "{bad}");
+        }
+        assert!(is_https_url("https://[::1]:8443/a?b=c#d"));
+        assert!(is_https_url("HTTPS://CDN.example.com/A.png"));
     }
 }

@@ -1,8 +1,10 @@
 //! Live delivery (API.md "Live delivery (WebSocket)"): the frames a client may send on a chat's socket,
 //! parsed into domain values, and the socket's own record (who holds it, until when).
 //!
-//! Client frames: `{"ping": <any>}`, or a SAMA-style request
-//! `{"request": {"message_list": {"cid", "ids", "limit", "updated_at": {"gt", "lt"}, "cursor"}}, "id"}`.
+//! Client frames: `{"ping": <any>}`, or a SAMA request
+//! `{"request": {"message_list": {"cid", "ids", "limit", "updated_at": {"gt", "lt"}, "cursor"}, "id"}}`
+//! (SAMA puts the request's `id` inside `request`; a top-level `id` is read too, as an earlier README
+//! showed it there).
 //! `message_list` maps onto the HTTP cursor mode (`domain::cursor`): `ids`, the `updated_at` sync window
 //! (epoch milliseconds, ordered by (`updatedAt`, `_id`)), or, with neither, the newest `limit` messages.
 //! `cursor` (our addition, the `nextCursor` of an earlier answer) continues a window without skipping
@@ -11,7 +13,7 @@
 use serde_json::Value;
 
 use super::cursor::{Bound, Cursor, CursorQuery, SyncPosition, Window, MAX_IDS};
-use super::ids::{ChatId, MessageId};
+use super::ids::{ChatId, MessageId, UserId};
 use super::input::MAX_SAFE_INTEGER;
 use super::pagination::MAX_LIMIT;
 use super::time::MAX_MS;
@@ -28,8 +30,8 @@ pub const CLOSE_NOT_PARTICIPANT: u16 = 4003;
 /// What the chat's Durable Object keeps with each socket (its hibernation attachment).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LiveSocket {
-    pub user: String,
-    pub chat: String,
+    pub user: UserId,
+    pub chat: ChatId,
     /// The token's `exp`, in epoch milliseconds: the socket is closed with 4001 then.
     pub expires_at_ms: i64,
 }
@@ -75,21 +77,30 @@ pub fn parse_frame(text: &str, chat: &ChatId) -> Result<ClientFrame, FrameError>
     if let Some(ping) = object.get("ping") {
         return Ok(ClientFrame::Ping(ping.clone()));
     }
-    let id = object.get("id").cloned().unwrap_or(Value::Null);
+    let request = object.get("request").and_then(Value::as_object);
+    let id = request
+        .and_then(|r| r.get("id"))
+        .or_else(|| object.get("id"))
+        .cloned()
+        .unwrap_or(Value::Null);
     if !(id.is_string() || id.is_number()) {
         return Err(FrameError::bad(
             &id,
-            "a request needs an \"id\" (string or number)",
+            "a request needs an \"id\" (string or number) inside \"request\"",
         ));
     }
-    let Some(request) = object.get("request").and_then(Value::as_object) else {
+    let Some(request) = request else {
         return Err(FrameError::bad(
             &id,
-            "expected {\"request\": {...}, \"id\": ...} or {\"ping\": ...}",
+            "expected {\"request\": {...,\"id\": ...}} or {\"ping\": ...}",
         ));
     };
     let Some(list) = request.get("message_list") else {
-        let names: Vec<&str> = request.keys().map(String::as_str).collect();
+        let names: Vec<&str> = request
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "id")
+            .collect();
         return Err(FrameError::bad(
             &id,
             format!("unknown request {names:?}; supported: message_list"),
@@ -219,9 +230,27 @@ mod tests {
 
     fn list(body: Value) -> Result<ClientFrame, FrameError> {
         parse_frame(
-            &json!({"request": {"message_list": body}, "id": "r1"}).to_string(),
+            &json!({"request": {"message_list": body, "id": "r1"}}).to_string(),
             &chat(),
         )
+    }
+
+    #[test]
+    fn the_request_id_is_read_where_sama_puts_it_and_at_the_top_level() {
+        let cid = chat().as_str().to_string();
+        let sama = json!({"request": {"message_list": {"cid": cid}, "id": "s1"}});
+        let top = json!({"request": {"message_list": {"cid": cid}}, "id": 7});
+        for (frame, id) in [(sama, json!("s1")), (top, json!(7))] {
+            match parse_frame(&frame.to_string(), &chat()) {
+                Ok(ClientFrame::MessageList { id: got, .. }) => assert_eq!(got, id),
+                other => panic!("{frame}: {other:?}"),
+            }
+        }
+        let both = json!({"request": {"message_list": {"cid": cid}, "id": "inner"}, "id": "outer"});
+        assert!(matches!(
+            parse_frame(&both.to_string(), &chat()),
+            Ok(ClientFrame::MessageList { id, .. }) if id == json!("inner")
+        ));
     }
 
     const ID: &str = "64d15f9e2e6c8f4d5a123456";
@@ -298,12 +327,12 @@ mod tests {
             ("[1]".to_string(), "JSON objects"),
             (json!({"request": {}, "id": {}}).to_string(), "\"id\""),
             (
-                json!({"request": {"typing": {}}, "id": 1}).to_string(),
+                json!({"request": {"typing": {}, "id": 1}}).to_string(),
                 "unknown request",
             ),
             (json!({"id": 1}).to_string(), "expected"),
             (
-                json!({"request": {"message_list": 5}, "id": 1}).to_string(),
+                json!({"request": {"message_list": 5, "id": 1}}).to_string(),
                 "must be an object",
             ),
             ("x".repeat(MAX_FRAME_BYTES + 1), "at most"),

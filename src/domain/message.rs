@@ -1,6 +1,8 @@
 //! A message as a client sends it, parsed once into a value that cannot break the rules of API.md "Send".
 
-use serde_json::{json, Map, Value};
+use data_encoding::HEXLOWER;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::ids::ChatId;
@@ -11,7 +13,8 @@ pub const MAX_CONTENT_CHARS: usize = 4000;
 pub const MAX_METADATA_BYTES: usize = 4096;
 
 /// The kinds a client may send; `credit_transfer` and `system` messages are made by the server only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SendKind {
     Text,
     Media,
@@ -28,13 +31,27 @@ impl SendKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// A media object as stored and shown: every documented key present (`null` where not given). Fields
+/// are in alphabetical order, the order in which stored media JSON has always been written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Media {
+    pub duration: Option<f64>,
+    pub height: Option<i64>,
+    pub name: Option<String>,
+    pub size: Option<i64>,
+    pub thumbnail_url: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    pub width: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewMessage {
     pub chat_id: ChatId,
     pub kind: SendKind,
     pub content: Option<String>,
-    /// Normalized media object (every documented key present), as stored.
-    pub media: Option<Value>,
+    pub media: Option<Media>,
     pub metadata: Option<Map<String, Value>>,
     pub client_message_id: Option<String>,
 }
@@ -78,8 +95,13 @@ impl NewMessage {
                     "content is required for text messages: a non-empty string of at most {MAX_CONTENT_CHARS} characters"
                 ));
             }
-            Some(SendKind::Media | SendKind::File) if media.is_none() && !body.has("media") => {
-                body.error("media is required for media and file messages".into());
+            // Absent or `null`: a media object with `url` and `type` is required. (A present but invalid
+            // object has its own errors already.)
+            Some(SendKind::Media | SendKind::File) if body.value("media").is_none() => {
+                body.error(
+                    "media is required for media and file messages: an object with url and type"
+                        .into(),
+                );
             }
             _ => {}
         }
@@ -109,19 +131,20 @@ impl NewMessage {
 
     /// Fingerprint of what the client asked for: a retry with the same `clientMessageId` must match it.
     pub fn request_hash(&self) -> String {
-        let canonical = json!([
+        let canonical = (
             self.chat_id.as_str(),
-            self.kind.as_str(),
-            self.content,
-            self.media,
-            self.metadata
-        ]);
-        hex_sha256(canonical.to_string().as_bytes())
+            self.kind,
+            &self.content,
+            &self.media,
+            &self.metadata,
+        );
+        hex_sha256(&serde_json::to_vec(&canonical).unwrap_or_default())
     }
 }
 
 /// What a message may change into (API.md "Read marks, edits, deletes").
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Change {
     /// New `content` of a text message.
     Edit(String),
@@ -145,14 +168,11 @@ impl Change {
 }
 
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    HEXLOWER.encode(&Sha256::digest(bytes))
 }
 
 /// Checks a media object and returns it normalized: `url` and `type` required, URLs `https://`.
-fn parse_media(body: &mut JsonBody, media: &Map<String, Value>) -> Option<Value> {
+fn parse_media(body: &mut JsonBody, media: &Map<String, Value>) -> Option<Media> {
     let before = body.error_count();
     let text = |key: &str| media.get(key).filter(|v| !v.is_null());
     let url = match text("url").and_then(Value::as_str) {
@@ -215,10 +235,16 @@ fn parse_media(body: &mut JsonBody, media: &Map<String, Value>) -> Option<Value>
     if body.error_count() != before {
         return None;
     }
-    Some(json!({
-        "url": url, "type": kind, "name": name, "size": size, "duration": duration,
-        "width": width, "height": height, "thumbnail_url": thumbnail_url,
-    }))
+    Some(Media {
+        duration,
+        height,
+        name,
+        size,
+        thumbnail_url,
+        kind: kind?,
+        url: url?,
+        width,
+    })
 }
 
 #[cfg(test)]
@@ -226,6 +252,7 @@ mod tests {
     use super::*;
 
     const CHAT: &str = "64d15f9e2e6c8f4d5a654321";
+    const STABLE_HASH: &str = "4c69d8efeefe894e68e72fa49de09eea71bfbee3c9d65d9050eeb62391108894";
 
     #[test]
     fn text_needs_content() {
@@ -253,9 +280,12 @@ mod tests {
                 .as_bytes(),
         )
         .unwrap();
-        let media = ok.media.unwrap();
-        assert_eq!(media["width"], 3);
-        assert!(media["thumbnail_url"].is_null());
+        let media = serde_json::to_string(&ok.media.unwrap()).unwrap();
+        // Stored JSON keeps the documented keys in alphabetical order, as it always was written.
+        assert_eq!(
+            media,
+            r#"{"duration":null,"height":null,"name":null,"size":null,"thumbnail_url":null,"type":"image","url":"https://x.test/a.png","width":3}"#
+        );
         let err = NewMessage::parse(
             format!(r#"{{"chatId":"{CHAT}","type":"file","media":{{"url":"http://x.test/a","type":"pdf"}}}}"#).as_bytes(),
         )
@@ -300,6 +330,33 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn media_and_file_messages_need_a_media_object_not_null() {
+        for kind in ["media", "file"] {
+            for media in ["", r#","media":null"#] {
+                let body = format!(r#"{{"chatId":"{CHAT}","type":"{kind}"{media}}}"#);
+                let err = NewMessage::parse(body.as_bytes()).unwrap_err();
+                assert!(
+                    err.errors.iter().any(|e| e.starts_with("media is required")),
+                    "{body}: {:?}",
+                    err.errors
+                );
+            }
+        }
+    }
+
+    /// The fingerprint of a stored message must not change between versions: a retry after an upgrade
+    /// still matches the original (this value was computed by the version before the typed protocol).
+    #[test]
+    fn request_hash_is_stable() {
+        let m = NewMessage::parse(
+            format!(r#"{{"chatId":"{CHAT}","type":"media","content":"c","metadata":{{"b":1,"a":[2]}},"media":{{"url":"https://x.test/a.png","type":"image","size":5}}}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(m.request_hash(), STABLE_HASH);
     }
 
     #[test]

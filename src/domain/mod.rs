@@ -5,6 +5,7 @@ pub mod credits;
 pub mod cursor;
 pub mod ids;
 pub mod input;
+pub mod listing;
 pub mod live;
 pub mod message;
 pub mod pagination;

@@ -41,7 +41,8 @@ impl PageRequest {
 }
 
 /// The page fields every paged response carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PageInfo {
     pub page: i64,
     pub limit: i64,

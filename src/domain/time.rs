@@ -9,6 +9,22 @@ pub fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
+/// A stored time (epoch milliseconds) as API.md shows it: `2024-01-15T10:30:00.000Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub i64);
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&format_ms(self.0))
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_ms(self.0))
+    }
+}
+
 /// `2024-01-15T10:30:00.000Z`. Written by hand (a page formats up to 200 of these): civil date from
 /// days since the epoch by Howard Hinnant's algorithm, checked against chrono in the tests.
 pub fn format_ms(ms: i64) -> String {

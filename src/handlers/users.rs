@@ -1,9 +1,7 @@
 //! `GET /api/v1/users/me`, `PATCH /api/v1/users/me`.
 
-use serde_json::json;
-
-use super::Ctx;
 use crate::auth::Caller;
+use crate::context::Ctx;
 use crate::domain::user::ProfilePatch;
 use crate::error::Result;
 use crate::http::{read_json_body, Reply};
@@ -13,27 +11,13 @@ use crate::views;
 /// Reads never write: a caller without a row yet is answered from the token's claims, with 0 credits.
 pub async fn get_me(ctx: &Ctx, caller: &Caller) -> Result<Reply> {
     match users::find(&ctx.db, caller.id.as_str()).await? {
-        Some(row) => Reply::ok(&views::User(&row)),
-        None => {
-            let username = caller.username.as_deref().unwrap_or(caller.id.as_str());
-            let photo = caller
-                .picture
-                .as_ref()
-                .map(|url| json!({"_id": null, "url": url, "type": "image"}));
-            Reply::ok(&json!({
-                "_id": caller.id.as_str(),
-                "username": username,
-                "firstName": caller.first_name.as_deref().unwrap_or(username),
-                "profilePhoto": photo,
-                "availabilityStatus": "available",
-                "credits": 0,
-            }))
-        }
+        Some(row) => Reply::ok(&views::User::new(&row)),
+        None => Reply::ok(&views::User::from_claims(caller)),
     }
 }
 
 pub async fn patch_me(req: &mut worker::Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
     let patch = ProfilePatch::parse(&read_json_body(req).await?)?;
     let row = users::update_profile(&ctx.db, caller, &patch, ctx.now_ms).await?;
-    Reply::ok(&views::User(&row))
+    Reply::ok(&views::User::new(&row))
 }

@@ -8,42 +8,65 @@
 
 use super::rows::ChatRow;
 use super::users::{claim_profile, insert_named, ClaimedProfile};
-use super::{first, nth, rows, Arg, Db};
+use super::{changes, first, nth, rows, Db};
 use crate::auth::Caller;
 use crate::domain::chat::NewChat;
 use crate::domain::ids::{ChatId, UserId};
 use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Result};
 
-/// The caller's chats matching `filter` (extra SQL on `c`/`me`), in chat-list order, `LIMIT ?2 OFFSET ?3`.
-fn chat_view_sql(filter: &str) -> String {
-    format!(
-        "WITH page AS (
-           SELECT c.id, c.type, c.title, c.last_seq, c.last_activity_at, c.created_at, c.updated_at,
-                  me.last_read_seq AS my_read_seq
-           FROM chat_participants me JOIN chats c ON c.id = me.chat_id
-           WHERE me.user_id = ?1 {filter}
-           ORDER BY c.last_activity_at DESC, c.id DESC
-           LIMIT ?2 OFFSET ?3)
-         SELECT page.*, {participants} AS participants,
-                CASE WHEN m.id IS NULL THEN NULL ELSE {message_json} END AS last_message
-         FROM page LEFT JOIN messages m ON m.chat_id = page.id AND m.seq = page.last_seq
-         ORDER BY page.last_activity_at DESC, page.id DESC",
-        message_json = super::messages::MESSAGE_JSON,
-        participants = super::messages::participants_json("page.id"),
-    )
+/// The caller's (?1) chats matching `$filter` (more SQL on `c` / `me`), in chat-list order, each with
+/// its participants and last message, `LIMIT $limit OFFSET $offset`.
+macro_rules! chat_view {
+    ($filter:literal, $limit:literal, $offset:literal) => {
+        concat!(
+            "WITH page AS (
+               SELECT c.id, c.type, c.title, c.last_seq, c.last_activity_at, c.created_at,
+                      c.updated_at, me.last_read_seq AS my_read_seq
+               FROM chat_participants me JOIN chats c ON c.id = me.chat_id
+               WHERE me.user_id = ?1 ",
+            $filter,
+            "
+               ORDER BY c.last_activity_at DESC, c.id DESC
+               LIMIT ",
+            $limit,
+            " OFFSET ",
+            $offset,
+            ")
+             SELECT page.*, ",
+            participants_of!("page.id"),
+            " AS participants,
+                    CASE WHEN m.id IS NULL THEN NULL ELSE ",
+            message_json!(),
+            " END AS last_message
+             FROM page LEFT JOIN messages m ON m.chat_id = page.id AND m.seq = page.last_seq
+             ORDER BY page.last_activity_at DESC, page.id DESC"
+        )
+    };
 }
+
+/// One chat as its participant sees it. ?1 caller, ?2 chat.
+pub const CHAT_FOR_CALLER_SQL: &str = chat_view!("AND me.chat_id = ?2", "1", "0");
+
+/// The direct chat of a pair as one of them sees it. ?1 caller, ?2 the pair's `direct_key`.
+pub const DIRECT_CHAT_FOR_CALLER_SQL: &str = chat_view!(
+    "AND me.chat_id = (SELECT id FROM chats WHERE direct_key = ?2)",
+    "1",
+    "0"
+);
+
+/// A page of the caller's chats. ?1 caller, ?2 limit, ?3 offset.
+pub const CHAT_LIST_SQL: &str = chat_view!("", "?2", "?3");
+
+/// How many chats the caller is in. ?1 caller.
+pub const CHAT_COUNT_SQL: &str =
+    "SELECT COUNT(*) AS total FROM chat_participants WHERE user_id = ?1";
 
 /// One chat as `caller` sees it; `None` when it does not exist or the caller is not in it. One round trip.
 pub async fn find_for(db: &Db, caller: &UserId, chat_id: &ChatId) -> Result<Option<ChatRow>> {
     let statement = db.statement(
-        &chat_view_sql("AND me.chat_id = ?4"),
-        &[
-            caller.as_str().into(),
-            Arg::Int(1),
-            Arg::Int(0),
-            chat_id.as_str().into(),
-        ],
+        CHAT_FOR_CALLER_SQL,
+        &[caller.as_str().into(), chat_id.as_str().into()],
     )?;
     first(&db.all(statement).await?)
 }
@@ -54,12 +77,9 @@ pub async fn list_for(db: &Db, caller: &UserId, page: PageRequest) -> Result<(Ve
     struct Total {
         total: i64,
     }
-    let count = db.statement(
-        "SELECT COUNT(*) AS total FROM chat_participants WHERE user_id = ?1",
-        &[caller.as_str().into()],
-    )?;
+    let count = db.statement(CHAT_COUNT_SQL, &[caller.as_str().into()])?;
     let list = db.statement(
-        &chat_view_sql(""),
+        CHAT_LIST_SQL,
         &[
             caller.as_str().into(),
             page.limit.into(),
@@ -71,6 +91,23 @@ pub async fn list_for(db: &Db, caller: &UserId, page: PageRequest) -> Result<(Ve
     Ok((rows(nth(&results, 1)?)?, total))
 }
 
+/// A new chat, unless it is a direct chat whose pair has one already (`direct_key` is UNIQUE).
+/// ?1 id, ?2 type, ?3 title, ?4 direct key, ?5 now.
+pub const INSERT_CHAT_SQL: &str =
+    "INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5)
+     ON CONFLICT (direct_key) DO NOTHING";
+
+/// The participants of a chat created in the same batch, with copies of their profiles.
+/// ?1 chat, ?2 now, ?3 the user ids as a JSON array.
+pub const INSERT_PARTICIPANTS_SQL: &str =
+    "INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at,
+                                    username, photo_id, photo_url, photo_type, availability)
+     SELECT ?1, u.id, 0, ?2, u.username, u.photo_id, u.photo_url, u.photo_type, u.availability
+     FROM json_each(?3) AS j JOIN users u ON u.id = j.value
+     WHERE EXISTS (SELECT 1 FROM chats WHERE id = ?1)
+     ON CONFLICT DO NOTHING";
+
 /// Creates a chat, or finds the existing direct chat of the pair. Returns the chat and whether it was
 /// created. One round trip: the caller's and the named users' rows, the chat, its participants and the
 /// read-back are one batch (one transaction), and `direct_key UNIQUE` settles concurrent creations.
@@ -81,69 +118,67 @@ pub async fn create(
     now_ms: i64,
 ) -> Result<(ChatRow, bool)> {
     let chat_id = ChatId::generate(now_ms)?;
+    let (chat, me) = (chat_id.as_str(), caller.id.as_str());
     let direct_key = new_chat.direct_key(&caller.id);
     let others: Vec<&str> = new_chat.others.iter().map(UserId::as_str).collect();
     let others_json = serde_json::to_string(&others)?;
-    let mut everyone = vec![caller.id.as_str()];
-    everyone.extend(&others);
-    let everyone_json = serde_json::to_string(&everyone)?;
-
+    let everyone_json = serde_json::to_string(&[&[me][..], &others].concat())?;
     let claimed = ClaimedProfile::of(caller, now_ms)?;
     let mut statements = claim_profile(db, &claimed, now_ms, None)?;
     statements.extend([
         insert_named(db, &others_json, now_ms)?,
         db.statement(
-            "INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5)
-             ON CONFLICT (direct_key) DO NOTHING",
+            INSERT_CHAT_SQL,
             &[
-                chat_id.as_str().into(),
+                chat.into(),
                 new_chat.kind.as_str().into(),
-                new_chat.title.as_ref().into(),
-                direct_key.as_ref().into(),
+                new_chat.title.as_deref().into(),
+                direct_key.as_deref().into(),
                 now_ms.into(),
             ],
         )?,
         db.statement(
-            "INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at,
-                                            username, photo_id, photo_url, photo_type, availability)
-             SELECT ?1, u.id, 0, ?2, u.username, u.photo_id, u.photo_url, u.photo_type, u.availability
-             FROM json_each(?3) AS j JOIN users u ON u.id = j.value
-             WHERE EXISTS (SELECT 1 FROM chats WHERE id = ?1)
-             ON CONFLICT DO NOTHING",
-            &[chat_id.as_str().into(), now_ms.into(), everyone_json.as_str().into()],
+            INSERT_PARTICIPANTS_SQL,
+            &[chat.into(), now_ms.into(), everyone_json.as_str().into()],
         )?,
         match &direct_key {
-            Some(key) => db.statement(
-                &chat_view_sql("AND me.chat_id = (SELECT id FROM chats WHERE direct_key = ?4)"),
-                &[caller.id.as_str().into(), Arg::Int(1), Arg::Int(0), key.into()],
-            )?,
-            None => db.statement(
-                &chat_view_sql("AND me.chat_id = ?4"),
-                &[caller.id.as_str().into(), Arg::Int(1), Arg::Int(0), chat_id.as_str().into()],
-            )?,
+            Some(key) => db.statement(DIRECT_CHAT_FOR_CALLER_SQL, &[me.into(), key.into()])?,
+            None => db.statement(CHAT_FOR_CALLER_SQL, &[me.into(), chat.into()])?,
         },
     ]);
     let read_back = statements.len() - 1;
     let results = db.batch(statements).await?;
-    let chat: ChatRow = first(nth(&results, read_back)?)?
+    let row: ChatRow = first(nth(&results, read_back)?)?
         .ok_or_else(|| ApiError::internal("created chat could not be read back"))?;
-    let created = chat.id == chat_id.as_str();
-    Ok((chat, created))
+    let created = row.id == chat;
+    Ok((row, created))
 }
 
-/// Moves the caller's read mark forward to `up_to` (default: the chat's last message). Returns
-/// `(last_read_seq, chat_last_seq)`, or `None` when the caller is not in the chat. One round trip.
-/// Whether `user` participates in the chat. One row read.
+/// Whether the user participates in the chat. ?1 chat, ?2 user. One row read.
+pub const IS_PARTICIPANT_SQL: &str =
+    "SELECT 1 AS one FROM chat_participants WHERE chat_id = ?1 AND user_id = ?2";
+
+/// Whether `user` participates in the chat. One round trip, one row read.
 pub async fn is_member(db: &Db, user: &UserId, chat_id: &ChatId) -> Result<bool> {
-    let result = db
-        .all(db.statement(
-            "SELECT 1 AS one FROM chat_participants WHERE chat_id = ?1 AND user_id = ?2",
-            &[chat_id.as_str().into(), user.as_str().into()],
-        )?)
-        .await?;
-    Ok(!result.results::<serde_json::Value>()?.is_empty())
+    let statement = db.statement(
+        IS_PARTICIPANT_SQL,
+        &[chat_id.as_str().into(), user.as_str().into()],
+    )?;
+    Ok(!db.all(statement).await?.results::<serde_json::Value>()?.is_empty())
 }
+
+/// Moves read mark of user ?2 in chat ?1 forward to ?3 (NULL: the chat's last message); a mark past
+/// the last message, or behind the current one, changes nothing.
+pub const MARK_READ_SQL: &str = "UPDATE chat_participants
+     SET last_read_seq = COALESCE(?3, (SELECT last_seq FROM chats WHERE id = ?1))
+     WHERE chat_id = ?1 AND user_id = ?2
+       AND last_read_seq < COALESCE(?3, (SELECT last_seq FROM chats WHERE id = ?1))
+       AND COALESCE(?3, 0) <= (SELECT last_seq FROM chats WHERE id = ?1)";
+
+/// The read mark of user ?2 in chat ?1, and the chat's last sequence number.
+pub const READ_MARK_SQL: &str =
+    "SELECT p.last_read_seq, c.last_seq FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+     WHERE p.chat_id = ?1 AND p.user_id = ?2";
 
 /// The caller's read mark after `mark_read`.
 pub struct ReadMark {
@@ -153,6 +188,8 @@ pub struct ReadMark {
     pub moved: bool,
 }
 
+/// Moves the caller's read mark forward to `up_to` (default: the chat's last message). `None` when the
+/// caller is not in the chat. One round trip.
 pub async fn mark_read(
     db: &Db,
     caller: &UserId,
@@ -164,26 +201,11 @@ pub async fn mark_read(
         last_read_seq: i64,
         last_seq: i64,
     }
-    let args = [
-        chat_id.as_str().into(),
-        caller.as_str().into(),
-        up_to.into(),
-    ];
-    let update = db.statement(
-        "UPDATE chat_participants
-         SET last_read_seq = COALESCE(?3, (SELECT last_seq FROM chats WHERE id = ?1))
-         WHERE chat_id = ?1 AND user_id = ?2
-           AND last_read_seq < COALESCE(?3, (SELECT last_seq FROM chats WHERE id = ?1))
-           AND COALESCE(?3, 0) <= (SELECT last_seq FROM chats WHERE id = ?1)",
-        &args,
-    )?;
-    let read_back = db.statement(
-        "SELECT p.last_read_seq, c.last_seq FROM chat_participants p JOIN chats c ON c.id = p.chat_id
-         WHERE p.chat_id = ?1 AND p.user_id = ?2",
-        &args[..2],
-    )?;
+    let (chat, user) = (chat_id.as_str(), caller.as_str());
+    let update = db.statement(MARK_READ_SQL, &[chat.into(), user.into(), up_to.into()])?;
+    let read_back = db.statement(READ_MARK_SQL, &[chat.into(), user.into()])?;
     let results = db.batch(vec![update, read_back]).await?;
-    let moved = super::changes(nth(&results, 0)?) > 0;
+    let moved = changes(nth(&results, 0)?) > 0;
     Ok(first::<Marks>(nth(&results, 1)?)?.map(|m| ReadMark {
         last_read_seq: m.last_read_seq,
         last_seq: m.last_seq,

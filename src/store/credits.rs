@@ -9,8 +9,9 @@
 //! constraint that fires anyway rolls the whole batch back and becomes a 409/422 (error.rs).
 
 use serde::Deserialize;
+use worker::{D1PreparedStatement, D1Result};
 
-use super::messages::{change_stamp, read_marks, read_marks_statement, MESSAGE_COLUMNS};
+use super::messages::{read_marks, read_marks_statement, Stored, SEND_READ_MARK_SQL};
 use super::rows::MessageRow;
 use super::users::{claim_profile, ClaimedProfile};
 use super::{first, nth, rows, Arg, Db};
@@ -20,18 +21,105 @@ use crate::domain::ids::{new_object_id, MessageId, UserId};
 use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Result};
 
-const TRANSFER_EXISTS: &str = "EXISTS (SELECT 1 FROM credit_transfers WHERE id = ?5)";
-
-pub struct TransferOutcome {
-    pub message: MessageRow,
-    /// False when this was a retry of an earlier transfer (same key and body).
-    pub created: bool,
-    pub read_marks: Vec<(String, i64)>,
+/// Whether the money movement `$id` (an SQL expression) was accepted in this batch.
+macro_rules! transfer_exists {
+    ($id:literal) => {
+        concat!("EXISTS (SELECT 1 FROM credit_transfers WHERE id = ", $id, ")")
+    };
 }
+
+/// A transfer, only when every rule holds: sender and recipient differ and are both in the chat, the
+/// key is new for this sender, the balance covers it, and the recipient's stays a safe integer.
+/// ?1 chat, ?2 sender, ?3 recipient, ?4 amount, ?5 transfer id, ?6 message id, ?7 key, ?8 hash,
+/// ?9 now, ?10 largest balance.
+pub const TRANSFER_SQL: &str = concat!(
+    "INSERT INTO credit_transfers (id, kind, sender_id, recipient_id, amount, chat_id, message_id,
+                                   idempotency_key, request_hash, created_at)
+     SELECT ?5, 'transfer', ?2, ?3, ?4, ?1, ?6, ?7, ?8, ?9
+     WHERE ?2 <> ?3 AND ",
+    is_member!("?1", "?2"),
+    " AND ",
+    is_member!("?1", "?3"),
+    "
+       AND NOT EXISTS (SELECT 1 FROM credit_transfers
+                       WHERE kind = 'transfer' AND sender_id = ?2 AND idempotency_key = ?7)
+       AND (SELECT credits FROM users WHERE id = ?2) >= ?4
+       AND (SELECT credits FROM users WHERE id = ?3) + ?4 <= ?10"
+);
+
+/// A debit of an accepted movement. ?1 user, ?2 amount, ?3 now, ?4 movement id.
+pub const DEBIT_SQL: &str = concat!(
+    "UPDATE users SET credits = credits - ?2, updated_at = ?3 WHERE id = ?1 AND ",
+    transfer_exists!("?4")
+);
+
+/// A credit of an accepted movement. ?1 user, ?2 amount, ?3 now, ?4 movement id.
+pub const CREDIT_SQL: &str = concat!(
+    "UPDATE users SET credits = credits + ?2, updated_at = ?3 WHERE id = ?1 AND ",
+    transfer_exists!("?4")
+);
+
+/// The chat's next sequence number and write stamp, for an accepted transfer. ?1 chat, ?2 now,
+/// ?3 transfer id.
+pub const TRANSFER_BUMP_SQL: &str = concat!(
+    "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ",
+    change_stamp!("?1", "?2"),
+    ", updated_at = ?2 WHERE id = ?1 AND ",
+    transfer_exists!("?3")
+);
+
+/// The `credit_transfer` message of an accepted transfer. ?1 chat, ?2 message id, ?3 sender, ?4 note,
+/// ?5 amount, ?6 recipient, ?7 hash, ?8 transfer id.
+pub const TRANSFER_MESSAGE_SQL: &str = concat!(
+    "INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, transfer_amount,
+                           transfer_recipient, request_hash, created_at, updated_at)
+     SELECT ?1, c.last_seq, ?2, ?3, 'user', 'credit_transfer', ?4, ?5, ?6, ?7,
+            c.last_activity_at, c.last_activity_at FROM chats c
+     WHERE c.id = ?1 AND ",
+    transfer_exists!("?8")
+);
+
+/// One line of a user's ledger for an accepted movement, with the balance after it. ?1 user,
+/// ?2 movement id, ?3 kind, ?4 signed amount, ?5 counterparty, ?6 chat, ?7 message id, ?8 now.
+pub const LEDGER_LINE_SQL: &str = concat!(
+    "INSERT INTO ledger_entries (user_id, seq, transfer_id, kind, amount, balance_after,
+                                 counterparty_id, chat_id, message_id, created_at)
+     SELECT ?1, COALESCE((SELECT MAX(seq) FROM ledger_entries WHERE user_id = ?1), 0) + 1, ?2, ?3,
+            ?4, (SELECT credits FROM users WHERE id = ?1), ?5, ?6, ?7, ?8
+     WHERE ",
+    transfer_exists!("?2")
+);
+
+/// The stored transfer with its message, by the sender's key: new, or the original of a retry.
+/// ?1 sender, ?2 key.
+pub const TRANSFER_BY_KEY_SQL: &str = concat!(
+    "SELECT t.id AS transfer_id, t.request_hash AS transfer_hash, ",
+    message_columns!(),
+    " FROM credit_transfers t JOIN messages m ON m.id = t.message_id
+     WHERE t.kind = 'transfer' AND t.sender_id = ?1 AND t.idempotency_key = ?2"
+);
+
+/// The stored transfer with its message, by id. ?1 transfer id.
+pub const TRANSFER_BY_ID_SQL: &str = concat!(
+    "SELECT t.id AS transfer_id, t.request_hash AS transfer_hash, ",
+    message_columns!(),
+    " FROM credit_transfers t JOIN messages m ON m.id = t.message_id WHERE t.id = ?1"
+);
+
+/// Why a transfer was not accepted. ?1 chat, ?2 sender, ?3 recipient.
+pub const TRANSFER_DIAGNOSIS_SQL: &str = concat!(
+    "SELECT ",
+    is_member!("?1", "?2"),
+    " AS sender_member, ",
+    is_member!("?1", "?3"),
+    " AS recipient_member,
+            COALESCE((SELECT credits FROM users WHERE id = ?2), 0) AS balance,
+            COALESCE((SELECT credits FROM users WHERE id = ?3), 0) AS recipient_balance"
+);
 
 /// The transfer columns of the read-back row (the same row also decodes as a `MessageRow`).
 #[derive(Deserialize)]
-struct Stored {
+struct StoredTransfer {
     transfer_id: String,
     transfer_hash: String,
 }
@@ -44,6 +132,12 @@ struct Diagnosis {
     recipient_balance: i64,
 }
 
+/// The ids a new transfer would get.
+struct NewIds {
+    transfer: String,
+    message: MessageId,
+}
+
 /// Moves `amount` from the caller to the recipient inside the chat. Must run inside the chat's Durable
 /// Object (one write at a time per chat, in sequence order). One round trip.
 pub async fn transfer(
@@ -52,119 +146,128 @@ pub async fn transfer(
     t: &NewTransfer,
     now_ms: i64,
     with_marks: bool,
-) -> Result<TransferOutcome> {
-    let transfer_id = new_object_id(now_ms)?;
-    let message_id = MessageId::generate(now_ms)?;
+) -> Result<Stored> {
+    let ids = NewIds {
+        transfer: new_object_id(now_ms)?,
+        message: MessageId::generate(now_ms)?,
+    };
     let hash = t.request_hash();
-    let args: Vec<Arg<'_>> = vec![
-        t.chat_id.as_str().into(),
-        caller.id.as_str().into(),
-        t.recipient.as_str().into(),
-        t.amount.into(),
-        transfer_id.as_str().into(),
-        message_id.as_str().into(),
-        t.idempotency_key.as_ref().into(),
-        hash.as_str().into(),
-        now_ms.into(),
-        t.note.as_ref().into(),
-        MAX_BALANCE.into(),
-    ];
-    let member = |who: &str| {
-        format!("EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?1 AND user_id = {who})")
-    };
-    let ledger_line = |who: &str, kind: &str, signed: &str, other: &str| {
-        format!(
-            "INSERT INTO ledger_entries (user_id, seq, transfer_id, kind, amount, balance_after, counterparty_id,
-                                         chat_id, message_id, created_at)
-             SELECT {who}, COALESCE((SELECT MAX(seq) FROM ledger_entries WHERE user_id = {who}), 0) + 1, ?5,
-                    '{kind}', {signed}, (SELECT credits FROM users WHERE id = {who}), {other}, ?1, ?6, ?9
-             WHERE {TRANSFER_EXISTS}"
-        )
-    };
-    let sql = [
-        format!(
-            "INSERT INTO credit_transfers (id, kind, sender_id, recipient_id, amount, chat_id, message_id,
-                                           idempotency_key, request_hash, created_at)
-             SELECT ?5, 'transfer', ?2, ?3, ?4, ?1, ?6, ?7, ?8, ?9
-             WHERE ?2 <> ?3 AND {} AND {}
-               AND NOT EXISTS (SELECT 1 FROM credit_transfers
-                               WHERE kind = 'transfer' AND sender_id = ?2 AND idempotency_key = ?7)
-               AND (SELECT credits FROM users WHERE id = ?2) >= ?4
-               AND (SELECT credits FROM users WHERE id = ?3) + ?4 <= ?11",
-            member("?2"),
-            member("?3")
-        ),
-        format!("UPDATE users SET credits = credits - ?4, updated_at = ?9 WHERE id = ?2 AND {TRANSFER_EXISTS}"),
-        format!("UPDATE users SET credits = credits + ?4, updated_at = ?9 WHERE id = ?3 AND {TRANSFER_EXISTS}"),
-        format!(
-            "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = {stamp}, updated_at = ?9
-             WHERE id = ?1 AND {TRANSFER_EXISTS}",
-            stamp = change_stamp("?9")
-        ),
-        format!(
-            "INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, transfer_amount,
-                                   transfer_recipient, request_hash, created_at, updated_at)
-             SELECT ?1, c.last_seq, ?6, ?2, 'user', 'credit_transfer', ?10, ?4, ?3, ?8,
-                    c.last_activity_at, c.last_activity_at FROM chats c
-             WHERE c.id = ?1 AND {TRANSFER_EXISTS}"
-        ),
-        ledger_line("?2", "transfer_out", "-?4", "?3"),
-        ledger_line("?3", "transfer_in", "?4", "?2"),
-        "UPDATE chat_participants SET last_read_seq = (SELECT seq FROM messages WHERE id = ?6)
-         WHERE chat_id = ?1 AND user_id = ?2 AND EXISTS (SELECT 1 FROM messages WHERE id = ?6)"
-            .to_string(),
-    ];
     let claimed = ClaimedProfile::of(caller, now_ms)?;
     let mut statements = claim_profile(db, &claimed, now_ms, Some(t.chat_id.as_str()))?;
-    for text in &sql {
-        statements.push(db.statement(text, &args)?);
-    }
-    // The stored transfer with its message: the new one, or the original of a retried key.
-    let lookup = if t.idempotency_key.is_some() {
-        "t.kind = 'transfer' AND t.sender_id = ?2 AND t.idempotency_key = ?7"
-    } else {
-        "t.id = ?5"
-    };
+    statements.extend(transfer_statements(db, caller, t, &ids, &hash, now_ms)?);
     let read_back = statements.len();
+    statements.push(match &t.idempotency_key {
+        Some(key) => db.statement(
+            TRANSFER_BY_KEY_SQL,
+            &[caller.id.as_str().into(), key.as_str().into()],
+        )?,
+        None => db.statement(TRANSFER_BY_ID_SQL, &[ids.transfer.as_str().into()])?,
+    });
     statements.push(db.statement(
-        &format!(
-            "SELECT t.id AS transfer_id, t.request_hash AS transfer_hash, {MESSAGE_COLUMNS}
-             FROM credit_transfers t JOIN messages m ON m.id = t.message_id WHERE {lookup}"
-        ),
-        &args,
-    )?);
-    statements.push(db.statement(
-        &format!(
-            "SELECT {} AS sender_member, {} AS recipient_member,
-                    COALESCE((SELECT credits FROM users WHERE id = ?2), 0) AS balance,
-                    COALESCE((SELECT credits FROM users WHERE id = ?3), 0) AS recipient_balance",
-            member("?2"),
-            member("?3")
-        ),
-        &args,
+        TRANSFER_DIAGNOSIS_SQL,
+        &[
+            t.chat_id.as_str().into(),
+            caller.id.as_str().into(),
+            t.recipient.as_str().into(),
+        ],
     )?);
     if t.idempotency_key.is_some() || with_marks {
         statements.push(read_marks_statement(db, t.chat_id.as_str())?);
     }
     let results = db.batch(statements).await?;
+    transfer_outcome(&results, read_back, caller, t, &ids, &hash)
+}
 
-    let stored = first::<Stored>(nth(&results, read_back)?)?;
-    let message = first::<MessageRow>(nth(&results, read_back)?)?;
+/// The statements that apply a transfer, each conditioned on the first one's row.
+fn transfer_statements(
+    db: &Db,
+    caller: &Caller,
+    t: &NewTransfer,
+    ids: &NewIds,
+    hash: &str,
+    now_ms: i64,
+) -> Result<Vec<D1PreparedStatement>> {
+    let (chat, sender, recipient) = (t.chat_id.as_str(), caller.id.as_str(), t.recipient.as_str());
+    let (id, message) = (ids.transfer.as_str(), ids.message.as_str());
+    let line = |who: &str, kind: &str, signed: i64, other: &str| -> Result<D1PreparedStatement> {
+        db.statement(
+            LEDGER_LINE_SQL,
+            &[
+                who.into(),
+                id.into(),
+                kind.into(),
+                signed.into(),
+                other.into(),
+                chat.into(),
+                message.into(),
+                now_ms.into(),
+            ],
+        )
+    };
+    let move_args = |who| -> [Arg<'_>; 4] { [Arg::Text(who), t.amount.into(), now_ms.into(), id.into()] };
+    Ok(vec![
+        db.statement(
+            TRANSFER_SQL,
+            &[
+                chat.into(),
+                sender.into(),
+                recipient.into(),
+                t.amount.into(),
+                id.into(),
+                message.into(),
+                t.idempotency_key.as_deref().into(),
+                hash.into(),
+                now_ms.into(),
+                MAX_BALANCE.into(),
+            ],
+        )?,
+        db.statement(DEBIT_SQL, &move_args(sender))?,
+        db.statement(CREDIT_SQL, &move_args(recipient))?,
+        db.statement(TRANSFER_BUMP_SQL, &[chat.into(), now_ms.into(), id.into()])?,
+        db.statement(
+            TRANSFER_MESSAGE_SQL,
+            &[
+                chat.into(),
+                message.into(),
+                sender.into(),
+                t.note.as_deref().into(),
+                t.amount.into(),
+                recipient.into(),
+                hash.into(),
+                id.into(),
+            ],
+        )?,
+        line(sender, "transfer_out", -t.amount, recipient)?,
+        line(recipient, "transfer_in", t.amount, sender)?,
+        db.statement(SEND_READ_MARK_SQL, &[chat.into(), sender.into(), message.into()])?,
+    ])
+}
+
+/// The transfer as stored (new, or the original of a retried key), or why it was refused.
+fn transfer_outcome(
+    results: &[D1Result],
+    read_back: usize,
+    caller: &Caller,
+    t: &NewTransfer,
+    ids: &NewIds,
+    hash: &str,
+) -> Result<Stored> {
+    let stored = first::<StoredTransfer>(nth(results, read_back)?)?;
+    let message = first::<MessageRow>(nth(results, read_back)?)?;
     if let (Some(stored), Some(message)) = (stored, message) {
-        let created = stored.transfer_id == transfer_id;
-        if !created && stored.transfer_hash != hash {
+        let committed = stored.transfer_id == ids.transfer;
+        if !committed && stored.transfer_hash != hash {
             return Err(ApiError::conflict(
                 "idempotencyKey was already used for a different transfer",
             ));
         }
-        let read_marks = read_marks(results.get(read_back + 2))?;
-        return Ok(TransferOutcome {
+        return Ok(Stored {
             message,
-            created,
-            read_marks,
+            committed,
+            read_marks: read_marks(results.get(read_back + 2))?,
         });
     }
-    let why: Diagnosis = first(nth(&results, read_back + 1)?)?
+    let why: Diagnosis = first(nth(results, read_back + 1)?)?
         .ok_or_else(|| ApiError::internal("transfer diagnosis missing"))?;
     Err(if why.sender_member == 0 {
         ApiError::not_found("chat")
@@ -179,6 +282,31 @@ pub async fn transfer(
     })
 }
 
+/// A user named by a grant, with profile fields defaulting to the id. ?1 user, ?2 now.
+pub const GRANTEE_SQL: &str =
+    "INSERT INTO users (id, username, first_name, claimed, created_at, updated_at)
+     VALUES (?1, ?1, ?1, 0, ?2, ?2) ON CONFLICT (id) DO NOTHING";
+
+/// A grant, unless its key was used or the balance would pass the largest safe integer.
+/// ?1 grant id, ?2 user, ?3 amount, ?4 key, ?5 hash, ?6 now, ?7 largest balance.
+pub const GRANT_SQL: &str =
+    "INSERT INTO credit_transfers (id, kind, sender_id, recipient_id, amount, idempotency_key,
+                                   request_hash, created_at)
+     SELECT ?1, 'grant', NULL, ?2, ?3, ?4, ?5, ?6
+     WHERE NOT EXISTS (SELECT 1 FROM credit_transfers WHERE kind = 'grant' AND idempotency_key = ?4)
+       AND (SELECT credits FROM users WHERE id = ?2) + ?3 <= ?7";
+
+/// The stored grant and the user's balance, by key (new, or the original of a retry). ?1 key.
+pub const GRANT_BY_KEY_SQL: &str =
+    "SELECT t.id AS transfer_id, t.request_hash,
+            (SELECT credits FROM users WHERE id = t.recipient_id) AS credits
+     FROM credit_transfers t WHERE t.kind = 'grant' AND t.idempotency_key = ?1";
+
+/// The stored grant and the user's balance, by id. ?1 grant id.
+pub const GRANT_BY_ID_SQL: &str = "SELECT t.id AS transfer_id, t.request_hash,
+            (SELECT credits FROM users WHERE id = t.recipient_id) AS credits
+     FROM credit_transfers t WHERE t.id = ?1";
+
 /// Grants `amount` credits to a user (created with defaults if new). Returns the user's balance and
 /// whether this call did it (false: a retry of the same key). One round trip.
 pub async fn grant(db: &Db, g: &NewGrant, now_ms: i64) -> Result<(i64, bool)> {
@@ -188,52 +316,48 @@ pub async fn grant(db: &Db, g: &NewGrant, now_ms: i64) -> Result<(i64, bool)> {
         request_hash: String,
         credits: i64,
     }
-    let transfer_id = new_object_id(now_ms)?;
+    let id = new_object_id(now_ms)?;
     let hash = g.request_hash();
-    let args: Vec<Arg<'_>> = vec![
-        g.user.as_str().into(),
-        g.amount.into(),
-        transfer_id.as_str().into(),
-        g.idempotency_key.as_ref().into(),
-        hash.as_str().into(),
-        now_ms.into(),
-        MAX_BALANCE.into(),
+    let (user, key) = (g.user.as_str(), g.idempotency_key.as_deref());
+    let statements = vec![
+        db.statement(GRANTEE_SQL, &[user.into(), now_ms.into()])?,
+        db.statement(
+            GRANT_SQL,
+            &[
+                id.as_str().into(),
+                user.into(),
+                g.amount.into(),
+                key.into(),
+                hash.as_str().into(),
+                now_ms.into(),
+                MAX_BALANCE.into(),
+            ],
+        )?,
+        db.statement(
+            CREDIT_SQL,
+            &[user.into(), g.amount.into(), now_ms.into(), id.as_str().into()],
+        )?,
+        db.statement(
+            LEDGER_LINE_SQL,
+            &[
+                user.into(),
+                id.as_str().into(),
+                "grant".into(),
+                g.amount.into(),
+                Arg::Null,
+                Arg::Null,
+                Arg::Null,
+                now_ms.into(),
+            ],
+        )?,
+        match key {
+            Some(key) => db.statement(GRANT_BY_KEY_SQL, &[key.into()])?,
+            None => db.statement(GRANT_BY_ID_SQL, &[id.as_str().into()])?,
+        },
     ];
-    let exists = "EXISTS (SELECT 1 FROM credit_transfers WHERE id = ?3)";
-    let lookup = if g.idempotency_key.is_some() {
-        "t.kind = 'grant' AND t.idempotency_key = ?4"
-    } else {
-        "t.id = ?3"
-    };
-    let sql = [
-        "INSERT INTO users (id, username, first_name, claimed, created_at, updated_at)
-         VALUES (?1, ?1, ?1, 0, ?6, ?6) ON CONFLICT (id) DO NOTHING"
-            .to_string(),
-        "INSERT INTO credit_transfers (id, kind, sender_id, recipient_id, amount, idempotency_key, request_hash, created_at)
-         SELECT ?3, 'grant', NULL, ?1, ?2, ?4, ?5, ?6
-         WHERE NOT EXISTS (SELECT 1 FROM credit_transfers WHERE kind = 'grant' AND idempotency_key = ?4)
-           AND (SELECT credits FROM users WHERE id = ?1) + ?2 <= ?7"
-            .to_string(),
-        format!("UPDATE users SET credits = credits + ?2, updated_at = ?6 WHERE id = ?1 AND {exists}"),
-        format!(
-            "INSERT INTO ledger_entries (user_id, seq, transfer_id, kind, amount, balance_after, created_at)
-             SELECT ?1, COALESCE((SELECT MAX(seq) FROM ledger_entries WHERE user_id = ?1), 0) + 1, ?3, 'grant',
-                    ?2, (SELECT credits FROM users WHERE id = ?1), ?6
-             WHERE {exists}"
-        ),
-        format!(
-            "SELECT t.id AS transfer_id, t.request_hash,
-                    (SELECT credits FROM users WHERE id = t.recipient_id) AS credits
-             FROM credit_transfers t WHERE {lookup}"
-        ),
-    ];
-    let mut statements = Vec::with_capacity(sql.len());
-    for text in &sql {
-        statements.push(db.statement(text, &args)?);
-    }
     let results = db.batch(statements).await?;
     match first::<Granted>(nth(&results, 4)?)? {
-        Some(done) if done.transfer_id == transfer_id => Ok((done.credits, true)),
+        Some(done) if done.transfer_id == id => Ok((done.credits, true)),
         Some(done) if done.request_hash == hash => Ok((done.credits, false)),
         Some(_) => Err(ApiError::conflict(
             "idempotencyKey was already used for a different grant",
@@ -257,8 +381,21 @@ pub struct LedgerRow {
     pub created_at: i64,
 }
 
-/// A page of the user's ledger, newest first, and the number of lines. Lines are dense per user, so the
-/// page is a key range like message pages. One round trip.
+/// How many lines a user's ledger has (lines are dense per user). ?1 user.
+pub const LEDGER_TOTAL_SQL: &str =
+    "SELECT COALESCE(MAX(seq), 0) AS total FROM ledger_entries WHERE user_id = ?1";
+
+/// A page of a user's ledger, newest first: a key range like message pages. ?1 user, ?2 offset,
+/// ?3 limit.
+pub const LEDGER_PAGE_SQL: &str =
+    "SELECT seq, transfer_id, kind, amount, balance_after, counterparty_id, chat_id, message_id,
+            created_at
+     FROM ledger_entries
+     WHERE user_id = ?1
+       AND seq <= (SELECT COALESCE(MAX(seq), 0) FROM ledger_entries WHERE user_id = ?1) - ?2
+     ORDER BY seq DESC LIMIT ?3";
+
+/// A page of the user's ledger, newest first, and the number of lines. One round trip.
 pub async fn ledger_page(
     db: &Db,
     user: &UserId,
@@ -268,21 +405,14 @@ pub async fn ledger_page(
     struct Total {
         total: i64,
     }
-    let args = [
-        user.as_str().into(),
-        page.offset().into(),
-        page.limit.into(),
-    ];
-    let total = db.statement(
-        "SELECT COALESCE(MAX(seq), 0) AS total FROM ledger_entries WHERE user_id = ?1",
-        &args[..1],
-    )?;
+    let total = db.statement(LEDGER_TOTAL_SQL, &[user.as_str().into()])?;
     let lines = db.statement(
-        "SELECT seq, transfer_id, kind, amount, balance_after, counterparty_id, chat_id, message_id, created_at
-         FROM ledger_entries
-         WHERE user_id = ?1 AND seq <= (SELECT COALESCE(MAX(seq), 0) FROM ledger_entries WHERE user_id = ?1) - ?2
-         ORDER BY seq DESC LIMIT ?3",
-        &args,
+        LEDGER_PAGE_SQL,
+        &[
+            user.as_str().into(),
+            page.offset().into(),
+            page.limit.into(),
+        ],
     )?;
     let results = db.batch(vec![total, lines]).await?;
     let total = first::<Total>(nth(&results, 0)?)?.map_or(0, |t| t.total);

@@ -1,44 +1,149 @@
-//! Messages: the page read and the send write.
+//! Messages: the page and window reads, the send, edits and deletes.
 //!
 //! Pages are ranges of the `(chat_id, seq)` primary key, computed from the snapshot's last sequence
-//! number (see `domain::pagination`), never OFFSET scans and never `COUNT(*)`: a page costs `limit` message
-//! rows at any depth. Writes happen only inside the chat's Durable Object (`chat_room`), one at a time per
-//! chat, and each is one D1 batch (one transaction) that assigns the next sequence number from
+//! number (see `domain::pagination`), never OFFSET scans and never `COUNT(*)`: a page costs `limit`
+//! message rows at any depth. Writes happen only inside the chat's Durable Object (`chat_room`), one at a
+//! time per chat, and each is one D1 batch (one transaction) that assigns the next sequence number from
 //! `chats.last_seq`, so sequence numbers stay dense even if the object restarts mid-write.
+//!
+//! Every read here is one statement returning one row: SQLite builds the participants and the messages
+//! as JSON strings, so the worker decodes two strings instead of crossing into JavaScript for every
+//! field of every row.
 
-use super::rows::{MessageRow, ParticipantRow};
+use super::rows::{decode_participants, MessageRow, ParticipantRow};
 use super::users::{claim_profile, ClaimedProfile};
-use super::{first, nth, rows, Arg, Db};
+use super::{changes, first, nth, rows, Arg, Db};
 use crate::auth::Caller;
-use crate::domain::cursor::{Bound, CursorQuery, Window};
+use crate::domain::cursor::{Bound, CursorQuery, SyncPosition, Window};
 use crate::domain::ids::{ChatId, MessageId, UserId};
 use crate::domain::input::MAX_SAFE_INTEGER;
+use crate::domain::listing::{Position, ResolvedBounds};
 use crate::domain::message::{Change, NewMessage};
 use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Result};
 
-pub const MESSAGE_COLUMNS: &str = "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media,
-    m.metadata, m.transfer_amount, m.transfer_recipient, m.client_message_id, m.request_hash, m.edited_at,
-    m.deleted_at, m.created_at, m.updated_at";
+pub const MESSAGE_COLUMNS: &str = message_columns!();
+pub const MESSAGE_JSON: &str = message_json!();
+pub const PARTICIPANT_JSON: &str = participant_json!();
 
-/// A message as a positional JSON array, for embedding messages in one row: serde decodes `MessageRow`
-/// from an array in field order, and leaving out the key names makes a page's D1 result less than half
-/// the size. Listings never need the request fingerprint, so it is sent as null.
-pub const MESSAGE_JSON: &str = "json_array(m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type,
-    m.content, m.media, m.metadata, m.transfer_amount, m.transfer_recipient, m.client_message_id, NULL,
-    m.edited_at, m.deleted_at, m.created_at, m.updated_at)";
+/// Page mode: the newest `limit` messages at or below `snapshot - offset`, read backwards along the
+/// primary key (with two bounds instead of one, SQLite's planner stopped using the upper one: a scan to
+/// the end). The page needs no earlier read: the snapshot defaults to `chats.last_seq` in the same
+/// statement. The membership `EXISTS` keeps a non-member at 2 rows read.
+/// ?1 chat, ?2 caller, ?3 asOf (NULL: the chat's last message), ?4 offset, ?5 limit.
+pub const PAGE_SQL: &str = concat!(
+    "SELECT c.last_seq AS chat_last_seq, ",
+    participants_of!("?1"),
+    " AS participants,
+            (SELECT json_group_array(",
+    message_json!(),
+    ") FROM (
+               SELECT * FROM messages m
+               WHERE m.chat_id = ?1 AND m.seq <= COALESCE(?3, c.last_seq) - ?4
+               ORDER BY m.seq DESC LIMIT ?5) m) AS messages
+     FROM chats c WHERE c.id = ?1 AND ",
+    is_member!("?1", "?2")
+);
 
-const IS_MEMBER: &str =
-    "EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?1 AND user_id = ?2)";
+/// `before` only: the newest `limit` messages strictly before the bound, read backwards from it. The
+/// bound is given as one of a sequence number (?3, from a cursor), a message id (?4, resolved through
+/// the `id` index; its sequence number comes back as `before_seq`, NULL when the id is not in this chat)
+/// or a time (?5: the first message created at or after it, through `messages_by_created`, whose order
+/// is the sequence order because each chat's `createdAt` never decreases).
+/// ?1 chat, ?2 limit, ?3 / ?4 / ?5 the bound (the others NULL).
+pub const BACKWARD_SQL: &str = concat!(
+    "SELECT c.last_seq AS chat_last_seq, ",
+    participants_of!("?1"),
+    " AS participants, NULL AS after_seq, ",
+    seq_of_message!("?4", "?1"),
+    " AS before_seq,
+            (SELECT json_group_array(",
+    message_json!(),
+    ") FROM (
+               SELECT ",
+    listed_columns!(),
+    " FROM messages m
+               WHERE m.chat_id = ?1 AND m.seq < CASE
+                 WHEN ?3 IS NOT NULL THEN ?3
+                 WHEN ?4 IS NOT NULL THEN ",
+    seq_of_message!("?4", "?1"),
+    "
+                 ELSE COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at >= ?5
+                                ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
+               ORDER BY m.seq DESC LIMIT ?2) m) AS messages
+     FROM chats c WHERE c.id = ?1"
+);
 
-/// The time stamp of a write to chat ?1 at time `now` (a parameter): later than every `updatedAt` in the
-/// chat, so `updatedAt` strictly increases in write order and `createdAt` never decreases along the
-/// sequence numbers, even if the clock steps back (see schema.sql). One index entry read.
-pub fn change_stamp(now: &str) -> String {
-    format!(
-        "MAX({now}, COALESCE((SELECT MAX(updated_at) FROM messages WHERE chat_id = ?1), 0) + 1)"
-    )
-}
+/// `after`, with or without `before`: the oldest `limit` messages strictly after `after`, read forwards
+/// from it (one bound in the range; a read that runs past `before` is cut by `domain::listing`). Each
+/// bound is one of a sequence number, a message id or a time, as in `BACKWARD_SQL`; `after` absent
+/// means from the start. `after_seq` comes back for an id (NULL: not in this chat), `before_seq` for
+/// any `before`. ?1 chat, ?2 limit, ?3 / ?4 / ?5 `after`, ?6 / ?7 / ?8 `before` (each: seq, id, time).
+pub const FORWARD_SQL: &str = concat!(
+    "SELECT c.last_seq AS chat_last_seq, ",
+    participants_of!("?1"),
+    " AS participants, ",
+    seq_of_message!("?4", "?1"),
+    " AS after_seq,
+            CASE WHEN ?6 IS NOT NULL THEN ?6
+                 WHEN ?7 IS NOT NULL THEN ",
+    seq_of_message!("?7", "?1"),
+    "
+                 WHEN ?8 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
+                   AND created_at >= ?8 ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
+              AS before_seq,
+            (SELECT json_group_array(",
+    message_json!(),
+    ") FROM (
+               SELECT ",
+    listed_columns!(),
+    " FROM messages m
+               WHERE m.chat_id = ?1 AND m.seq > CASE
+                 WHEN ?3 IS NOT NULL THEN ?3
+                 WHEN ?4 IS NOT NULL THEN ",
+    seq_of_message!("?4", "?1"),
+    "
+                 WHEN ?5 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
+                   AND created_at <= ?5 ORDER BY created_at DESC, seq DESC LIMIT 1), 0)
+                 ELSE 0 END
+               ORDER BY m.seq LIMIT ?2) m) AS messages
+     FROM chats c WHERE c.id = ?1"
+);
+
+/// `ids`: exactly those messages of the chat, driven from the id list (with `m.id IN (…)` SQLite
+/// scanned the whole chat instead): two rows per id found. ?1 chat, ?2 the ids as a JSON array.
+pub const IDS_SQL: &str = concat!(
+    "SELECT c.last_seq AS chat_last_seq, ",
+    participants_of!("?1"),
+    " AS participants,
+            (SELECT json_group_array(",
+    message_json!(),
+    ") FROM (
+               SELECT ",
+    listed_columns!(),
+    " FROM json_each(?2) j CROSS JOIN messages m WHERE m.id = j.value AND m.chat_id = ?1) m)
+              AS messages
+     FROM chats c WHERE c.id = ?1"
+);
+
+/// The sync window: what changed strictly after the position (`updatedAt`, `_id`) = (?3, ?4) and
+/// before ?5, in that order, from the covering index `messages_by_update` (`limit + 1` entries, the
+/// extra one only says that more follow). Ids are lowercase hex, so ?4 = "~" sorts after all of them:
+/// "strictly after this millisecond". ?1 chat, ?2 limit + 1, ?3 updatedAt, ?4 id or "~", ?5 before.
+pub const SYNC_SQL: &str = concat!(
+    "SELECT c.last_seq AS chat_last_seq, ",
+    participants_of!("?1"),
+    " AS participants,
+            (SELECT json_group_array(",
+    message_json!(),
+    ") FROM (
+               SELECT ",
+    listed_columns!(),
+    " FROM messages m
+               WHERE m.chat_id = ?1 AND (m.updated_at, m.id) > (?3, ?4) AND m.updated_at < ?5
+               ORDER BY m.updated_at, m.id LIMIT ?2) m) AS messages
+     FROM chats c WHERE c.id = ?1"
+);
 
 pub struct MessagePage {
     pub chat_last_seq: i64,
@@ -46,22 +151,25 @@ pub struct MessagePage {
     pub messages: Vec<MessageRow>,
 }
 
-/// A participant (profile copy and read mark) as a positional JSON array in `ParticipantRow` field order.
-pub const PARTICIPANT_JSON: &str =
-    "json_array(p.user_id, p.last_read_seq, p.joined_at, p.username, p.photo_id,
-    p.photo_url, p.photo_type, p.availability)";
+/// The one row every listing statement returns.
+#[derive(serde::Deserialize)]
+struct ListingRow {
+    chat_last_seq: i64,
+    participants: String,
+    messages: String,
+    #[serde(default)]
+    after_seq: Option<i64>,
+    #[serde(default)]
+    before_seq: Option<i64>,
+}
 
-/// A chat's participants as one JSON array of `PARTICIPANT_JSON`, for embedding in a row.
-pub fn participants_json(chat_id_expr: &str) -> String {
-    format!("(SELECT json_group_array({PARTICIPANT_JSON}) FROM chat_participants p WHERE p.chat_id = {chat_id_expr})")
+async fn listing_row(db: &Db, sql: &str, args: &[Arg<'_>]) -> Result<Option<ListingRow>> {
+    first::<ListingRow>(&db.all(db.statement(sql, args)?).await?)
 }
 
 /// One page of messages, oldest first, over the snapshot `as_of` (default: the chat's last message).
-/// `None` when the chat does not exist or the caller is not in it.
-///
-/// One statement, one row: SQLite builds the participants and the page as JSON strings, so the worker
-/// decodes two strings instead of crossing into JavaScript for every field of every row. Rows read:
-/// the chat (1) + the caller's membership (1) + participants + the page, whatever its depth.
+/// `None` when the chat does not exist or the caller is not in it. One round trip; rows read: the chat
+/// (1) + the caller's membership (1) + participants + the page, whatever its depth.
 pub async fn list_page(
     db: &Db,
     caller: &UserId,
@@ -69,212 +177,107 @@ pub async fn list_page(
     page: PageRequest,
     as_of: Option<i64>,
 ) -> Result<Option<MessagePage>> {
-    #[derive(serde::Deserialize)]
-    struct PageRow {
-        chat_last_seq: i64,
-        participants: String,
-        messages: String,
-    }
-    // The page of domain::pagination::message_page_range, in SQL so that it needs no earlier read: the
-    // newest `limit` messages at or below `snapshot - offset`, read backwards along the primary key. (With
-    // two bounds instead of one, SQLite's planner stopped using the upper one: a full scan to the end.)
-    // The membership EXISTS keeps a non-member at 2 rows read.
-    let sql = format!(
-        "SELECT c.last_seq AS chat_last_seq, {participants} AS participants,
-                (SELECT json_group_array({MESSAGE_JSON}) FROM (
-                   SELECT * FROM messages m
-                   WHERE m.chat_id = ?1 AND m.seq <= COALESCE(?3, c.last_seq) - ?4
-                   ORDER BY m.seq DESC LIMIT ?5) m) AS messages
-         FROM chats c WHERE c.id = ?1 AND {IS_MEMBER}",
-        participants = participants_json("?1"),
-    );
-    let statement = db.statement(
-        &sql,
-        &[
-            chat_id.as_str().into(),
-            caller.as_str().into(),
-            as_of.into(),
-            page.offset().into(),
-            page.limit.into(),
-        ],
-    )?;
-    let Some(row) = first::<PageRow>(&db.all(statement).await?)? else {
+    let args = [
+        chat_id.as_str().into(),
+        caller.as_str().into(),
+        as_of.into(),
+        page.offset().into(),
+        page.limit.into(),
+    ];
+    let Some(row) = listing_row(db, PAGE_SQL, &args).await? else {
         return Ok(None);
     };
-    let mut participants: Vec<ParticipantRow> = serde_json::from_str(&row.participants)?;
-    participants.sort_by(|a, b| (a.joined_at, &a.user_id).cmp(&(b.joined_at, &b.user_id)));
     let mut messages: Vec<MessageRow> = serde_json::from_str(&row.messages)?;
     messages.sort_by_key(|m| m.seq);
     Ok(Some(MessagePage {
         chat_last_seq: row.chat_last_seq,
-        participants,
+        participants: decode_participants(&row.participants)?,
         messages,
     }))
 }
 
-/// The columns a listing shows (all but the request fingerprint), which the sync index covers.
-const LISTED_COLUMNS: &str = "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media,
-    m.metadata, m.transfer_amount, m.transfer_recipient, m.client_message_id, m.edited_at, m.deleted_at,
-    m.created_at, m.updated_at";
-
-/// The sequence number of a message of chat ?1, by id (NULL when it is not in this chat).
-fn seq_of_message(param: &str) -> String {
-    format!("(SELECT seq FROM messages WHERE id = {param} AND chat_id = ?1)")
+/// A cursor-mode page (`domain::cursor`), in the window's order: by sequence number, or by
+/// (`updatedAt`, `_id`) for the sync window.
+pub struct WindowPage {
+    pub bounds: ResolvedBounds,
+    pub participants: Vec<ParticipantRow>,
+    pub messages: Vec<MessageRow>,
 }
 
-/// A cursor-mode page (`domain::cursor`), read in one statement like `list_page`.
-pub struct WindowPage {
-    pub chat_last_seq: i64,
-    pub participants: Vec<ParticipantRow>,
-    /// In the window's order: by sequence number, or by (`updatedAt`, `_id`) for the sync window.
-    pub messages: Vec<MessageRow>,
-    /// The resolved exclusive bounds of a `before` / `after` window: `after_seq` 0 when open,
-    /// `before_seq` None when open. NULL (None) for a message id that is not in this chat.
-    pub after_seq: Option<i64>,
-    pub before_seq: Option<i64>,
+impl WindowPage {
+    /// Where each message sits, for `domain::listing::window_end`.
+    pub fn positions(&self) -> Vec<Position<'_>> {
+        self.messages
+            .iter()
+            .map(|m| Position {
+                seq: m.seq,
+                updated_at: m.updated_at,
+                id: &m.id,
+            })
+            .collect()
+    }
 }
 
 /// One cursor-mode page. `None` when the chat does not exist or the caller is not in it.
 ///
 /// Membership is checked here from the participant list the page shows anyway, which saves the row
 /// an `EXISTS` would read (a non-member's request reads a page it never gets; it costs them a 404).
-///
 /// Rows read: the chat (1) + participants (+ 1 when the scan meets the next chat's first row) + the
-/// page, plus up to 3 one-row index probes for `before` / `after` given as a time or a message id:
-/// - `before` / `after` resolve to sequence numbers (a time through `messages_by_created`, whose order
-///   is the sequence order because each chat's `createdAt` never decreases), then read one primary-key
-///   range of at most `limit` rows, from the bound outwards;
-/// - the sync window reads `limit + 1` entries of the covering index `messages_by_update`, starting
-///   after the (`updatedAt`, `_id`) position;
-/// - `ids` looks each id up through the `id` index (two rows per id found).
+/// page, plus up to 3 one-row index probes for `before` / `after` given as times or message ids (both
+/// bounds ids, forward, is the worst case).
 pub async fn list_window(
     db: &Db,
     caller: &UserId,
     chat_id: &ChatId,
     query: &CursorQuery,
 ) -> Result<Option<WindowPage>> {
-    #[derive(serde::Deserialize)]
-    struct Row {
-        chat_last_seq: i64,
-        participants: String,
-        messages: String,
-        after_seq: Option<i64>,
-        before_seq: Option<i64>,
-    }
-    let ids_json = match &query.window {
+    let chat = chat_id.as_str();
+    let limit = query.limit;
+    let row = match &query.window {
+        Window::Backward { before } => {
+            let [seq, id, time] = bound_args(Some(before));
+            let args = [chat.into(), limit.into(), seq, id, time];
+            listing_row(db, BACKWARD_SQL, &args).await?
+        }
+        Window::Forward { after, before } => {
+            let [a_seq, a_id, a_time] = bound_args(after.as_ref());
+            let [b_seq, b_id, b_time] = bound_args(before.as_ref());
+            let args = [
+                chat.into(),
+                limit.into(),
+                a_seq,
+                a_id,
+                a_time,
+                b_seq,
+                b_id,
+                b_time,
+            ];
+            listing_row(db, FORWARD_SQL, &args).await?
+        }
         Window::Ids(ids) => {
-            serde_json::to_string(&ids.iter().map(|id| id.as_str()).collect::<Vec<_>>())?
-        }
-        _ => String::new(),
-    };
-    let (mut a, mut b, mut extra) = (Arg::Null, Arg::Null, Arg::Null);
-    let (columns, page) = match &query.window {
-        Window::Backward { .. } | Window::Forward { .. } => {
-            let (after, before, backward) = match &query.window {
-                Window::Backward { before } => (None, Some(before), true),
-                Window::Forward { after, before } => (after.as_ref(), before.as_ref(), false),
-                _ => unreachable!("matched above"),
-            };
-            let (after_arg, after_sql) = match after {
-                None => (Arg::Null, "0".to_string()),
-                Some(Bound::Seq(n)) => (Arg::Int(*n), "?3".to_string()),
-                Some(Bound::Message(id)) => (Arg::Text(id.as_str()), seq_of_message("?3")),
-                Some(Bound::Time(t)) => (
-                    Arg::Int(*t),
-                    "COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at <= ?3
-                               ORDER BY created_at DESC, seq DESC LIMIT 1), 0)"
-                        .to_string(),
-                ),
-            };
-            let (before_arg, before_sql) = match before {
-                None => (Arg::Null, "NULL".to_string()),
-                Some(Bound::Seq(n)) => (Arg::Int(*n), "?4".to_string()),
-                Some(Bound::Message(id)) => (Arg::Text(id.as_str()), seq_of_message("?4")),
-                Some(Bound::Time(t)) => (
-                    Arg::Int(*t),
-                    format!(
-                        "COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at >= ?4
-                                   ORDER BY created_at, seq LIMIT 1), {MAX_SAFE_INTEGER})"
-                    ),
-                ),
-            };
-            (a, b) = (after_arg, before_arg);
-            // The resolved bounds go back to the handler only where it needs them: to refuse an id
-            // that is not in this chat, and to cut a forward page at `before`. Each is an index probe
-            // of one row, so a page reads at most 3 of them (both bounds ids, forward).
-            let after_column = match after {
-                Some(Bound::Message(_)) => after_sql.clone(),
-                _ => "NULL".to_string(),
-            };
-            let before_column = match before {
-                Some(Bound::Message(_)) => before_sql.clone(),
-                Some(_) if !backward => before_sql.clone(),
-                _ => "NULL".to_string(),
-            };
-            // One bound in the range, read outwards from it (see list_page on why not two); a forward
-            // read that runs past `before` is cut by domain::cursor::continue_range.
-            let range = if backward {
-                format!("m.seq < {before_sql} ORDER BY m.seq DESC")
-            } else {
-                format!("m.seq > {after_sql} ORDER BY m.seq")
-            };
-            (
-                format!("{after_column} AS after_seq, {before_column} AS before_seq"),
-                format!("FROM messages m WHERE m.chat_id = ?1 AND {range} LIMIT ?5"),
-            )
-        }
-        Window::Ids(_) => {
-            extra = Arg::Text(&ids_json);
-            (
-                "NULL AS after_seq, NULL AS before_seq".to_string(),
-                // Driven from the id list (with `m.id IN (…)` SQLite scanned the whole chat instead).
-                "FROM json_each(?6) j CROSS JOIN messages m WHERE m.id = j.value AND m.chat_id = ?1"
-                    .to_string(),
-            )
+            let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+            let ids = serde_json::to_string(&ids)?;
+            listing_row(db, IDS_SQL, &[chat.into(), ids.as_str().into()]).await?
         }
         Window::Sync { after, before } => {
-            a = Arg::Int(after.updated_at);
-            b = Arg::Int(before.unwrap_or(MAX_SAFE_INTEGER));
-            // Ids are lowercase hex, so "~" sorts after all of them: "strictly after this millisecond".
-            extra = Arg::Text(after.id.as_ref().map_or("~", |id| id.as_str()));
-            (
-                "NULL AS after_seq, NULL AS before_seq".to_string(),
-                "FROM messages m WHERE m.chat_id = ?1 AND (m.updated_at, m.id) > (?3, ?6) AND m.updated_at < ?4
-                 ORDER BY m.updated_at, m.id LIMIT ?5"
-                    .to_string(),
-            )
+            let SyncPosition { updated_at, id } = after;
+            let args = [
+                chat.into(),
+                (limit + 1).into(),
+                (*updated_at).into(),
+                id.as_ref().map_or("~", MessageId::as_str).into(),
+                before.unwrap_or(MAX_SAFE_INTEGER).into(),
+            ];
+            listing_row(db, SYNC_SQL, &args).await?
         }
     };
-    let fetch = match &query.window {
-        Window::Sync { .. } => query.limit + 1,
-        _ => query.limit,
-    };
-    let sql = format!(
-        "SELECT c.last_seq AS chat_last_seq, {participants} AS participants, {columns},
-                (SELECT json_group_array({MESSAGE_JSON}) FROM (
-                   SELECT {LISTED_COLUMNS} {page}) m) AS messages
-         FROM chats c WHERE c.id = ?1",
-        participants = participants_json("?1"),
-    );
-    let statement = db.statement(
-        &sql,
-        &[
-            chat_id.as_str().into(),
-            caller.as_str().into(),
-            a,
-            b,
-            fetch.into(),
-            extra,
-        ],
-    )?;
-    let Some(row) = first::<Row>(&db.all(statement).await?)? else {
+    let Some(row) = row else {
         return Ok(None);
     };
-    let mut participants: Vec<ParticipantRow> = serde_json::from_str(&row.participants)?;
+    let participants = decode_participants(&row.participants)?;
     if !participants.iter().any(|p| p.user_id == caller.as_str()) {
         return Ok(None);
     }
-    participants.sort_by(|a, b| (a.joined_at, &a.user_id).cmp(&(b.joined_at, &b.user_id)));
     let mut messages: Vec<MessageRow> = serde_json::from_str(&row.messages)?;
     match &query.window {
         Window::Sync { .. } => {
@@ -283,31 +286,44 @@ pub async fn list_window(
         _ => messages.sort_by_key(|m| m.seq),
     }
     Ok(Some(WindowPage {
-        chat_last_seq: row.chat_last_seq,
+        bounds: ResolvedBounds {
+            chat_last_seq: row.chat_last_seq,
+            after_seq: row.after_seq,
+            before_seq: row.before_seq,
+        },
         participants,
         messages,
-        after_seq: row.after_seq,
-        before_seq: row.before_seq,
     }))
 }
 
-pub struct SendOutcome {
+/// A bound as the three parameters of the window statements: (sequence number, message id, time),
+/// exactly one of them set, or none for an open end.
+fn bound_args(bound: Option<&Bound>) -> [Arg<'_>; 3] {
+    match bound {
+        None => [Arg::Null, Arg::Null, Arg::Null],
+        Some(Bound::Seq(n)) => [Arg::Int(*n), Arg::Null, Arg::Null],
+        Some(Bound::Message(id)) => [Arg::Null, Arg::Text(id.as_str()), Arg::Null],
+        Some(Bound::Time(t)) => [Arg::Null, Arg::Null, Arg::Int(*t)],
+    }
+}
+
+/// A write as stored, by a send, a transfer, an edit or a delete.
+pub struct Stored {
     pub message: MessageRow,
-    /// False when this was a retry of an earlier send (same `clientMessageId` and body).
-    pub created: bool,
-    /// Participants' read marks: read for a possible replay (a new message is read by no one else yet)
-    /// or when asked for (`with_marks`); else empty.
+    /// False when this call committed nothing: a replayed idempotent send or transfer, or deleting a
+    /// deleted message again.
+    pub committed: bool,
+    /// Participants' read marks: read when the message may be older than this write (a replay, an
+    /// edit) or when asked for (the live listeners need the participant list); else empty.
     pub read_marks: Vec<(String, i64)>,
 }
 
-/// The chat's read marks, read in a write's batch when the write may be a replay (a new message is read
-/// by no one else yet, so its `readBy` is empty without them), or when live listeners need the current
-/// participant list (`with_marks`).
+/// The chat's read marks, read in a write's batch. ?1 chat.
+pub const READ_MARKS_SQL: &str =
+    "SELECT user_id, last_read_seq FROM chat_participants WHERE chat_id = ?1";
+
 pub(super) fn read_marks_statement(db: &Db, chat_id: &str) -> Result<worker::D1PreparedStatement> {
-    db.statement(
-        "SELECT user_id, last_read_seq FROM chat_participants WHERE chat_id = ?1",
-        &[chat_id.into()],
-    )
+    db.statement(READ_MARKS_SQL, &[chat_id.into()])
 }
 
 /// Decodes `read_marks_statement`'s result (empty when it was not read).
@@ -326,6 +342,59 @@ pub(super) fn read_marks(result: Option<&worker::D1Result>) -> Result<Vec<(Strin
     }
 }
 
+/// Whether sender ?2 has not sent `clientMessageId` ?3 in chat ?1 yet (true when ?3 is NULL).
+macro_rules! not_sent_yet {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM messages WHERE chat_id = ?1 AND sender_id = ?2 AND client_message_id = ?3)"
+    };
+}
+
+/// Send, step 1: the chat's next sequence number and write stamp, when the sender participates and the
+/// `clientMessageId` is new. ?1 chat, ?2 sender, ?3 clientMessageId, ?4 now.
+pub const SEND_BUMP_SQL: &str = concat!(
+    "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ",
+    change_stamp!("?1", "?4"),
+    ", updated_at = ?4
+     WHERE id = ?1 AND ",
+    is_member!("?1", "?2"),
+    " AND ",
+    not_sent_yet!()
+);
+
+/// Send, step 2: the message, under the same guard, with the bumped sequence number and stamp.
+/// ?1 chat, ?2 sender, ?3 clientMessageId, ?4 id, ?5 type, ?6 content, ?7 media, ?8 metadata, ?9 hash.
+pub const SEND_INSERT_SQL: &str = concat!(
+    "INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, media, metadata,
+                           client_message_id, request_hash, created_at, updated_at)
+     SELECT ?1, c.last_seq, ?4, ?2, 'user', ?5, ?6, ?7, ?8, ?3, ?9, c.last_activity_at,
+            c.last_activity_at FROM chats c
+     WHERE c.id = ?1 AND ",
+    is_member!("?1", "?2"),
+    " AND ",
+    not_sent_yet!()
+);
+
+/// Send, step 3: the sender's read mark moves to the new message (if it was stored).
+/// ?1 chat, ?2 sender, ?3 the new message's id.
+pub const SEND_READ_MARK_SQL: &str =
+    "UPDATE chat_participants SET last_read_seq = (SELECT seq FROM messages WHERE id = ?3)
+     WHERE chat_id = ?1 AND user_id = ?2 AND EXISTS (SELECT 1 FROM messages WHERE id = ?3)";
+
+/// Send, step 4 with a `clientMessageId`: the stored message, new or the original of a retry.
+/// ?1 chat, ?2 sender, ?3 clientMessageId.
+pub const MESSAGE_BY_CLIENT_ID_SQL: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages m WHERE m.chat_id = ?1 AND m.sender_id = ?2 AND m.client_message_id = ?3"
+);
+
+/// A message by id. ?1 id.
+pub const MESSAGE_BY_ID_SQL: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages m WHERE m.id = ?1"
+);
+
 /// Stores a message as the chat's next sequence number and moves the sender's read mark to it; or, when
 /// `clientMessageId` was seen before from this sender in this chat, returns the original message
 /// (409 if the retry's body differs). One round trip: one batch, one transaction.
@@ -338,94 +407,75 @@ pub async fn send(
     message: &NewMessage,
     now_ms: i64,
     with_marks: bool,
-) -> Result<SendOutcome> {
+) -> Result<Stored> {
     let id = MessageId::generate(now_ms)?;
     let hash = message.request_hash();
     let chat = message.chat_id.as_str();
     let sender = caller.id.as_str();
-    let media = message.media.as_ref().map(|m| m.to_string());
+    let client_id = message.client_message_id.as_deref();
+    let media = message
+        .media
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
     let metadata = message
         .metadata
         .as_ref()
-        .map(|m| serde_json::Value::Object(m.clone()).to_string());
-    let not_seen = "NOT EXISTS (SELECT 1 FROM messages WHERE chat_id = ?1 AND sender_id = ?2 AND client_message_id = ?3)";
-    let guard_args = [
-        chat.into(),
-        sender.into(),
-        message.client_message_id.as_ref().into(),
-    ];
-
+        .map(serde_json::to_string)
+        .transpose()?;
     let claimed = ClaimedProfile::of(caller, now_ms)?;
-    let bump = db.statement(
-        &format!(
-            "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = {stamp}, updated_at = ?4
-             WHERE id = ?1 AND {IS_MEMBER} AND {not_seen}",
-            stamp = change_stamp("?4")
-        ),
-        &[guard_args[0], guard_args[1], guard_args[2], now_ms.into()],
-    )?;
-    let insert = db.statement(
-        &format!(
-            "INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, media, metadata,
-                                   client_message_id, request_hash, created_at, updated_at)
-             SELECT ?1, c.last_seq, ?4, ?2, 'user', ?5, ?6, ?7, ?8, ?3, ?9, c.last_activity_at,
-                    c.last_activity_at FROM chats c
-             WHERE c.id = ?1 AND {IS_MEMBER} AND {not_seen}"
-        ),
+    let mut statements = claim_profile(db, &claimed, now_ms, Some(chat))?;
+    statements.push(db.statement(
+        SEND_BUMP_SQL,
+        &[chat.into(), sender.into(), client_id.into(), now_ms.into()],
+    )?);
+    statements.push(db.statement(
+        SEND_INSERT_SQL,
         &[
-            guard_args[0],
-            guard_args[1],
-            guard_args[2],
+            chat.into(),
+            sender.into(),
+            client_id.into(),
             id.as_str().into(),
             message.kind.as_str().into(),
-            message.content.as_ref().into(),
-            media.as_ref().into(),
-            metadata.as_ref().into(),
+            message.content.as_deref().into(),
+            media.as_deref().into(),
+            metadata.as_deref().into(),
             hash.as_str().into(),
-            now_ms.into(),
         ],
-    )?;
-    let read_mark = db.statement(
-        "UPDATE chat_participants SET last_read_seq = (SELECT seq FROM messages WHERE id = ?3)
-         WHERE chat_id = ?1 AND user_id = ?2 AND EXISTS (SELECT 1 FROM messages WHERE id = ?3)",
+    )?);
+    statements.push(db.statement(
+        SEND_READ_MARK_SQL,
         &[chat.into(), sender.into(), id.as_str().into()],
-    )?;
-    // The stored message: the new one, or the original of a retried clientMessageId.
-    let read_back = match &message.client_message_id {
+    )?);
+    let read_back = statements.len();
+    statements.push(match client_id {
         Some(client_id) => db.statement(
-            &format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages m
-                 WHERE m.chat_id = ?1 AND m.sender_id = ?2 AND m.client_message_id = ?3"
-            ),
+            MESSAGE_BY_CLIENT_ID_SQL,
             &[chat.into(), sender.into(), client_id.into()],
         )?,
-        None => db.statement(
-            &format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?1"),
-            &[id.as_str().into()],
-        )?,
-    };
-    let mut statements = claim_profile(db, &claimed, now_ms, Some(chat))?;
-    let read_back_index = statements.len() + 3;
-    statements.extend([bump, insert, read_mark, read_back]);
-    if message.client_message_id.is_some() || with_marks {
+        None => db.statement(MESSAGE_BY_ID_SQL, &[id.as_str().into()])?,
+    });
+    if client_id.is_some() || with_marks {
         statements.push(read_marks_statement(db, chat)?);
     }
     let results = db.batch(statements).await?;
     let stored: MessageRow =
-        first(nth(&results, read_back_index)?)?.ok_or_else(|| ApiError::not_found("chat"))?;
-    let created = stored.id == id.as_str();
-    if !created && stored.request_hash.as_deref() != Some(hash.as_str()) {
+        first(nth(&results, read_back)?)?.ok_or_else(|| ApiError::not_found("chat"))?;
+    let committed = stored.id == id.as_str();
+    if !committed && stored.request_hash.as_deref() != Some(hash.as_str()) {
         return Err(ApiError::conflict(
             "clientMessageId was already used for a different message in this chat",
         ));
     }
-    let read_marks = read_marks(results.get(read_back_index + 1))?;
-    Ok(SendOutcome {
+    Ok(Stored {
         message: stored,
-        created,
-        read_marks,
+        committed,
+        read_marks: read_marks(results.get(read_back + 1))?,
     })
 }
+
+/// The chat a message belongs to. ?1 message id.
+pub const CHAT_OF_MESSAGE_SQL: &str = "SELECT chat_id FROM messages WHERE id = ?1";
 
 /// The chat a message belongs to, to find the Durable Object that owns its writes. One round trip.
 pub async fn chat_of(db: &Db, message_id: &MessageId) -> Result<Option<ChatId>> {
@@ -433,31 +483,50 @@ pub async fn chat_of(db: &Db, message_id: &MessageId) -> Result<Option<ChatId>> 
     struct Chat {
         chat_id: String,
     }
-    let result = db
-        .all(db.statement(
-            "SELECT chat_id FROM messages WHERE id = ?1",
-            &[message_id.as_str().into()],
-        )?)
-        .await?;
-    match first::<Chat>(&result)? {
+    let statement = db.statement(CHAT_OF_MESSAGE_SQL, &[message_id.as_str().into()])?;
+    match first::<Chat>(&db.all(statement).await?)? {
         Some(c) => Ok(Some(ChatId::parse(&c.chat_id, "chatId")?)),
         None => Ok(None),
     }
 }
 
-/// An edit or delete as stored.
-pub struct Changed {
-    pub message: MessageRow,
-    /// False when nothing changed (deleting a deleted message again).
-    pub changed: bool,
-    /// Every participant's read mark.
-    pub read_marks: Vec<(String, i64)>,
-}
+/// An edit: new content, `editedAt` and a write stamp, for the sender's own live text message, when
+/// the sender still participates. ?1 chat, ?2 caller, ?3 message id, ?4 now, ?5 content.
+pub const EDIT_SQL: &str = concat!(
+    "UPDATE messages SET content = ?5, edited_at = ?4, updated_at = ",
+    change_stamp!("?1", "?4"),
+    "
+     WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type = 'text' AND deleted_at IS NULL
+       AND ",
+    is_member!("?1", "?2")
+);
+
+/// A delete: the tombstone (content, media and metadata gone, `deletedAt` and a write stamp set) of
+/// the sender's own message, never of a credit transfer. ?1 chat, ?2 caller, ?3 message id, ?4 now.
+pub const DELETE_SQL: &str = concat!(
+    "UPDATE messages SET content = NULL, media = NULL, metadata = NULL, deleted_at = ?4,
+                         updated_at = ",
+    change_stamp!("?1", "?4"),
+    "
+     WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type <> 'credit_transfer'
+       AND deleted_at IS NULL AND ",
+    is_member!("?1", "?2")
+);
+
+/// A message of a chat by id. ?1 chat, ?2 message id.
+pub const MESSAGE_IN_CHAT_SQL: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages m WHERE m.id = ?2 AND m.chat_id = ?1"
+);
+
+/// Whether the user participates. ?1 chat, ?2 user.
+pub const IS_MEMBER_SQL: &str = concat!("SELECT ", is_member!("?1", "?2"), " AS is_member");
 
 /// Edits or deletes the caller's own message. Only the sender may; credit transfer messages never
 /// change; only text can be edited; a deleted message stays deleted (deleting again returns the
-/// tombstone). `updatedAt` moves past every other `updatedAt` of the chat (`change_stamp`), so a client
-/// walking the sync window over (`updatedAt`, `_id`) meets the change later in its walk. Returns the message as stored and the read marks. One round trip.
+/// tombstone). `updatedAt` moves past every other `updatedAt` of the chat, so a client walking the sync
+/// window over (`updatedAt`, `_id`) meets the change later in its walk. One round trip.
 ///
 /// Must run inside the chat's Durable Object, like every write of the chat.
 pub async fn change(
@@ -467,51 +536,49 @@ pub async fn change(
     message_id: &MessageId,
     change: &Change,
     now_ms: i64,
-) -> Result<Changed> {
+) -> Result<Stored> {
     #[derive(serde::Deserialize)]
     struct Member {
         is_member: i64,
     }
-    let content = match change {
-        Change::Edit(content) => Some(content.as_str()),
-        Change::Delete => None,
-    };
-    let args = [
-        chat_id.as_str().into(),
-        caller.as_str().into(),
-        message_id.as_str().into(),
-        now_ms.into(),
-        content.into(),
-    ];
+    let (chat, user, id) = (chat_id.as_str(), caller.as_str(), message_id.as_str());
     let update = match change {
-        Change::Edit(_) => format!(
-            "UPDATE messages SET content = ?5, edited_at = ?4, updated_at = {stamp}
-             WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type = 'text' AND deleted_at IS NULL
-               AND {IS_MEMBER}",
-            stamp = change_stamp("?4")
-        ),
-        Change::Delete => format!(
-            "UPDATE messages SET content = NULL, media = NULL, metadata = NULL, deleted_at = ?4,
-                                 updated_at = {stamp}
-             WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type <> 'credit_transfer'
-               AND deleted_at IS NULL AND {IS_MEMBER}",
-            stamp = change_stamp("?4")
-        ),
+        Change::Edit(content) => db.statement(
+            EDIT_SQL,
+            &[
+                chat.into(),
+                user.into(),
+                id.into(),
+                now_ms.into(),
+                content.as_str().into(),
+            ],
+        )?,
+        Change::Delete => db.statement(
+            DELETE_SQL,
+            &[chat.into(), user.into(), id.into(), now_ms.into()],
+        )?,
     };
     let statements = vec![
-        db.statement(&update, &args)?,
-        db.statement(
-            &format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?3 AND m.chat_id = ?1"),
-            &args,
-        )?,
-        db.statement(&format!("SELECT {IS_MEMBER} AS is_member"), &args)?,
-        read_marks_statement(db, chat_id.as_str())?,
+        update,
+        db.statement(MESSAGE_IN_CHAT_SQL, &[chat.into(), id.into()])?,
+        db.statement(IS_MEMBER_SQL, &[chat.into(), user.into()])?,
+        read_marks_statement(db, chat)?,
     ];
     let results = db.batch(statements).await?;
     let is_member = first::<Member>(nth(&results, 2)?)?.is_some_and(|m| m.is_member == 1);
     let stored = first::<MessageRow>(nth(&results, 1)?)?
         .filter(|_| is_member)
         .ok_or_else(|| ApiError::not_found("message"))?;
+    refuse_change(&stored, caller, change)?;
+    Ok(Stored {
+        committed: changes(nth(&results, 0)?) > 0,
+        message: stored,
+        read_marks: read_marks(results.get(3))?,
+    })
+}
+
+/// Why a change the statement did not apply was refused (or Ok when it applied or had nothing to do).
+fn refuse_change(stored: &MessageRow, caller: &UserId, change: &Change) -> Result<()> {
     if stored.sender_id != caller.as_str() {
         return Err(ApiError::forbidden(
             "only the sender can edit or delete this message",
@@ -530,12 +597,7 @@ pub async fn change(
             return Err(ApiError::conflict("only text messages can be edited"));
         }
     }
-    let marks = read_marks(results.get(3))?;
-    Ok(Changed {
-        changed: super::changes(nth(&results, 0)?) > 0,
-        message: stored,
-        read_marks: marks,
-    })
+    Ok(())
 }
 
 #[cfg(test)]

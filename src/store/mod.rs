@@ -5,6 +5,8 @@
 //! tests assert them, so a query that starts scanning shows up as a failing test, not a surprise bill.
 //! Integers are bound as f64: D1 refuses BigInt, and every stored integer stays below 2^53.
 
+#[macro_use]
+mod fragments;
 pub mod chats;
 pub mod credits;
 pub mod messages;
@@ -102,16 +104,16 @@ impl Db {
         self.cost.set(self.cost.get() + cost);
     }
 
-    /// Binds `args` up to the highest `?N` that `sql` uses (D1 refuses extra bindings), so the statements
-    /// of one batch can share one argument list.
+    /// Binds exactly the arguments `sql` numbers (`?1` to `?N`): each statement has its own list, and a
+    /// list of another length is a bug (D1 refuses extra arguments; a missing one would bind NULL).
     pub fn statement(&self, sql: &str, args: &[Arg<'_>]) -> Result<D1PreparedStatement> {
         let used = highest_parameter(sql);
-        let args = args.get(..used).ok_or_else(|| {
-            ApiError::internal(format!(
-                "statement uses ?{used} but only {} arguments were given",
+        if args.len() != used {
+            return Err(ApiError::internal(format!(
+                "statement uses ?1 to ?{used} but {} arguments were given",
                 args.len()
-            ))
-        })?;
+            )));
+        }
         let values: Vec<JsValue> = args.iter().map(|a| a.js()).collect();
         Ok(self.db.prepare(sql).bind(&values)?)
     }
@@ -143,6 +145,13 @@ impl Db {
             .pop()
             .ok_or_else(|| ApiError::internal("D1 returned no result"))
     }
+}
+
+/// `GET /health`'s probe: D1 answers.
+pub const PING_SQL: &str = "SELECT 1 AS ok";
+
+pub async fn ping(db: &Db) -> Result<()> {
+    db.all(db.statement(PING_SQL, &[])?).await.map(|_| ())
 }
 
 /// The highest numbered parameter (`?N`) in a statement.

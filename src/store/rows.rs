@@ -1,6 +1,6 @@
 //! Row types, decoded straight from D1 results (column names are the field names).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct UserRow {
@@ -27,7 +27,9 @@ pub struct ParticipantRow {
     pub availability: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A message as stored. It also crosses from the chat's Durable Object to the worker (serde), and decodes
+/// from a positional JSON array (`messages::MESSAGE_JSON`) in field order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageRow {
     pub id: String,
     pub chat_id: String,
@@ -66,17 +68,31 @@ pub struct ChatRow {
     pub last_message: Option<String>,
 }
 
-impl ChatRow {
-    pub fn participants(&self) -> crate::error::Result<Vec<ParticipantRow>> {
-        let mut list: Vec<ParticipantRow> = serde_json::from_str(&self.participants)?;
-        list.sort_by(|a, b| (a.joined_at, &a.user_id).cmp(&(b.joined_at, &b.user_id)));
-        Ok(list)
-    }
+/// A chat with its participants (in joining order) and last message decoded.
+pub struct ChatRecord {
+    pub row: ChatRow,
+    pub participants: Vec<ParticipantRow>,
+    pub last_message: Option<MessageRow>,
+}
 
-    pub fn last_message(&self) -> crate::error::Result<Option<MessageRow>> {
-        match &self.last_message {
-            None => Ok(None),
-            Some(json) => Ok(Some(serde_json::from_str(json)?)),
-        }
+impl ChatRow {
+    pub fn decode(self) -> crate::error::Result<ChatRecord> {
+        let participants = decode_participants(&self.participants)?;
+        let last_message = match &self.last_message {
+            None => None,
+            Some(json) => Some(serde_json::from_str(json)?),
+        };
+        Ok(ChatRecord {
+            row: self,
+            participants,
+            last_message,
+        })
     }
+}
+
+/// Participants from a JSON array of `messages::PARTICIPANT_JSON`, in joining order.
+pub fn decode_participants(json: &str) -> crate::error::Result<Vec<ParticipantRow>> {
+    let mut list: Vec<ParticipantRow> = serde_json::from_str(json)?;
+    list.sort_by(|a, b| (a.joined_at, &a.user_id).cmp(&(b.joined_at, &b.user_id)));
+    Ok(list)
 }

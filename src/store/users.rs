@@ -8,8 +8,11 @@ use crate::domain::user::ProfilePatch;
 use crate::error::{ApiError, Result};
 use worker::D1PreparedStatement;
 
-const USER_COLUMNS: &str =
-    "id, username, first_name, photo_id, photo_url, photo_type, availability, credits";
+macro_rules! user_columns {
+    () => {
+        "id, username, first_name, photo_id, photo_url, photo_type, availability, credits"
+    };
+}
 
 /// Profile defaults from the caller's token: the id stands in for missing names.
 pub struct ClaimedProfile<'a> {
@@ -48,66 +51,118 @@ pub fn claim_profile(
     only_if_member_of: Option<&str>,
 ) -> Result<Vec<D1PreparedStatement>> {
     let photo_type = p.photo_url.map(|_| "image");
-    // First, while the row still says `claimed = 0`: the memberships' profile copies. Written as
-    // `IN (subquery)` so that SQLite drives from the (usually empty) subquery: with `AND EXISTS (...)`
-    // it visited every membership of the user on every write, claimed or not (measured: 73 rows).
     let copies = db.statement(
-        "UPDATE chat_participants SET username = ?2, photo_id = ?3, photo_url = ?4, photo_type = ?5
-         WHERE user_id IN (SELECT id FROM users WHERE id = ?1 AND claimed = 0)",
+        PROFILE_COPIES_SQL,
         &[
             p.id.into(),
             p.username.into(),
-            p.photo_id.as_ref().into(),
+            p.photo_id.as_deref().into(),
             p.photo_url.into(),
             photo_type.into(),
         ],
     )?;
-    let guard = if only_if_member_of.is_some() {
-        "EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?8 AND user_id = ?1)"
-    } else {
-        "?8 IS NULL"
+    let args = [
+        p.id.into(),
+        p.username.into(),
+        p.first_name.into(),
+        p.photo_id.as_deref().into(),
+        p.photo_url.into(),
+        photo_type.into(),
+        now_ms.into(),
+    ];
+    let user = match only_if_member_of {
+        Some(chat) => {
+            let mut with_chat = args.to_vec();
+            with_chat.push(chat.into());
+            db.statement(CLAIM_IF_MEMBER_SQL, &with_chat)?
+        }
+        None => db.statement(CLAIM_SQL, &args)?,
     };
-    let sql = format!(
-        "INSERT INTO users (id, username, first_name, photo_id, photo_url, photo_type, claimed, created_at, updated_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7 WHERE {guard}
-         ON CONFLICT (id) DO UPDATE SET
-           username = excluded.username, first_name = excluded.first_name, photo_id = excluded.photo_id,
-           photo_url = excluded.photo_url, photo_type = excluded.photo_type, claimed = 1,
-           updated_at = excluded.updated_at
-         WHERE users.claimed = 0"
-    );
-    let user = db.statement(
-        &sql,
-        &[
-            p.id.into(),
-            p.username.into(),
-            p.first_name.into(),
-            p.photo_id.as_ref().into(),
-            p.photo_url.into(),
-            photo_type.into(),
-            now_ms.into(),
-            only_if_member_of.into(),
-        ],
-    )?;
     Ok(vec![copies, user])
 }
 
-/// Rows for users named as participants, with every profile field defaulting to the id.
-pub fn insert_named(db: &Db, ids_json: &str, now_ms: i64) -> Result<D1PreparedStatement> {
-    db.statement(
-        "INSERT INTO users (id, username, first_name, claimed, created_at, updated_at)
-         SELECT value, value, value, 0, ?2, ?2 FROM json_each(?1) WHERE true
-         ON CONFLICT (id) DO NOTHING",
-        &[ids_json.into(), now_ms.into()],
-    )
+/// The claimed profile onto the user's memberships, while the row still says `claimed = 0`. Written as
+/// `IN (subquery)` so that SQLite drives from the (usually empty) subquery: with `AND EXISTS (...)` it
+/// visited every membership of the user on every write, claimed or not (measured: 73 rows).
+/// ?1 user, ?2 username, ?3 photo id, ?4 photo URL, ?5 photo type.
+pub const PROFILE_COPIES_SQL: &str =
+    "UPDATE chat_participants SET username = ?2, photo_id = ?3, photo_url = ?4, photo_type = ?5
+     WHERE user_id IN (SELECT id FROM users WHERE id = ?1 AND claimed = 0)";
+
+/// The caller's row from their token: created, or filled in when others created it with defaults
+/// (`claimed = 0`); never over a profile the user set. `$guard` decides whether to write at all.
+macro_rules! claim {
+    ($guard:literal) => {
+        concat!(
+            "INSERT INTO users (id, username, first_name, photo_id, photo_url, photo_type, claimed,
+                                created_at, updated_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7 WHERE ",
+            $guard,
+            "
+             ON CONFLICT (id) DO UPDATE SET
+               username = excluded.username, first_name = excluded.first_name,
+               photo_id = excluded.photo_id, photo_url = excluded.photo_url,
+               photo_type = excluded.photo_type, claimed = 1, updated_at = excluded.updated_at
+             WHERE users.claimed = 0"
+        )
+    };
 }
+
+/// ?1 user, ?2 username, ?3 first name, ?4 photo id, ?5 photo URL, ?6 photo type, ?7 now.
+pub const CLAIM_SQL: &str = claim!("true");
+
+/// As `CLAIM_SQL`, only when the user participates in chat ?8 (a refused write leaves no trace).
+pub const CLAIM_IF_MEMBER_SQL: &str = claim!(
+    "EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?8 AND user_id = ?1)"
+);
+
+/// Rows for users named as participants, with every profile field defaulting to the id.
+/// ?1 the user ids as a JSON array, ?2 now.
+pub const INSERT_NAMED_SQL: &str =
+    "INSERT INTO users (id, username, first_name, claimed, created_at, updated_at)
+     SELECT value, value, value, 0, ?2, ?2 FROM json_each(?1) WHERE true
+     ON CONFLICT (id) DO NOTHING";
+
+pub fn insert_named(db: &Db, ids_json: &str, now_ms: i64) -> Result<D1PreparedStatement> {
+    db.statement(INSERT_NAMED_SQL, &[ids_json.into(), now_ms.into()])
+}
+
+/// A user's row. ?1 user.
+pub const USER_SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?1");
 
 /// One round trip. `None` when the user has no row yet (reads never write).
 pub async fn find(db: &Db, id: &str) -> Result<Option<UserRow>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
-    let result = db.all(db.statement(&sql, &[id.into()])?).await?;
+    let result = db.all(db.statement(USER_SQL, &[id.into()])?).await?;
     first(&result)
 }
+
+/// A profile change, creating the row from the token's claims first if needed. ?1 user, ?2 username,
+/// ?3 first name, ?4 whether the photo changes, ?5 / ?6 / ?7 its id, URL and type, ?8 availability,
+/// ?9 / ?10 / ?11 / ?12 / ?13 the claims' username, first name, photo id, URL and type, ?14 now.
+pub const UPDATE_PROFILE_SQL: &str = concat!(
+    "INSERT INTO users (id, username, first_name, photo_id, photo_url, photo_type, availability,
+                        claimed, created_at, updated_at)
+     VALUES (?1, COALESCE(?2, ?9), COALESCE(?3, ?10),
+             CASE WHEN ?4 THEN ?5 ELSE ?11 END, CASE WHEN ?4 THEN ?6 ELSE ?12 END,
+             CASE WHEN ?4 THEN ?7 ELSE ?13 END, COALESCE(?8, 'available'), 1, ?14, ?14)
+     ON CONFLICT (id) DO UPDATE SET
+       username = COALESCE(?2, users.username),
+       first_name = COALESCE(?3, users.first_name),
+       photo_id = CASE WHEN ?4 THEN ?5 ELSE users.photo_id END,
+       photo_url = CASE WHEN ?4 THEN ?6 ELSE users.photo_url END,
+       photo_type = CASE WHEN ?4 THEN ?7 ELSE users.photo_type END,
+       availability = COALESCE(?8, users.availability),
+       claimed = 1,
+       updated_at = ?14
+     RETURNING ",
+    user_columns!()
+);
+
+/// The user's public profile onto every membership (one row per chat the user is in). ?1 user.
+pub const COPY_PROFILE_SQL: &str =
+    "UPDATE chat_participants SET (username, photo_id, photo_url, photo_type, availability) =
+       (SELECT username, photo_id, photo_url, photo_type, availability FROM users WHERE id = ?1)
+     WHERE user_id = ?1";
 
 /// Applies a profile change, creating the row from the token first if needed. One round trip.
 pub async fn update_profile(
@@ -123,48 +178,26 @@ pub async fn update_profile(
         Some(Some(photo)) => (1, Some(photo.url.as_str()), Some(photo.kind.as_str())),
     };
     let photo_id = photo_url.map(|_| new_object_id(now_ms)).transpose()?;
-    let sql = format!(
-        "INSERT INTO users (id, username, first_name, photo_id, photo_url, photo_type, availability, claimed, created_at, updated_at)
-         VALUES (?1, COALESCE(?2, ?9), COALESCE(?3, ?10),
-                 CASE WHEN ?4 THEN ?5 ELSE ?11 END, CASE WHEN ?4 THEN ?6 ELSE ?12 END,
-                 CASE WHEN ?4 THEN ?7 ELSE ?13 END, COALESCE(?8, 'available'), 1, ?14, ?14)
-         ON CONFLICT (id) DO UPDATE SET
-           username = COALESCE(?2, users.username),
-           first_name = COALESCE(?3, users.first_name),
-           photo_id = CASE WHEN ?4 THEN ?5 ELSE users.photo_id END,
-           photo_url = CASE WHEN ?4 THEN ?6 ELSE users.photo_url END,
-           photo_type = CASE WHEN ?4 THEN ?7 ELSE users.photo_type END,
-           availability = COALESCE(?8, users.availability),
-           claimed = 1,
-           updated_at = ?14
-         RETURNING {USER_COLUMNS}"
-    );
     let statement = db.statement(
-        &sql,
+        UPDATE_PROFILE_SQL,
         &[
             caller.id.as_str().into(),
-            patch.username.as_ref().into(),
-            patch.first_name.as_ref().into(),
+            patch.username.as_deref().into(),
+            patch.first_name.as_deref().into(),
             Arg::Int(set_photo),
-            photo_id.as_ref().into(),
+            photo_id.as_deref().into(),
             photo_url.into(),
             photo_type.into(),
-            patch.availability.as_ref().into(),
+            patch.availability.as_deref().into(),
             claimed.username.into(),
             claimed.first_name.into(),
-            claimed.photo_id.as_ref().into(),
+            claimed.photo_id.as_deref().into(),
             claimed.photo_url.into(),
             claimed.photo_url.map(|_| "image").into(),
             now_ms.into(),
         ],
     )?;
-    // Then copy the resulting public profile onto every membership (one row per chat the user is in).
-    let copies = db.statement(
-        "UPDATE chat_participants SET (username, photo_id, photo_url, photo_type, availability) =
-           (SELECT username, photo_id, photo_url, photo_type, availability FROM users WHERE id = ?1)
-         WHERE user_id = ?1",
-        &[caller.id.as_str().into()],
-    )?;
+    let copies = db.statement(COPY_PROFILE_SQL, &[caller.id.as_str().into()])?;
     let results = db.batch(vec![statement, copies]).await?;
     first(nth(&results, 0)?)?.ok_or_else(|| ApiError::internal("profile upsert returned no row"))
 }

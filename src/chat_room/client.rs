@@ -1,0 +1,88 @@
+//! The worker's side of the chat room: sends a checked write, a socket upgrade or a read-mark notice to
+//! the chat's Durable Object, and turns its typed answer into the HTTP reply.
+
+use worker::wasm_bindgen::JsValue;
+use worker::{console_error, Headers, Method, Request, RequestInit, Response, Stub, WebSocket};
+
+use super::protocol::{ReadEvent, RoomReply, RoomRequest, Write, SOCKET_HEADER};
+use crate::auth::Caller;
+use crate::context::Ctx;
+use crate::domain::ids::ChatId;
+use crate::domain::live::LiveSocket;
+use crate::error::{ApiError, Result};
+use crate::http::{Reply, REPLAYED_HEADER};
+use crate::views;
+
+/// The chat's Durable Object: one per chat, wherever in the world it lives.
+fn stub(ctx: &Ctx, chat_id: &ChatId) -> Result<Stub> {
+    Ok(ctx
+        .env
+        .durable_object("CHAT_ROOM")?
+        .id_from_name(chat_id.as_str())?
+        .get_stub()?)
+}
+
+async fn post(ctx: &Ctx, chat_id: &ChatId, request: &RoomRequest) -> Result<Response> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(JsValue::from_str(&serde_json::to_string(request)?)));
+    let request = Request::new_with_init("https://chat-room/", &init)?;
+    Ok(stub(ctx, chat_id)?.fetch_with_request(request).await?)
+}
+
+/// Runs a checked write in its chat's Durable Object and answers the API's reply: the message with
+/// the write's status (`Idempotent-Replayed: true` on a replay), or the object's error.
+pub async fn write(ctx: &Ctx, caller: &Caller, write: Write) -> Result<Reply> {
+    let status = write.success_status();
+    let chat_id = write.chat_id().clone();
+    let request = RoomRequest::Write {
+        caller: caller.clone(),
+        write,
+    };
+    let reply: RoomReply = post(ctx, &chat_id, &request).await?.json().await?;
+    ctx.db.add_cost(reply.cost);
+    let written = reply.outcome?;
+    let read_by = written.read_by.iter().map(String::as_str).collect();
+    let body = Reply::json(status, &views::Message::new(&written.message, read_by))?;
+    Ok(if written.replayed {
+        body.with_header(REPLAYED_HEADER, "true")
+    } else {
+        body
+    })
+}
+
+/// Hands a checked WebSocket upgrade (token and membership checked here) to the chat's Durable
+/// Object; returns the client end of the socket it accepted.
+pub async fn open_live(ctx: &Ctx, caller: &Caller, chat_id: &ChatId) -> Result<WebSocket> {
+    let socket = LiveSocket {
+        user: caller.id.clone(),
+        chat: chat_id.clone(),
+        expires_at_ms: caller.expires_at_ms,
+    };
+    let headers = Headers::new();
+    headers.set("Upgrade", "websocket")?;
+    headers.set(SOCKET_HEADER, &serde_json::to_string(&socket)?)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let request = Request::new_with_init("https://chat-room/live", &init)?;
+    let mut response = stub(ctx, chat_id)?.fetch_with_request(request).await?;
+    if response.status_code() == 101 {
+        if let Some(ws) = response.websocket() {
+            return Ok(ws);
+        }
+        return Err(ApiError::internal("chat room answered 101 without a socket"));
+    }
+    Err(response
+        .json::<ApiError>()
+        .await
+        .unwrap_or_else(|e| ApiError::internal(format!("chat room live: {e}"))))
+}
+
+/// Tells the chat's live sockets that a read mark moved (after its commit). Best effort: a failure is
+/// logged, the read mark stands, and clients that missed the event see it in the chat.
+pub async fn announce_read(ctx: &Ctx, event: ReadEvent) {
+    let chat_id = event.chat_id.clone();
+    if let Err(e) = post(ctx, &chat_id, &RoomRequest::ReadMoved(event)).await {
+        console_error!("announcing a read mark of chat {chat_id}: {e}");
+    }
+}

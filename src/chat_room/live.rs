@@ -1,0 +1,202 @@
+//! The chat's live sockets, held with the hibernation API (an idle socket costs no CPU; the object may
+//! be evicted and woken by the next frame, alarm or write). Each socket's attachment (`LiveSocket`)
+//! holds its user, its chat and its token's expiry: an alarm closes expired sockets with 4001, and a
+//! write that read the participant list closes the sockets of users no longer in it (4003) instead of
+//! sending to them. Client frames (`ping`, `message_list`) are answered here.
+
+use serde::Serialize;
+use serde_json::Value;
+use worker::{
+    console_error, Env, Request, Response, State, WebSocket, WebSocketIncomingMessage,
+    WebSocketPair,
+};
+
+use super::protocol::{
+    ErrorResponse, FrameFailure, MessageListResponse, Pong, ResponseFrame, SOCKET_HEADER,
+};
+use crate::domain::cursor::CursorQuery;
+use crate::domain::listing::window_end;
+use crate::domain::live::{
+    echo_close_code, parse_frame, ClientFrame, FrameError, LiveSocket, CLOSE_NOT_PARTICIPANT,
+    CLOSE_TOKEN_EXPIRED,
+};
+use crate::domain::time::now_ms;
+use crate::error::{ApiError, Result};
+use crate::store::{messages, Db};
+use crate::views::SamaMessage;
+
+/// Accepts a socket for the user the worker vouches for (token and membership were checked there),
+/// and makes the alarm fire at its token's expiry. On failure: the error as JSON with its status.
+pub async fn accept(state: &State, req: &Request) -> worker::Result<Response> {
+    match try_accept(state, req).await {
+        Ok(response) => Ok(response),
+        Err(err) => {
+            console_error!("chat room live: {err}");
+            Ok(Response::from_json(&err)?.with_status(500))
+        }
+    }
+}
+
+async fn try_accept(state: &State, req: &Request) -> Result<Response> {
+    let grant = req.headers().get(SOCKET_HEADER)?.unwrap_or_default();
+    let socket: LiveSocket = serde_json::from_str(&grant)?;
+    let pair = WebSocketPair::new()?;
+    state.accept_web_socket(&pair.server);
+    pair.server.serialize_attachment(&socket)?;
+    set_alarm_at(state, socket.expires_at_ms).await?;
+    Ok(Response::from_websocket(pair.client)?)
+}
+
+/// Makes the alarm fire no later than `at` (epoch ms).
+async fn set_alarm_at(state: &State, at: i64) -> worker::Result<()> {
+    let storage = state.storage();
+    let current = storage.get_alarm().await?;
+    if current.is_none_or(|c| at < c) {
+        let when = chrono::DateTime::from_timestamp_millis(at).unwrap_or_default();
+        storage.set_alarm(when).await?;
+    }
+    Ok(())
+}
+
+/// Closes the sockets whose token expired (4001) and sets the alarm for the next expiry.
+pub async fn close_expired(state: &State) -> worker::Result<()> {
+    let now = now_ms();
+    let mut next: Option<i64> = None;
+    for ws in state.get_websockets() {
+        match attachment(&ws) {
+            Some(s) if s.expires_at_ms <= now => {
+                let _ = ws.close(Some(CLOSE_TOKEN_EXPIRED), Some("token expired"));
+            }
+            Some(s) => next = Some(next.map_or(s.expires_at_ms, |n| n.min(s.expires_at_ms))),
+            None => {}
+        }
+    }
+    if let Some(at) = next {
+        set_alarm_at(state, at).await?;
+    }
+    Ok(())
+}
+
+fn attachment(ws: &WebSocket) -> Option<LiveSocket> {
+    ws.deserialize_attachment::<LiveSocket>().ok().flatten()
+}
+
+/// Sends `frames` to every socket, in order. Sockets past their token's expiry are closed with 4001;
+/// with `members` known, sockets of users not among them are closed with 4003.
+pub fn broadcast(state: &State, frames: &[String], members: Option<&[&str]>, now: i64) {
+    for ws in state.get_websockets() {
+        let Some(socket) = attachment(&ws) else {
+            continue;
+        };
+        if socket.expires_at_ms <= now {
+            let _ = ws.close(Some(CLOSE_TOKEN_EXPIRED), Some("token expired"));
+            continue;
+        }
+        if members.is_some_and(|m| !m.contains(&socket.user.as_str())) {
+            let _ = ws.close(
+                Some(CLOSE_NOT_PARTICIPANT),
+                Some("not a participant of this chat"),
+            );
+            continue;
+        }
+        for frame in frames {
+            // Fails only for a socket that is closing; the others still get the frame.
+            let _ = ws.send_with_str(frame);
+        }
+    }
+}
+
+/// Completes the closing handshake (without this the client's close never finishes).
+pub fn on_close(ws: &WebSocket, code: usize, reason: String) {
+    let _ = ws.close(Some(echo_close_code(code)), Some(reason));
+}
+
+/// Answers one client frame on its socket.
+pub async fn on_frame(env: &Env, ws: &WebSocket, message: WebSocketIncomingMessage) {
+    let Some(socket) = attachment(ws) else {
+        let _ = ws.close(Some(1011), Some("socket state lost; reconnect"));
+        return;
+    };
+    if socket.expires_at_ms <= now_ms() {
+        let _ = ws.close(Some(CLOSE_TOKEN_EXPIRED), Some("token expired"));
+        return;
+    }
+    let text = match message {
+        WebSocketIncomingMessage::String(text) => text,
+        WebSocketIncomingMessage::Binary(_) => {
+            let e = FrameError {
+                id: Value::Null,
+                status: 400,
+                message: "frames must be JSON text, not binary".into(),
+            };
+            return send(ws, &error_frame(&e.id, e.status, e.message));
+        }
+    };
+    match parse_frame(&text, &socket.chat) {
+        Ok(ClientFrame::Ping(value)) => send(ws, &Pong { pong: &value }),
+        Ok(ClientFrame::MessageList { id, query }) => {
+            message_list(env, ws, &socket, &id, &query).await
+        }
+        Err(e) => send(ws, &error_frame(&e.id, e.status, e.message)),
+    }
+}
+
+/// A `message_list` request: read like the HTTP cursor mode, answered in SAMA's shape. A user no
+/// longer in the chat gets the 404 and then the socket's close (4003).
+async fn message_list(env: &Env, ws: &WebSocket, socket: &LiveSocket, id: &Value, query: &CursorQuery) {
+    let db = match env.d1("DB") {
+        Ok(db) => Db::new(db),
+        Err(e) => return send(ws, &failure(id, ApiError::internal(e.to_string()))),
+    };
+    let page = match messages::list_window(&db, &socket.user, &socket.chat, query).await {
+        Ok(Some(page)) => page,
+        Ok(None) => {
+            send(ws, &failure(id, ApiError::not_found("chat")));
+            let _ = ws.close(
+                Some(CLOSE_NOT_PARTICIPANT),
+                Some("not a participant of this chat"),
+            );
+            return;
+        }
+        Err(e) => return send(ws, &failure(id, e)),
+    };
+    match window_end(&socket.chat, query, &page.bounds, &page.positions()) {
+        Ok(end) => send(
+            ws,
+            &ResponseFrame {
+                response: MessageListResponse {
+                    id,
+                    messages: SamaMessage::all(&page.messages[..end.kept], &page.participants),
+                    has_more: end.has_more(),
+                    next_cursor: end.next_cursor,
+                },
+            },
+        ),
+        Err(e) => send(ws, &failure(id, e)),
+    }
+}
+
+fn error_frame(id: &Value, status: u16, message: String) -> ResponseFrame<ErrorResponse<'_>> {
+    ResponseFrame {
+        response: ErrorResponse {
+            id,
+            error: FrameFailure { status, message },
+        },
+    }
+}
+
+/// An error answer; a 500's detail goes to the log, the client gets "internal error".
+fn failure(id: &Value, e: ApiError) -> ResponseFrame<ErrorResponse<'_>> {
+    if e.status >= 500 {
+        console_error!("chat room message_list: {e}");
+        return error_frame(id, e.status, "internal error".into());
+    }
+    error_frame(id, e.status, e.errors.join("; "))
+}
+
+/// Sends one frame; a send fails only when the socket is already closing (the client is gone).
+fn send(ws: &WebSocket, frame: &impl Serialize) {
+    if let Ok(text) = serde_json::to_string(frame) {
+        let _ = ws.send_with_str(text);
+    }
+}

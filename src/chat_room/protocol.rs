@@ -1,0 +1,247 @@
+//! What the worker and a chat's Durable Object say to each other, as typed values (serde both ways),
+//! and the frames the object sends on the chat's live sockets.
+//!
+//! The worker parses and checks a request once, at the edge, into domain values (`NewMessage`,
+//! `NewTransfer`, `Change`), and sends those with the caller. The object runs the write and answers
+//! with the stored message, or with the typed error, and the D1 cost it incurred.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+use crate::domain::credits::NewTransfer;
+use crate::domain::ids::{ChatId, MessageId, UserId};
+use crate::domain::message::{Change, NewMessage};
+use crate::error::ApiError;
+use crate::store::rows::MessageRow;
+use crate::store::Cost;
+
+/// The body of the worker's `POST` to a chat's Durable Object. (Built once per request and serialized
+/// at once, so the size difference of its variants costs nothing.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum RoomRequest {
+    /// A write of the chat by `caller`, already checked by the worker.
+    Write { caller: Caller, write: Write },
+    /// A read mark moved (the worker committed it): tell the chat's live sockets.
+    ReadMoved(ReadEvent),
+}
+
+/// A write of one chat: every one goes through the chat's Durable Object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub enum Write {
+    Send(NewMessage),
+    Transfer(NewTransfer),
+    /// An edit or a delete of message `message_id` of chat `chat_id`.
+    #[serde(rename_all = "camelCase")]
+    Change {
+        chat_id: ChatId,
+        message_id: MessageId,
+        change: Change,
+    },
+}
+
+impl Write {
+    pub fn chat_id(&self) -> &ChatId {
+        match self {
+            Write::Send(message) => &message.chat_id,
+            Write::Transfer(transfer) => &transfer.chat_id,
+            Write::Change { chat_id, .. } => chat_id,
+        }
+    }
+
+    /// The HTTP status of its success: 201 for what creates a message (a replay too: it answers with
+    /// the original status), 200 for a change.
+    pub fn success_status(&self) -> u16 {
+        match self {
+            Write::Send(_) | Write::Transfer(_) => 201,
+            Write::Change { .. } => 200,
+        }
+    }
+
+    /// The live event a committed write sends.
+    pub fn event_name(&self) -> &'static str {
+        match self {
+            Write::Send(_) | Write::Transfer(_) => "message.created",
+            Write::Change {
+                change: Change::Edit(_),
+                ..
+            } => "message.updated",
+            Write::Change {
+                change: Change::Delete,
+                ..
+            } => "message.deleted",
+        }
+    }
+}
+
+/// The object's answer to a `RoomRequest::Write`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomReply {
+    pub outcome: Result<Written, ApiError>,
+    /// The D1 work the object did for this request, for the worker's `X-D1-*` headers.
+    pub cost: Cost,
+}
+
+/// A write as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Written {
+    pub message: MessageRow,
+    /// The message's `readBy`.
+    pub read_by: Vec<String>,
+    /// True when nothing new was committed: an idempotent retry answered with the original.
+    pub replayed: bool,
+}
+
+/// Who holds a live socket, until when: what the worker vouches for when it hands an upgrade to the
+/// object (token and membership checked), sent as JSON in the `X-Chat-Room-Socket` header.
+pub const SOCKET_HEADER: &str = "X-Chat-Room-Socket";
+
+/// `{"event": "read.updated", "data": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadEvent {
+    pub chat_id: ChatId,
+    pub user_id: UserId,
+    pub last_read_sequence: i64,
+}
+
+/// A server-to-client event frame: `{"event": <name>, "data": <data>}`.
+#[derive(Serialize)]
+pub struct Event<T: Serialize> {
+    pub event: &'static str,
+    pub data: T,
+}
+
+/// The answer to a client request frame: `{"response": {...}}`.
+#[derive(Serialize)]
+pub struct ResponseFrame<T: Serialize> {
+    pub response: T,
+}
+
+/// `{"id", "error": {"status", "message"}}` inside a `ResponseFrame`.
+#[derive(Serialize)]
+pub struct ErrorResponse<'a> {
+    pub id: &'a serde_json::Value,
+    pub error: FrameFailure,
+}
+
+#[derive(Serialize)]
+pub struct FrameFailure {
+    pub status: u16,
+    pub message: String,
+}
+
+/// `{"id", "messages", "hasMore", "nextCursor"}` inside a `ResponseFrame`: a `message_list` answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageListResponse<'a> {
+    pub id: &'a serde_json::Value,
+    pub messages: Vec<crate::views::SamaMessage<'a>>,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+}
+
+/// `{"pong": <what the ping carried>}`.
+#[derive(Serialize)]
+pub struct Pong<'a> {
+    pub pong: &'a serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::UserId;
+
+    fn caller() -> Caller {
+        Caller {
+            id: UserId::parse("u1", "sub").unwrap(),
+            username: Some("jo".into()),
+            first_name: None,
+            picture: Some("https://x.test/p.png".into()),
+            expires_at_ms: 1_700_000_000_000,
+        }
+    }
+
+    /// What the worker sends is exactly what the object reads, for every kind of write.
+    #[test]
+    fn requests_round_trip() {
+        let chat = "64d15f9e2e6c8f4d5a654321";
+        let message = NewMessage::parse(
+            format!(r#"{{"chatId":"{chat}","content":"hi","metadata":{{"a":1}},"clientMessageId":"c"}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        let transfer = NewTransfer::parse(
+            format!(r#"{{"chatId":"{chat}","recipientId":"u2","amount":5,"note":"n"}}"#).as_bytes(),
+            Some("k"),
+        )
+        .unwrap();
+        let change = Write::Change {
+            chat_id: ChatId::parse(chat, "chatId").unwrap(),
+            message_id: MessageId::parse(chat, "messageId").unwrap(),
+            change: Change::Edit("new".into()),
+        };
+        let read = RoomRequest::ReadMoved(ReadEvent {
+            chat_id: ChatId::parse(chat, "chatId").unwrap(),
+            user_id: UserId::parse("u2", "sub").unwrap(),
+            last_read_sequence: 4,
+        });
+        for request in [
+            RoomRequest::Write {
+                caller: caller(),
+                write: Write::Send(message),
+            },
+            RoomRequest::Write {
+                caller: caller(),
+                write: Write::Transfer(transfer),
+            },
+            RoomRequest::Write {
+                caller: caller(),
+                write: change,
+            },
+            read,
+        ] {
+            let text = serde_json::to_string(&request).unwrap();
+            let back: RoomRequest = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, request, "{text}");
+        }
+    }
+
+    #[test]
+    fn ids_are_checked_when_read_back() {
+        let text = r#"{"kind":"readMoved","chatId":"nope","userId":"u2","lastReadSequence":1}"#;
+        assert!(serde_json::from_str::<RoomRequest>(text).is_err());
+    }
+
+    #[test]
+    fn event_frames_have_the_documented_shape() {
+        let event = Event {
+            event: "read.updated",
+            data: ReadEvent {
+                chat_id: ChatId::parse("64d15f9e2e6c8f4d5a654321", "chatId").unwrap(),
+                user_id: UserId::parse("u2", "sub").unwrap(),
+                last_read_sequence: 4,
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"event":"read.updated","data":{"chatId":"64d15f9e2e6c8f4d5a654321","userId":"u2","lastReadSequence":4}}"#
+        );
+        let error = ResponseFrame {
+            response: ErrorResponse {
+                id: &serde_json::json!("r1"),
+                error: FrameFailure {
+                    status: 400,
+                    message: "bad".into(),
+                },
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&error).unwrap(),
+            r#"{"response":{"id":"r1","error":{"status":400,"message":"bad"}}}"#
+        );
+    }
+}
