@@ -70,7 +70,9 @@ pub async fn open_live(ctx: &Ctx, caller: &Caller, chat_id: &ChatId) -> Result<W
         if let Some(ws) = response.websocket() {
             return Ok(ws);
         }
-        return Err(ApiError::internal("chat room answered 101 without a socket"));
+        return Err(ApiError::internal(
+            "chat room answered 101 without a socket",
+        ));
     }
     Err(response
         .json::<ApiError>()

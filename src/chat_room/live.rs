@@ -143,7 +143,13 @@ pub async fn on_frame(env: &Env, ws: &WebSocket, message: WebSocketIncomingMessa
 
 /// A `message_list` request: read like the HTTP cursor mode, answered in SAMA's shape. A user no
 /// longer in the chat gets the 404 and then the socket's close (4003).
-async fn message_list(env: &Env, ws: &WebSocket, socket: &LiveSocket, id: &Value, query: &CursorQuery) {
+async fn message_list(
+    env: &Env,
+    ws: &WebSocket,
+    socket: &LiveSocket,
+    id: &Value,
+    query: &CursorQuery,
+) {
     let db = match env.d1("DB") {
         Ok(db) => Db::new(db),
         Err(e) => return send(ws, &failure(id, ApiError::internal(e.to_string()))),

@@ -170,8 +170,10 @@ mod tests {
     fn requests_round_trip() {
         let chat = "64d15f9e2e6c8f4d5a654321";
         let message = NewMessage::parse(
-            format!(r#"{{"chatId":"{chat}","content":"hi","metadata":{{"a":1}},"clientMessageId":"c"}}"#)
-                .as_bytes(),
+            format!(
+                r#"{{"chatId":"{chat}","content":"hi","metadata":{{"a":1}},"clientMessageId":"c"}}"#
+            )
+            .as_bytes(),
         )
         .unwrap();
         let transfer = NewTransfer::parse(

@@ -200,7 +200,13 @@ mod tests {
         assert_eq!(end.kept, 2);
         assert!(matches!(
             Cursor::decode(end.next_cursor.as_deref().unwrap(), &chat()),
-            Ok(Window::Sync { after: SyncPosition { updated_at: 1002, .. }, .. })
+            Ok(Window::Sync {
+                after: SyncPosition {
+                    updated_at: 1002,
+                    ..
+                },
+                ..
+            })
         ));
         let ids = query(5, Window::Ids(vec![]));
         let end = window_end(&chat(), &ids, &bounds(None, None), &rows(&[4])).unwrap();

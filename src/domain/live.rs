@@ -127,7 +127,15 @@ pub fn parse_frame(text: &str, chat: &ChatId) -> Result<ClientFrame, FrameError>
             })?,
     };
     let given = |key: &str| list.get(key).is_some_and(|v| !v.is_null());
-    if [given("ids"), given("updated_at"), given("cursor")]
+    // SAMA clients may give the window as flat keys instead of the nested object.
+    let flat = given("updated_at.gt") || given("updated_at.lt");
+    if flat && given("updated_at") {
+        return Err(bad(
+            "message_list takes updated_at or its flat keys updated_at.gt / updated_at.lt, not both"
+                .into(),
+        ));
+    }
+    if [given("ids"), given("updated_at") || flat, given("cursor")]
         .iter()
         .filter(|g| **g)
         .count()
@@ -144,8 +152,14 @@ pub fn parse_frame(text: &str, chat: &ChatId) -> Result<ClientFrame, FrameError>
         Cursor::decode(raw, chat).map_err(|e| bad(format!("message_list.{e}")))?
     } else if given("ids") {
         Window::Ids(ids(&list["ids"]).map_err(bad)?)
-    } else if given("updated_at") {
-        let (gt, lt) = window_bounds(&list["updated_at"]).map_err(bad)?;
+    } else if given("updated_at") || flat {
+        let window = if flat {
+            let pick = |key: &str| list.get(key).cloned().unwrap_or(Value::Null);
+            serde_json::json!({"gt": pick("updated_at.gt"), "lt": pick("updated_at.lt")})
+        } else {
+            list["updated_at"].clone()
+        };
+        let (gt, lt) = window_bounds(&window).map_err(bad)?;
         Window::Sync {
             after: SyncPosition {
                 updated_at: gt.unwrap_or(-1),
@@ -233,6 +247,42 @@ mod tests {
             &json!({"request": {"message_list": body, "id": "r1"}}).to_string(),
             &chat(),
         )
+    }
+
+    #[test]
+    fn the_window_may_come_as_flat_sama_keys() {
+        let cid = chat().as_str().to_string();
+        let flat = list(json!({"cid": cid, "updated_at.gt": 1000, "updated_at.lt": 2000})).unwrap();
+        let nested = list(json!({"cid": cid, "updated_at": {"gt": 1000, "lt": 2000}})).unwrap();
+        assert_eq!(flat, nested);
+        let only_lt = list(json!({"cid": cid, "updated_at.lt": 2000})).unwrap();
+        assert!(matches!(
+            only_lt,
+            ClientFrame::MessageList {
+                query: CursorQuery {
+                    window: Window::Sync {
+                        after: SyncPosition { updated_at: -1, .. },
+                        before: Some(2000)
+                    },
+                    ..
+                },
+                ..
+            }
+        ));
+        for (body, mention) in [
+            (
+                json!({"cid": cid, "updated_at.gt": 1, "updated_at": {"gt": 1}}),
+                "not both",
+            ),
+            (json!({"cid": cid, "updated_at.gt": "x"}), "updated_at.gt"),
+            (
+                json!({"cid": cid, "updated_at.gt": 5, "ids": [ID]}),
+                "one of",
+            ),
+        ] {
+            let e = list(body.clone()).unwrap_err();
+            assert!(e.message.contains(mention), "{body}: {}", e.message);
+        }
     }
 
     #[test]

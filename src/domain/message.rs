@@ -339,7 +339,9 @@ mod tests {
                 let body = format!(r#"{{"chatId":"{CHAT}","type":"{kind}"{media}}}"#);
                 let err = NewMessage::parse(body.as_bytes()).unwrap_err();
                 assert!(
-                    err.errors.iter().any(|e| e.starts_with("media is required")),
+                    err.errors
+                        .iter()
+                        .any(|e| e.starts_with("media is required")),
                     "{body}: {:?}",
                     err.errors
                 );

@@ -164,7 +164,11 @@ pub async fn is_member(db: &Db, user: &UserId, chat_id: &ChatId) -> Result<bool>
         IS_PARTICIPANT_SQL,
         &[chat_id.as_str().into(), user.as_str().into()],
     )?;
-    Ok(!db.all(statement).await?.results::<serde_json::Value>()?.is_empty())
+    Ok(!db
+        .all(statement)
+        .await?
+        .results::<serde_json::Value>()?
+        .is_empty())
 }
 
 /// Moves read mark of user ?2 in chat ?1 forward to ?3 (NULL: the chat's last message); a mark past

@@ -24,7 +24,11 @@ use crate::error::{ApiError, Result};
 /// Whether the money movement `$id` (an SQL expression) was accepted in this batch.
 macro_rules! transfer_exists {
     ($id:literal) => {
-        concat!("EXISTS (SELECT 1 FROM credit_transfers WHERE id = ", $id, ")")
+        concat!(
+            "EXISTS (SELECT 1 FROM credit_transfers WHERE id = ",
+            $id,
+            ")"
+        )
     };
 }
 
@@ -204,7 +208,8 @@ fn transfer_statements(
             ],
         )
     };
-    let move_args = |who| -> [Arg<'_>; 4] { [Arg::Text(who), t.amount.into(), now_ms.into(), id.into()] };
+    let move_args =
+        |who| -> [Arg<'_>; 4] { [Arg::Text(who), t.amount.into(), now_ms.into(), id.into()] };
     Ok(vec![
         db.statement(
             TRANSFER_SQL,
@@ -239,7 +244,10 @@ fn transfer_statements(
         )?,
         line(sender, "transfer_out", -t.amount, recipient)?,
         line(recipient, "transfer_in", t.amount, sender)?,
-        db.statement(SEND_READ_MARK_SQL, &[chat.into(), sender.into(), message.into()])?,
+        db.statement(
+            SEND_READ_MARK_SQL,
+            &[chat.into(), sender.into(), message.into()],
+        )?,
     ])
 }
 
@@ -297,8 +305,7 @@ pub const GRANT_SQL: &str =
        AND (SELECT credits FROM users WHERE id = ?2) + ?3 <= ?7";
 
 /// The stored grant and the user's balance, by key (new, or the original of a retry). ?1 key.
-pub const GRANT_BY_KEY_SQL: &str =
-    "SELECT t.id AS transfer_id, t.request_hash,
+pub const GRANT_BY_KEY_SQL: &str = "SELECT t.id AS transfer_id, t.request_hash,
             (SELECT credits FROM users WHERE id = t.recipient_id) AS credits
      FROM credit_transfers t WHERE t.kind = 'grant' AND t.idempotency_key = ?1";
 
@@ -335,7 +342,12 @@ pub async fn grant(db: &Db, g: &NewGrant, now_ms: i64) -> Result<(i64, bool)> {
         )?,
         db.statement(
             CREDIT_SQL,
-            &[user.into(), g.amount.into(), now_ms.into(), id.as_str().into()],
+            &[
+                user.into(),
+                g.amount.into(),
+                now_ms.into(),
+                id.as_str().into(),
+            ],
         )?,
         db.statement(
             LEDGER_LINE_SQL,

@@ -112,9 +112,8 @@ macro_rules! claim {
 pub const CLAIM_SQL: &str = claim!("true");
 
 /// As `CLAIM_SQL`, only when the user participates in chat ?8 (a refused write leaves no trace).
-pub const CLAIM_IF_MEMBER_SQL: &str = claim!(
-    "EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?8 AND user_id = ?1)"
-);
+pub const CLAIM_IF_MEMBER_SQL: &str =
+    claim!("EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?8 AND user_id = ?1)");
 
 /// Rows for users named as participants, with every profile field defaulting to the id.
 /// ?1 the user ids as a JSON array, ?2 now.

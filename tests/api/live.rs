@@ -45,6 +45,19 @@ fn try_connect(
     match tungstenite::client::client(request, stream) {
         Ok((socket, response)) => {
             assert_eq!(response.status().as_u16(), 101);
+            // Every /api response carries its request id and D1 cost, the handshake's 101 included.
+            let headers = response.headers();
+            for name in [
+                "x-request-id",
+                "x-d1-queries",
+                "x-d1-rows-read",
+                "x-d1-rows-written",
+            ] {
+                assert!(
+                    headers.get(name).is_some_and(|v| !v.is_empty()),
+                    "the 101 has no {name}: {headers:?}"
+                );
+            }
             Ok(socket)
         }
         Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
@@ -317,10 +330,11 @@ fn reconnect_and_catch_up_with_message_list() {
     let mut socket = connect(&api, &b, &chat);
     let answer = request(
         &mut socket,
-        json!({"request": {"message_list": {"cid": chat, "updated_at": {"gt": since}}}, "id": "r1"}),
+        // Exactly as a SAMA client sends it: the id inside `request`, the window as flat keys.
+        json!({"request": {"message_list": {"cid": chat, "updated_at.gt": since}, "id": "r1"}}),
     );
     let response = &answer["response"];
-    assert_eq!(response["id"], "r1");
+    assert_eq!(response["id"], "r1", "{answer}");
     assert_eq!(response["hasMore"], false);
     let messages = response["messages"].as_array().unwrap();
     let ids: Vec<&Value> = messages.iter().map(|m| &m["_id"]).collect();
@@ -349,13 +363,13 @@ fn reconnect_and_catch_up_with_message_list() {
     // A window walked with a small limit and the cursor; ids; the newest messages; ping.
     let page = request(
         &mut socket,
-        json!({"request": {"message_list": {"cid": chat, "limit": 3, "updated_at": {"gt": since}}}, "id": 2}),
+        json!({"request": {"message_list": {"cid": chat, "limit": 3, "updated_at": {"gt": since}}, "id": 2}}),
     );
     assert_eq!(page["response"]["hasMore"], true);
     let cursor = page["response"]["nextCursor"].as_str().unwrap().to_string();
     let rest = request(
         &mut socket,
-        json!({"request": {"message_list": {"cid": chat, "limit": 3, "cursor": cursor}}, "id": 3}),
+        json!({"request": {"message_list": {"cid": chat, "limit": 3, "cursor": cursor}, "id": 3}}),
     );
     let walked: Vec<&Value> = page["response"]["messages"]
         .as_array()
@@ -367,6 +381,7 @@ fn reconnect_and_catch_up_with_message_list() {
     assert_eq!(walked, expected);
     let by_id = request(
         &mut socket,
+        // The top-level `id` an earlier README showed still works.
         json!({"request": {"message_list": {"cid": chat, "ids": [missed[3]["_id"], missed[1]["_id"]]}}, "id": 4}),
     );
     let seqs: Vec<&Value> = by_id["response"]["messages"]
@@ -378,7 +393,7 @@ fn reconnect_and_catch_up_with_message_list() {
     assert_eq!(seqs, [&json!(3), &json!(5)]);
     let newest = request(
         &mut socket,
-        json!({"request": {"message_list": {"cid": chat, "limit": 2}}, "id": 5}),
+        json!({"request": {"message_list": {"cid": chat, "limit": 2}, "id": 5}}),
     );
     let seqs: Vec<&Value> = newest["response"]["messages"]
         .as_array()
@@ -467,11 +482,11 @@ fn malformed_frames_get_an_error_and_the_socket_keeps_working() {
         ("garbage".to_string(), Value::Null, "JSON"),
         ("[]".to_string(), Value::Null, "JSON objects"),
         (json!({"request": {"typing": {}}, "id": "x1"}).to_string(), json!("x1"), "unknown request"),
-        (json!({"request": {"message_list": {"cid": "64d15f9e2e6c8f4d5a000000"}}, "id": 9}).to_string(), json!(9), "this socket's chat"),
-        (json!({"request": {"message_list": {"cid": chat, "limit": 500}}, "id": "x2"}).to_string(), json!("x2"), "limit"),
-        (json!({"request": {"message_list": {"cid": chat, "updated_at": {"gt": "yesterday"}}}, "id": "x3"}).to_string(), json!("x3"), "updated_at.gt"),
-        (json!({"request": {"message_list": {"cid": chat, "ids": ["zz"]}}, "id": "x4"}).to_string(), json!("x4"), "ids"),
-        (json!({"request": {"message_list": {"cid": chat, "cursor": "00"}}, "id": "x5"}).to_string(), json!("x5"), "cursor"),
+        (json!({"request": {"message_list": {"cid": "64d15f9e2e6c8f4d5a000000"}, "id": 9}}).to_string(), json!(9), "this socket's chat"),
+        (json!({"request": {"message_list": {"cid": chat, "limit": 500}, "id": "x2"}}).to_string(), json!("x2"), "limit"),
+        (json!({"request": {"message_list": {"cid": chat, "updated_at": {"gt": "yesterday"}}, "id": "x3"}}).to_string(), json!("x3"), "updated_at.gt"),
+        (json!({"request": {"message_list": {"cid": chat, "ids": ["zz"]}, "id": "x4"}}).to_string(), json!("x4"), "ids"),
+        (json!({"request": {"message_list": {"cid": chat, "cursor": "00"}, "id": "x5"}}).to_string(), json!("x5"), "cursor"),
     ];
     for (frame, id, mention) in cases {
         send_text(&mut socket, &frame);
@@ -563,7 +578,7 @@ fn a_removed_participant_stops_receiving() {
     ));
     let answer = request(
         &mut asking,
-        json!({"request": {"message_list": {"cid": chat}}, "id": "q"}),
+        json!({"request": {"message_list": {"cid": chat}, "id": "q"}}),
     );
     assert_eq!(answer["response"]["error"]["status"], 404, "{answer}");
     assert!(matches!(

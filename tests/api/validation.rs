@@ -151,6 +151,12 @@ fn message_rules_are_enforced() {
         json!({"content": "no chat"}),
         json!({"chatId": chat, "type": "credit_transfer", "content": "x"}),
         json!({"chatId": chat, "type": "media"}),
+        json!({"chatId": chat, "type": "media", "media": null}),
+        json!({"chatId": chat, "type": "file", "media": null, "content": "x"}),
+        json!({"chatId": chat, "type": "media", "media": {"url": "https://", "type": "image"}}),
+        json!({"chatId": chat, "type": "media", "media": {"url": "https://[garbage", "type": "image"}}),
+        json!({"chatId": chat, "type": "media", "media": {"url": "https:///no-host", "type": "image"}}),
+        json!({"chatId": chat, "type": "media", "media": {"url": "https://a.example/x", "type": "image", "thumbnail_url": "https://a b/t.png"}}),
         json!({"chatId": chat, "type": "media", "media": {"url": "http://insecure.example/a.png", "type": "image"}}),
         json!({"chatId": chat, "type": "file", "media": {"url": "https://x.example/a", "type": "pdf"}}),
         json!({"chatId": chat, "content": "x", "metadata": {"blob": "y".repeat(5000)}}),
@@ -162,18 +168,59 @@ fn message_rules_are_enforced() {
         assert_eq!(resp.status, 400, "{:.200}: {}", body.to_string(), resp.text);
         resp.expect(400);
     }
-    api.post(
+    // None of the refused sends used a sequence number: the next message is the chat's first.
+    let first = api.post(
         "/api/v1/messages",
         &t,
         &json!({"chatId": chat, "content": "x".repeat(4000)}),
-    )
-    .expect(201);
+    );
+    first.expect(201);
+    assert_eq!(first.body["sequenceNumber"], 1);
     api.post(
         "/api/v1/messages",
         &t,
         &json!({"chatId": chat, "type": "media", "media": {"url": "https://cdn.example/a.png", "type": "image", "width": 10}}),
     )
     .expect(201);
+}
+
+#[test]
+fn profile_photo_urls_must_parse_as_https_urls_with_a_host() {
+    let api = app();
+    let user = unique_user("photo");
+    for url in [
+        "https://",
+        "https://[not-a-host",
+        "https:///path-only",
+        "https://exa mple.com/a.png",
+        "https://a.example:99999/a.png",
+        "https:\\\\evil.example/a.png",
+        "http://cdn.example.com/a.png",
+    ] {
+        let resp = api.send_json(
+            "PATCH",
+            "/api/v1/users/me",
+            &token(&user),
+            &json!({"profilePhoto": {"url": url, "type": "image"}}),
+        );
+        resp.expect(400);
+        assert!(
+            resp.error_text().contains("profilePhoto.url"),
+            "{url}: {}",
+            resp.text
+        );
+    }
+    let ok = api.send_json(
+        "PATCH",
+        "/api/v1/users/me",
+        &token(&user),
+        &json!({"profilePhoto": {"url": "https://cdn.example.com/p.png", "type": "image"}}),
+    );
+    ok.expect(200);
+    assert_eq!(
+        ok.body["profilePhoto"]["url"],
+        "https://cdn.example.com/p.png"
+    );
 }
 
 #[test]
@@ -211,19 +258,41 @@ fn unknown_routes_are_404_and_wrong_methods_405() {
         api.raw("GET", path, &[("Authorization", &auth)], None)
             .expect(404);
     }
-    for (method, path) in [
-        ("DELETE", "/api/v1/chats"),
-        ("PUT", "/api/v1/users/me"),
-        ("GET", "/api/v1/messages"),
-        ("POST", "/health"),
+    for (method, path, allow) in [
+        ("DELETE", "/api/v1/chats", "GET, POST"),
+        ("PUT", "/api/v1/users/me", "GET, PATCH"),
+        ("GET", "/api/v1/messages", "POST"),
+        ("POST", "/health", "GET"),
+        // Methods the runtime's method enum does not know must not be served as GET. (A name that
+        // is no HTTP method at all, like FOO, never reaches the worker: workerd answers 501 itself.)
+        ("QUERY", "/api/v1/users/me", "GET, PATCH"),
+        ("QUERY", "/api/v1/chats", "GET, POST"),
+        ("PROPFIND", "/api/v1/chats", "GET, POST"),
+        ("QUERY", "/health", "GET"),
+        ("HEAD", "/api/v1/users/me", "GET, PATCH"),
     ] {
         let resp = api.raw(method, path, &[("Authorization", &auth)], Some(b""));
-        resp.expect(405);
-        assert!(
-            resp.header("allow").is_some(),
-            "{method} {path} has no Allow header"
+        if method != "HEAD" {
+            resp.expect(405);
+        }
+        assert_eq!(resp.status, 405, "{method} {path}: {}", resp.text);
+        assert_eq!(
+            resp.header("allow"),
+            Some(format!("{allow}, OPTIONS").as_str()),
+            "{method} {path}"
         );
     }
+}
+
+#[test]
+fn options_lists_the_methods_of_a_path_and_unknown_paths_are_404() {
+    let api = app();
+    let resp = api.raw("OPTIONS", "/api/v1/chats", &[], None);
+    assert_eq!(resp.status, 204);
+    assert_eq!(resp.header("allow"), Some("GET, POST, OPTIONS"));
+    assert!(resp.header("x-request-id").is_some_and(|id| !id.is_empty()));
+    resp.cost("x-d1-queries");
+    api.raw("OPTIONS", "/api/v1/nope", &[], None).expect(404);
 }
 
 #[test]
