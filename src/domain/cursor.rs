@@ -9,8 +9,6 @@
 //! A cursor is the page's end position in that same form (sequence numbers, or `updatedAt` and `_id`),
 //! tied to its chat, hex-encoded so that clients treat it as opaque.
 
-use data_encoding::HEXLOWER_PERMISSIVE;
-
 use super::ids::{is_object_id, ChatId, MessageId};
 use super::input::{Query, MAX_SAFE_INTEGER};
 use super::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -283,7 +281,7 @@ impl Cursor {
             _ => return None,
         };
         let text = format!("{CURSOR_VERSION}.{}.{body}", chat.as_str());
-        Some(data_encoding::HEXLOWER.encode(text.as_bytes()))
+        Some(hex::encode(text))
     }
 
     /// The window a cursor continues. Errors name the problem (for the 400).
@@ -412,7 +410,7 @@ fn hex_decode(raw: &str) -> Option<String> {
     if raw.is_empty() || raw.len() > 512 {
         return None;
     }
-    let bytes = HEXLOWER_PERMISSIVE.decode(raw.as_bytes()).ok()?;
+    let bytes = hex::decode(raw).ok()?;
     String::from_utf8(bytes).ok()
 }
 

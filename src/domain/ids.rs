@@ -2,7 +2,6 @@
 //! random bytes (so they sort roughly by creation time, like MongoDB ObjectIds). User ids come from the
 //! JWT `sub`: 1 to 64 characters of `[A-Za-z0-9_.:@-]`.
 
-use data_encoding::HEXLOWER;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{ApiError, Result};
@@ -13,7 +12,7 @@ pub fn new_object_id(now_ms: i64) -> Result<String> {
     let seconds = u32::try_from(now_ms.max(0) / 1000).unwrap_or(u32::MAX);
     bytes[..4].copy_from_slice(&seconds.to_be_bytes());
     getrandom::fill(&mut bytes[4..]).map_err(|e| ApiError::internal(format!("getrandom: {e}")))?;
-    Ok(HEXLOWER.encode(&bytes))
+    Ok(hex::encode(bytes))
 }
 
 pub fn is_object_id(s: &str) -> bool {

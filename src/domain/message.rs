@@ -1,6 +1,5 @@
 //! A message as a client sends it, parsed once into a value that cannot break the rules of API.md "Send".
 
-use data_encoding::HEXLOWER;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -168,7 +167,7 @@ impl Change {
 }
 
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    HEXLOWER.encode(&Sha256::digest(bytes))
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Checks a media object and returns it normalized: `url` and `type` required, URLs `https://`.
