@@ -1,6 +1,6 @@
 //! Timestamps: stored as integer milliseconds since the epoch, shown as RFC 3339 UTC with milliseconds.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Largest millisecond value we accept or store (year 9999), well inside ±(2^53 − 1).
 pub const MAX_MS: i64 = 253_402_300_799_999;
@@ -25,27 +25,12 @@ impl serde::Serialize for Timestamp {
     }
 }
 
-/// `2024-01-15T10:30:00.000Z`. Written by hand (a page formats up to 200 of these): civil date from
-/// days since the epoch by Howard Hinnant's algorithm, checked against chrono in the tests.
+/// `2024-01-15T10:30:00.000Z`, clamped to years 1970 to 9999. chrono's RFC 3339 writer: measured alone
+/// it takes under a third of the time of the hand-written formatter it replaced (bench/rfc3339.rs).
 pub fn format_ms(ms: i64) -> String {
-    let ms = ms.clamp(0, MAX_MS);
-    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s, milli) = (
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000,
-    );
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+    DateTime::<Utc>::from_timestamp_millis(ms.clamp(0, MAX_MS))
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// A query-parameter time: RFC 3339 or integer milliseconds since the epoch.
@@ -62,7 +47,6 @@ pub fn parse_time_param(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::SecondsFormat;
 
     #[test]
     fn formats_with_milliseconds_and_z() {
@@ -71,21 +55,10 @@ mod tests {
     }
 
     #[test]
-    fn hand_formatting_matches_chrono() {
-        let mut ms = 0i64;
-        while ms < MAX_MS {
-            let expected = DateTime::<Utc>::from_timestamp_millis(ms)
-                .unwrap()
-                .to_rfc3339_opts(SecondsFormat::Millis, true);
-            assert_eq!(format_ms(ms), expected, "{ms}");
-            ms += 7_777_777_777 + ms / 3;
-        }
-        for ms in [951_782_400_000, 951_868_799_999, 4_107_542_400_000, MAX_MS] {
-            let expected = DateTime::<Utc>::from_timestamp_millis(ms)
-                .unwrap()
-                .to_rfc3339_opts(SecondsFormat::Millis, true);
-            assert_eq!(format_ms(ms), expected);
-        }
+    fn clamps_to_the_supported_years() {
+        assert_eq!(format_ms(-5), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_ms(i64::MAX), "9999-12-31T23:59:59.999Z");
+        assert_eq!(format_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 
     #[test]
