@@ -156,6 +156,10 @@ fn error_reply(err: ApiError, exchange: &Exchange) -> Reply {
     if let Some(seconds) = err.retry_after {
         reply = reply.with_header("Retry-After", seconds.to_string());
     }
+    if err.status == 426 {
+        // RFC 6455 §4.4: the versions this server speaks.
+        reply = reply.with_header("Sec-WebSocket-Version", "13");
+    }
     if err.status == 405 {
         if let Some(methods) = router::allowed_methods(path) {
             reply = reply.with_header("Allow", format!("{}, OPTIONS", methods.join(", ")));

@@ -1,7 +1,7 @@
 //! A chat as a client asks to create it (API.md "Chats").
 
 use super::ids::UserId;
-use super::input::JsonBody;
+use super::input::{is_blank, JsonBody};
 use crate::error::{ApiError, Result};
 
 pub const MAX_GROUP_PARTICIPANTS: usize = 256;
@@ -37,6 +37,14 @@ impl NewChat {
         if !body.has("participantIds") {
             body.error("participantIds is required: an array of user ids".into());
         }
+        if ids
+            .as_ref()
+            .is_some_and(|ids| ids.len() > MAX_GROUP_PARTICIPANTS)
+        {
+            body.error(format!(
+                "participantIds holds at most {MAX_GROUP_PARTICIPANTS} ids"
+            ));
+        }
         let kind = match body.string("type", 1, 16).as_deref() {
             None => None,
             Some("direct") => Some(ChatKind::Direct),
@@ -48,7 +56,7 @@ impl NewChat {
         };
         let title = body
             .string("title", 0, MAX_TITLE_CHARS)
-            .filter(|t| !t.trim().is_empty());
+            .filter(|t| !is_blank(t));
         let mut others: Vec<UserId> = Vec::new();
         for (i, raw) in ids.unwrap_or_default().iter().enumerate() {
             match UserId::parse(raw, &format!("participantIds[{i}]")) {

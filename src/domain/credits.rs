@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ChatId, UserId};
-use super::input::JsonBody;
+use super::input::{has_control, JsonBody};
 use super::message::hex_sha256;
 use crate::error::{ApiError, Result};
 
@@ -52,10 +52,7 @@ fn idempotency_key(body: &mut JsonBody, header: Option<&str>) -> Option<String> 
         }
         (b, h) => b.or(h),
     };
-    if key
-        .as_deref()
-        .is_some_and(|k| k.chars().any(char::is_control))
-    {
+    if key.as_deref().is_some_and(has_control) {
         body.error("idempotencyKey must not contain control characters".into());
     }
     key

@@ -11,7 +11,7 @@
 
 use super::ids::{is_object_id, ChatId, MessageId};
 use super::input::{Query, MAX_SAFE_INTEGER};
-use super::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
+use super::pagination::{DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE};
 use super::time::parse_time_param;
 use crate::error::{ApiError, Result};
 
@@ -79,9 +79,11 @@ pub fn is_cursor_query(query: &Query) -> bool {
 
 impl CursorQuery {
     /// Reads a cursor-mode query for the chat `chat` (a cursor of another chat is refused). `page` is
-    /// ignored, as API.md says; `asOf` belongs to page mode and is refused here.
+    /// ignored, as API.md says (but must still be a valid page number, as the document says); `asOf`
+    /// belongs to page mode and is refused here.
     pub fn parse(mut query: Query, chat: &ChatId) -> Result<Self> {
         let limit = query.integer("limit", 1, MAX_LIMIT, Some(DEFAULT_LIMIT));
+        query.integer("page", 1, MAX_PAGE, None);
         if query.has("asOf") {
             query.error("asOf applies to page mode only; cursors need no snapshot".into());
         }
@@ -227,7 +229,7 @@ fn parse_sync(query: &mut Query) -> Option<Window> {
 
 fn parse_ids(query: &mut Query) -> Option<Vec<MessageId>> {
     let raw = query.get("ids").unwrap_or_default().to_string();
-    let parts: Vec<&str> = raw.split(',').map(str::trim).collect();
+    let parts: Vec<&str> = raw.split(',').map(|p| p.trim_matches(' ')).collect();
     if parts.len() > MAX_IDS {
         query.error(format!(
             "ids holds at most {MAX_IDS} message ids, got {}",
@@ -473,8 +475,9 @@ mod tests {
         assert!(errors(&[("after", "99999999999999999")]).contains("after must be"));
         assert!(errors(&[("after", "10"), ("before", "10")]).contains("later than"));
         assert!(errors(&[("before", ID), ("asOf", "3")]).contains("asOf"));
-        // page is ignored in cursor mode, even when it is not a number.
-        assert!(parse(&[("before", ID), ("page", "x")]).is_ok());
+        // page is ignored in cursor mode, but must still be a page number.
+        assert!(parse(&[("before", ID), ("page", "7")]).is_ok());
+        assert!(errors(&[("before", ID), ("page", "x")]).contains("page"));
     }
 
     #[test]

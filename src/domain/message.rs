@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::ids::ChatId;
-use super::input::{is_https_url, JsonBody, MAX_SAFE_INTEGER};
+use super::input::{has_control, is_blank, is_https_url, whole_number, JsonBody, MAX_SAFE_INTEGER};
 use crate::error::Result;
 
 pub const MAX_CONTENT_CHARS: usize = 4000;
@@ -82,14 +82,11 @@ impl NewMessage {
             }
         }
         let client_message_id = body.string("clientMessageId", 1, 64);
-        if client_message_id
-            .as_deref()
-            .is_some_and(|id| id.chars().any(char::is_control))
-        {
+        if client_message_id.as_deref().is_some_and(has_control) {
             body.error("clientMessageId must not contain control characters".into());
         }
         match kind {
-            Some(SendKind::Text) if content.as_deref().is_none_or(|c| c.trim().is_empty()) => {
+            Some(SendKind::Text) if content.as_deref().is_none_or(is_blank) => {
                 body.error(format!(
                     "content is required for text messages: a non-empty string of at most {MAX_CONTENT_CHARS} characters"
                 ));
@@ -156,7 +153,7 @@ impl Change {
     pub fn parse_edit(bytes: &[u8]) -> Result<Self> {
         let mut body = JsonBody::parse(bytes)?;
         let content = body.required_string("content", 1, MAX_CONTENT_CHARS);
-        if content.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        if content.as_deref().is_some_and(is_blank) {
             body.error("content must not be blank".into());
         }
         body.finish()?;
@@ -201,7 +198,7 @@ fn parse_media(body: &mut JsonBody, media: &Map<String, Value>) -> Option<Media>
     let mut whole = |key: &str| -> Option<i64> {
         match text(key) {
             None => None,
-            Some(v) => match v.as_i64() {
+            Some(v) => match v.as_number().and_then(whole_number) {
                 Some(i) if (0..=MAX_SAFE_INTEGER).contains(&i) => Some(i),
                 _ => {
                     body.error(format!("media.{key} must be a non-negative integer"));

@@ -33,15 +33,56 @@ pub fn format_ms(ms: i64) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// A query-parameter time: RFC 3339 or integer milliseconds since the epoch.
+/// A query-parameter time: RFC 3339, or 1 to 15 digits of milliseconds since the epoch (the
+/// document's `Time`). Times outside 1970 to 9999 are clamped to those years: as a bound they mean
+/// "from the start" or "to the end".
 pub fn parse_time_param(s: &str) -> Option<i64> {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse::<i64>().ok().filter(|ms| *ms <= MAX_MS);
+    let ms = if (1..=15).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse::<i64>().ok()?
+    } else if is_rfc3339_shape(s) {
+        DateTime::parse_from_rfc3339(s).ok()?.timestamp_millis()
+    } else {
+        return None;
+    };
+    Some(ms.clamp(0, MAX_MS))
+}
+
+/// RFC 3339's `date-time` grammar (which chrono reads more loosely, five-digit years included):
+/// `YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm)`, `T` and `Z` in either case.
+fn is_rfc3339_shape(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let fixed = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !fixed {
+        return false;
     }
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp_millis())
-        .filter(|ms| (0..=MAX_MS).contains(ms))
+    let mut rest = &b[19..];
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let n = fraction.iter().take_while(|d| d.is_ascii_digit()).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &fraction[n..];
+    }
+    match rest {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -70,6 +111,27 @@ mod tests {
         assert_eq!(parse_time_param("1705314600000"), Some(1_705_314_600_000));
         assert_eq!(parse_time_param("yesterday"), None);
         assert_eq!(parse_time_param("-5"), None);
-        assert_eq!(parse_time_param("99999999999999999999"), None);
+        assert_eq!(parse_time_param(""), None);
+        assert_eq!(parse_time_param("9999999999999999"), None);
+        assert_eq!(parse_time_param("999999999999999"), Some(MAX_MS));
+        assert_eq!(parse_time_param("1969-12-31T23:59:59.000Z"), Some(0));
+        for not_rfc3339 in [
+            "10000-01-01T00:00:00.000Z",
+            "2024-01-15T10:30:00",
+            "2024-01-15 10:30:00Z",
+            "2024-01-15T10:30:00.Z",
+            "2024-01-15T10:30Z",
+            "+2024-01-15T10:30:00Z",
+        ] {
+            assert_eq!(parse_time_param(not_rfc3339), None, "{not_rfc3339}");
+        }
+        for rfc3339 in [
+            "2024-01-15t10:30:00z",
+            "2024-01-15T10:30:00.123456789+05:30",
+            "2016-12-31T23:59:60Z",
+            "0000-01-01T00:00:00Z",
+        ] {
+            assert!(parse_time_param(rfc3339).is_some(), "{rfc3339}");
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! User profiles: the defaults taken from a token, and the changes `PATCH /api/v1/users/me` may make.
 
-use super::input::{is_https_url, JsonBody};
+use super::input::{has_control, is_blank, is_https_url, trim_blank, JsonBody};
 use crate::error::{ApiError, Result};
 
 pub const AVAILABILITY: &[&str] = &["available", "away", "busy", "offline"];
@@ -24,8 +24,8 @@ pub struct ProfilePatch {
 
 fn clean_name(body: &mut JsonBody, field: &str, max: usize) -> Option<String> {
     let value = body.string(field, 1, max)?;
-    let trimmed = value.trim();
-    if trimmed.is_empty() || trimmed.chars().any(char::is_control) {
+    let trimmed = trim_blank(&value);
+    if is_blank(trimmed) || has_control(&value) {
         body.error(format!(
             "{field} must not be blank or contain control characters"
         ));
