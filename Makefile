@@ -1,6 +1,8 @@
 # edge-chat: every command a developer or CI needs. Each target installs what it needs itself.
 #   make dev    build, apply schema.sql to the local D1, serve on http://127.0.0.1:8787
-#   make test   build, then run every test (native unit tests + black-box tests against wrangler dev)
+#   make test   build, then run every test: native unit tests, black-box tests against wrangler dev, and
+#               the OpenAPI fuzzer (schemathesis) against the served worker
+#   make fuzz   only the fuzzer
 #   make ci     what .ci/run does: fmt, clippy (host and wasm32), then `make test`
 #   make bench  the benchmarks in bench/ (see bench/README.md)
 
@@ -9,6 +11,8 @@ TOOLS := $(CURDIR)/.tools
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3}' Cargo.lock)
 WORKER_BUILD_VERSION := 0.8.7
 WRANGLER := $(CURDIR)/node_modules/.bin/wrangler
+SCHEMATHESIS_VERSION := 4.32.5
+VENV := $(CURDIR)/.venv
 STATE := $(CURDIR)/.wrangler/state
 
 # Keep wrangler offline, quiet and out of $HOME (../shared/TOOLCHAIN.md).
@@ -20,7 +24,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
 export ESBUILD_BIN := $(CURDIR)/node_modules/@esbuild/linux-x64/bin/esbuild
 
-.PHONY: tools build dev test ci bench clean
+.PHONY: tools build dev test fuzz ci bench clean
 
 tools: $(TOOLS)/.worker-build-$(WORKER_BUILD_VERSION) $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) node_modules/.package-lock.json
 	@rustup target list --installed | grep -q '^wasm32-unknown-unknown$$' || rustup target add wasm32-unknown-unknown
@@ -32,6 +36,12 @@ $(TOOLS)/.worker-build-$(WORKER_BUILD_VERSION):
 # Not --locked: the registry mirror lacks one of its locked dependencies (TOOLCHAIN.md).
 $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION):
 	cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS)
+	touch $@
+
+# The fuzzer, in a git-ignored virtual environment.
+$(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
 	touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json
@@ -48,8 +58,12 @@ dev: build .dev.vars
 	$(WRANGLER) d1 execute DB --local --persist-to $(STATE) --file=schema.sql
 	$(WRANGLER) dev --local --ip 127.0.0.1 --port 8787 --persist-to $(STATE) --show-interactive-dev-session=false
 
-test: build
+test: build $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)
 	cargo test --all-targets
+	bash tests/fuzz/run.sh
+
+fuzz: build $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)
+	bash tests/fuzz/run.sh
 
 ci: tools
 	cargo fmt --check
@@ -61,4 +75,4 @@ bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf build target .wrangler
+	rm -rf build target .wrangler .venv

@@ -89,6 +89,16 @@ async fn serve(req: &mut Request, ctx: &Ctx, exchange: &Exchange) -> error::Resu
         return options(&ctx.config, exchange);
     }
     let resolved = router::resolve(&exchange.method, &exchange.path)?;
+    // workerd shows every request that carries `Upgrade: websocket` to the worker as a GET without its
+    // body, whatever its method was: outside the live route such a request is refused, never served
+    // as the GET it looks like.
+    let upgrade =
+        header(req, "Upgrade").is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"));
+    if upgrade && !resolved.route.opens_socket() {
+        return Err(ApiError::bad_request(
+            "Upgrade: websocket is only accepted on /api/v1/chats/{chatId}/live",
+        ));
+    }
     handlers::dispatch(resolved, req, ctx).await
 }
 

@@ -66,6 +66,11 @@ pub struct RouteDef {
 }
 
 impl RouteDef {
+    /// Whether this route opens a WebSocket.
+    pub fn opens_socket(&self) -> bool {
+        matches!(self.target, Target::Socket(_))
+    }
+
     pub fn access(&self) -> Access {
         match self.target {
             Target::Public(_) => Access::Public,

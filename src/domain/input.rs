@@ -294,12 +294,17 @@ fn is_port(port: &str) -> bool {
         && port.parse::<u32>().is_ok_and(|p| p <= 65_535)
 }
 
-/// Empty, or `/`, `?` or `#` followed by RFC 3986 characters and `%HH` escapes.
+/// RFC 3986's path-abempty, query and fragment: `/path` of pchars and slashes, then `?query`, then
+/// `#fragment` (both of pchars, slashes and question marks), each optional; `%` only as `%HH`.
 fn is_url_tail(tail: &str) -> bool {
     let b = tail.as_bytes();
-    if b.is_empty() {
+    let Some(&first) = b.first() else {
         return true;
+    };
+    if !matches!(first, b'/' | b'?' | b'#') {
+        return false;
     }
+    let mut part = first;
     let mut i = 1;
     while i < b.len() {
         match b[i] {
@@ -307,11 +312,15 @@ fn is_url_tail(tail: &str) -> bool {
                 .get(i + 1..i + 3)
                 .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
             {
-                i += 3
+                i += 3;
+                continue;
             }
-            c if c.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&c) => i += 1,
+            b'?' if part == b'/' => part = b'?',
+            b'#' if part != b'#' => part = b'#',
+            c if c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?".contains(&c) => {}
             _ => return false,
         }
+        i += 1;
     }
     true
 }
@@ -416,6 +425,8 @@ mod tests {
             "https://a.example/%zz",
             "https://a.example/a b",
             "https://a.example/<x>",
+            "https://a.example/[b]",
+            "https://a.example/#a#b",
             "HTTPS://cdn.example.com/a.png",
         ] {
             assert!(!is_https_url(bad), "{bad}");
@@ -423,7 +434,8 @@ mod tests {
         for good in [
             "https://a",
             "https://cdn.example.com:8443/a/b.png?x=1&y=%2F#frag",
-            "https://x-1.example/~u/(a)[b]!$'*+,;=:@",
+            "https://x-1.example/~u/(a)!$'*+,;=:@",
+            "https://a.example?q=/x?y#f/?z",
             "https://a.example:0",
             "https://a.example:65535/",
         ] {

@@ -284,6 +284,35 @@ fn unknown_routes_are_404_and_wrong_methods_405() {
     }
 }
 
+/// workerd shows a request carrying `Upgrade: websocket` to the worker as a GET without its body: a
+/// POST to the chat list with that header must not be served as the list.
+#[test]
+fn a_websocket_upgrade_outside_the_live_route_is_refused_not_served_as_get() {
+    let api = app();
+    let user = unique_user("upgrade");
+    let auth = format!("Bearer {}", token(&user));
+    let body = json!({"participantIds": [unique_user("peer")]}).to_string();
+    for method in ["POST", "GET"] {
+        let resp = api.raw(
+            method,
+            "/api/v1/chats",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+                ("Upgrade", "websocket"),
+                ("Sec-WebSocket-Version", "13"),
+                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ],
+            Some(body.as_bytes()),
+        );
+        resp.expect(400);
+        assert!(resp.error_text().contains("Upgrade"), "{}", resp.text);
+    }
+    let list = api.chats(&user, "");
+    list.expect(200);
+    assert_eq!(list.body["total"], 0, "nothing was created");
+}
+
 #[test]
 fn options_lists_the_methods_of_a_path_and_unknown_paths_are_404() {
     let api = app();
