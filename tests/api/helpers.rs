@@ -380,12 +380,21 @@ impl Api {
             .collect();
         let text = response.into_string().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Ok(Resp {
+        let resp = Resp {
             status,
             headers,
             text,
             body,
-        })
+        };
+        // Every response is held to the OpenAPI document.
+        crate::contract::check_response(&crate::contract::Received {
+            method,
+            path,
+            status,
+            header: &|name| resp.header(name).map(str::to_string),
+            body: Some(&resp.text),
+        });
+        Ok(resp)
     }
 
     pub fn get(&self, path: &str, token: Option<&str>) -> Resp {

@@ -45,6 +45,20 @@ fn try_connect(
     match tungstenite::client::client(request, stream) {
         Ok((socket, response)) => {
             assert_eq!(response.status().as_u16(), 101);
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            crate::contract::check_response(&crate::contract::Received {
+                method: "GET",
+                path: &format!("/api/v1/chats/{chat}/live"),
+                status: 101,
+                header: &header,
+                body: None,
+            });
             // Every /api response carries its request id and D1 cost, the handshake's 101 included.
             let headers = response.headers();
             for name in [
@@ -62,6 +76,26 @@ fn try_connect(
         }
         Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
             let status = response.status().as_u16();
+            // tungstenite hands over the body of a refusal only when it has read one.
+            let text = response
+                .body()
+                .as_deref()
+                .filter(|b| !b.is_empty())
+                .map(|b| String::from_utf8_lossy(b).into_owned());
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            crate::contract::check_response(&crate::contract::Received {
+                method: "GET",
+                path: &format!("/api/v1/chats/{chat}/live"),
+                status,
+                header: &header,
+                body: text.as_deref(),
+            });
             let body = response
                 .body()
                 .as_deref()
@@ -77,6 +111,18 @@ fn connect(api: &Api, user: &str, chat: &str) -> Socket {
     try_connect(api, chat, "", Some(&token(user))).unwrap_or_else(|(s, b)| panic!("{s} {b}"))
 }
 
+/// Holds every server frame to the document: events to `LiveEvent`, request answers to
+/// `MessageListResponse` (pongs echo the client's value and have no schema).
+fn check_frame(frame: &Value) {
+    if frame.get("event").is_some() {
+        crate::contract::check_component("LiveEvent", frame);
+    } else if frame.get("response").is_some() {
+        crate::contract::check_component("MessageListResponse", frame);
+    } else {
+        assert!(frame.get("pong").is_some(), "unknown frame {frame}");
+    }
+}
+
 /// What the next frame said, within `wait`: a JSON text frame, a close code, or nothing.
 #[derive(Debug)]
 enum Frame {
@@ -90,7 +136,9 @@ fn next_frame(socket: &mut Socket, wait: Duration) -> Frame {
     loop {
         match socket.read() {
             Ok(Message::Text(text)) => {
-                return Frame::Json(serde_json::from_str(text.as_str()).expect("JSON frame"))
+                let frame: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
+                check_frame(&frame);
+                return Frame::Json(frame);
             }
             Ok(Message::Close(frame)) => return Frame::Closed(frame.map(|f| u16::from(f.code))),
             Ok(_) => {}

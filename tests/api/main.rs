@@ -3,6 +3,7 @@
 
 mod auth;
 mod chats;
+mod contract;
 mod credits;
 mod edits;
 mod helpers;
