@@ -3,6 +3,7 @@
 
 mod auth;
 mod chats;
+mod client;
 mod contract;
 mod credits;
 mod edits;
