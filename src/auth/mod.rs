@@ -4,14 +4,14 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jwt_compact::alg::{Hs256, Hs256Key};
-use jwt_compact::{AlgorithmExt, TimeOptions, UntrustedToken, ValidationError};
+use jwt_compact::{AlgorithmExt, Claims, TimeOptions, UntrustedToken, ValidationError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::domain::ids::UserId;
-use crate::domain::input::is_https_url;
+use crate::domain::input::{has_control, is_https_url};
 use crate::error::{ApiError, Result};
 
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -64,6 +64,27 @@ pub fn authenticate(
             "configuration error: JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes; refusing to verify tokens"
         )));
     }
+    let token = bearer_token(header)?;
+    let untrusted = UntrustedToken::new(token).map_err(|_| unauthorized("malformed token"))?;
+    let key = Hs256Key::new(settings.secret.as_bytes());
+    let verified = Hs256
+        .validator::<TokenClaims>(&key)
+        .validate(&untrusted)
+        .map_err(|e| match e {
+            ValidationError::AlgorithmMismatch { .. } => unauthorized("algorithm must be HS256"),
+            ValidationError::InvalidSignature | ValidationError::InvalidSignatureLen { .. } => {
+                unauthorized("bad signature")
+            }
+            _ => unauthorized("malformed claims"),
+        })?;
+    let claims = verified.claims();
+    check_times(claims, now)?;
+    check_issuer_and_audience(&claims.custom, settings)?;
+    caller(claims)
+}
+
+/// The token of an `Authorization` value: `Bearer <jwt>` or a bare `<jwt>`, at most 8 KiB.
+fn bearer_token(header: Option<&str>) -> Result<&str> {
     let raw = header
         .map(str::trim)
         .filter(|h| !h.is_empty())
@@ -79,19 +100,11 @@ pub fn authenticate(
     if token.len() > MAX_TOKEN_BYTES {
         return Err(unauthorized("token is too long"));
     }
-    let untrusted = UntrustedToken::new(token).map_err(|_| unauthorized("malformed token"))?;
-    let key = Hs256Key::new(settings.secret.as_bytes());
-    let verified = Hs256
-        .validator::<TokenClaims>(&key)
-        .validate(&untrusted)
-        .map_err(|e| match e {
-            ValidationError::AlgorithmMismatch { .. } => unauthorized("algorithm must be HS256"),
-            ValidationError::InvalidSignature | ValidationError::InvalidSignatureLen { .. } => {
-                unauthorized("bad signature")
-            }
-            _ => unauthorized("malformed claims"),
-        })?;
-    let claims = verified.claims();
+    Ok(token)
+}
+
+/// `exp` required, `nbf` and `iat` honoured, with 60 s of leeway.
+fn check_times(claims: &Claims<TokenClaims>, now: DateTime<Utc>) -> Result<()> {
     let time = TimeOptions::new(Duration::seconds(LEEWAY_SECONDS), move || now);
     claims.validate_expiration(&time).map_err(|e| match e {
         ValidationError::Expired => unauthorized("token has expired"),
@@ -108,7 +121,11 @@ pub fn authenticate(
     {
         return Err(unauthorized("token is issued in the future (iat)"));
     }
-    let custom = &claims.custom;
+    Ok(())
+}
+
+/// `iss` and `aud` (a string or a list) must match exactly when configured.
+fn check_issuer_and_audience(custom: &TokenClaims, settings: &JwtSettings<'_>) -> Result<()> {
     if let Some(expected) = settings.issuer.filter(|s| !s.is_empty()) {
         if custom.iss.as_ref().and_then(Value::as_str) != Some(expected) {
             return Err(unauthorized("wrong issuer"));
@@ -124,6 +141,12 @@ pub fn authenticate(
             return Err(unauthorized("wrong audience"));
         }
     }
+    Ok(())
+}
+
+/// The caller a verified token names: `sub`, and the profile claims that are usable.
+fn caller(claims: &Claims<TokenClaims>) -> Result<Caller> {
+    let custom = &claims.custom;
     let sub = custom
         .sub
         .as_ref()
@@ -135,9 +158,7 @@ pub fn authenticate(
         v.as_ref()
             .and_then(Value::as_str)
             .map(str::trim)
-            .filter(|s| {
-                !s.is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
-            })
+            .filter(|s| !s.is_empty() && s.chars().count() <= max && !has_control(s))
             .map(str::to_string)
     };
     Ok(Caller {
@@ -164,7 +185,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jwt_compact::{Claims, Header};
+    use jwt_compact::Header;
     use serde_json::json;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";

@@ -93,6 +93,23 @@ impl JsonBody {
         value
     }
 
+    /// A required string turned into a value by `parse` (an id constructor, say), whose error is
+    /// recorded like the others.
+    pub fn required_parsed<T>(
+        &mut self,
+        field: &str,
+        parse: impl Fn(&str) -> Result<T>,
+    ) -> Option<T> {
+        let raw = self.required_string(field, 1, 64)?;
+        match parse(&raw) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.errors.push(e.errors.join("; "));
+                None
+            }
+        }
+    }
+
     /// An optional integer in `min..=max`: a JSON number without a fractional part, as JSON Schema's
     /// `integer` (so `5`, `5.0` and `5e0` are the same integer); `1.5` and `"10"` are refused.
     pub fn integer(&mut self, field: &str, min: i64, max: i64) -> Option<i64> {

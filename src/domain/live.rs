@@ -10,7 +10,7 @@
 //! `cursor` (our addition, the `nextCursor` of an earlier answer) continues a window without skipping
 //! messages that share a millisecond, which `updated_at.gt` alone cannot promise.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::cursor::{Bound, Cursor, CursorQuery, SyncPosition, Window, MAX_IDS};
 use super::ids::{ChatId, MessageId, UserId};
@@ -77,6 +77,30 @@ pub fn parse_frame(text: &str, chat: &ChatId) -> Result<ClientFrame, FrameError>
     if let Some(ping) = object.get("ping") {
         return Ok(ClientFrame::Ping(ping.clone()));
     }
+    let (id, request) = request_of(object)?;
+    let list = match request.get("message_list") {
+        Some(Value::Object(list)) => list,
+        Some(_) => return Err(FrameError::bad(&id, "message_list must be an object")),
+        None => {
+            let names: Vec<&str> = request
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "id")
+                .collect();
+            return Err(FrameError::bad(
+                &id,
+                format!("unknown request {names:?}; supported: message_list"),
+            ));
+        }
+    };
+    match list_query(list, chat) {
+        Ok(query) => Ok(ClientFrame::MessageList { id, query }),
+        Err(message) => Err(FrameError::bad(&id, message)),
+    }
+}
+
+/// The request object of a frame and its `id` (inside `request`, where SAMA puts it, or at the top).
+fn request_of(object: &Map<String, Value>) -> Result<(Value, &Map<String, Value>), FrameError> {
     let request = object.get("request").and_then(Value::as_object);
     let id = request
         .and_then(|r| r.get("id"))
@@ -89,31 +113,21 @@ pub fn parse_frame(text: &str, chat: &ChatId) -> Result<ClientFrame, FrameError>
             "a request needs an \"id\" (string or number) inside \"request\"",
         ));
     }
-    let Some(request) = request else {
-        return Err(FrameError::bad(
+    match request {
+        Some(request) => Ok((id, request)),
+        None => Err(FrameError::bad(
             &id,
             "expected {\"request\": {...,\"id\": ...}} or {\"ping\": ...}",
-        ));
-    };
-    let Some(list) = request.get("message_list") else {
-        let names: Vec<&str> = request
-            .keys()
-            .map(String::as_str)
-            .filter(|k| *k != "id")
-            .collect();
-        return Err(FrameError::bad(
-            &id,
-            format!("unknown request {names:?}; supported: message_list"),
-        ));
-    };
-    let Some(list) = list.as_object() else {
-        return Err(FrameError::bad(&id, "message_list must be an object"));
-    };
-    let bad = |message: String| FrameError::bad(&id, message);
+        )),
+    }
+}
+
+/// A `message_list` request as a cursor-mode query of this socket's chat.
+fn list_query(list: &Map<String, Value>, chat: &ChatId) -> Result<CursorQuery, String> {
     match list.get("cid").and_then(Value::as_str) {
         Some(cid) if cid == chat.as_str() => {}
-        Some(_) => return Err(bad("message_list.cid must be this socket's chat".into())),
-        None => return Err(bad("message_list.cid is required".into())),
+        Some(_) => return Err("message_list.cid must be this socket's chat".into()),
+        None => return Err("message_list.cid is required".into()),
     }
     let limit = match list.get("limit") {
         None | Some(Value::Null) => DEFAULT_LIST_LIMIT,
@@ -121,61 +135,64 @@ pub fn parse_frame(text: &str, chat: &ChatId) -> Result<ClientFrame, FrameError>
             .as_i64()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| {
-                bad(format!(
-                    "message_list.limit must be an integer between 1 and {MAX_LIMIT}"
-                ))
+                format!("message_list.limit must be an integer between 1 and {MAX_LIMIT}")
             })?,
     };
-    let given = |key: &str| list.get(key).is_some_and(|v| !v.is_null());
-    // SAMA clients may give the window as flat keys instead of the nested object.
-    let flat = given("updated_at.gt") || given("updated_at.lt");
-    if flat && given("updated_at") {
-        return Err(bad(
+    Ok(CursorQuery {
+        limit,
+        window: list_window(list, chat)?,
+    })
+}
+
+/// `cursor`, `ids`, the `updated_at` window (nested, or SAMA's flat keys), or the newest messages.
+fn list_window(list: &Map<String, Value>, chat: &ChatId) -> Result<Window, String> {
+    let given = |key: &str| list.get(key).filter(|v| !v.is_null());
+    let flat = given("updated_at.gt").is_some() || given("updated_at.lt").is_some();
+    if flat && given("updated_at").is_some() {
+        return Err(
             "message_list takes updated_at or its flat keys updated_at.gt / updated_at.lt, not both"
                 .into(),
-        ));
+        );
     }
-    if [given("ids"), given("updated_at") || flat, given("cursor")]
+    let sync = flat || given("updated_at").is_some();
+    if [given("ids").is_some(), sync, given("cursor").is_some()]
         .iter()
         .filter(|g| **g)
         .count()
         > 1
     {
-        return Err(bad(
-            "message_list takes one of ids, updated_at and cursor".into()
-        ));
+        return Err("message_list takes one of ids, updated_at and cursor".into());
     }
-    let window = if given("cursor") {
-        let raw = list["cursor"]
+    if let Some(cursor) = given("cursor") {
+        let raw = cursor
             .as_str()
-            .ok_or_else(|| bad("message_list.cursor must be a string".into()))?;
-        Cursor::decode(raw, chat).map_err(|e| bad(format!("message_list.{e}")))?
-    } else if given("ids") {
-        Window::Ids(ids(&list["ids"]).map_err(bad)?)
-    } else if given("updated_at") || flat {
-        let window = if flat {
-            let pick = |key: &str| list.get(key).cloned().unwrap_or(Value::Null);
-            serde_json::json!({"gt": pick("updated_at.gt"), "lt": pick("updated_at.lt")})
-        } else {
-            list["updated_at"].clone()
-        };
-        let (gt, lt) = window_bounds(&window).map_err(bad)?;
-        Window::Sync {
-            after: SyncPosition {
-                updated_at: gt.unwrap_or(-1),
-                id: None,
-            },
-            before: lt,
-        }
-    } else {
+            .ok_or("message_list.cursor must be a string")?;
+        return Cursor::decode(raw, chat).map_err(|e| format!("message_list.{e}"));
+    }
+    if let Some(ids_given) = given("ids") {
+        return ids(ids_given).map(Window::Ids);
+    }
+    if !sync {
         // The newest `limit` messages, oldest first; the cursor walks further back.
-        Window::Backward {
+        return Ok(Window::Backward {
             before: Bound::Seq(MAX_SAFE_INTEGER),
+        });
+    }
+    let (gt, lt) = match given("updated_at") {
+        Some(nested) => {
+            let object = nested
+                .as_object()
+                .ok_or("message_list.updated_at must be an object {\"gt\", \"lt\"}")?;
+            window_bounds(object.get("gt"), object.get("lt"))?
         }
+        None => window_bounds(given("updated_at.gt"), given("updated_at.lt"))?,
     };
-    Ok(ClientFrame::MessageList {
-        id: id.clone(),
-        query: CursorQuery { limit, window },
+    Ok(Window::Sync {
+        after: SyncPosition {
+            updated_at: gt.unwrap_or(-1),
+            id: None,
+        },
+        before: lt,
     })
 }
 
@@ -199,12 +216,13 @@ fn ids(value: &Value) -> Result<Vec<MessageId>, String> {
     Ok(ids)
 }
 
-fn window_bounds(value: &Value) -> Result<(Option<i64>, Option<i64>), String> {
-    let object = value
-        .as_object()
-        .ok_or("message_list.updated_at must be an object {\"gt\", \"lt\"}")?;
-    let bound = |key: &str| -> Result<Option<i64>, String> {
-        match object.get(key) {
+/// The `gt` / `lt` bounds of a sync window, in epoch milliseconds.
+fn window_bounds(
+    gt: Option<&Value>,
+    lt: Option<&Value>,
+) -> Result<(Option<i64>, Option<i64>), String> {
+    let bound = |key: &str, v: Option<&Value>| -> Result<Option<i64>, String> {
+        match v {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
                 .as_i64()
@@ -215,7 +233,7 @@ fn window_bounds(value: &Value) -> Result<(Option<i64>, Option<i64>), String> {
             )),
         }
     };
-    let (gt, lt) = (bound("gt")?, bound("lt")?);
+    let (gt, lt) = (bound("gt", gt)?, bound("lt", lt)?);
     if let (Some(gt), Some(lt)) = (gt, lt) {
         if lt <= gt {
             return Err("message_list.updated_at.lt must be greater than gt".into());

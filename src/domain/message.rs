@@ -58,60 +58,24 @@ pub struct NewMessage {
 impl NewMessage {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         let mut body = JsonBody::parse(bytes)?;
-        let chat_id = body.required_string("chatId", 1, 64);
-        let kind = match body.string("type", 1, 32).as_deref() {
-            None => Some(SendKind::Text),
-            Some("text") => Some(SendKind::Text),
-            Some("media") => Some(SendKind::Media),
-            Some("file") => Some(SendKind::File),
-            Some(_) => {
-                body.error("type must be one of text, media, file".into());
-                None
-            }
-        };
+        let chat_id = body.required_parsed("chatId", |id| ChatId::parse(id, "chatId"));
+        let kind = send_kind(&mut body);
         let content = body.string("content", 0, MAX_CONTENT_CHARS);
         let media = body
             .object("media")
             .and_then(|m| parse_media(&mut body, &m));
-        let metadata = body.object("metadata");
-        if let Some(meta) = &metadata {
-            if Value::Object(meta.clone()).to_string().len() > MAX_METADATA_BYTES {
-                body.error(format!(
-                    "metadata must serialize to at most {MAX_METADATA_BYTES} bytes"
-                ));
-            }
-        }
+        let metadata = metadata(&mut body);
         let client_message_id = body.string("clientMessageId", 1, 64);
         if client_message_id.as_deref().is_some_and(has_control) {
             body.error("clientMessageId must not contain control characters".into());
         }
-        match kind {
-            Some(SendKind::Text) if content.as_deref().is_none_or(is_blank) => {
-                body.error(format!(
-                    "content is required for text messages: a non-empty string of at most {MAX_CONTENT_CHARS} characters"
-                ));
-            }
-            // Absent or `null`: a media object with `url` and `type` is required. (A present but invalid
-            // object has its own errors already.)
-            Some(SendKind::Media | SendKind::File) if body.value("media").is_none() => {
-                body.error(
-                    "media is required for media and file messages: an object with url and type"
-                        .into(),
-                );
-            }
-            _ => {}
-        }
-        if kind == Some(SendKind::Text) && body.value("media").is_some() {
-            body.error("media is only allowed on media and file messages".into());
-        }
-        let chat_id = chat_id.map(|id| ChatId::parse(&id, "chatId"));
-        if let Some(Err(e)) = &chat_id {
-            body.error(e.errors.join("; "));
+        if let Some(kind) = kind {
+            check_kind_rules(&mut body, kind, content.as_deref());
         }
         body.finish()?;
         // `finish` returned Ok, so every required piece parsed.
         match (chat_id, kind) {
-            (Some(Ok(chat_id)), Some(kind)) => Ok(NewMessage {
+            (Some(chat_id), Some(kind)) => Ok(NewMessage {
                 chat_id,
                 kind,
                 content: content.filter(|c| !c.is_empty()),
@@ -163,6 +127,51 @@ impl Change {
     }
 }
 
+/// `type`: absent or null means text.
+fn send_kind(body: &mut JsonBody) -> Option<SendKind> {
+    match body.string("type", 1, 32).as_deref() {
+        None | Some("text") => Some(SendKind::Text),
+        Some("media") => Some(SendKind::Media),
+        Some("file") => Some(SendKind::File),
+        Some(_) => {
+            body.error("type must be one of text, media, file".into());
+            None
+        }
+    }
+}
+
+/// `metadata`: a JSON object of at most 4 KiB once serialized.
+fn metadata(body: &mut JsonBody) -> Option<Map<String, Value>> {
+    let metadata = body.object("metadata");
+    let size = metadata
+        .as_ref()
+        .map_or(0, |m| serde_json::to_string(m).map_or(0, |text| text.len()));
+    if size > MAX_METADATA_BYTES {
+        body.error(format!(
+            "metadata must serialize to at most {MAX_METADATA_BYTES} bytes"
+        ));
+    }
+    metadata
+}
+
+/// What each kind needs: text a non-blank `content` and no media; media and file a media object.
+fn check_kind_rules(body: &mut JsonBody, kind: SendKind, content: Option<&str>) {
+    match kind {
+        SendKind::Text if content.is_none_or(is_blank) => body.error(format!(
+            "content is required for text messages: a non-empty string of at most {MAX_CONTENT_CHARS} characters"
+        )),
+        // Absent or `null`: a media object with `url` and `type` is required. (A present but invalid
+        // object has its own errors already.)
+        SendKind::Media | SendKind::File if body.value("media").is_none() => body.error(
+            "media is required for media and file messages: an object with url and type".into(),
+        ),
+        _ => {}
+    }
+    if kind == SendKind::Text && body.value("media").is_some() {
+        body.error("media is only allowed on media and file messages".into());
+    }
+}
+
 pub fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -170,76 +179,66 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 /// Checks a media object and returns it normalized: `url` and `type` required, URLs `https://`.
 fn parse_media(body: &mut JsonBody, media: &Map<String, Value>) -> Option<Media> {
     let before = body.error_count();
-    let text = |key: &str| media.get(key).filter(|v| !v.is_null());
-    let url = match text("url").and_then(Value::as_str) {
-        Some(u) if is_https_url(u) => Some(u.to_string()),
-        _ => {
-            body.error("media.url is required and must be an https:// URL".into());
-            None
-        }
-    };
-    let kind = match text("type").and_then(Value::as_str) {
-        Some(t @ ("image" | "video" | "audio" | "file")) => Some(t.to_string()),
-        _ => {
-            body.error(
-                "media.type is required and must be one of image, video, audio, file".into(),
-            );
-            None
-        }
-    };
-    let name = match text("name") {
-        None => None,
-        Some(Value::String(s)) if s.chars().count() <= 255 => Some(s.clone()),
-        Some(_) => {
-            body.error("media.name must be a string of at most 255 characters".into());
-            None
-        }
-    };
-    let mut whole = |key: &str| -> Option<i64> {
-        match text(key) {
-            None => None,
-            Some(v) => match v.as_number().and_then(whole_number) {
-                Some(i) if (0..=MAX_SAFE_INTEGER).contains(&i) => Some(i),
-                _ => {
-                    body.error(format!("media.{key} must be a non-negative integer"));
-                    None
-                }
-            },
-        }
-    };
-    let size = whole("size");
-    let width = whole("width");
-    let height = whole("height");
-    let duration = match text("duration") {
-        None => None,
-        Some(v) => match v.as_f64() {
-            Some(d) if d.is_finite() && d >= 0.0 => Some(d),
+    let mut field =
+        |key: &str, required: bool, rule: &str, check: &dyn Fn(&Value) -> bool| match media
+            .get(key)
+            .filter(|v| !v.is_null())
+        {
+            Some(v) if check(v) => Some(v.clone()),
+            None if !required => None,
             _ => {
-                body.error("media.duration must be a non-negative number (seconds)".into());
+                body.error(format!("media.{key} {rule}"));
                 None
             }
-        },
+        };
+    let https = |v: &Value| v.as_str().is_some_and(is_https_url);
+    let whole = |v: &Value| {
+        v.as_number()
+            .and_then(whole_number)
+            .is_some_and(|i| (0..=MAX_SAFE_INTEGER).contains(&i))
     };
-    let thumbnail_url = match text("thumbnail_url") {
-        None => None,
-        Some(Value::String(u)) if is_https_url(u) => Some(u.clone()),
-        Some(_) => {
-            body.error("media.thumbnail_url must be an https:// URL".into());
-            None
-        }
-    };
+    let url = field(
+        "url",
+        true,
+        "is required and must be an https:// URL",
+        &https,
+    );
+    let kind = field(
+        "type",
+        true,
+        "is required and must be one of image, video, audio, file",
+        &|v| matches!(v.as_str(), Some("image" | "video" | "audio" | "file")),
+    );
+    let name = field(
+        "name",
+        false,
+        "must be a string of at most 255 characters",
+        &|v| v.as_str().is_some_and(|s| s.chars().count() <= 255),
+    );
+    let size = field("size", false, "must be a non-negative integer", &whole);
+    let width = field("width", false, "must be a non-negative integer", &whole);
+    let height = field("height", false, "must be a non-negative integer", &whole);
+    let duration = field(
+        "duration",
+        false,
+        "must be a non-negative number (seconds)",
+        &|v| v.as_f64().is_some_and(|d| d.is_finite() && d >= 0.0),
+    );
+    let thumbnail_url = field("thumbnail_url", false, "must be an https:// URL", &https);
     if body.error_count() != before {
         return None;
     }
+    let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_string));
+    let int = |v: Option<Value>| v.and_then(|v| v.as_number().and_then(whole_number));
     Some(Media {
-        duration,
-        height,
-        name,
-        size,
-        thumbnail_url,
-        kind: kind?,
-        url: url?,
-        width,
+        duration: duration.and_then(|d| d.as_f64()),
+        height: int(height),
+        name: text(name),
+        size: int(size),
+        thumbnail_url: text(thumbnail_url),
+        kind: text(kind)?,
+        url: text(url)?,
+        width: int(width),
     })
 }
 

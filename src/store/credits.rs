@@ -191,63 +191,45 @@ fn transfer_statements(
     hash: &str,
     now_ms: i64,
 ) -> Result<Vec<D1PreparedStatement>> {
-    let (chat, sender, recipient) = (t.chat_id.as_str(), caller.id.as_str(), t.recipient.as_str());
-    let (id, message) = (ids.transfer.as_str(), ids.message.as_str());
-    let line = |who: &str, kind: &str, signed: i64, other: &str| -> Result<D1PreparedStatement> {
-        db.statement(
-            LEDGER_LINE_SQL,
-            &[
-                who.into(),
-                id.into(),
-                kind.into(),
-                signed.into(),
-                other.into(),
-                chat.into(),
-                message.into(),
-                now_ms.into(),
-            ],
-        )
+    // Arguments by name (`Arg` is Copy); each statement below numbers its own.
+    let [chat, sender, recipient] =
+        [t.chat_id.as_str(), caller.id.as_str(), t.recipient.as_str()].map(Arg::Text);
+    let [id, message, hash] = [ids.transfer.as_str(), ids.message.as_str(), hash].map(Arg::Text);
+    let [amount, now, max] = [t.amount, now_ms, MAX_BALANCE].map(Arg::Int);
+    let (key, note) = (
+        t.idempotency_key.as_deref().into(),
+        t.note.as_deref().into(),
+    );
+    let line = |who, kind: &'static str, signed: i64, other| {
+        let args = [
+            who,
+            id,
+            kind.into(),
+            signed.into(),
+            other,
+            chat,
+            message,
+            now,
+        ];
+        db.statement(LEDGER_LINE_SQL, &args)
     };
-    let move_args =
-        |who| -> [Arg<'_>; 4] { [Arg::Text(who), t.amount.into(), now_ms.into(), id.into()] };
     Ok(vec![
         db.statement(
             TRANSFER_SQL,
             &[
-                chat.into(),
-                sender.into(),
-                recipient.into(),
-                t.amount.into(),
-                id.into(),
-                message.into(),
-                t.idempotency_key.as_deref().into(),
-                hash.into(),
-                now_ms.into(),
-                MAX_BALANCE.into(),
+                chat, sender, recipient, amount, id, message, key, hash, now, max,
             ],
         )?,
-        db.statement(DEBIT_SQL, &move_args(sender))?,
-        db.statement(CREDIT_SQL, &move_args(recipient))?,
-        db.statement(TRANSFER_BUMP_SQL, &[chat.into(), now_ms.into(), id.into()])?,
+        db.statement(DEBIT_SQL, &[sender, amount, now, id])?,
+        db.statement(CREDIT_SQL, &[recipient, amount, now, id])?,
+        db.statement(TRANSFER_BUMP_SQL, &[chat, now, id])?,
         db.statement(
             TRANSFER_MESSAGE_SQL,
-            &[
-                chat.into(),
-                message.into(),
-                sender.into(),
-                t.note.as_deref().into(),
-                t.amount.into(),
-                recipient.into(),
-                hash.into(),
-                id.into(),
-            ],
+            &[chat, message, sender, note, amount, recipient, hash, id],
         )?,
         line(sender, "transfer_out", -t.amount, recipient)?,
         line(recipient, "transfer_in", t.amount, sender)?,
-        db.statement(
-            SEND_READ_MARK_SQL,
-            &[chat.into(), sender.into(), message.into()],
-        )?,
+        db.statement(SEND_READ_MARK_SQL, &[chat, sender, message])?,
     ])
 }
 
@@ -325,48 +307,7 @@ pub async fn grant(db: &Db, g: &NewGrant, now_ms: i64) -> Result<(i64, bool)> {
     }
     let id = new_object_id(now_ms)?;
     let hash = g.request_hash();
-    let (user, key) = (g.user.as_str(), g.idempotency_key.as_deref());
-    let statements = vec![
-        db.statement(GRANTEE_SQL, &[user.into(), now_ms.into()])?,
-        db.statement(
-            GRANT_SQL,
-            &[
-                id.as_str().into(),
-                user.into(),
-                g.amount.into(),
-                key.into(),
-                hash.as_str().into(),
-                now_ms.into(),
-                MAX_BALANCE.into(),
-            ],
-        )?,
-        db.statement(
-            CREDIT_SQL,
-            &[
-                user.into(),
-                g.amount.into(),
-                now_ms.into(),
-                id.as_str().into(),
-            ],
-        )?,
-        db.statement(
-            LEDGER_LINE_SQL,
-            &[
-                user.into(),
-                id.as_str().into(),
-                "grant".into(),
-                g.amount.into(),
-                Arg::Null,
-                Arg::Null,
-                Arg::Null,
-                now_ms.into(),
-            ],
-        )?,
-        match key {
-            Some(key) => db.statement(GRANT_BY_KEY_SQL, &[key.into()])?,
-            None => db.statement(GRANT_BY_ID_SQL, &[id.as_str().into()])?,
-        },
-    ];
+    let statements = grant_statements(db, g, &id, &hash, now_ms)?;
     let results = db.batch(statements).await?;
     match first::<Granted>(nth(&results, 4)?)? {
         Some(done) if done.transfer_id == id => Ok((done.credits, true)),
@@ -378,6 +319,48 @@ pub async fn grant(db: &Db, g: &NewGrant, now_ms: i64) -> Result<(i64, bool)> {
             "the balance would exceed the largest safe integer",
         )),
     }
+}
+
+/// The statements of a grant: the user's row, the grant row, the credit, the ledger line, the read-back.
+fn grant_statements(
+    db: &Db,
+    g: &NewGrant,
+    id: &str,
+    hash: &str,
+    now_ms: i64,
+) -> Result<Vec<D1PreparedStatement>> {
+    let (user, key) = (g.user.as_str(), g.idempotency_key.as_deref());
+    let (amount, now) = (g.amount.into(), now_ms.into());
+    let grant_args = [
+        id.into(),
+        user.into(),
+        amount,
+        key.into(),
+        hash.into(),
+        now,
+        MAX_BALANCE.into(),
+    ];
+    let null = Arg::Null;
+    let line_args = [
+        user.into(),
+        id.into(),
+        "grant".into(),
+        amount,
+        null,
+        null,
+        null,
+        now,
+    ];
+    Ok(vec![
+        db.statement(GRANTEE_SQL, &[user.into(), now])?,
+        db.statement(GRANT_SQL, &grant_args)?,
+        db.statement(CREDIT_SQL, &[user.into(), amount, now, id.into()])?,
+        db.statement(LEDGER_LINE_SQL, &line_args)?,
+        match key {
+            Some(key) => db.statement(GRANT_BY_KEY_SQL, &[key.into()])?,
+            None => db.statement(GRANT_BY_ID_SQL, &[id.into()])?,
+        },
+    ])
 }
 
 #[derive(Debug, Deserialize)]

@@ -231,45 +231,14 @@ pub async fn list_window(
     chat_id: &ChatId,
     query: &CursorQuery,
 ) -> Result<Option<WindowPage>> {
-    let chat = chat_id.as_str();
-    let limit = query.limit;
+    let (chat, limit) = (chat_id.as_str(), query.limit);
     let row = match &query.window {
-        Window::Backward { before } => {
-            let [seq, id, time] = bound_args(Some(before));
-            let args = [chat.into(), limit.into(), seq, id, time];
-            listing_row(db, BACKWARD_SQL, &args).await?
-        }
+        Window::Backward { before } => read_backward(db, chat, limit, before).await?,
         Window::Forward { after, before } => {
-            let [a_seq, a_id, a_time] = bound_args(after.as_ref());
-            let [b_seq, b_id, b_time] = bound_args(before.as_ref());
-            let args = [
-                chat.into(),
-                limit.into(),
-                a_seq,
-                a_id,
-                a_time,
-                b_seq,
-                b_id,
-                b_time,
-            ];
-            listing_row(db, FORWARD_SQL, &args).await?
+            read_forward(db, chat, limit, after.as_ref(), before.as_ref()).await?
         }
-        Window::Ids(ids) => {
-            let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
-            let ids = serde_json::to_string(&ids)?;
-            listing_row(db, IDS_SQL, &[chat.into(), ids.as_str().into()]).await?
-        }
-        Window::Sync { after, before } => {
-            let SyncPosition { updated_at, id } = after;
-            let args = [
-                chat.into(),
-                (limit + 1).into(),
-                (*updated_at).into(),
-                id.as_ref().map_or("~", MessageId::as_str).into(),
-                before.unwrap_or(MAX_SAFE_INTEGER).into(),
-            ];
-            listing_row(db, SYNC_SQL, &args).await?
-        }
+        Window::Ids(ids) => read_ids(db, chat, ids).await?,
+        Window::Sync { after, before } => read_sync(db, chat, limit, after, *before).await?,
     };
     let Some(row) = row else {
         return Ok(None);
@@ -294,6 +263,70 @@ pub async fn list_window(
         participants,
         messages,
     }))
+}
+
+/// `before` only (`BACKWARD_SQL`).
+async fn read_backward(
+    db: &Db,
+    chat: &str,
+    limit: i64,
+    before: &Bound,
+) -> Result<Option<ListingRow>> {
+    let [seq, id, time] = bound_args(Some(before));
+    listing_row(
+        db,
+        BACKWARD_SQL,
+        &[chat.into(), limit.into(), seq, id, time],
+    )
+    .await
+}
+
+/// `after`, with or without `before` (`FORWARD_SQL`).
+async fn read_forward(
+    db: &Db,
+    chat: &str,
+    limit: i64,
+    after: Option<&Bound>,
+    before: Option<&Bound>,
+) -> Result<Option<ListingRow>> {
+    let [a_seq, a_id, a_time] = bound_args(after);
+    let [b_seq, b_id, b_time] = bound_args(before);
+    let args = [
+        chat.into(),
+        limit.into(),
+        a_seq,
+        a_id,
+        a_time,
+        b_seq,
+        b_id,
+        b_time,
+    ];
+    listing_row(db, FORWARD_SQL, &args).await
+}
+
+/// Exactly these messages (`IDS_SQL`).
+async fn read_ids(db: &Db, chat: &str, ids: &[MessageId]) -> Result<Option<ListingRow>> {
+    let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+    let ids = serde_json::to_string(&ids)?;
+    listing_row(db, IDS_SQL, &[chat.into(), ids.as_str().into()]).await
+}
+
+/// The sync window (`SYNC_SQL`): `limit + 1` rows, the extra one only says that more follow.
+async fn read_sync(
+    db: &Db,
+    chat: &str,
+    limit: i64,
+    after: &SyncPosition,
+    before: Option<i64>,
+) -> Result<Option<ListingRow>> {
+    let args = [
+        chat.into(),
+        (limit + 1).into(),
+        after.updated_at.into(),
+        after.id.as_ref().map_or("~", MessageId::as_str).into(),
+        before.unwrap_or(MAX_SAFE_INTEGER).into(),
+    ];
+    listing_row(db, SYNC_SQL, &args).await
 }
 
 /// A bound as the three parameters of the window statements: (sequence number, message id, time),
@@ -410,43 +443,11 @@ pub async fn send(
 ) -> Result<Stored> {
     let id = MessageId::generate(now_ms)?;
     let hash = message.request_hash();
-    let chat = message.chat_id.as_str();
-    let sender = caller.id.as_str();
+    let (chat, sender) = (message.chat_id.as_str(), caller.id.as_str());
     let client_id = message.client_message_id.as_deref();
-    let media = message
-        .media
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()?;
-    let metadata = message
-        .metadata
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()?;
     let claimed = ClaimedProfile::of(caller, now_ms)?;
     let mut statements = claim_profile(db, &claimed, now_ms, Some(chat))?;
-    statements.push(db.statement(
-        SEND_BUMP_SQL,
-        &[chat.into(), sender.into(), client_id.into(), now_ms.into()],
-    )?);
-    statements.push(db.statement(
-        SEND_INSERT_SQL,
-        &[
-            chat.into(),
-            sender.into(),
-            client_id.into(),
-            id.as_str().into(),
-            message.kind.as_str().into(),
-            message.content.as_deref().into(),
-            media.as_deref().into(),
-            metadata.as_deref().into(),
-            hash.as_str().into(),
-        ],
-    )?);
-    statements.push(db.statement(
-        SEND_READ_MARK_SQL,
-        &[chat.into(), sender.into(), id.as_str().into()],
-    )?);
+    statements.extend(send_statements(db, caller, message, &id, &hash, now_ms)?);
     let read_back = statements.len();
     statements.push(match client_id {
         Some(client_id) => db.statement(
@@ -472,6 +473,53 @@ pub async fn send(
         committed,
         read_marks: read_marks(results.get(read_back + 1))?,
     })
+}
+
+/// The statements that store a new message: the chat's counter, the message, the sender's read mark.
+fn send_statements(
+    db: &Db,
+    caller: &Caller,
+    message: &NewMessage,
+    id: &MessageId,
+    hash: &str,
+    now_ms: i64,
+) -> Result<Vec<worker::D1PreparedStatement>> {
+    let (chat, sender) = (message.chat_id.as_str(), caller.id.as_str());
+    let client_id = message.client_message_id.as_deref();
+    let media = message
+        .media
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    let metadata = message
+        .metadata
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    Ok(vec![
+        db.statement(
+            SEND_BUMP_SQL,
+            &[chat.into(), sender.into(), client_id.into(), now_ms.into()],
+        )?,
+        db.statement(
+            SEND_INSERT_SQL,
+            &[
+                chat.into(),
+                sender.into(),
+                client_id.into(),
+                id.as_str().into(),
+                message.kind.as_str().into(),
+                message.content.as_deref().into(),
+                media.as_deref().into(),
+                metadata.as_deref().into(),
+                hash.into(),
+            ],
+        )?,
+        db.statement(
+            SEND_READ_MARK_SQL,
+            &[chat.into(), sender.into(), id.as_str().into()],
+        )?,
+    ])
 }
 
 /// The chat a message belongs to. ?1 message id.
