@@ -45,33 +45,46 @@ pub const PAGE_SQL: &str = concat!(
     is_member!("?1", "?2")
 );
 
+/// A cursor-mode listing of chat ?1 as one row: the chat's last sequence number, its participants, the
+/// extra `columns` (each ending in a comma), and the messages that `page` (`FROM … ORDER BY … LIMIT`)
+/// selects, as a JSON array.
+macro_rules! window_listing {
+    (columns: [$($columns:tt)*], page: [$($page:tt)*]) => {
+        concat!(
+            "SELECT c.last_seq AS chat_last_seq, ",
+            participants_of!("?1"),
+            " AS participants, ",
+            $($columns)*
+            "(SELECT json_group_array(",
+            message_json!(),
+            ") FROM (SELECT ",
+            listed_columns!(),
+            " ",
+            $($page)*
+            ") m) AS messages FROM chats c WHERE c.id = ?1"
+        )
+    };
+}
+
 /// `before` only: the newest `limit` messages strictly before the bound, read backwards from it. The
 /// bound is given as one of a sequence number (?3, from a cursor), a message id (?4, resolved through
 /// the `id` index; its sequence number comes back as `before_seq`, NULL when the id is not in this chat)
 /// or a time (?5: the first message created at or after it, through `messages_by_created`, whose order
 /// is the sequence order because each chat's `createdAt` never decreases).
 /// ?1 chat, ?2 limit, ?3 / ?4 / ?5 the bound (the others NULL).
-pub const BACKWARD_SQL: &str = concat!(
-    "SELECT c.last_seq AS chat_last_seq, ",
-    participants_of!("?1"),
-    " AS participants, NULL AS after_seq, ",
-    seq_of_message!("?4", "?1"),
-    " AS before_seq,
-            (SELECT json_group_array(",
-    message_json!(),
-    ") FROM (
-               SELECT ",
-    listed_columns!(),
-    " FROM messages m
-               WHERE m.chat_id = ?1 AND m.seq < CASE
-                 WHEN ?3 IS NOT NULL THEN ?3
-                 WHEN ?4 IS NOT NULL THEN ",
-    seq_of_message!("?4", "?1"),
-    "
-                 ELSE COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at >= ?5
-                                ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
-               ORDER BY m.seq DESC LIMIT ?2) m) AS messages
-     FROM chats c WHERE c.id = ?1"
+pub const BACKWARD_SQL: &str = window_listing!(
+    columns: [
+        "NULL AS after_seq, ", seq_of_message!("?4", "?1"), " AS before_seq, ",
+    ],
+    page: [
+        "FROM messages m
+         WHERE m.chat_id = ?1 AND m.seq < CASE
+           WHEN ?3 IS NOT NULL THEN ?3
+           WHEN ?4 IS NOT NULL THEN ", seq_of_message!("?4", "?1"), "
+           ELSE COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at >= ?5
+                          ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
+         ORDER BY m.seq DESC LIMIT ?2",
+    ]
 );
 
 /// `after`, with or without `before`: the oldest `limit` messages strictly after `after`, read forwards
@@ -79,70 +92,45 @@ pub const BACKWARD_SQL: &str = concat!(
 /// bound is one of a sequence number, a message id or a time, as in `BACKWARD_SQL`; `after` absent
 /// means from the start. `after_seq` comes back for an id (NULL: not in this chat), `before_seq` for
 /// any `before`. ?1 chat, ?2 limit, ?3 / ?4 / ?5 `after`, ?6 / ?7 / ?8 `before` (each: seq, id, time).
-pub const FORWARD_SQL: &str = concat!(
-    "SELECT c.last_seq AS chat_last_seq, ",
-    participants_of!("?1"),
-    " AS participants, ",
-    seq_of_message!("?4", "?1"),
-    " AS after_seq,
-            CASE WHEN ?6 IS NOT NULL THEN ?6
-                 WHEN ?7 IS NOT NULL THEN ",
-    seq_of_message!("?7", "?1"),
-    "
-                 WHEN ?8 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
-                   AND created_at >= ?8 ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
-              AS before_seq,
-            (SELECT json_group_array(",
-    message_json!(),
-    ") FROM (
-               SELECT ",
-    listed_columns!(),
-    " FROM messages m
-               WHERE m.chat_id = ?1 AND m.seq > CASE
-                 WHEN ?3 IS NOT NULL THEN ?3
-                 WHEN ?4 IS NOT NULL THEN ",
-    seq_of_message!("?4", "?1"),
-    "
-                 WHEN ?5 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
-                   AND created_at <= ?5 ORDER BY created_at DESC, seq DESC LIMIT 1), 0)
-                 ELSE 0 END
-               ORDER BY m.seq LIMIT ?2) m) AS messages
-     FROM chats c WHERE c.id = ?1"
+pub const FORWARD_SQL: &str = window_listing!(
+    columns: [
+        seq_of_message!("?4", "?1"), " AS after_seq,
+        CASE WHEN ?6 IS NOT NULL THEN ?6
+             WHEN ?7 IS NOT NULL THEN ", seq_of_message!("?7", "?1"), "
+             WHEN ?8 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
+               AND created_at >= ?8 ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
+          AS before_seq, ",
+    ],
+    page: [
+        "FROM messages m
+         WHERE m.chat_id = ?1 AND m.seq > CASE
+           WHEN ?3 IS NOT NULL THEN ?3
+           WHEN ?4 IS NOT NULL THEN ", seq_of_message!("?4", "?1"), "
+           WHEN ?5 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
+             AND created_at <= ?5 ORDER BY created_at DESC, seq DESC LIMIT 1), 0)
+           ELSE 0 END
+         ORDER BY m.seq LIMIT ?2",
+    ]
 );
 
 /// `ids`: exactly those messages of the chat, driven from the id list (with `m.id IN (…)` SQLite
 /// scanned the whole chat instead): two rows per id found. ?1 chat, ?2 the ids as a JSON array.
-pub const IDS_SQL: &str = concat!(
-    "SELECT c.last_seq AS chat_last_seq, ",
-    participants_of!("?1"),
-    " AS participants,
-            (SELECT json_group_array(",
-    message_json!(),
-    ") FROM (
-               SELECT ",
-    listed_columns!(),
-    " FROM json_each(?2) j CROSS JOIN messages m WHERE m.id = j.value AND m.chat_id = ?1) m)
-              AS messages
-     FROM chats c WHERE c.id = ?1"
+pub const IDS_SQL: &str = window_listing!(
+    columns: [],
+    page: ["FROM json_each(?2) j CROSS JOIN messages m WHERE m.id = j.value AND m.chat_id = ?1",]
 );
 
 /// The sync window: what changed strictly after the position (`updatedAt`, `_id`) = (?3, ?4) and
 /// before ?5, in that order, from the covering index `messages_by_update` (`limit + 1` entries, the
 /// extra one only says that more follow). Ids are lowercase hex, so ?4 = "~" sorts after all of them:
 /// "strictly after this millisecond". ?1 chat, ?2 limit + 1, ?3 updatedAt, ?4 id or "~", ?5 before.
-pub const SYNC_SQL: &str = concat!(
-    "SELECT c.last_seq AS chat_last_seq, ",
-    participants_of!("?1"),
-    " AS participants,
-            (SELECT json_group_array(",
-    message_json!(),
-    ") FROM (
-               SELECT ",
-    listed_columns!(),
-    " FROM messages m
-               WHERE m.chat_id = ?1 AND (m.updated_at, m.id) > (?3, ?4) AND m.updated_at < ?5
-               ORDER BY m.updated_at, m.id LIMIT ?2) m) AS messages
-     FROM chats c WHERE c.id = ?1"
+pub const SYNC_SQL: &str = window_listing!(
+    columns: [],
+    page: [
+        "FROM messages m
+         WHERE m.chat_id = ?1 AND (m.updated_at, m.id) > (?3, ?4) AND m.updated_at < ?5
+         ORDER BY m.updated_at, m.id LIMIT ?2",
+    ]
 );
 
 pub struct MessagePage {

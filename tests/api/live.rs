@@ -21,6 +21,24 @@ fn live_url(api: &Api, chat: &str, query: &str) -> String {
     )
 }
 
+/// Holds a handshake's answer (the 101, or a refusal) to the document.
+fn check_handshake<T>(chat: &str, response: &tungstenite::http::Response<T>, body: Option<&str>) {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    crate::contract::check_response(&crate::contract::Received {
+        method: "GET",
+        path: &format!("/api/v1/chats/{chat}/live"),
+        status: response.status().as_u16(),
+        header: &header,
+        body,
+    });
+}
+
 /// Opens the chat's socket with `Authorization: Bearer <token>` (or none); the HTTP refusal otherwise.
 fn try_connect(
     api: &Api,
@@ -45,20 +63,7 @@ fn try_connect(
     match tungstenite::client::client(request, stream) {
         Ok((socket, response)) => {
             assert_eq!(response.status().as_u16(), 101);
-            let header = |name: &str| {
-                response
-                    .headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            };
-            crate::contract::check_response(&crate::contract::Received {
-                method: "GET",
-                path: &format!("/api/v1/chats/{chat}/live"),
-                status: 101,
-                header: &header,
-                body: None,
-            });
+            check_handshake(chat, &response, None);
             // Every /api response carries its request id and D1 cost, the handshake's 101 included.
             let headers = response.headers();
             for name in [
@@ -82,20 +87,7 @@ fn try_connect(
                 .as_deref()
                 .filter(|b| !b.is_empty())
                 .map(|b| String::from_utf8_lossy(b).into_owned());
-            let header = |name: &str| {
-                response
-                    .headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            };
-            crate::contract::check_response(&crate::contract::Received {
-                method: "GET",
-                path: &format!("/api/v1/chats/{chat}/live"),
-                status,
-                header: &header,
-                body: text.as_deref(),
-            });
+            check_handshake(chat, &response, text.as_deref());
             let body = response
                 .body()
                 .as_deref()
