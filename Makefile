@@ -4,7 +4,7 @@
 #               the OpenAPI fuzzer (schemathesis) against the served worker
 #   make fuzz   only the fuzzer
 #   make ci     what .ci/run does: fmt, clippy (host and wasm32), then `make test`
-#   make bench  the benchmarks in bench/ (see bench/README.md)
+#   make bench  the benchmarks in bench/ (see bench/README.md); make bench-compare: before/after
 
 SHELL := /bin/bash
 TOOLS := $(CURDIR)/.tools
@@ -24,7 +24,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
 export ESBUILD_BIN := $(CURDIR)/node_modules/@esbuild/linux-x64/bin/esbuild
 
-.PHONY: tools build dev test fuzz ci bench clean
+.PHONY: tools build dev test fuzz ci bench bench-compare clean
 
 tools: $(TOOLS)/.worker-build-$(WORKER_BUILD_VERSION) $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) node_modules/.package-lock.json
 	@rustup target list --installed | grep -q '^wasm32-unknown-unknown$$' || rustup target add wasm32-unknown-unknown
@@ -73,6 +73,10 @@ ci: tools
 
 bench: build
 	bash bench/run.sh
+
+# Before/after in one run: BASE=<git revision> (default origin/main, else HEAD~1); see bench/README.md.
+bench-compare: build
+	bash bench/compare.sh
 
 clean:
 	rm -rf build target .wrangler .venv

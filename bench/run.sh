@@ -25,43 +25,9 @@ sed "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#"
 printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\n' > "$STATE/.dev.vars"
 WRANGLER=$ROOT/node_modules/.bin/wrangler
 
-# Seed: two users, one direct chat with $MESSAGES messages, and 19 small groups so alice's chat list has 20.
+# Seed (bench/seed.sh): the big chat, alice's 20 chats, the fan-out group and the transfer chats.
 T=1700000000000
-cat > "$STATE/seed.sql" <<SQL
-INSERT INTO users (id, username, first_name, claimed, created_at, updated_at) VALUES
-  ('alice', 'alice', 'Alice', 1, $T, $T), ('bob', 'bob', 'Bob', 1, $T, $T), ('carol', 'carol', 'Carol', 1, $T, $T);
-INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at)
-  VALUES ('$BIG_CHAT', 'direct', NULL, 'alice bob', $MESSAGES, $T + $MESSAGES, $T, $T + $MESSAGES);
-INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, username) VALUES
-  ('$BIG_CHAT', 'alice', $MESSAGES, $T, 'alice'), ('$BIG_CHAT', 'bob', $MESSAGES - 10, $T, 'bob');
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $MESSAGES)
-INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, created_at, updated_at)
-  SELECT '$BIG_CHAT', i, printf('%08x%016x', ($T + i) / 1000, i), CASE i % 2 WHEN 0 THEN 'alice' ELSE 'bob' END,
-         'user', 'text', 'seeded message number ' || i, $T + i, $T + i FROM n;
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 19)
-INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at)
-  SELECT printf('%024x', i), 'group', 'group ' || i, NULL, 1, $T + i, $T, $T + i FROM n;
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 19)
-INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, username)
-  SELECT printf('%024x', i), u.id, 0, $T, u.id FROM n, (SELECT 'alice' AS id UNION ALL SELECT 'bob' UNION ALL SELECT 'carol') u;
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 19)
-INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, created_at, updated_at)
-  SELECT printf('%024x', i), 1, printf('%08x%016x', $T / 1000, 1000000 + i), 'carol', 'user', 'text', 'hi', $T + i, $T + i FROM n;
--- Live delivery: fan0..fan50 in one group (id printf('%024x', 200)); fan0 sends, the others listen.
-INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at)
-  VALUES (printf('%024x', 200), 'group', 'fan-out', NULL, 0, $T, $T, $T);
-WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
-INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, username)
-  SELECT printf('%024x', 200), 'fan' || i, 0, $T, 'fan' || i FROM n;
--- Transfers: carol and bob hold plenty, and share 50 group chats (ids printf('%024x', 100 + i)).
-UPDATE users SET credits = 1000000000000000 WHERE id IN ('carol', 'bob');
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
-INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at)
-  SELECT printf('%024x', 100 + i), 'group', 'pay ' || i, NULL, 0, $T, $T, $T FROM n;
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
-INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, username)
-  SELECT printf('%024x', 100 + i), u.id, 0, $T, u.id FROM n, (SELECT 'carol' AS id UNION ALL SELECT 'bob') u;
-SQL
+MESSAGES=$MESSAGES bash bench/seed.sh > "$STATE/seed.sql"
 seed_started=$SECONDS
 (cd "$STATE" && "$WRANGLER" d1 execute DB --local --persist-to d1 --file="$ROOT/schema.sql" >/dev/null \
   && "$WRANGLER" d1 execute DB --local --persist-to d1 --file=seed.sql >/dev/null)
