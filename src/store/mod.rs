@@ -200,7 +200,114 @@ pub fn nth(results: &[D1Result], index: usize) -> Result<&D1Result> {
 
 #[cfg(test)]
 mod tests {
-    use super::highest_parameter;
+    use super::*;
+
+    /// Every statement of the store, by name. `cargo test --lib store::tests -- --nocapture` prints
+    /// them whole, ready for `EXPLAIN QUERY PLAN`.
+    const STATEMENTS: &[(&str, &str)] = &[
+        ("messages::PAGE_SQL", messages::PAGE_SQL),
+        ("messages::BACKWARD_SQL", messages::BACKWARD_SQL),
+        ("messages::FORWARD_SQL", messages::FORWARD_SQL),
+        ("messages::IDS_SQL", messages::IDS_SQL),
+        ("messages::SYNC_SQL", messages::SYNC_SQL),
+        ("messages::READ_MARKS_SQL", messages::READ_MARKS_SQL),
+        ("messages::SEND_BUMP_SQL", messages::SEND_BUMP_SQL),
+        ("messages::SEND_INSERT_SQL", messages::SEND_INSERT_SQL),
+        ("messages::SEND_READ_MARK_SQL", messages::SEND_READ_MARK_SQL),
+        (
+            "messages::MESSAGE_BY_CLIENT_ID_SQL",
+            messages::MESSAGE_BY_CLIENT_ID_SQL,
+        ),
+        ("messages::MESSAGE_BY_ID_SQL", messages::MESSAGE_BY_ID_SQL),
+        (
+            "messages::CHAT_OF_MESSAGE_SQL",
+            messages::CHAT_OF_MESSAGE_SQL,
+        ),
+        ("messages::EDIT_SQL", messages::EDIT_SQL),
+        ("messages::DELETE_SQL", messages::DELETE_SQL),
+        (
+            "messages::MESSAGE_IN_CHAT_SQL",
+            messages::MESSAGE_IN_CHAT_SQL,
+        ),
+        ("messages::IS_MEMBER_SQL", messages::IS_MEMBER_SQL),
+        ("credits::TRANSFER_SQL", credits::TRANSFER_SQL),
+        ("credits::DEBIT_SQL", credits::DEBIT_SQL),
+        ("credits::CREDIT_SQL", credits::CREDIT_SQL),
+        ("credits::TRANSFER_BUMP_SQL", credits::TRANSFER_BUMP_SQL),
+        (
+            "credits::TRANSFER_MESSAGE_SQL",
+            credits::TRANSFER_MESSAGE_SQL,
+        ),
+        ("credits::LEDGER_LINE_SQL", credits::LEDGER_LINE_SQL),
+        ("credits::TRANSFER_BY_KEY_SQL", credits::TRANSFER_BY_KEY_SQL),
+        ("credits::TRANSFER_BY_ID_SQL", credits::TRANSFER_BY_ID_SQL),
+        (
+            "credits::TRANSFER_DIAGNOSIS_SQL",
+            credits::TRANSFER_DIAGNOSIS_SQL,
+        ),
+        ("credits::GRANTEE_SQL", credits::GRANTEE_SQL),
+        ("credits::GRANT_SQL", credits::GRANT_SQL),
+        ("credits::GRANT_BY_KEY_SQL", credits::GRANT_BY_KEY_SQL),
+        ("credits::GRANT_BY_ID_SQL", credits::GRANT_BY_ID_SQL),
+        ("credits::LEDGER_TOTAL_SQL", credits::LEDGER_TOTAL_SQL),
+        ("credits::LEDGER_PAGE_SQL", credits::LEDGER_PAGE_SQL),
+        ("users::PROFILE_COPIES_SQL", users::PROFILE_COPIES_SQL),
+        ("users::CLAIM_SQL", users::CLAIM_SQL),
+        ("users::CLAIM_IF_MEMBER_SQL", users::CLAIM_IF_MEMBER_SQL),
+        ("users::INSERT_NAMED_SQL", users::INSERT_NAMED_SQL),
+        ("users::USER_SQL", users::USER_SQL),
+        ("users::UPDATE_PROFILE_SQL", users::UPDATE_PROFILE_SQL),
+        ("users::COPY_PROFILE_SQL", users::COPY_PROFILE_SQL),
+        ("PING_SQL", PING_SQL),
+        ("chats::CHAT_FOR_CALLER_SQL", chats::CHAT_FOR_CALLER_SQL),
+        (
+            "chats::DIRECT_CHAT_FOR_CALLER_SQL",
+            chats::DIRECT_CHAT_FOR_CALLER_SQL,
+        ),
+        ("chats::CHAT_LIST_SQL", chats::CHAT_LIST_SQL),
+        ("chats::CHAT_COUNT_SQL", chats::CHAT_COUNT_SQL),
+        ("chats::INSERT_CHAT_SQL", chats::INSERT_CHAT_SQL),
+        (
+            "chats::INSERT_PARTICIPANTS_SQL",
+            chats::INSERT_PARTICIPANTS_SQL,
+        ),
+        ("chats::IS_PARTICIPANT_SQL", chats::IS_PARTICIPANT_SQL),
+        ("chats::MARK_READ_SQL", chats::MARK_READ_SQL),
+        ("chats::READ_MARK_SQL", chats::READ_MARK_SQL),
+    ];
+
+    /// Each statement numbers its parameters ?1 to ?N without a gap, so that its one argument list
+    /// binds them all (`Db::statement` checks the count on every call).
+    #[test]
+    fn every_statement_numbers_its_parameters_from_one_without_gaps() {
+        for (name, sql) in STATEMENTS {
+            let highest = highest_parameter(sql);
+            for n in 1..=highest {
+                let used = sql.match_indices(&format!("?{n}")).any(|(at, _)| {
+                    !sql[at + 1 + n.to_string().len()..].starts_with(|c: char| c.is_ascii_digit())
+                });
+                assert!(used, "{name} uses ?{highest} but not ?{n}");
+            }
+            assert!(!sql.contains("? "), "{name} has an unnumbered parameter");
+            println!("-- {name}\n{sql};\n");
+        }
+        // The list holds every statement the store's files declare.
+        let declared: usize = [
+            include_str!("mod.rs"),
+            include_str!("chats.rs"),
+            include_str!("credits.rs"),
+            include_str!("messages.rs"),
+            include_str!("users.rs"),
+        ]
+        .iter()
+        .map(|file| {
+            file.lines()
+                .filter(|l| l.starts_with("pub const ") && l.contains("_SQL: &str"))
+                .count()
+        })
+        .sum();
+        assert_eq!(STATEMENTS.len(), declared);
+    }
 
     #[test]
     fn finds_the_highest_numbered_parameter() {
