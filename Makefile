@@ -1,5 +1,5 @@
 # edge-chat: every command a developer or CI needs. Each target installs what it needs itself.
-#   make dev    build, apply schema.sql to the local D1, serve on http://127.0.0.1:8787
+#   make dev    build, apply the migrations to the local D1, serve on http://127.0.0.1:8787
 #   make test   build, then run every test: native unit tests, black-box tests against wrangler dev, and
 #               the OpenAPI fuzzer (schemathesis) against the served worker
 #   make fuzz   only the fuzzer
@@ -55,7 +55,7 @@ build: tools
 	cp .dev.vars.example .dev.vars
 
 dev: build .dev.vars
-	$(WRANGLER) d1 execute DB --local --persist-to $(STATE) --file=schema.sql
+	$(WRANGLER) d1 migrations apply DB --local --persist-to $(STATE)
 	$(WRANGLER) dev --local --ip 127.0.0.1 --port 8787 --persist-to $(STATE) --show-interactive-dev-session=false
 
 test: build $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)

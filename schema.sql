@@ -1,4 +1,7 @@
--- edge-chat D1 schema. Idempotent: applying it again to a database that has it changes nothing.
+-- edge-chat D1 schema: the whole current schema, for readers and fresh databases. It is what applying
+-- every migration in migrations/ to an empty database gives (tests/api/schema.rs compares the two);
+-- `make dev`, the tests and deploys apply the migrations, never this file. A column added by a
+-- migration (ALTER TABLE ... ADD COLUMN) stands last in its table here, as SQLite adds it.
 --
 -- Design rules (see README "Data model"):
 -- * Counters instead of scans: a chat's `last_seq` is its message count (sequence numbers are dense and
@@ -35,7 +38,10 @@ CREATE TABLE IF NOT EXISTS chats (
   -- Time of the last message, else of creation: the chat list's sort key.
   last_activity_at INTEGER NOT NULL,
   created_at       INTEGER NOT NULL,
-  updated_at       INTEGER NOT NULL
+  updated_at       INTEGER NOT NULL,
+  -- The chat's project (migration 0002), or NULL. Direct chats are unique per pair within a project:
+  -- `direct_key` then reads "<project> <a> <b>".
+  project_id       TEXT
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS chat_participants (
@@ -52,6 +58,8 @@ CREATE TABLE IF NOT EXISTS chat_participants (
   photo_url     TEXT,
   photo_type    TEXT,
   availability  TEXT NOT NULL DEFAULT 'available',
+  -- The first name too (migration 0002), for the project-chat surface's `sender.firstName`.
+  first_name    TEXT,
   PRIMARY KEY (chat_id, user_id)
 ) WITHOUT ROWID;
 
@@ -148,4 +156,18 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
   message_id      TEXT,
   created_at      INTEGER NOT NULL,
   PRIMARY KEY (user_id, seq)
+) WITHOUT ROWID;
+
+-- Service keys (migration 0002). A key is `eck_` + 43 base64url characters (256 random bits); only its
+-- SHA-256 (hex) is kept, as the primary key, so that checking a key reads one row.
+CREATE TABLE IF NOT EXISTS api_keys (
+  key_hash   TEXT PRIMARY KEY,
+  id         TEXT NOT NULL UNIQUE,
+  name       TEXT NOT NULL,
+  -- NULL: every chat; else only the chats of this project.
+  project_id TEXT,
+  -- The senderId of the key's messages (need not be a participant).
+  sender_id  TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
 ) WITHOUT ROWID;

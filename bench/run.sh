@@ -21,7 +21,8 @@ if ! command -v wrk >/dev/null; then
 fi
 
 rm -rf "$STATE" && mkdir -p "$STATE"
-sed "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" wrangler.toml > "$STATE/wrangler.toml"
+sed -e "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" \
+  -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" wrangler.toml > "$STATE/wrangler.toml"
 printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\n' > "$STATE/.dev.vars"
 WRANGLER=$ROOT/node_modules/.bin/wrangler
 
@@ -29,7 +30,7 @@ WRANGLER=$ROOT/node_modules/.bin/wrangler
 T=1700000000000
 MESSAGES=$MESSAGES bash bench/seed.sh > "$STATE/seed.sql"
 seed_started=$SECONDS
-(cd "$STATE" && "$WRANGLER" d1 execute DB --local --persist-to d1 --file="$ROOT/schema.sql" >/dev/null \
+(cd "$STATE" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null \
   && "$WRANGLER" d1 execute DB --local --persist-to d1 --file=seed.sql >/dev/null)
 seed_seconds=$((SECONDS - seed_started))
 

@@ -26,6 +26,7 @@ fn rows() -> (Vec<MessageRow>, Vec<ParticipantRow>) {
             photo_url: None,
             photo_type: None,
             availability: Some("available".into()),
+            first_name: None,
         })
         .collect();
     let messages = (99_951..=100_000)

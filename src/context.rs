@@ -3,11 +3,12 @@
 
 use worker::{Env, Request};
 
-use crate::auth::{authenticate, constant_time_eq, Caller};
+use crate::auth::{authenticate, constant_time_eq, Author, Caller, Credential};
 use crate::config::Config;
+use crate::domain::keys;
 use crate::error::{ApiError, Result};
 use crate::http::{header, query};
-use crate::store::Db;
+use crate::store::{self, Db, Reach};
 
 pub struct Ctx {
     pub env: Env,
@@ -17,16 +18,48 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The user of a request, from its `Authorization` header (`Bearer <jwt>` or a bare token).
-    pub fn user(&self, req: &Request) -> Result<Caller> {
-        self.user_from(header(req, "Authorization").as_deref())
+    /// Who a request presents itself as: a user's token (`Authorization`: `Bearer <jwt>` or a bare
+    /// token) or a service key (`X-API-Key`), not both (400). The key is checked for form here and
+    /// against storage in the request's own round trip.
+    pub fn credential(&self, req: &Request) -> Result<Credential> {
+        let token = header(req, "Authorization").filter(|t| !t.trim().is_empty());
+        let key = header(req, "X-API-Key").filter(|k| !k.trim().is_empty());
+        match (token, key) {
+            (Some(_), Some(_)) => Err(ApiError::bad_request(
+                "send either a token (Authorization) or an API key (X-API-Key), not both",
+            )),
+            (None, Some(key)) => Ok(Credential::Key(keys::credential(key.trim())?)),
+            (token, None) => Ok(Credential::User(self.user_from(token.as_deref())?)),
+        }
+    }
+
+    /// The user of a route only users may call: a service key is a 403 (once it is known to be a live
+    /// key: an unknown or revoked one is a 401 like anywhere else).
+    pub async fn user(&self, req: &Request) -> Result<Caller> {
+        match self.credential(req)? {
+            Credential::User(caller) => Ok(caller),
+            Credential::Key(hash) => {
+                store::keys::find(&self.db, &hash).await?;
+                Err(ApiError::forbidden(
+                    "this endpoint is for users: service keys may not call it",
+                ))
+            }
+        }
+    }
+
+    /// The author of a write: a user, or the service key found live in storage (one round trip).
+    pub async fn author(&self, credential: &Credential) -> Result<Author> {
+        Ok(match credential {
+            Credential::User(caller) => Author::User(caller.clone()),
+            Credential::Key(hash) => Author::Service(store::keys::find(&self.db, hash).await?),
+        })
     }
 
     /// The user of a WebSocket request: the `Authorization` header, or, for browsers (which cannot set
-    /// headers on a WebSocket), the `access_token` query parameter.
-    pub fn socket_user(&self, req: &Request) -> Result<Caller> {
-        if header(req, "Authorization").is_some() {
-            return self.user(req);
+    /// headers on a WebSocket), the `access_token` query parameter. Service keys may not open sockets.
+    pub async fn socket_user(&self, req: &Request) -> Result<Caller> {
+        if header(req, "Authorization").is_some() || header(req, "X-API-Key").is_some() {
+            return self.user(req).await;
         }
         let token = query(req)?.get("access_token").map(str::to_string);
         self.user_from(token.as_deref())
@@ -46,5 +79,13 @@ impl Ctx {
             return Err(ApiError::unauthorized("a valid X-API-Key is required"));
         }
         Ok(())
+    }
+}
+
+/// The reach of a read by `credential`: the chats a user participates in, or a key's project.
+pub fn reach(credential: &Credential) -> Reach<'_> {
+    match credential {
+        Credential::User(caller) => Reach::Member(&caller.id),
+        Credential::Key(hash) => Reach::Key(hash),
     }
 }

@@ -10,6 +10,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::time::Timestamp;
 
+/// The error envelope of a route's answers after it is resolved: the main one, or the one of the
+/// existing API a compatibility surface reproduces (API.md "Compatibility surfaces").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Envelope {
+    #[default]
+    Main,
+    /// `{"success": false, "statusCode", "message"}` of the AI-chat session surface.
+    Session,
+    /// `{"success": false, "statusCode", "message"}` of the project-chat surface.
+    Project,
+}
+
 /// An API error. It also crosses from the chat's Durable Object to the worker (serde); the log detail
 /// stays where it happened (the object logs its own 500s).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,12 +33,15 @@ pub struct ApiError {
     /// What went wrong inside, for the log only (500s).
     #[serde(skip)]
     pub log_detail: Option<String>,
+    /// The envelope it is answered in (the route's).
+    #[serde(skip)]
+    pub envelope: Envelope,
 }
 
 /// The error envelope of API.md.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Envelope<'a> {
+pub struct MainEnvelope<'a> {
     is_success: bool,
     status_code: u16,
     data: Option<()>,
@@ -43,6 +58,7 @@ impl ApiError {
             errors: vec![message.into()],
             retry_after: None,
             log_detail: None,
+            envelope: Envelope::Main,
         }
     }
 
@@ -57,6 +73,7 @@ impl ApiError {
             errors,
             retry_after: None,
             log_detail: None,
+            envelope: Envelope::Main,
         }
     }
 
@@ -101,6 +118,7 @@ impl ApiError {
             errors: vec!["storage is overloaded, retry later".into()],
             retry_after: Some(1),
             log_detail: None,
+            envelope: Envelope::Main,
         }
     }
 
@@ -111,6 +129,7 @@ impl ApiError {
             errors: vec!["internal error".into()],
             retry_after: None,
             log_detail: Some(detail.into()),
+            envelope: Envelope::Main,
         }
     }
 
@@ -137,14 +156,52 @@ impl ApiError {
     }
 
     /// The envelope of API.md: `{"isSuccess": false, "statusCode", "data": null, "errors", "timestamp"}`.
-    pub fn envelope(&self, now_ms: i64) -> Envelope<'_> {
-        Envelope {
+    pub fn envelope(&self, now_ms: i64) -> MainEnvelope<'_> {
+        MainEnvelope {
             is_success: false,
             status_code: self.status,
             data: None,
             errors: &self.errors,
             timestamp: Timestamp(now_ms),
         }
+    }
+}
+
+/// The envelope of the compatibility surfaces: `{"success": false, "statusCode", "message"}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SurfaceEnvelope {
+    success: bool,
+    status_code: u16,
+    message: String,
+}
+
+impl ApiError {
+    /// The same error, answered in `envelope`.
+    pub fn in_envelope(mut self, envelope: Envelope) -> Self {
+        self.envelope = envelope;
+        self
+    }
+
+    /// The error's body in its envelope, as JSON text.
+    pub fn body(&self, now_ms: i64) -> String {
+        let message = |fixed: Option<&str>| SurfaceEnvelope {
+            success: false,
+            status_code: self.status,
+            message: fixed.map_or_else(|| self.errors.join("; "), str::to_string),
+        };
+        let text = match (self.envelope, self.status) {
+            (Envelope::Main, _) => serde_json::to_string(&self.envelope(now_ms)),
+            // The messages the original APIs answer with.
+            (Envelope::Session, 404) => {
+                serde_json::to_string(&message(Some("Chat not found or access denied")))
+            }
+            (Envelope::Project, 401) => {
+                serde_json::to_string(&message(Some("Authentication required or invalid token.")))
+            }
+            (Envelope::Session | Envelope::Project, _) => serde_json::to_string(&message(None)),
+        };
+        text.unwrap_or_default()
     }
 }
 

@@ -89,6 +89,7 @@ async fn serve(req: &mut Request, ctx: &Ctx, exchange: &Exchange) -> error::Resu
         return options(&ctx.config, exchange);
     }
     let resolved = router::resolve(&exchange.method, &exchange.path)?;
+    let envelope = resolved.route.envelope;
     // workerd shows every request that carries `Upgrade: websocket` to the worker as a GET without its
     // body, whatever its method was: outside the live route such a request is refused, never served
     // as the GET it looks like.
@@ -99,7 +100,9 @@ async fn serve(req: &mut Request, ctx: &Ctx, exchange: &Exchange) -> error::Resu
             "Upgrade: websocket is only accepted on /api/v1/chats/{chatId}/live",
         ));
     }
-    handlers::dispatch(resolved, req, ctx).await
+    handlers::dispatch(resolved, req, ctx)
+        .await
+        .map_err(|e| e.in_envelope(envelope))
 }
 
 /// `OPTIONS`: the methods of the path in `Allow` (204), and, for an allowed origin's CORS preflight,
@@ -161,8 +164,7 @@ fn error_reply(err: ApiError, exchange: &Exchange) -> Reply {
     if err.status >= 500 {
         console_error!("{method} {path} [{request_id}] {err}");
     }
-    let body = serde_json::to_string(&err.envelope(*now)).unwrap_or_default();
-    let mut reply = Reply::json_text(err.status, body);
+    let mut reply = Reply::json_text(err.status, err.body(*now));
     if let Some(seconds) = err.retry_after {
         reply = reply.with_header("Retry-After", seconds.to_string());
     }

@@ -6,8 +6,8 @@
 //!
 //! Pure (method name and path in, route out), so every rule here is unit-tested natively.
 
-use crate::domain::ids::{ChatId, MessageId};
-use crate::error::{ApiError, Result};
+use crate::domain::ids::{ChatId, KeyId, MessageId, ProjectId};
+use crate::error::{ApiError, Envelope, Result};
 
 /// An endpoint that needs no caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,27 +16,42 @@ pub enum PublicRoute {
     OpenApi,
 }
 
-/// An endpoint called by a user (a JWT in `Authorization`).
+/// An endpoint only a user (a JWT in `Authorization`) may call: a service key gets a 403.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserRoute {
     GetMe,
     PatchMe,
     CreateChat,
     ListChats,
-    GetChat(ChatId),
-    ListMessages(ChatId),
-    SendMessage,
     MarkRead(ChatId),
     CreditTransfer,
     Ledger,
+}
+
+/// An endpoint a user or a service key (`X-API-Key`) may call (API.md "Service access").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerRoute {
+    GetChat(ChatId),
+    ListMessages(ChatId),
+    SendMessage,
     EditMessage(MessageId),
     DeleteMessage(MessageId),
+    /// The AI-chat session surface.
+    SessionMessages(ChatId),
+    /// The project-chat surface.
+    ProjectMessages(ProjectId, ChatId),
+    /// The assistant-chat surface: `GET` lists, `POST` sends.
+    AssistantMessages(ChatId),
+    AssistantSend(ChatId),
 }
 
 /// An endpoint called with the admin key (`X-API-Key: <ADMIN_API_KEY>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminRoute {
     GrantCredits,
+    CreateKey,
+    ListKeys,
+    RevokeKey(KeyId),
 }
 
 /// Who may call a route, and the route it becomes once the path's ids are parsed.
@@ -44,6 +59,7 @@ pub enum AdminRoute {
 pub enum Target {
     Public(fn(&PathArgs) -> Result<PublicRoute>),
     User(fn(&PathArgs) -> Result<UserRoute>),
+    Caller(fn(&PathArgs) -> Result<CallerRoute>),
     /// A user opening the chat's WebSocket: the token may also come as `?access_token=` (browsers
     /// cannot set headers on a WebSocket).
     Socket(fn(&PathArgs) -> Result<ChatId>),
@@ -55,6 +71,7 @@ pub enum Target {
 pub enum Access {
     Public,
     User,
+    UserOrKey,
     Admin,
 }
 
@@ -63,6 +80,7 @@ pub struct RouteDef {
     pub method: &'static str,
     pub pattern: &'static str,
     pub target: Target,
+    pub envelope: Envelope,
 }
 
 impl RouteDef {
@@ -75,6 +93,7 @@ impl RouteDef {
         match self.target {
             Target::Public(_) => Access::Public,
             Target::User(_) | Target::Socket(_) => Access::User,
+            Target::Caller(_) => Access::UserOrKey,
             Target::Admin(_) => Access::Admin,
         }
     }
@@ -85,10 +104,26 @@ const fn route(method: &'static str, pattern: &'static str, target: Target) -> R
         method,
         pattern,
         target,
+        envelope: Envelope::Main,
     }
 }
 
-use Target::{Admin, Public, Socket, User};
+/// A route whose errors use another API's envelope.
+const fn surface(
+    envelope: Envelope,
+    method: &'static str,
+    pattern: &'static str,
+    target: Target,
+) -> RouteDef {
+    RouteDef {
+        method,
+        pattern,
+        target,
+        envelope,
+    }
+}
+
+use Target::{Admin, Caller, Public, Socket, User};
 
 /// Every endpoint. Fixed path segments win over `{id}` segments (`/messages/credit-transfer` is not a
 /// message id), whatever the order here.
@@ -101,15 +136,24 @@ pub const ROUTES: &[RouteDef] = &[
     route("GET", "/api/v1/users/me/credits/ledger", User(|_| Ok(UserRoute::Ledger))),
     route("GET", "/api/v1/chats", User(|_| Ok(UserRoute::ListChats))),
     route("POST", "/api/v1/chats", User(|_| Ok(UserRoute::CreateChat))),
-    route("GET", "/api/v1/chats/{chatId}", User(|p| Ok(UserRoute::GetChat(p.chat_id()?)))),
+    route("GET", "/api/v1/chats/{chatId}", Caller(|p| Ok(CallerRoute::GetChat(p.chat_id()?)))),
     route("GET", "/api/v1/chats/{chatId}/live", Socket(|p| p.chat_id())),
-    route("POST", "/api/v1/messages", User(|_| Ok(UserRoute::SendMessage))),
-    route("GET", "/api/v1/messages/chat/{chatId}", User(|p| Ok(UserRoute::ListMessages(p.chat_id()?)))),
+    route("POST", "/api/v1/messages", Caller(|_| Ok(CallerRoute::SendMessage))),
+    route("GET", "/api/v1/messages/chat/{chatId}", Caller(|p| Ok(CallerRoute::ListMessages(p.chat_id()?)))),
     route("POST", "/api/v1/messages/chat/{chatId}/read", User(|p| Ok(UserRoute::MarkRead(p.chat_id()?)))),
     route("POST", "/api/v1/messages/credit-transfer", User(|_| Ok(UserRoute::CreditTransfer))),
-    route("PATCH", "/api/v1/messages/{messageId}", User(|p| Ok(UserRoute::EditMessage(p.message_id()?)))),
-    route("DELETE", "/api/v1/messages/{messageId}", User(|p| Ok(UserRoute::DeleteMessage(p.message_id()?)))),
+    route("PATCH", "/api/v1/messages/{messageId}", Caller(|p| Ok(CallerRoute::EditMessage(p.message_id()?)))),
+    route("DELETE", "/api/v1/messages/{messageId}", Caller(|p| Ok(CallerRoute::DeleteMessage(p.message_id()?)))),
     route("POST", "/api/v1/admin/credits", Admin(|_| Ok(AdminRoute::GrantCredits))),
+    route("POST", "/api/v1/admin/api-keys", Admin(|_| Ok(AdminRoute::CreateKey))),
+    route("GET", "/api/v1/admin/api-keys", Admin(|_| Ok(AdminRoute::ListKeys))),
+    route("DELETE", "/api/v1/admin/api-keys/{keyId}", Admin(|p| Ok(AdminRoute::RevokeKey(p.key_id()?)))),
+    surface(Envelope::Session, "GET", "/api/v1/chat/{chatId}/messages",
+        Caller(|p| Ok(CallerRoute::SessionMessages(p.chat_id()?)))),
+    surface(Envelope::Project, "GET", "/api/chat/projects/{projectId}/chats/{chatId}/messages",
+        Caller(|p| Ok(CallerRoute::ProjectMessages(p.project_id()?, p.chat_id()?)))),
+    route("GET", "/api/v1/chats/{chatId}/messages", Caller(|p| Ok(CallerRoute::AssistantMessages(p.chat_id()?)))),
+    route("POST", "/api/v1/chats/{chatId}/messages", Caller(|p| Ok(CallerRoute::AssistantSend(p.chat_id()?)))),
 ];
 
 /// The path segments that a pattern's `{name}` segments matched.
@@ -135,6 +179,14 @@ impl PathArgs<'_> {
 
     pub fn message_id(&self) -> Result<MessageId> {
         MessageId::parse(self.get("messageId")?, "messageId")
+    }
+
+    pub fn key_id(&self) -> Result<KeyId> {
+        KeyId::parse(self.get("keyId")?, "keyId")
+    }
+
+    pub fn project_id(&self) -> Result<ProjectId> {
+        ProjectId::parse(self.get("projectId")?, "projectId")
     }
 }
 
@@ -232,14 +284,22 @@ mod tests {
     fn routes_resolve_to_typed_routes() {
         let chat = ChatId::parse(ID, "chatId").unwrap();
         assert_eq!(resolve("GET", "/health").unwrap().route.pattern, "/health");
+        let session_path = format!("/api/v1/chat/{ID}/messages");
+        let session = resolve("GET", &session_path).unwrap();
+        assert_eq!(session.route.envelope, Envelope::Session);
         assert_eq!(
             user_route("POST", "/api/v1/chats/").unwrap(),
             UserRoute::CreateChat
         );
-        assert_eq!(
-            user_route("GET", &format!("/api/v1/messages/chat/{ID}")).unwrap(),
-            UserRoute::ListMessages(chat.clone())
-        );
+        let list_path = format!("/api/v1/messages/chat/{ID}");
+        let list = resolve("GET", &list_path).unwrap();
+        match list.route.target {
+            Target::Caller(bind) => assert_eq!(
+                bind(&list.args).unwrap(),
+                CallerRoute::ListMessages(chat.clone())
+            ),
+            _ => panic!("the message list is for users and keys"),
+        }
         assert_eq!(
             user_route("POST", &format!("/api/v1/messages/chat/{ID}/read")).unwrap(),
             UserRoute::MarkRead(chat)
@@ -270,7 +330,7 @@ mod tests {
             assert_eq!(status(method, "/api/v1/chats"), Some(405), "{method}");
         }
         assert_eq!(
-            user_route("GET", "/api/v1/chats/not-an-id")
+            user_route("POST", "/api/v1/messages/chat/not-an-id/read")
                 .unwrap_err()
                 .status,
             400
@@ -290,7 +350,9 @@ mod tests {
             let path = def
                 .pattern
                 .replace("{chatId}", ID)
-                .replace("{messageId}", ID);
+                .replace("{messageId}", ID)
+                .replace("{keyId}", ID)
+                .replace("{projectId}", "proj_1");
             let resolved = resolve(def.method, &path).unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!(
                 (resolved.route.method, resolved.route.pattern),
@@ -299,6 +361,7 @@ mod tests {
             let bound = match def.target {
                 Target::Public(bind) => bind(&resolved.args).map(|_| ()),
                 Target::User(bind) => bind(&resolved.args).map(|_| ()),
+                Target::Caller(bind) => bind(&resolved.args).map(|_| ()),
                 Target::Socket(bind) => bind(&resolved.args).map(|_| ()),
                 Target::Admin(bind) => bind(&resolved.args).map(|_| ()),
             };
@@ -311,6 +374,7 @@ mod tests {
         match access {
             Access::Public => vec![],
             Access::User => vec!["bearerAuth"],
+            Access::UserOrKey => vec!["bearerAuth", "serviceKey"],
             Access::Admin => vec!["adminKey"],
         }
     }

@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::domain::pagination::PageInfo;
 use crate::domain::time::Timestamp;
 use crate::store::credits::LedgerRow;
+use crate::store::keys::ApiKeyRow;
 use crate::store::rows::{ChatRecord, MessageRow, ParticipantRow, UserRow};
 
 /// Stored JSON (media, metadata) as it is; `None` if absent.
@@ -215,6 +216,7 @@ pub struct Chat<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
     title: Option<&'a str>,
+    project_id: Option<&'a str>,
     participants: Vec<Participant<'a>>,
     last_message: Option<Message<'a>>,
     message_count: i64,
@@ -231,6 +233,7 @@ impl<'a> Chat<'a> {
             id: &row.id,
             kind: &row.kind,
             title: row.title.as_deref(),
+            project_id: row.project_id.as_deref(),
             participants: Participant::all(&chat.participants),
             last_message: chat
                 .last_message
@@ -347,6 +350,250 @@ impl<'a> Ledger<'a> {
     }
 }
 
+/// A message's media as stored (the fields the surfaces map).
+#[derive(serde::Deserialize)]
+struct StoredMedia<'a> {
+    #[serde(borrow)]
+    url: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+}
+
+fn stored_media(row: &MessageRow) -> Option<StoredMedia<'_>> {
+    row.media
+        .as_deref()
+        .and_then(|m| serde_json::from_str::<StoredMedia<'_>>(m).ok())
+}
+
+/// A message of the AI-chat session surface (API.md "AI chat sessions").
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionMessage<'a> {
+    id: &'a str,
+    chat_id: &'a str,
+    user_id: &'a str,
+    message: Cow<'a, str>,
+    /// `ai` for an assistant, `system` for the system, else `user`.
+    message_type: &'static str,
+    /// `file` for media and file messages, else `message`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sequence_number: i64,
+    timestamp: Timestamp,
+}
+
+impl<'a> SessionMessage<'a> {
+    pub fn new(row: &'a MessageRow) -> Self {
+        let file = matches!(row.kind.as_str(), "media" | "file");
+        let message = if file {
+            stored_media(row)
+                .and_then(|m| m.name.or(m.url))
+                .map(|m| Cow::Owned(m.into_owned()))
+                .unwrap_or_default()
+        } else {
+            Cow::Borrowed(row.content.as_deref().unwrap_or_default())
+        };
+        SessionMessage {
+            id: &row.id,
+            chat_id: &row.chat_id,
+            user_id: &row.sender_id,
+            message,
+            message_type: match row.sender_role.as_str() {
+                "assistant" => "ai",
+                "system" => "system",
+                _ => "user",
+            },
+            kind: if file { "file" } else { "message" },
+            sequence_number: row.seq,
+            timestamp: Timestamp(row.created_at),
+        }
+    }
+}
+
+/// `{"success": true, "statusCode": 200, "message", "data"}` of the AI-chat session surface.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionList<'a> {
+    success: bool,
+    status_code: u16,
+    message: &'static str,
+    data: Vec<SessionMessage<'a>>,
+}
+
+impl<'a> SessionList<'a> {
+    /// Every message given but the deleted ones.
+    pub fn new(rows: &'a [MessageRow]) -> Self {
+        SessionList {
+            success: true,
+            status_code: 200,
+            message: "Messages retrieved successfully",
+            data: rows
+                .iter()
+                .filter(|m| m.deleted_at.is_none())
+                .map(SessionMessage::new)
+                .collect(),
+        }
+    }
+}
+
+/// A sender as the project-chat surface shows it: `firstName` is the participant's first name, or the
+/// `senderId` of a sender who is no participant (a service key's).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectSender<'a> {
+    #[serde(rename = "_id")]
+    id: &'a str,
+    first_name: &'a str,
+}
+
+/// A message of the project-chat surface (API.md "Project chats"); tombstones show `content: null`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectMessage<'a> {
+    #[serde(rename = "_id")]
+    id: &'a str,
+    content: Option<&'a str>,
+    sender: ProjectSender<'a>,
+    created_at: Timestamp,
+}
+
+#[derive(Serialize)]
+pub struct ProjectMessages<'a> {
+    messages: Vec<ProjectMessage<'a>>,
+    total: i64,
+}
+
+/// `{"success": true, "data": {"messages", "total"}}`.
+#[derive(Serialize)]
+pub struct ProjectList<'a> {
+    success: bool,
+    data: ProjectMessages<'a>,
+}
+
+impl<'a> ProjectList<'a> {
+    pub fn new(rows: &'a [MessageRow], participants: &'a [ParticipantRow], total: i64) -> Self {
+        let first_name = |sender: &'a str| {
+            participants
+                .iter()
+                .find(|p| p.user_id == sender)
+                .and_then(|p| p.first_name.as_deref())
+                .unwrap_or(sender)
+        };
+        let messages = rows
+            .iter()
+            .map(|m| ProjectMessage {
+                id: &m.id,
+                content: m.content.as_deref().filter(|_| m.deleted_at.is_none()),
+                sender: ProjectSender {
+                    id: &m.sender_id,
+                    first_name: first_name(&m.sender_id),
+                },
+                created_at: Timestamp(m.created_at),
+            })
+            .collect();
+        ProjectList {
+            success: true,
+            data: ProjectMessages { messages, total },
+        }
+    }
+}
+
+/// A message of the assistant-chat surface (API.md "Assistant chats"): `media_type` / `media_url`
+/// from its media, `metadata` or `{}`, `content: null` on tombstones.
+#[derive(Serialize)]
+pub struct AssistantMessage<'a> {
+    id: &'a str,
+    content: Option<&'a str>,
+    sender_role: &'a str,
+    media_type: Option<Cow<'a, str>>,
+    media_url: Option<Cow<'a, str>>,
+    created_at: Timestamp,
+    metadata: ObjectOrEmpty<'a>,
+}
+
+/// A stored JSON object, or `{}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ObjectOrEmpty<'a> {
+    Stored(&'a RawValue),
+    Empty(NoReactions),
+}
+
+impl<'a> AssistantMessage<'a> {
+    pub fn new(row: &'a MessageRow) -> Self {
+        let live = row.deleted_at.is_none();
+        let media = stored_media(row).filter(|_| live);
+        let (media_type, media_url) = media.map_or((None, None), |m| (m.kind, m.url));
+        AssistantMessage {
+            id: &row.id,
+            content: row.content.as_deref().filter(|_| live),
+            sender_role: &row.sender_role,
+            media_type,
+            media_url,
+            created_at: Timestamp(row.created_at),
+            metadata: raw_json(&row.metadata)
+                .filter(|_| live)
+                .map_or(ObjectOrEmpty::Empty(NoReactions {}), ObjectOrEmpty::Stored),
+        }
+    }
+}
+
+/// `{"messages", "total", "offset", "limit", "has_more"}` of the assistant-chat surface.
+#[derive(Serialize)]
+pub struct AssistantList<'a> {
+    pub messages: Vec<AssistantMessage<'a>>,
+    pub total: i64,
+    pub offset: i64,
+    pub limit: i64,
+    pub has_more: bool,
+}
+
+/// A service key as the admin sees it (never the key itself).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey<'a> {
+    #[serde(rename = "_id")]
+    id: &'a str,
+    name: &'a str,
+    project_id: Option<&'a str>,
+    sender_id: &'a str,
+    /// Webhooks are not served yet: always null.
+    webhook_url: Option<&'a str>,
+    created_at: Timestamp,
+    revoked_at: Option<Timestamp>,
+}
+
+impl<'a> ApiKey<'a> {
+    pub fn new(row: &'a ApiKeyRow) -> Self {
+        ApiKey {
+            id: &row.id,
+            name: &row.name,
+            project_id: row.project_id.as_deref(),
+            sender_id: &row.sender_id,
+            webhook_url: None,
+            created_at: Timestamp(row.created_at),
+            revoked_at: row.revoked_at.map(Timestamp),
+        }
+    }
+}
+
+/// A new key, with the key itself (shown this once).
+#[derive(Serialize)]
+pub struct NewApiKey<'a> {
+    #[serde(flatten)]
+    pub key: ApiKey<'a>,
+    #[serde(rename = "key")]
+    pub secret: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeys<'a> {
+    pub api_keys: Vec<ApiKey<'a>>,
+}
+
 /// A SAMA attachment: the message's media (`file_id` = its URL, `file_name` = its name).
 #[derive(Serialize, serde::Deserialize)]
 pub struct Attachment<'a> {
@@ -356,7 +603,7 @@ pub struct Attachment<'a> {
     file_name: Option<Cow<'a, str>>,
 }
 
-/// SAMA's `reactions`: always `{}` (edge-chat has no reactions yet).
+/// An empty JSON object: SAMA's `reactions` (edge-chat has no reactions yet), an absent metadata.
 #[derive(Serialize)]
 pub struct NoReactions {}
 

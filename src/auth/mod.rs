@@ -37,6 +37,32 @@ pub struct Caller {
     pub expires_at_ms: i64,
 }
 
+/// Who a request presents itself as: a user's verified token, or a service key's hash, which is
+/// checked against storage within the request's own D1 round trip (`store::Reach::Key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    User(Caller),
+    Key(crate::domain::keys::KeyHash),
+}
+
+/// Who a write is by: a user, or a service key already checked against storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Author {
+    User(Caller),
+    Service(crate::domain::keys::ServiceKey),
+}
+
+impl Author {
+    /// The `senderId` of the author's messages.
+    pub fn sender(&self) -> &UserId {
+        match self {
+            Author::User(caller) => &caller.id,
+            Author::Service(key) => &key.sender,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct TokenClaims {
     sub: Option<Value>,

@@ -4,8 +4,8 @@
 use worker::wasm_bindgen::JsValue;
 use worker::{console_error, Headers, Method, Request, RequestInit, Response, Stub, WebSocket};
 
-use super::protocol::{ReadEvent, RoomReply, RoomRequest, Write, SOCKET_HEADER};
-use crate::auth::Caller;
+use super::protocol::{ReadEvent, RoomReply, RoomRequest, Write, Written, SOCKET_HEADER};
+use crate::auth::{Author, Caller};
 use crate::context::Ctx;
 use crate::domain::ids::ChatId;
 use crate::domain::live::LiveSocket;
@@ -30,18 +30,20 @@ async fn post(ctx: &Ctx, chat_id: &ChatId, request: &RoomRequest) -> Result<Resp
     Ok(stub(ctx, chat_id)?.fetch_with_request(request).await?)
 }
 
-/// Runs a checked write in its chat's Durable Object and answers the API's reply: the message with
-/// the write's status (`Idempotent-Replayed: true` on a replay), or the object's error.
-pub async fn write(ctx: &Ctx, caller: &Caller, write: Write) -> Result<Reply> {
-    let status = write.success_status();
+/// Runs a checked write in its chat's Durable Object; the stored message, or the object's error.
+pub async fn write(ctx: &Ctx, author: Author, write: Write) -> Result<Written> {
     let chat_id = write.chat_id().clone();
-    let request = RoomRequest::Write {
-        caller: caller.clone(),
-        write,
-    };
+    let request = RoomRequest::Write { author, write };
     let reply: RoomReply = post(ctx, &chat_id, &request).await?.json().await?;
     ctx.db.add_cost(reply.cost);
-    let written = reply.outcome?;
+    reply.outcome
+}
+
+/// `write`, answered as the main API does: the Message with the write's status, and
+/// `Idempotent-Replayed: true` on a replay.
+pub async fn write_reply(ctx: &Ctx, author: Author, write: Write) -> Result<Reply> {
+    let status = write.success_status();
+    let written = self::write(ctx, author, write).await?;
     let read_by = written.read_by.iter().map(String::as_str).collect();
     let body = Reply::json(status, &views::Message::new(&written.message, read_by))?;
     Ok(if written.replayed {

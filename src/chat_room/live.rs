@@ -22,7 +22,7 @@ use crate::domain::live::{
 };
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
-use crate::store::{messages, Db};
+use crate::store::{messages, Db, Reach};
 use crate::views::SamaMessage;
 
 /// Accepts a socket for the user the worker vouches for (token and membership were checked there),
@@ -154,7 +154,8 @@ async fn message_list(
         Ok(db) => Db::new(db),
         Err(e) => return send(ws, &failure(id, ApiError::internal(e.to_string()))),
     };
-    let page = match messages::list_window(&db, &socket.user, &socket.chat, query).await {
+    let reach = Reach::Member(&socket.user);
+    let page = match messages::list_window(&db, reach, &socket.chat, query).await {
         Ok(Some(page)) => page,
         Ok(None) => {
             send(ws, &failure(id, ApiError::not_found("chat")));

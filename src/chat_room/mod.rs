@@ -24,7 +24,7 @@ use worker::{
     WebSocketIncomingMessage,
 };
 
-use crate::auth::Caller;
+use crate::auth::Author;
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
 use crate::store::rows::MessageRow;
@@ -55,7 +55,7 @@ impl DurableObject for ChatRoom {
             return live::accept(&self.state, &req).await;
         }
         let reply = match req.json::<RoomRequest>().await {
-            Ok(RoomRequest::Write { caller, write }) => self.write(&caller, &write).await,
+            Ok(RoomRequest::Write { author, write }) => self.write(&author, &write).await,
             Ok(RoomRequest::ReadMoved(event)) => {
                 let frame = event_text("read.updated", &event);
                 live::broadcast(&self.state, &[frame], None, now_ms());
@@ -115,7 +115,7 @@ fn event_text(name: &'static str, data: &impl serde::Serialize) -> String {
 impl ChatRoom {
     /// Runs one write of the chat in its turn, then, while still holding the turn, sends its events to
     /// the chat's sockets, so events leave in commit order. A write that fails sends nothing.
-    async fn write(&self, caller: &Caller, write: &Write) -> RoomReply {
+    async fn write(&self, author: &Author, write: &Write) -> RoomReply {
         let db = match self.env.d1("DB") {
             Ok(db) => Db::new(db),
             Err(e) => {
@@ -129,10 +129,10 @@ impl ChatRoom {
         // With sockets open, the write also reads the participant list, so that users no longer in
         // the chat are cut off instead of sent to.
         let listening = !self.state.get_websockets().is_empty();
-        let outcome = store(&db, caller, write, listening).await.map(|stored| {
+        let outcome = store(&db, author, write, listening).await.map(|stored| {
             let written = written(stored.message, &stored.read_marks, !stored.committed);
             if listening && stored.committed {
-                self.announce(caller, write, &written, &stored.read_marks);
+                self.announce(author, write, &written, &stored.read_marks);
             }
             written
         });
@@ -142,16 +142,17 @@ impl ChatRoom {
         }
     }
 
-    /// The events of a committed write: the message's and, for a new message, its sender's moved read
-    /// mark. Sockets of users not among `read_marks` (the participants) are closed instead.
-    fn announce(&self, caller: &Caller, write: &Write, written: &Written, marks: &[(String, i64)]) {
+    /// The events of a committed write: the message's and, for a user's new message, their moved read
+    /// mark (a service key's messages move no read mark). Sockets of users not among `read_marks` (the
+    /// participants) are closed instead.
+    fn announce(&self, author: &Author, write: &Write, written: &Written, marks: &[(String, i64)]) {
         let row = &written.message;
         let read_by = written.read_by.iter().map(String::as_str).collect();
         let mut frames = vec![event_text(
             write.event_name(),
             &views::Message::new(row, read_by),
         )];
-        if write.success_status() == 201 {
+        if let (Author::User(caller), 201) = (author, write.success_status()) {
             let moved = ReadEvent {
                 chat_id: write.chat_id().clone(),
                 user_id: caller.id.clone(),
@@ -167,20 +168,28 @@ impl ChatRoom {
 
 async fn store(
     db: &Db,
-    caller: &Caller,
+    author: &Author,
     write: &Write,
     with_marks: bool,
 ) -> Result<messages::Stored> {
-    match write {
-        Write::Send(message) => messages::send(db, caller, message, now_ms(), with_marks).await,
-        Write::Transfer(transfer) => {
+    match (write, author) {
+        (Write::Send { message, role }, _) => {
+            messages::send(db, author, message, *role, now_ms(), with_marks).await
+        }
+        (Write::Transfer(transfer), Author::User(caller)) => {
             credits::transfer(db, caller, transfer, now_ms(), with_marks).await
         }
-        Write::Change {
-            chat_id,
-            message_id,
-            change,
-        } => messages::change(db, &caller.id, chat_id, message_id, change, now_ms()).await,
+        (Write::Transfer(_), Author::Service(_)) => {
+            Err(ApiError::forbidden("service keys may not transfer credits"))
+        }
+        (
+            Write::Change {
+                chat_id,
+                message_id,
+                change,
+            },
+            _,
+        ) => messages::change(db, author, chat_id, message_id, change, now_ms()).await,
     }
 }
 

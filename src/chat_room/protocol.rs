@@ -7,10 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Caller;
+use crate::auth::Author;
 use crate::domain::credits::NewTransfer;
 use crate::domain::ids::{ChatId, MessageId, UserId};
-use crate::domain::message::{Change, NewMessage};
+use crate::domain::message::{Change, NewMessage, SenderRole};
 use crate::error::ApiError;
 use crate::store::rows::MessageRow;
 use crate::store::Cost;
@@ -23,8 +23,8 @@ use crate::store::Cost;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RoomRequest {
-    /// A write of the chat by `caller`, already checked by the worker.
-    Write { caller: Caller, write: Write },
+    /// A write of the chat by `author`, already checked by the worker.
+    Write { author: Author, write: Write },
     /// A read mark moved (the worker committed it): tell the chat's live sockets.
     ReadMoved(ReadEvent),
 }
@@ -33,7 +33,11 @@ pub enum RoomRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Write {
-    Send(NewMessage),
+    /// A message, sent as `role` (decided by the worker: `SenderRole::for_sender`).
+    Send {
+        message: NewMessage,
+        role: SenderRole,
+    },
     Transfer(NewTransfer),
     /// An edit or a delete of message `message_id` of chat `chat_id`.
     #[serde(rename_all = "camelCase")]
@@ -47,7 +51,7 @@ pub enum Write {
 impl Write {
     pub fn chat_id(&self) -> &ChatId {
         match self {
-            Write::Send(message) => &message.chat_id,
+            Write::Send { message, .. } => &message.chat_id,
             Write::Transfer(transfer) => &transfer.chat_id,
             Write::Change { chat_id, .. } => chat_id,
         }
@@ -57,7 +61,7 @@ impl Write {
     /// the original status), 200 for a change.
     pub fn success_status(&self) -> u16 {
         match self {
-            Write::Send(_) | Write::Transfer(_) => 201,
+            Write::Send { .. } | Write::Transfer(_) => 201,
             Write::Change { .. } => 200,
         }
     }
@@ -65,7 +69,7 @@ impl Write {
     /// The live event a committed write sends.
     pub fn event_name(&self) -> &'static str {
         match self {
-            Write::Send(_) | Write::Transfer(_) => "message.created",
+            Write::Send { .. } | Write::Transfer(_) => "message.created",
             Write::Change {
                 change: Change::Edit(_),
                 ..
@@ -155,6 +159,7 @@ pub struct Pong<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Caller;
     use crate::domain::ids::UserId;
 
     fn caller() -> Caller {
@@ -195,15 +200,22 @@ mod tests {
         });
         for request in [
             RoomRequest::Write {
-                caller: caller(),
-                write: Write::Send(message),
+                author: Author::User(caller()),
+                write: Write::Send {
+                    message,
+                    role: SenderRole::User,
+                },
             },
             RoomRequest::Write {
-                caller: caller(),
+                author: Author::User(caller()),
                 write: Write::Transfer(transfer),
             },
             RoomRequest::Write {
-                caller: caller(),
+                author: Author::Service(crate::domain::keys::ServiceKey {
+                    id: "64d15f9e2e6c8f4d5a000001".into(),
+                    project: None,
+                    sender: UserId::parse("assistant", "senderId").unwrap(),
+                }),
                 write: change,
             },
             read,

@@ -1,7 +1,8 @@
 //! A chat as a client asks to create it (API.md "Chats").
 
-use super::ids::UserId;
-use super::input::{is_blank, JsonBody};
+use super::ids::{ProjectId, UserId};
+use super::input::{is_blank, JsonBody, Query};
+use super::pagination::PageRequest;
 use crate::error::{ApiError, Result};
 
 pub const MAX_GROUP_PARTICIPANTS: usize = 256;
@@ -28,6 +29,8 @@ pub struct NewChat {
     pub title: Option<String>,
     /// The participants other than the caller: valid, distinct, in the order given.
     pub others: Vec<UserId>,
+    /// The chat's project, set at creation and never changed.
+    pub project: Option<ProjectId>,
 }
 
 impl NewChat {
@@ -57,6 +60,9 @@ impl NewChat {
         let title = body
             .string("title", 0, MAX_TITLE_CHARS)
             .filter(|t| !is_blank(t));
+        let project = body
+            .string("projectId", 1, 64)
+            .and_then(|p| body.check(ProjectId::parse(&p, "projectId")));
         let mut others: Vec<UserId> = Vec::new();
         for (i, raw) in ids.unwrap_or_default().iter().enumerate() {
             match UserId::parse(raw, &format!("participantIds[{i}]")) {
@@ -87,11 +93,14 @@ impl NewChat {
                 kind,
                 title,
                 others,
+                project,
             }),
         }
     }
 
-    /// The key that makes a direct chat unique per pair, whichever side asks.
+    /// The key that makes a direct chat unique per pair within its project, whichever side asks:
+    /// `"<a> <b>"` (the two ids sorted) without a project, `"<project> <a> <b>"` with one. Ids hold no
+    /// spaces, so the two forms never meet.
     pub fn direct_key(&self, caller: &UserId) -> Option<String> {
         match (self.kind, self.others.first()) {
             (ChatKind::Direct, Some(other)) => {
@@ -100,10 +109,40 @@ impl NewChat {
                 } else {
                     (other, caller)
                 };
-                Some(format!("{a} {b}"))
+                Some(match &self.project {
+                    None => format!("{a} {b}"),
+                    Some(project) => format!("{} {a} {b}", project.as_str()),
+                })
             }
             _ => None,
         }
+    }
+}
+
+/// `GET /api/v1/chats`: `page`, `limit` and the optional `projectId` filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatListQuery {
+    pub page: PageRequest,
+    pub project: Option<ProjectId>,
+}
+
+impl ChatListQuery {
+    pub fn parse(mut query: Query) -> Result<Self> {
+        let page = PageRequest::from_query(&mut query);
+        let project = match query
+            .get("projectId")
+            .map(|p| ProjectId::parse(p, "projectId"))
+        {
+            None => None,
+            Some(Ok(project)) => Some(project),
+            Some(Err(e)) => {
+                query.error(e.errors.join("; "));
+                None
+            }
+        };
+        query.finish()?;
+        let page = page.ok_or_else(|| ApiError::bad_request("invalid page query"))?;
+        Ok(ChatListQuery { page, project })
     }
 }
 
@@ -130,6 +169,16 @@ mod tests {
         let a = NewChat::parse(br#"{"participantIds":["u2"]}"#, &me()).unwrap();
         let b = NewChat::parse(br#"{"participantIds":["me"]}"#, &u2).unwrap();
         assert_eq!(a.direct_key(&me()), b.direct_key(&u2));
+    }
+
+    #[test]
+    fn direct_keys_are_per_project() {
+        let none = NewChat::parse(br#"{"participantIds":["u2"]}"#, &me()).unwrap();
+        let p1 = NewChat::parse(br#"{"participantIds":["u2"],"projectId":"p1"}"#, &me()).unwrap();
+        let p2 = NewChat::parse(br#"{"participantIds":["u2"],"projectId":"p2"}"#, &me()).unwrap();
+        let keys = [none, p1, p2].map(|c| c.direct_key(&me()).unwrap());
+        assert_eq!(keys, ["me u2", "p1 me u2", "p2 me u2"].map(String::from));
+        assert!(NewChat::parse(br#"{"participantIds":["u2"],"projectId":"a b"}"#, &me()).is_err());
     }
 
     #[test]

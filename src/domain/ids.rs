@@ -86,6 +86,7 @@ macro_rules! id_serde {
 
 object_id_type!(ChatId, "chat");
 object_id_type!(MessageId, "message");
+object_id_type!(KeyId, "key");
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserId(String);
@@ -107,6 +108,31 @@ impl UserId {
 }
 
 id_serde!(UserId);
+
+/// A project (API.md "Projects"): 1 to 64 characters of `[A-Za-z0-9_-]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProjectId(String);
+
+impl ProjectId {
+    pub fn parse(s: &str, field: &str) -> Result<Self> {
+        if (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(ApiError::bad_request(format!(
+                "{field} must be 1 to 64 characters from A-Z a-z 0-9 _ -"
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+id_serde!(ProjectId);
 
 #[cfg(test)]
 mod tests {
@@ -132,6 +158,14 @@ mod tests {
             assert!(ChatId::parse(bad, "chatId").is_err(), "{bad}");
         }
         assert!(ChatId::parse("64d15f9e2e6c8f4d5a123456", "chatId").is_ok());
+    }
+
+    #[test]
+    fn project_ids_follow_the_pattern() {
+        assert!(ProjectId::parse("proj_1-A", "projectId").is_ok());
+        for bad in ["", "has space", "a.b", "é", &"p".repeat(65)] {
+            assert!(ProjectId::parse(bad, "projectId").is_err(), "{bad}");
+        }
     }
 
     #[test]

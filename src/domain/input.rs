@@ -93,6 +93,17 @@ impl JsonBody {
         value
     }
 
+    /// The value of a fallible constructor, or its error recorded like the others.
+    pub fn check<T>(&mut self, parsed: Result<T>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.errors.push(e.errors.join("; "));
+                None
+            }
+        }
+    }
+
     /// A required string turned into a value by `parse` (an id constructor, say), whose error is
     /// recorded like the others.
     pub fn required_parsed<T>(

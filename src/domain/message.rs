@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::ids::ChatId;
 use super::input::{has_control, is_blank, is_https_url, whole_number, JsonBody, MAX_SAFE_INTEGER};
-use crate::error::Result;
+use crate::error::{ApiError, Result};
 
 pub const MAX_CONTENT_CHARS: usize = 4000;
 pub const MAX_METADATA_BYTES: usize = 4096;
@@ -26,6 +26,41 @@ impl SendKind {
             SendKind::Text => "text",
             SendKind::Media => "media",
             SendKind::File => "file",
+        }
+    }
+}
+
+/// Who a message speaks for (API.md "Send"): a user's own words, an assistant, or the system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SenderRole {
+    User,
+    Assistant,
+    System,
+}
+
+impl SenderRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SenderRole::User => "user",
+            SenderRole::Assistant => "assistant",
+            SenderRole::System => "system",
+        }
+    }
+
+    /// The role of a send: a user's token sends as `user` only; a service key as `assistant` (its
+    /// default) or `system`. Anything else is a 403.
+    pub fn for_sender(requested: Option<SenderRole>, service: bool) -> Result<SenderRole> {
+        match (service, requested) {
+            (false, None | Some(SenderRole::User)) => Ok(SenderRole::User),
+            (false, Some(_)) => Err(ApiError::forbidden(
+                "senderRole must be user when a user sends; assistant and system are for service keys",
+            )),
+            (true, None) => Ok(SenderRole::Assistant),
+            (true, Some(SenderRole::User)) => Err(ApiError::forbidden(
+                "a service key sends as assistant or system, not as user",
+            )),
+            (true, Some(role)) => Ok(role),
         }
     }
 }
@@ -53,6 +88,8 @@ pub struct NewMessage {
     pub media: Option<Media>,
     pub metadata: Option<Map<String, Value>>,
     pub client_message_id: Option<String>,
+    /// The `senderRole` asked for, if any (`SenderRole::for_sender` decides).
+    pub role: Option<SenderRole>,
 }
 
 impl NewMessage {
@@ -69,6 +106,7 @@ impl NewMessage {
         if client_message_id.as_deref().is_some_and(has_control) {
             body.error("clientMessageId must not contain control characters".into());
         }
+        let role = sender_role(&mut body);
         if let Some(kind) = kind {
             check_kind_rules(&mut body, kind, content.as_deref());
         }
@@ -82,6 +120,7 @@ impl NewMessage {
                 media,
                 metadata,
                 client_message_id,
+                role,
             }),
             _ => Err(crate::error::ApiError::bad_request(
                 "chatId and type are required",
@@ -89,8 +128,9 @@ impl NewMessage {
         }
     }
 
-    /// Fingerprint of what the client asked for: a retry with the same `clientMessageId` must match it.
-    pub fn request_hash(&self) -> String {
+    /// Fingerprint of what the client asked for, sent as `role`: a retry with the same
+    /// `clientMessageId` must match it. (A user's messages hash as they always have.)
+    pub fn request_hash(&self, role: SenderRole) -> String {
         let canonical = (
             self.chat_id.as_str(),
             self.kind,
@@ -98,7 +138,11 @@ impl NewMessage {
             &self.media,
             &self.metadata,
         );
-        hex_sha256(&serde_json::to_vec(&canonical).unwrap_or_default())
+        let text = match role {
+            SenderRole::User => serde_json::to_vec(&canonical),
+            other => serde_json::to_vec(&(canonical, other)),
+        };
+        hex_sha256(&text.unwrap_or_default())
     }
 }
 
@@ -124,6 +168,20 @@ impl Change {
         content
             .map(Change::Edit)
             .ok_or_else(|| crate::error::ApiError::bad_request("content is required"))
+    }
+}
+
+/// `senderRole`: `user`, `assistant` or `system`; absent or null leaves it to the sender's kind.
+fn sender_role(body: &mut JsonBody) -> Option<SenderRole> {
+    match body.string("senderRole", 1, 16).as_deref() {
+        None => None,
+        Some("user") => Some(SenderRole::User),
+        Some("assistant") => Some(SenderRole::Assistant),
+        Some("system") => Some(SenderRole::System),
+        Some(_) => {
+            body.error("senderRole must be one of user, assistant, system".into());
+            None
+        }
     }
 }
 
@@ -302,8 +360,14 @@ mod tests {
             format!(r#"{{"chatId":"{CHAT}","content":"ho","clientMessageId":"c1"}}"#).as_bytes(),
         )
         .unwrap();
-        assert_eq!(a.request_hash(), b.request_hash());
-        assert_ne!(a.request_hash(), c.request_hash());
+        assert_eq!(
+            a.request_hash(SenderRole::User),
+            b.request_hash(SenderRole::User)
+        );
+        assert_ne!(
+            a.request_hash(SenderRole::User),
+            c.request_hash(SenderRole::User)
+        );
     }
 
     #[test]
@@ -353,7 +417,7 @@ mod tests {
                 .as_bytes(),
         )
         .unwrap();
-        assert_eq!(m.request_hash(), STABLE_HASH);
+        assert_eq!(m.request_hash(SenderRole::User), STABLE_HASH);
     }
 
     #[test]

@@ -2,11 +2,11 @@
 
 use worker::Request;
 
-use crate::auth::Caller;
-use crate::context::Ctx;
-use crate::domain::chat::NewChat;
+use crate::auth::{Caller, Credential};
+use crate::context::{reach, Ctx};
+use crate::domain::chat::{ChatListQuery, NewChat};
 use crate::domain::ids::ChatId;
-use crate::domain::pagination::{PageInfo, PageRequest};
+use crate::domain::pagination::PageInfo;
 use crate::error::{ApiError, Result};
 use crate::http::{query, read_json_body, Reply};
 use crate::store::chats;
@@ -21,8 +21,8 @@ pub async fn create_chat(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Resul
 }
 
 pub async fn list_chats(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
-    let page = PageRequest::parse(query(req)?)?;
-    let (rows, total) = chats::list_for(&ctx.db, &caller.id, page).await?;
+    let ChatListQuery { page, project } = ChatListQuery::parse(query(req)?)?;
+    let (rows, total) = chats::list_for(&ctx.db, &caller.id, page, project.as_ref()).await?;
     let records = rows
         .into_iter()
         .map(ChatRow::decode)
@@ -33,8 +33,8 @@ pub async fn list_chats(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Rep
     })
 }
 
-pub async fn get_chat(ctx: &Ctx, caller: &Caller, chat_id: &ChatId) -> Result<Reply> {
-    let chat = chats::find_for(&ctx.db, &caller.id, chat_id)
+pub async fn get_chat(ctx: &Ctx, who: &Credential, chat_id: &ChatId) -> Result<Reply> {
+    let chat = chats::find_for(&ctx.db, reach(who), chat_id)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))?
         .decode()?;

@@ -3,7 +3,7 @@
 
 use worker::Request;
 
-use crate::auth::Caller;
+use crate::auth::{Author, Caller};
 use crate::chat_room::client;
 use crate::chat_room::protocol::Write;
 use crate::context::Ctx;
@@ -18,7 +18,7 @@ use crate::views;
 pub async fn credit_transfer(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
     let key = header(req, "Idempotency-Key");
     let transfer = NewTransfer::parse(&read_json_body(req).await?, key.as_deref())?;
-    client::write(ctx, caller, Write::Transfer(transfer)).await
+    client::write_reply(ctx, Author::User(caller.clone()), Write::Transfer(transfer)).await
 }
 
 /// Admin only (checked by the route's target).

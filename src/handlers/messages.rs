@@ -3,15 +3,15 @@
 
 use worker::Request;
 
-use crate::auth::Caller;
+use crate::auth::{Author, Caller, Credential};
 use crate::chat_room::client;
 use crate::chat_room::protocol::{ReadEvent, Write};
-use crate::context::Ctx;
+use crate::context::{reach, Ctx};
 use crate::domain::cursor::{is_cursor_query, CursorQuery};
 use crate::domain::ids::{ChatId, MessageId};
 use crate::domain::input::{JsonBody, MAX_SAFE_INTEGER};
 use crate::domain::listing::window_end;
-use crate::domain::message::{Change, NewMessage};
+use crate::domain::message::{Change, NewMessage, SenderRole};
 use crate::domain::pagination::{MessagePageQuery, PageInfo};
 use crate::error::{ApiError, Result};
 use crate::http::{query, read_json_body, Reply};
@@ -21,15 +21,15 @@ use crate::views;
 pub async fn list_messages(
     req: &Request,
     ctx: &Ctx,
-    caller: &Caller,
+    who: &Credential,
     chat_id: &ChatId,
 ) -> Result<Reply> {
     let params = query(req)?;
     if is_cursor_query(&params) {
-        return list_window(ctx, caller, chat_id, CursorQuery::parse(params, chat_id)?).await;
+        return list_window(ctx, who, chat_id, CursorQuery::parse(params, chat_id)?).await;
     }
     let request = MessagePageQuery::parse(params)?;
-    let page = messages::list_page(&ctx.db, &caller.id, chat_id, request.page, request.as_of)
+    let page = messages::list_page(&ctx.db, reach(who), chat_id, request.page, request.as_of)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))?;
     let snapshot = request.as_of.unwrap_or(page.chat_last_seq);
@@ -51,11 +51,11 @@ pub async fn list_messages(
 /// Cursor mode: `before` / `after`, `ids`, the sync window, or a `cursor` continuing one of them.
 async fn list_window(
     ctx: &Ctx,
-    caller: &Caller,
+    who: &Credential,
     chat_id: &ChatId,
     request: CursorQuery,
 ) -> Result<Reply> {
-    let page = messages::list_window(&ctx.db, &caller.id, chat_id, &request)
+    let page = messages::list_window(&ctx.db, reach(who), chat_id, &request)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))?;
     let end = window_end(chat_id, &request, &page.bounds, &page.positions())?;
@@ -70,9 +70,20 @@ async fn list_window(
 }
 
 /// Checked here (bad input never reaches the Durable Object), stored by the chat's Durable Object.
-pub async fn send_message(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
+pub async fn send_message(req: &mut Request, ctx: &Ctx, who: &Credential) -> Result<Reply> {
     let message = NewMessage::parse(&read_json_body(req).await?)?;
-    client::write(ctx, caller, Write::Send(message)).await
+    let (author, write) = send(ctx, who, message).await?;
+    client::write_reply(ctx, author, write).await
+}
+
+/// The send of every surface (the main one, the assistant surface's POST): the author (a service key
+/// is checked: one round trip) and the role it may send as (403 otherwise), as a write for the chat's
+/// Durable Object, where idempotency, sequence numbers and live events are the same for all.
+pub async fn send(ctx: &Ctx, who: &Credential, message: NewMessage) -> Result<(Author, Write)> {
+    let author = ctx.author(who).await?;
+    let service = matches!(author, Author::Service(_));
+    let role = SenderRole::for_sender(message.role, service)?;
+    Ok((author, Write::Send { message, role }))
 }
 
 pub async fn mark_read(
@@ -113,25 +124,27 @@ pub async fn mark_read(
 pub async fn edit_message(
     req: &mut Request,
     ctx: &Ctx,
-    caller: &Caller,
+    who: &Credential,
     message_id: MessageId,
 ) -> Result<Reply> {
     let change = Change::parse_edit(&read_json_body(req).await?)?;
-    change_message(ctx, caller, message_id, change).await
+    change_message(ctx, who, message_id, change).await
 }
 
 /// `DELETE /api/v1/messages/{messageId}`.
-pub async fn delete_message(ctx: &Ctx, caller: &Caller, message_id: MessageId) -> Result<Reply> {
-    change_message(ctx, caller, message_id, Change::Delete).await
+pub async fn delete_message(ctx: &Ctx, who: &Credential, message_id: MessageId) -> Result<Reply> {
+    change_message(ctx, who, message_id, Change::Delete).await
 }
 
-/// Two round trips: which chat the message is in, then the change in that chat's Durable Object.
+/// Two round trips (three for a service key, checked first): which chat the message is in, then the
+/// change in that chat's Durable Object.
 async fn change_message(
     ctx: &Ctx,
-    caller: &Caller,
+    who: &Credential,
     message_id: MessageId,
     change: Change,
 ) -> Result<Reply> {
+    let author = ctx.author(who).await?;
     let chat_id = messages::chat_of(&ctx.db, &message_id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
@@ -140,5 +153,5 @@ async fn change_message(
         message_id,
         change,
     };
-    client::write(ctx, caller, write).await
+    client::write_reply(ctx, author, write).await
 }

@@ -1,22 +1,25 @@
 //! Thin handlers: parse the request into domain values, call the store or the chat's Durable Object,
 //! shape the reply. One file per resource; `dispatch` runs the route the table resolved.
 
+pub mod admin;
 pub mod chats;
 pub mod credits;
 pub mod health;
 pub mod live;
 pub mod messages;
+pub mod surfaces;
 pub mod users;
 
 use worker::Request;
 
+use crate::auth::{Caller, Credential};
 use crate::context::Ctx;
 use crate::error::Result;
 use crate::http::Reply;
-use crate::router::{AdminRoute, PublicRoute, Resolved, Target, UserRoute};
+use crate::router::{AdminRoute, CallerRoute, PublicRoute, Resolved, Target, UserRoute};
 
 /// Runs a resolved route: its path arguments are parsed (400), its caller authenticated as its target
-/// says (401), then its handler runs.
+/// says (401; 403 for a service key on a route only users may call), then its handler runs.
 pub async fn dispatch(resolved: Resolved<'_>, req: &mut Request, ctx: &Ctx) -> Result<Reply> {
     let args = &resolved.args;
     match resolved.route.target {
@@ -26,12 +29,17 @@ pub async fn dispatch(resolved: Resolved<'_>, req: &mut Request, ctx: &Ctx) -> R
         },
         Target::User(bind) => {
             let route = bind(args)?;
-            let caller = ctx.user(req)?;
+            let caller = ctx.user(req).await?;
             user_route(route, req, ctx, &caller).await
+        }
+        Target::Caller(bind) => {
+            let route = bind(args)?;
+            let credential = ctx.credential(req)?;
+            caller_route(route, req, ctx, &credential).await
         }
         Target::Socket(bind) => {
             let chat_id = bind(args)?;
-            let caller = ctx.socket_user(req)?;
+            let caller = ctx.socket_user(req).await?;
             live::open(req, ctx, &caller, &chat_id).await
         }
         Target::Admin(bind) => {
@@ -39,6 +47,9 @@ pub async fn dispatch(resolved: Resolved<'_>, req: &mut Request, ctx: &Ctx) -> R
             ctx.admin(req)?;
             match route {
                 AdminRoute::GrantCredits => credits::grant_credits(req, ctx).await,
+                AdminRoute::CreateKey => admin::create_key(req, ctx).await,
+                AdminRoute::ListKeys => admin::list_keys(ctx).await,
+                AdminRoute::RevokeKey(id) => admin::revoke_key(ctx, &id).await,
             }
         }
     }
@@ -48,22 +59,42 @@ async fn user_route(
     route: UserRoute,
     req: &mut Request,
     ctx: &Ctx,
-    caller: &crate::auth::Caller,
+    caller: &Caller,
 ) -> Result<Reply> {
     match route {
         UserRoute::GetMe => users::get_me(ctx, caller).await,
         UserRoute::PatchMe => users::patch_me(req, ctx, caller).await,
         UserRoute::CreateChat => chats::create_chat(req, ctx, caller).await,
         UserRoute::ListChats => chats::list_chats(req, ctx, caller).await,
-        UserRoute::GetChat(chat_id) => chats::get_chat(ctx, caller, &chat_id).await,
-        UserRoute::ListMessages(chat_id) => {
-            messages::list_messages(req, ctx, caller, &chat_id).await
-        }
-        UserRoute::SendMessage => messages::send_message(req, ctx, caller).await,
         UserRoute::MarkRead(chat_id) => messages::mark_read(req, ctx, caller, &chat_id).await,
         UserRoute::CreditTransfer => credits::credit_transfer(req, ctx, caller).await,
         UserRoute::Ledger => credits::ledger(req, ctx, caller).await,
-        UserRoute::EditMessage(id) => messages::edit_message(req, ctx, caller, id).await,
-        UserRoute::DeleteMessage(id) => messages::delete_message(ctx, caller, id).await,
+    }
+}
+
+async fn caller_route(
+    route: CallerRoute,
+    req: &mut Request,
+    ctx: &Ctx,
+    who: &Credential,
+) -> Result<Reply> {
+    match route {
+        CallerRoute::GetChat(chat_id) => chats::get_chat(ctx, who, &chat_id).await,
+        CallerRoute::ListMessages(chat_id) => {
+            messages::list_messages(req, ctx, who, &chat_id).await
+        }
+        CallerRoute::SendMessage => messages::send_message(req, ctx, who).await,
+        CallerRoute::EditMessage(id) => messages::edit_message(req, ctx, who, id).await,
+        CallerRoute::DeleteMessage(id) => messages::delete_message(ctx, who, id).await,
+        CallerRoute::SessionMessages(chat_id) => surfaces::session(req, ctx, who, &chat_id).await,
+        CallerRoute::ProjectMessages(project, chat_id) => {
+            surfaces::project(req, ctx, who, &project, &chat_id).await
+        }
+        CallerRoute::AssistantMessages(chat_id) => {
+            surfaces::assistant_list(req, ctx, who, &chat_id).await
+        }
+        CallerRoute::AssistantSend(chat_id) => {
+            surfaces::assistant_send(req, ctx, who, &chat_id).await
+        }
     }
 }

@@ -8,30 +8,20 @@
 
 use super::rows::ChatRow;
 use super::users::{claim_profile, insert_named, ClaimedProfile};
-use super::{changes, first, nth, rows, Db};
+use super::{changes, first, nth, read_one, rows, Db, Reach};
 use crate::auth::Caller;
 use crate::domain::chat::NewChat;
-use crate::domain::ids::{ChatId, UserId};
+use crate::domain::ids::{ChatId, ProjectId, UserId};
 use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Result};
 
-/// The caller's (?1) chats matching `$filter` (more SQL on `c` / `me`), in chat-list order, each with
-/// its participants and last message, `LIMIT $limit OFFSET $offset`.
+/// Chats as one caller sees them: the rows `page` selects (the chat's columns and the caller's read
+/// mark as `my_read_seq`), each with its participants and last message, in chat-list order.
 macro_rules! chat_view {
-    ($filter:literal, $limit:literal, $offset:literal) => {
+    (page: [$($page:tt)*]) => {
         concat!(
-            "WITH page AS (
-               SELECT c.id, c.type, c.title, c.last_seq, c.last_activity_at, c.created_at,
-                      c.updated_at, me.last_read_seq AS my_read_seq
-               FROM chat_participants me JOIN chats c ON c.id = me.chat_id
-               WHERE me.user_id = ?1 ",
-            $filter,
-            "
-               ORDER BY c.last_activity_at DESC, c.id DESC
-               LIMIT ",
-            $limit,
-            " OFFSET ",
-            $offset,
+            "WITH page AS (",
+            $($page)*
             ")
              SELECT page.*, ",
             participants_of!("page.id"),
@@ -45,65 +35,109 @@ macro_rules! chat_view {
     };
 }
 
+/// The caller's (?1) chats matching `$filter` (more SQL on `c` / `me`), most recently active first,
+/// `LIMIT $limit OFFSET $offset`.
+macro_rules! my_chats {
+    ($filter:literal, $limit:literal, $offset:literal) => {
+        chat_view!(page: [
+            "SELECT c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at,
+                    c.created_at, c.updated_at, me.last_read_seq AS my_read_seq
+             FROM chat_participants me JOIN chats c ON c.id = me.chat_id
+             WHERE me.user_id = ?1 ", $filter, "
+             ORDER BY c.last_activity_at DESC, c.id DESC
+             LIMIT ", $limit, " OFFSET ", $offset,
+        ])
+    };
+}
+
 /// One chat as its participant sees it. ?1 caller, ?2 chat.
-pub const CHAT_FOR_CALLER_SQL: &str = chat_view!("AND me.chat_id = ?2", "1", "0");
+pub const CHAT_FOR_CALLER_SQL: &str = my_chats!("AND me.chat_id = ?2", "1", "0");
+
+/// One chat as a service key sees it: no read mark, so nothing is unread. ?1 key hash, ?2 chat.
+pub const CHAT_FOR_KEY_SQL: &str = chat_view!(page: [
+    "SELECT c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at, c.created_at,
+            c.updated_at, c.last_seq AS my_read_seq
+     FROM chats c WHERE c.id = ?2 AND ", key_reaches!("?1", "c.project_id"),
+]);
 
 /// The direct chat of a pair as one of them sees it. ?1 caller, ?2 the pair's `direct_key`.
-pub const DIRECT_CHAT_FOR_CALLER_SQL: &str = chat_view!(
+pub const DIRECT_CHAT_FOR_CALLER_SQL: &str = my_chats!(
     "AND me.chat_id = (SELECT id FROM chats WHERE direct_key = ?2)",
     "1",
     "0"
 );
 
 /// A page of the caller's chats. ?1 caller, ?2 limit, ?3 offset.
-pub const CHAT_LIST_SQL: &str = chat_view!("", "?2", "?3");
+pub const CHAT_LIST_SQL: &str = my_chats!("", "?2", "?3");
+
+/// A page of the caller's chats of project ?4. ?1 caller, ?2 limit, ?3 offset, ?4 project.
+pub const PROJECT_CHAT_LIST_SQL: &str = my_chats!("AND c.project_id = ?4", "?2", "?3");
 
 /// How many chats the caller is in. ?1 caller.
 pub const CHAT_COUNT_SQL: &str =
     "SELECT COUNT(*) AS total FROM chat_participants WHERE user_id = ?1";
 
-/// One chat as `caller` sees it; `None` when it does not exist or the caller is not in it. One round trip.
-pub async fn find_for(db: &Db, caller: &UserId, chat_id: &ChatId) -> Result<Option<ChatRow>> {
-    let statement = db.statement(
-        CHAT_FOR_CALLER_SQL,
-        &[caller.as_str().into(), chat_id.as_str().into()],
-    )?;
-    first(&db.all(statement).await?)
+/// How many chats of project ?2 the caller is in (each membership's chat is read). ?1 caller.
+pub const PROJECT_CHAT_COUNT_SQL: &str =
+    "SELECT COUNT(*) AS total FROM chat_participants me JOIN chats c ON c.id = me.chat_id
+     WHERE me.user_id = ?1 AND c.project_id = ?2";
+
+/// One chat as the caller sees it; `None` when it does not exist or is out of the caller's reach. One
+/// round trip (a service key is checked in the same batch: unknown or revoked, a 401).
+pub async fn find_for(db: &Db, reach: Reach<'_>, chat_id: &ChatId) -> Result<Option<ChatRow>> {
+    let (sql, who, key) = match reach {
+        Reach::Member(user) => (CHAT_FOR_CALLER_SQL, user.as_str(), None),
+        Reach::Key(hash) => (CHAT_FOR_KEY_SQL, hash.as_str(), Some(hash)),
+    };
+    read_one(db, sql, &[who.into(), chat_id.as_str().into()], key).await
 }
 
-/// A page of the caller's chats and their total count. One round trip.
-pub async fn list_for(db: &Db, caller: &UserId, page: PageRequest) -> Result<(Vec<ChatRow>, i64)> {
+/// A page of the caller's chats (of one project, if given) and their total count. One round trip.
+pub async fn list_for(
+    db: &Db,
+    caller: &UserId,
+    page: PageRequest,
+    project: Option<&ProjectId>,
+) -> Result<(Vec<ChatRow>, i64)> {
     #[derive(serde::Deserialize)]
     struct Total {
         total: i64,
     }
-    let count = db.statement(CHAT_COUNT_SQL, &[caller.as_str().into()])?;
-    let list = db.statement(
-        CHAT_LIST_SQL,
-        &[
-            caller.as_str().into(),
-            page.limit.into(),
-            page.offset().into(),
-        ],
-    )?;
+    let me = caller.as_str().into();
+    let (limit, offset) = (page.limit.into(), page.offset().into());
+    let (count, list) = match project {
+        None => (
+            db.statement(CHAT_COUNT_SQL, &[me])?,
+            db.statement(CHAT_LIST_SQL, &[me, limit, offset])?,
+        ),
+        Some(project) => {
+            let project = project.as_str().into();
+            (
+                db.statement(PROJECT_CHAT_COUNT_SQL, &[me, project])?,
+                db.statement(PROJECT_CHAT_LIST_SQL, &[me, limit, offset, project])?,
+            )
+        }
+    };
     let results = db.batch(vec![count, list]).await?;
     let total = first::<Total>(nth(&results, 0)?)?.map_or(0, |t| t.total);
     Ok((rows(nth(&results, 1)?)?, total))
 }
 
-/// A new chat, unless it is a direct chat whose pair has one already (`direct_key` is UNIQUE).
-/// ?1 id, ?2 type, ?3 title, ?4 direct key, ?5 now.
+/// A new chat, unless it is a direct chat whose pair has one already in its project (`direct_key` is
+/// UNIQUE). ?1 id, ?2 type, ?3 title, ?4 direct key, ?5 now, ?6 project.
 pub const INSERT_CHAT_SQL: &str =
-    "INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at)
-     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5)
+    "INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at,
+                        project_id)
+     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5, ?6)
      ON CONFLICT (direct_key) DO NOTHING";
 
 /// The participants of a chat created in the same batch, with copies of their profiles.
 /// ?1 chat, ?2 now, ?3 the user ids as a JSON array.
 pub const INSERT_PARTICIPANTS_SQL: &str =
-    "INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at,
-                                    username, photo_id, photo_url, photo_type, availability)
-     SELECT ?1, u.id, 0, ?2, u.username, u.photo_id, u.photo_url, u.photo_type, u.availability
+    "INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, username, photo_id,
+                                    photo_url, photo_type, availability, first_name)
+     SELECT ?1, u.id, 0, ?2, u.username, u.photo_id, u.photo_url, u.photo_type, u.availability,
+            u.first_name
      FROM json_each(?3) AS j JOIN users u ON u.id = j.value
      WHERE EXISTS (SELECT 1 FROM chats WHERE id = ?1)
      ON CONFLICT DO NOTHING";
@@ -135,6 +169,7 @@ pub async fn create(
                 new_chat.title.as_deref().into(),
                 direct_key.as_deref().into(),
                 now_ms.into(),
+                new_chat.project.as_ref().map(ProjectId::as_str).into(),
             ],
         )?,
         db.statement(

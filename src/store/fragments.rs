@@ -35,7 +35,7 @@ macro_rules! message_json {
 macro_rules! participant_json {
     () => {
         "json_array(p.user_id, p.last_read_seq, p.joined_at, p.username, p.photo_id, p.photo_url, \
-         p.photo_type, p.availability)"
+         p.photo_type, p.availability, p.first_name)"
     };
 }
 
@@ -61,6 +61,20 @@ macro_rules! is_member {
             " AND user_id = ",
             $user,
             ")"
+        )
+    };
+}
+
+/// Whether the live service key whose hash is `$hash` reaches a chat of project `$project` (SQL
+/// expressions): a key of no project reaches every chat. One row read (the key's primary key).
+macro_rules! key_reaches {
+    ($hash:literal, $project:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM api_keys k WHERE k.key_hash = ",
+            $hash,
+            " AND k.revoked_at IS NULL AND (k.project_id IS NULL OR k.project_id = ",
+            $project,
+            "))"
         )
     };
 }

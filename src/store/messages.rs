@@ -12,13 +12,14 @@
 
 use super::rows::{decode_participants, MessageRow, ParticipantRow};
 use super::users::{claim_profile, ClaimedProfile};
-use super::{changes, first, nth, rows, Arg, Db};
-use crate::auth::Caller;
+use super::{changes, first, nth, read_one, rows, Arg, Db, Reach};
+use crate::auth::Author;
 use crate::domain::cursor::{Bound, CursorQuery, SyncPosition, Window};
-use crate::domain::ids::{ChatId, MessageId, UserId};
+use crate::domain::ids::{ChatId, MessageId, ProjectId, UserId};
 use crate::domain::input::MAX_SAFE_INTEGER;
+use crate::domain::keys::KeyHash;
 use crate::domain::listing::{Position, ResolvedBounds};
-use crate::domain::message::{Change, NewMessage};
+use crate::domain::message::{Change, NewMessage, SenderRole};
 use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Result};
 
@@ -29,29 +30,40 @@ pub const PARTICIPANT_JSON: &str = participant_json!();
 /// Page mode: the newest `limit` messages at or below `snapshot - offset`, read backwards along the
 /// primary key (with two bounds instead of one, SQLite's planner stopped using the upper one: a scan to
 /// the end). The page needs no earlier read: the snapshot defaults to `chats.last_seq` in the same
-/// statement. The membership `EXISTS` keeps a non-member at 2 rows read.
-/// ?1 chat, ?2 caller, ?3 asOf (NULL: the chat's last message), ?4 offset, ?5 limit.
-pub const PAGE_SQL: &str = concat!(
-    "SELECT c.last_seq AS chat_last_seq, ",
-    participants_of!("?1"),
-    " AS participants,
-            (SELECT json_group_array(",
-    message_json!(),
-    ") FROM (
-               SELECT * FROM messages m
-               WHERE m.chat_id = ?1 AND m.seq <= COALESCE(?3, c.last_seq) - ?4
-               ORDER BY m.seq DESC LIMIT ?5) m) AS messages
-     FROM chats c WHERE c.id = ?1 AND ",
-    is_member!("?1", "?2")
-);
+/// statement. `$reach` (on `c`) keeps others out at 2 rows read.
+macro_rules! page_listing {
+    ($($reach:tt)*) => {
+        concat!(
+            "SELECT c.last_seq AS chat_last_seq, c.project_id, ",
+            participants_of!("?1"),
+            " AS participants,
+                    (SELECT json_group_array(",
+            message_json!(),
+            ") FROM (
+                       SELECT * FROM messages m
+                       WHERE m.chat_id = ?1 AND m.seq <= COALESCE(?3, c.last_seq) - ?4
+                       ORDER BY m.seq DESC LIMIT ?5) m) AS messages
+             FROM chats c WHERE c.id = ?1 AND ",
+            $($reach)*
+        )
+    };
+}
+
+/// A page for a participant. ?1 chat, ?2 caller, ?3 asOf (NULL: the chat's last message), ?4 offset,
+/// ?5 limit.
+pub const PAGE_SQL: &str = page_listing!(is_member!("?1", "?2"));
+
+/// A page for a service key. ?1 chat, ?2 key hash, ?3 asOf, ?4 offset, ?5 limit.
+pub const PAGE_FOR_KEY_SQL: &str = page_listing!(key_reaches!("?2", "c.project_id"));
 
 /// A cursor-mode listing of chat ?1 as one row: the chat's last sequence number, its participants, the
 /// extra `columns` (each ending in a comma), and the messages that `page` (`FROM … ORDER BY … LIMIT`)
-/// selects, as a JSON array.
+/// selects, as a JSON array; `reach` adds to the chat's condition (a participant's membership is
+/// checked from the participants instead, which saves the row an `EXISTS` would read).
 macro_rules! window_listing {
-    (columns: [$($columns:tt)*], page: [$($page:tt)*]) => {
+    (columns: [$($columns:tt)*], page: [$($page:tt)*], reach: [$($reach:tt)*]) => {
         concat!(
-            "SELECT c.last_seq AS chat_last_seq, ",
+            "SELECT c.last_seq AS chat_last_seq, c.project_id, ",
             participants_of!("?1"),
             " AS participants, ",
             $($columns)*
@@ -61,7 +73,8 @@ macro_rules! window_listing {
             listed_columns!(),
             " ",
             $($page)*
-            ") m) AS messages FROM chats c WHERE c.id = ?1"
+            ") m) AS messages FROM chats c WHERE c.id = ?1",
+            $($reach)*
         )
     };
 }
@@ -71,70 +84,116 @@ macro_rules! window_listing {
 /// the `id` index; its sequence number comes back as `before_seq`, NULL when the id is not in this chat)
 /// or a time (?5: the first message created at or after it, through `messages_by_created`, whose order
 /// is the sequence order because each chat's `createdAt` never decreases).
+macro_rules! backward_listing {
+    ($($reach:tt)*) => {
+        window_listing!(
+            columns: [
+                "NULL AS after_seq, ", seq_of_message!("?4", "?1"), " AS before_seq, ",
+            ],
+            page: [
+                "FROM messages m
+                 WHERE m.chat_id = ?1 AND m.seq < CASE
+                   WHEN ?3 IS NOT NULL THEN ?3
+                   WHEN ?4 IS NOT NULL THEN ", seq_of_message!("?4", "?1"), "
+                   ELSE COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at >= ?5
+                                  ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
+                 ORDER BY m.seq DESC LIMIT ?2",
+            ],
+            reach: [$($reach)*]
+        )
+    };
+}
+
 /// ?1 chat, ?2 limit, ?3 / ?4 / ?5 the bound (the others NULL).
-pub const BACKWARD_SQL: &str = window_listing!(
-    columns: [
-        "NULL AS after_seq, ", seq_of_message!("?4", "?1"), " AS before_seq, ",
-    ],
-    page: [
-        "FROM messages m
-         WHERE m.chat_id = ?1 AND m.seq < CASE
-           WHEN ?3 IS NOT NULL THEN ?3
-           WHEN ?4 IS NOT NULL THEN ", seq_of_message!("?4", "?1"), "
-           ELSE COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at >= ?5
-                          ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
-         ORDER BY m.seq DESC LIMIT ?2",
-    ]
-);
+pub const BACKWARD_SQL: &str = backward_listing!();
+
+/// As `BACKWARD_SQL`, for a service key: ?6 its hash.
+pub const BACKWARD_FOR_KEY_SQL: &str =
+    backward_listing!(" AND ", key_reaches!("?6", "c.project_id"),);
 
 /// `after`, with or without `before`: the oldest `limit` messages strictly after `after`, read forwards
 /// from it (one bound in the range; a read that runs past `before` is cut by `domain::listing`). Each
 /// bound is one of a sequence number, a message id or a time, as in `BACKWARD_SQL`; `after` absent
 /// means from the start. `after_seq` comes back for an id (NULL: not in this chat), `before_seq` for
-/// any `before`. ?1 chat, ?2 limit, ?3 / ?4 / ?5 `after`, ?6 / ?7 / ?8 `before` (each: seq, id, time).
-pub const FORWARD_SQL: &str = window_listing!(
-    columns: [
-        seq_of_message!("?4", "?1"), " AS after_seq,
-        CASE WHEN ?6 IS NOT NULL THEN ?6
-             WHEN ?7 IS NOT NULL THEN ", seq_of_message!("?7", "?1"), "
-             WHEN ?8 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
-               AND created_at >= ?8 ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
-          AS before_seq, ",
-    ],
-    page: [
-        "FROM messages m
-         WHERE m.chat_id = ?1 AND m.seq > CASE
-           WHEN ?3 IS NOT NULL THEN ?3
-           WHEN ?4 IS NOT NULL THEN ", seq_of_message!("?4", "?1"), "
-           WHEN ?5 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
-             AND created_at <= ?5 ORDER BY created_at DESC, seq DESC LIMIT 1), 0)
-           ELSE 0 END
-         ORDER BY m.seq LIMIT ?2",
-    ]
-);
+/// any `before`.
+macro_rules! forward_listing {
+    ($($reach:tt)*) => {
+        window_listing!(
+            columns: [
+                seq_of_message!("?4", "?1"), " AS after_seq,
+                CASE WHEN ?6 IS NOT NULL THEN ?6
+                     WHEN ?7 IS NOT NULL THEN ", seq_of_message!("?7", "?1"), "
+                     WHEN ?8 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
+                       AND created_at >= ?8 ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
+                  AS before_seq, ",
+            ],
+            page: [
+                "FROM messages m
+                 WHERE m.chat_id = ?1 AND m.seq > CASE
+                   WHEN ?3 IS NOT NULL THEN ?3
+                   WHEN ?4 IS NOT NULL THEN ", seq_of_message!("?4", "?1"), "
+                   WHEN ?5 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
+                     AND created_at <= ?5 ORDER BY created_at DESC, seq DESC LIMIT 1), 0)
+                   ELSE 0 END
+                 ORDER BY m.seq LIMIT ?2",
+            ],
+            reach: [$($reach)*]
+        )
+    };
+}
+
+/// ?1 chat, ?2 limit, ?3 / ?4 / ?5 `after`, ?6 / ?7 / ?8 `before` (each: seq, id, time).
+pub const FORWARD_SQL: &str = forward_listing!();
+
+/// As `FORWARD_SQL`, for a service key: ?9 its hash.
+pub const FORWARD_FOR_KEY_SQL: &str =
+    forward_listing!(" AND ", key_reaches!("?9", "c.project_id"),);
 
 /// `ids`: exactly those messages of the chat, driven from the id list (with `m.id IN (…)` SQLite
-/// scanned the whole chat instead): two rows per id found. ?1 chat, ?2 the ids as a JSON array.
-pub const IDS_SQL: &str = window_listing!(
-    columns: [],
-    page: ["FROM json_each(?2) j CROSS JOIN messages m WHERE m.id = j.value AND m.chat_id = ?1",]
-);
+/// scanned the whole chat instead): two rows per id found.
+macro_rules! ids_listing {
+    ($($reach:tt)*) => {
+        window_listing!(
+            columns: [],
+            page: ["FROM json_each(?2) j CROSS JOIN messages m WHERE m.id = j.value AND m.chat_id = ?1",],
+            reach: [$($reach)*]
+        )
+    };
+}
+
+/// ?1 chat, ?2 the ids as a JSON array.
+pub const IDS_SQL: &str = ids_listing!();
+
+/// As `IDS_SQL`, for a service key: ?3 its hash.
+pub const IDS_FOR_KEY_SQL: &str = ids_listing!(" AND ", key_reaches!("?3", "c.project_id"),);
 
 /// The sync window: what changed strictly after the position (`updatedAt`, `_id`) = (?3, ?4) and
 /// before ?5, in that order, from the covering index `messages_by_update` (`limit + 1` entries, the
 /// extra one only says that more follow). Ids are lowercase hex, so ?4 = "~" sorts after all of them:
-/// "strictly after this millisecond". ?1 chat, ?2 limit + 1, ?3 updatedAt, ?4 id or "~", ?5 before.
-pub const SYNC_SQL: &str = window_listing!(
-    columns: [],
-    page: [
-        "FROM messages m
-         WHERE m.chat_id = ?1 AND (m.updated_at, m.id) > (?3, ?4) AND m.updated_at < ?5
-         ORDER BY m.updated_at, m.id LIMIT ?2",
-    ]
-);
+/// "strictly after this millisecond".
+macro_rules! sync_listing {
+    ($($reach:tt)*) => {
+        window_listing!(
+            columns: [],
+            page: [
+                "FROM messages m
+                 WHERE m.chat_id = ?1 AND (m.updated_at, m.id) > (?3, ?4) AND m.updated_at < ?5
+                 ORDER BY m.updated_at, m.id LIMIT ?2",
+            ],
+            reach: [$($reach)*]
+        )
+    };
+}
+
+/// ?1 chat, ?2 limit + 1, ?3 updatedAt, ?4 id or "~", ?5 before.
+pub const SYNC_SQL: &str = sync_listing!();
+
+/// As `SYNC_SQL`, for a service key: ?6 its hash.
+pub const SYNC_FOR_KEY_SQL: &str = sync_listing!(" AND ", key_reaches!("?6", "c.project_id"),);
 
 pub struct MessagePage {
     pub chat_last_seq: i64,
+    pub project_id: Option<String>,
     pub participants: Vec<ParticipantRow>,
     pub messages: Vec<MessageRow>,
 }
@@ -143,6 +202,7 @@ pub struct MessagePage {
 #[derive(serde::Deserialize)]
 struct ListingRow {
     chat_last_seq: i64,
+    project_id: Option<String>,
     participants: String,
     messages: String,
     #[serde(default)]
@@ -151,8 +211,30 @@ struct ListingRow {
     before_seq: Option<i64>,
 }
 
-async fn listing_row(db: &Db, sql: &str, args: &[Arg<'_>]) -> Result<Option<ListingRow>> {
-    first::<ListingRow>(&db.all(db.statement(sql, args)?).await?)
+async fn listing_row(
+    db: &Db,
+    sql: &str,
+    args: &[Arg<'_>],
+    key: Option<&KeyHash>,
+) -> Result<Option<ListingRow>> {
+    read_one(db, sql, args, key).await
+}
+
+/// The SQL of a listing for `reach`, the participant's or the service key's, with the key's hash as
+/// one more argument after `args` for a key.
+fn for_reach<'a>(
+    reach: Reach<'a>,
+    member_sql: &'static str,
+    key_sql: &'static str,
+    mut args: Vec<Arg<'a>>,
+) -> (&'static str, Vec<Arg<'a>>, Option<&'a KeyHash>) {
+    match reach {
+        Reach::Member(_) => (member_sql, args, None),
+        Reach::Key(hash) => {
+            args.push(hash.as_str().into());
+            (key_sql, args, Some(hash))
+        }
+    }
 }
 
 /// One page of messages, oldest first, over the snapshot `as_of` (default: the chat's last message).
@@ -160,25 +242,30 @@ async fn listing_row(db: &Db, sql: &str, args: &[Arg<'_>]) -> Result<Option<List
 /// (1) + the caller's membership (1) + participants + the page, whatever its depth.
 pub async fn list_page(
     db: &Db,
-    caller: &UserId,
+    reach: Reach<'_>,
     chat_id: &ChatId,
     page: PageRequest,
     as_of: Option<i64>,
 ) -> Result<Option<MessagePage>> {
+    let (sql, who, key) = match reach {
+        Reach::Member(user) => (PAGE_SQL, user.as_str(), None),
+        Reach::Key(hash) => (PAGE_FOR_KEY_SQL, hash.as_str(), Some(hash)),
+    };
     let args = [
         chat_id.as_str().into(),
-        caller.as_str().into(),
+        who.into(),
         as_of.into(),
         page.offset().into(),
         page.limit.into(),
     ];
-    let Some(row) = listing_row(db, PAGE_SQL, &args).await? else {
+    let Some(row) = listing_row(db, sql, &args, key).await? else {
         return Ok(None);
     };
     let mut messages: Vec<MessageRow> = serde_json::from_str(&row.messages)?;
     messages.sort_by_key(|m| m.seq);
     Ok(Some(MessagePage {
         chat_last_seq: row.chat_last_seq,
+        project_id: row.project_id,
         participants: decode_participants(&row.participants)?,
         messages,
     }))
@@ -188,6 +275,7 @@ pub async fn list_page(
 /// (`updatedAt`, `_id`) for the sync window.
 pub struct WindowPage {
     pub bounds: ResolvedBounds,
+    pub project_id: Option<String>,
     pub participants: Vec<ParticipantRow>,
     pub messages: Vec<MessageRow>,
 }
@@ -215,25 +303,27 @@ impl WindowPage {
 /// bounds ids, forward, is the worst case).
 pub async fn list_window(
     db: &Db,
-    caller: &UserId,
+    reach: Reach<'_>,
     chat_id: &ChatId,
     query: &CursorQuery,
 ) -> Result<Option<WindowPage>> {
     let (chat, limit) = (chat_id.as_str(), query.limit);
     let row = match &query.window {
-        Window::Backward { before } => read_backward(db, chat, limit, before).await?,
+        Window::Backward { before } => read_backward(db, reach, chat, limit, before).await?,
         Window::Forward { after, before } => {
-            read_forward(db, chat, limit, after.as_ref(), before.as_ref()).await?
+            read_forward(db, reach, chat, limit, after.as_ref(), before.as_ref()).await?
         }
-        Window::Ids(ids) => read_ids(db, chat, ids).await?,
-        Window::Sync { after, before } => read_sync(db, chat, limit, after, *before).await?,
+        Window::Ids(ids) => read_ids(db, reach, chat, ids).await?,
+        Window::Sync { after, before } => read_sync(db, reach, chat, limit, after, *before).await?,
     };
     let Some(row) = row else {
         return Ok(None);
     };
     let participants = decode_participants(&row.participants)?;
-    if !participants.iter().any(|p| p.user_id == caller.as_str()) {
-        return Ok(None);
+    if let Reach::Member(user) = reach {
+        if !participants.iter().any(|p| p.user_id == user.as_str()) {
+            return Ok(None);
+        }
     }
     let mut messages: Vec<MessageRow> = serde_json::from_str(&row.messages)?;
     match &query.window {
@@ -248,6 +338,7 @@ pub async fn list_window(
             after_seq: row.after_seq,
             before_seq: row.before_seq,
         },
+        project_id: row.project_id,
         participants,
         messages,
     }))
@@ -256,22 +347,21 @@ pub async fn list_window(
 /// `before` only (`BACKWARD_SQL`).
 async fn read_backward(
     db: &Db,
+    reach: Reach<'_>,
     chat: &str,
     limit: i64,
     before: &Bound,
 ) -> Result<Option<ListingRow>> {
     let [seq, id, time] = bound_args(Some(before));
-    listing_row(
-        db,
-        BACKWARD_SQL,
-        &[chat.into(), limit.into(), seq, id, time],
-    )
-    .await
+    let args = vec![chat.into(), limit.into(), seq, id, time];
+    let (sql, args, key) = for_reach(reach, BACKWARD_SQL, BACKWARD_FOR_KEY_SQL, args);
+    listing_row(db, sql, &args, key).await
 }
 
 /// `after`, with or without `before` (`FORWARD_SQL`).
 async fn read_forward(
     db: &Db,
+    reach: Reach<'_>,
     chat: &str,
     limit: i64,
     after: Option<&Bound>,
@@ -279,7 +369,7 @@ async fn read_forward(
 ) -> Result<Option<ListingRow>> {
     let [a_seq, a_id, a_time] = bound_args(after);
     let [b_seq, b_id, b_time] = bound_args(before);
-    let args = [
+    let args = vec![
         chat.into(),
         limit.into(),
         a_seq,
@@ -289,32 +379,98 @@ async fn read_forward(
         b_id,
         b_time,
     ];
-    listing_row(db, FORWARD_SQL, &args).await
+    let (sql, args, key) = for_reach(reach, FORWARD_SQL, FORWARD_FOR_KEY_SQL, args);
+    listing_row(db, sql, &args, key).await
 }
 
 /// Exactly these messages (`IDS_SQL`).
-async fn read_ids(db: &Db, chat: &str, ids: &[MessageId]) -> Result<Option<ListingRow>> {
+async fn read_ids(
+    db: &Db,
+    reach: Reach<'_>,
+    chat: &str,
+    ids: &[MessageId],
+) -> Result<Option<ListingRow>> {
     let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
     let ids = serde_json::to_string(&ids)?;
-    listing_row(db, IDS_SQL, &[chat.into(), ids.as_str().into()]).await
+    let args = vec![chat.into(), ids.as_str().into()];
+    let (sql, args, key) = for_reach(reach, IDS_SQL, IDS_FOR_KEY_SQL, args);
+    listing_row(db, sql, &args, key).await
 }
 
 /// The sync window (`SYNC_SQL`): `limit + 1` rows, the extra one only says that more follow.
 async fn read_sync(
     db: &Db,
+    reach: Reach<'_>,
     chat: &str,
     limit: i64,
     after: &SyncPosition,
     before: Option<i64>,
 ) -> Result<Option<ListingRow>> {
-    let args = [
+    let args = vec![
         chat.into(),
         (limit + 1).into(),
         after.updated_at.into(),
         after.id.as_ref().map_or("~", MessageId::as_str).into(),
         before.unwrap_or(MAX_SAFE_INTEGER).into(),
     ];
-    listing_row(db, SYNC_SQL, &args).await
+    let (sql, args, key) = for_reach(reach, SYNC_SQL, SYNC_FOR_KEY_SQL, args);
+    listing_row(db, sql, &args, key).await
+}
+
+/// The AI-session surface's read: up to `$limit` messages after sequence number ?3, oldest first,
+/// with the chat's last sequence number (no participants: the surface shows none).
+macro_rules! session_listing {
+    ($($reach:tt)*) => {
+        concat!(
+            "SELECT c.last_seq AS chat_last_seq,
+                    (SELECT json_group_array(",
+            message_json!(),
+            ") FROM (SELECT ",
+            listed_columns!(),
+            " FROM messages m WHERE m.chat_id = ?1 AND m.seq > ?3 ORDER BY m.seq LIMIT ?4) m)
+                      AS messages
+             FROM chats c WHERE c.id = ?1 AND ",
+            $($reach)*
+        )
+    };
+}
+
+/// For a participant. ?1 chat, ?2 caller, ?3 after, ?4 limit.
+pub const SESSION_SQL: &str = session_listing!(is_member!("?1", "?2"));
+
+/// For a service key. ?1 chat, ?2 key hash, ?3 after, ?4 limit.
+pub const SESSION_FOR_KEY_SQL: &str = session_listing!(key_reaches!("?2", "c.project_id"));
+
+/// Messages after sequence number `after`, oldest first, at most `limit`, and the chat's last sequence
+/// number; `None` when the chat is out of reach. One round trip (the key checked in the same batch).
+pub async fn list_session(
+    db: &Db,
+    reach: Reach<'_>,
+    chat_id: &ChatId,
+    after: i64,
+    limit: i64,
+) -> Result<Option<(i64, Vec<MessageRow>)>> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        chat_last_seq: i64,
+        messages: String,
+    }
+    let (sql, who, key) = match reach {
+        Reach::Member(user) => (SESSION_SQL, user.as_str(), None),
+        Reach::Key(hash) => (SESSION_FOR_KEY_SQL, hash.as_str(), Some(hash)),
+    };
+    let args = [
+        chat_id.as_str().into(),
+        who.into(),
+        after.into(),
+        limit.into(),
+    ];
+    let Some(row) = read_one::<Row>(db, sql, &args, key).await? else {
+        return Ok(None);
+    };
+    let mut messages: Vec<MessageRow> = serde_json::from_str(&row.messages)?;
+    messages.sort_by_key(|m| m.seq);
+    Ok(Some((row.chat_last_seq, messages)))
 }
 
 /// A bound as the three parameters of the window statements: (sequence number, message id, time),
@@ -370,30 +526,50 @@ macro_rules! not_sent_yet {
     };
 }
 
-/// Send, step 1: the chat's next sequence number and write stamp, when the sender participates and the
-/// `clientMessageId` is new. ?1 chat, ?2 sender, ?3 clientMessageId, ?4 now.
-pub const SEND_BUMP_SQL: &str = concat!(
-    "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ",
-    change_stamp!("?1", "?4"),
-    ", updated_at = ?4
-     WHERE id = ?1 AND ",
-    is_member!("?1", "?2"),
-    " AND ",
-    not_sent_yet!()
-);
+/// Send, step 1: the chat's next sequence number and write stamp, when `$guard` holds (on the chat row)
+/// and the `clientMessageId` is new. ?1 chat, ?2 sender, ?3 clientMessageId, ?4 now.
+macro_rules! send_bump {
+    ($($guard:tt)*) => {
+        concat!(
+            "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ",
+            change_stamp!("?1", "?4"),
+            ", updated_at = ?4 WHERE id = ?1 AND ",
+            $($guard)*,
+            " AND ",
+            not_sent_yet!()
+        )
+    };
+}
+
+/// A participant's send: the sender must be in the chat.
+pub const SEND_BUMP_SQL: &str = send_bump!(is_member!("?1", "?2"));
+
+/// A service key's send: the chat must be in the key's project ?5 (NULL: any chat).
+pub const SERVICE_SEND_BUMP_SQL: &str = send_bump!("(?5 IS NULL OR project_id = ?5)");
 
 /// Send, step 2: the message, under the same guard, with the bumped sequence number and stamp.
-/// ?1 chat, ?2 sender, ?3 clientMessageId, ?4 id, ?5 type, ?6 content, ?7 media, ?8 metadata, ?9 hash.
-pub const SEND_INSERT_SQL: &str = concat!(
-    "INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, media, metadata,
-                           client_message_id, request_hash, created_at, updated_at)
-     SELECT ?1, c.last_seq, ?4, ?2, 'user', ?5, ?6, ?7, ?8, ?3, ?9, c.last_activity_at,
-            c.last_activity_at FROM chats c
-     WHERE c.id = ?1 AND ",
-    is_member!("?1", "?2"),
-    " AND ",
-    not_sent_yet!()
-);
+/// ?1 chat, ?2 sender, ?3 clientMessageId, ?4 id, ?5 type, ?6 content, ?7 media, ?8 metadata, ?9 hash,
+/// ?10 senderRole.
+macro_rules! send_insert {
+    ($($guard:tt)*) => {
+        concat!(
+            "INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, media,
+                                   metadata, client_message_id, request_hash, created_at, updated_at)
+             SELECT ?1, c.last_seq, ?4, ?2, ?10, ?5, ?6, ?7, ?8, ?3, ?9, c.last_activity_at,
+                    c.last_activity_at FROM chats c
+             WHERE c.id = ?1 AND ",
+            $($guard)*,
+            " AND ",
+            not_sent_yet!()
+        )
+    };
+}
+
+/// A participant's send.
+pub const SEND_INSERT_SQL: &str = send_insert!(is_member!("?1", "?2"));
+
+/// A service key's send: ?11 the key's project (NULL: any chat).
+pub const SERVICE_SEND_INSERT_SQL: &str = send_insert!("(?11 IS NULL OR c.project_id = ?11)");
 
 /// Send, step 3: the sender's read mark moves to the new message (if it was stored).
 /// ?1 chat, ?2 sender, ?3 the new message's id.
@@ -416,26 +592,34 @@ pub const MESSAGE_BY_ID_SQL: &str = concat!(
     " FROM messages m WHERE m.id = ?1"
 );
 
-/// Stores a message as the chat's next sequence number and moves the sender's read mark to it; or, when
-/// `clientMessageId` was seen before from this sender in this chat, returns the original message
-/// (409 if the retry's body differs). One round trip: one batch, one transaction.
+/// Stores a message as the chat's next sequence number and, for a user, moves their read mark to it
+/// (a service key's messages stay unread for every participant); or, when `clientMessageId` was seen
+/// before from this sender in this chat, returns the original message (409 if the retry's body
+/// differs). One round trip: one batch, one transaction.
 ///
 /// Must run inside the chat's Durable Object, which runs the chat's writes one at a time. `with_marks`
 /// also reads the participants' read marks (the object's live listeners need the participant list).
 pub async fn send(
     db: &Db,
-    caller: &Caller,
+    author: &Author,
     message: &NewMessage,
+    role: SenderRole,
     now_ms: i64,
     with_marks: bool,
 ) -> Result<Stored> {
     let id = MessageId::generate(now_ms)?;
-    let hash = message.request_hash();
-    let (chat, sender) = (message.chat_id.as_str(), caller.id.as_str());
+    let hash = message.request_hash(role);
+    let (chat, sender) = (message.chat_id.as_str(), author.sender().as_str());
     let client_id = message.client_message_id.as_deref();
-    let claimed = ClaimedProfile::of(caller, now_ms)?;
-    let mut statements = claim_profile(db, &claimed, now_ms, Some(chat))?;
-    statements.extend(send_statements(db, caller, message, &id, &hash, now_ms)?);
+    let mut statements = match author {
+        Author::User(caller) => {
+            claim_profile(db, &ClaimedProfile::of(caller, now_ms)?, now_ms, Some(chat))?
+        }
+        Author::Service(_) => Vec::new(),
+    };
+    statements.extend(send_statements(
+        db, author, message, role, &id, &hash, now_ms,
+    )?);
     let read_back = statements.len();
     statements.push(match client_id {
         Some(client_id) => db.statement(
@@ -463,17 +647,17 @@ pub async fn send(
     })
 }
 
-/// The statements that store a new message: the chat's counter, the message, the sender's read mark.
+/// The statements that store a new message: the chat's counter, the message, and for a user their
+/// read mark.
 fn send_statements(
     db: &Db,
-    caller: &Caller,
+    author: &Author,
     message: &NewMessage,
+    role: SenderRole,
     id: &MessageId,
     hash: &str,
     now_ms: i64,
 ) -> Result<Vec<worker::D1PreparedStatement>> {
-    let (chat, sender) = (message.chat_id.as_str(), caller.id.as_str());
-    let client_id = message.client_message_id.as_deref();
     let media = message
         .media
         .as_ref()
@@ -484,30 +668,39 @@ fn send_statements(
         .as_ref()
         .map(serde_json::to_string)
         .transpose()?;
-    Ok(vec![
-        db.statement(
-            SEND_BUMP_SQL,
-            &[chat.into(), sender.into(), client_id.into(), now_ms.into()],
-        )?,
-        db.statement(
-            SEND_INSERT_SQL,
-            &[
-                chat.into(),
-                sender.into(),
-                client_id.into(),
-                id.as_str().into(),
-                message.kind.as_str().into(),
-                message.content.as_deref().into(),
-                media.as_deref().into(),
-                metadata.as_deref().into(),
-                hash.into(),
-            ],
-        )?,
-        db.statement(
-            SEND_READ_MARK_SQL,
-            &[chat.into(), sender.into(), id.as_str().into()],
-        )?,
-    ])
+    let chat = Arg::Text(message.chat_id.as_str());
+    let sender = Arg::Text(author.sender().as_str());
+    let client_id = message.client_message_id.as_deref().into();
+    let id = Arg::Text(id.as_str());
+    let mut insert_args = vec![
+        chat,
+        sender,
+        client_id,
+        id,
+        message.kind.as_str().into(),
+        message.content.as_deref().into(),
+        media.as_deref().into(),
+        metadata.as_deref().into(),
+        hash.into(),
+        role.as_str().into(),
+    ];
+    let bump_args = [chat, sender, client_id, now_ms.into()];
+    Ok(match author {
+        Author::User(_) => vec![
+            db.statement(SEND_BUMP_SQL, &bump_args)?,
+            db.statement(SEND_INSERT_SQL, &insert_args)?,
+            db.statement(SEND_READ_MARK_SQL, &[chat, sender, id])?,
+        ],
+        Author::Service(key) => {
+            let project: Arg<'_> = key.project.as_ref().map(ProjectId::as_str).into();
+            insert_args.push(project);
+            let [c, s, k, n] = bump_args;
+            vec![
+                db.statement(SERVICE_SEND_BUMP_SQL, &[c, s, k, n, project])?,
+                db.statement(SERVICE_SEND_INSERT_SQL, &insert_args)?,
+            ]
+        }
+    })
 }
 
 /// The chat a message belongs to. ?1 message id.
@@ -526,28 +719,62 @@ pub async fn chat_of(db: &Db, message_id: &MessageId) -> Result<Option<ChatId>> 
     }
 }
 
+/// Whether chat `$chat` is in project `$project` (SQL expressions; a NULL project: any chat).
+macro_rules! chat_in_project {
+    ($chat:literal, $project:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM chats WHERE id = ",
+            $chat,
+            " AND (",
+            $project,
+            " IS NULL OR project_id = ",
+            $project,
+            "))"
+        )
+    };
+}
+
 /// An edit: new content, `editedAt` and a write stamp, for the sender's own live text message, when
-/// the sender still participates. ?1 chat, ?2 caller, ?3 message id, ?4 now, ?5 content.
-pub const EDIT_SQL: &str = concat!(
-    "UPDATE messages SET content = ?5, edited_at = ?4, updated_at = ",
-    change_stamp!("?1", "?4"),
-    "
-     WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type = 'text' AND deleted_at IS NULL
-       AND ",
-    is_member!("?1", "?2")
-);
+/// `$reach` holds. ?1 chat, ?2 sender, ?3 message id, ?4 now, ?5 content.
+macro_rules! edit {
+    ($($reach:tt)*) => {
+        concat!(
+            "UPDATE messages SET content = ?5, edited_at = ?4, updated_at = ",
+            change_stamp!("?1", "?4"),
+            " WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type = 'text'
+                AND deleted_at IS NULL AND ",
+            $($reach)*
+        )
+    };
+}
+
+/// A participant's edit: they must still be in the chat.
+pub const EDIT_SQL: &str = edit!(is_member!("?1", "?2"));
+
+/// A service key's edit: ?6 its project (the chat must be in it; NULL: any chat).
+pub const SERVICE_EDIT_SQL: &str = edit!(chat_in_project!("?1", "?6"));
 
 /// A delete: the tombstone (content, media and metadata gone, `deletedAt` and a write stamp set) of
-/// the sender's own message, never of a credit transfer. ?1 chat, ?2 caller, ?3 message id, ?4 now.
-pub const DELETE_SQL: &str = concat!(
-    "UPDATE messages SET content = NULL, media = NULL, metadata = NULL, deleted_at = ?4,
-                         updated_at = ",
-    change_stamp!("?1", "?4"),
-    "
-     WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type <> 'credit_transfer'
-       AND deleted_at IS NULL AND ",
-    is_member!("?1", "?2")
-);
+/// the sender's own message, never of a credit transfer, when `$reach` holds. ?1 chat, ?2 sender,
+/// ?3 message id, ?4 now.
+macro_rules! delete {
+    ($($reach:tt)*) => {
+        concat!(
+            "UPDATE messages SET content = NULL, media = NULL, metadata = NULL, deleted_at = ?4,
+                                 updated_at = ",
+            change_stamp!("?1", "?4"),
+            " WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type <> 'credit_transfer'
+                AND deleted_at IS NULL AND ",
+            $($reach)*
+        )
+    };
+}
+
+/// A participant's delete.
+pub const DELETE_SQL: &str = delete!(is_member!("?1", "?2"));
+
+/// A service key's delete: ?5 its project.
+pub const SERVICE_DELETE_SQL: &str = delete!(chat_in_project!("?1", "?5"));
 
 /// A message of a chat by id. ?1 chat, ?2 message id.
 pub const MESSAGE_IN_CHAT_SQL: &str = concat!(
@@ -559,7 +786,10 @@ pub const MESSAGE_IN_CHAT_SQL: &str = concat!(
 /// Whether the user participates. ?1 chat, ?2 user.
 pub const IS_MEMBER_SQL: &str = concat!("SELECT ", is_member!("?1", "?2"), " AS is_member");
 
-/// Edits or deletes the caller's own message. Only the sender may; credit transfer messages never
+/// Whether the chat is in a service key's reach. ?1 chat, ?2 the key's project (NULL: any chat).
+pub const IN_PROJECT_SQL: &str = concat!("SELECT ", chat_in_project!("?1", "?2"), " AS is_member");
+
+/// Edits or deletes the author's own message. Only the sender may; credit transfer messages never
 /// change; only text can be edited; a deleted message stays deleted (deleting again returns the
 /// tombstone). `updatedAt` moves past every other `updatedAt` of the chat, so a client walking the sync
 /// window over (`updatedAt`, `_id`) meets the change later in its walk. One round trip.
@@ -567,7 +797,7 @@ pub const IS_MEMBER_SQL: &str = concat!("SELECT ", is_member!("?1", "?2"), " AS 
 /// Must run inside the chat's Durable Object, like every write of the chat.
 pub async fn change(
     db: &Db,
-    caller: &UserId,
+    author: &Author,
     chat_id: &ChatId,
     message_id: &MessageId,
     change: &Change,
@@ -577,35 +807,41 @@ pub async fn change(
     struct Member {
         is_member: i64,
     }
-    let (chat, user, id) = (chat_id.as_str(), caller.as_str(), message_id.as_str());
-    let update = match change {
-        Change::Edit(content) => db.statement(
-            EDIT_SQL,
-            &[
-                chat.into(),
-                user.into(),
-                id.into(),
-                now_ms.into(),
-                content.as_str().into(),
-            ],
-        )?,
-        Change::Delete => db.statement(
-            DELETE_SQL,
-            &[chat.into(), user.into(), id.into(), now_ms.into()],
-        )?,
+    let (chat, sender, id) = (
+        chat_id.as_str(),
+        author.sender().as_str(),
+        message_id.as_str(),
+    );
+    let mut args = vec![chat.into(), sender.into(), id.into(), now_ms.into()];
+    if let Change::Edit(content) = change {
+        args.push(content.as_str().into());
+    }
+    let (update, reach) = match (author, change) {
+        (Author::User(_), Change::Edit(_)) => (EDIT_SQL, IS_MEMBER_SQL),
+        (Author::User(_), Change::Delete) => (DELETE_SQL, IS_MEMBER_SQL),
+        (Author::Service(_), Change::Edit(_)) => (SERVICE_EDIT_SQL, IN_PROJECT_SQL),
+        (Author::Service(_), Change::Delete) => (SERVICE_DELETE_SQL, IN_PROJECT_SQL),
+    };
+    let reach_args = match author {
+        Author::User(_) => [chat.into(), sender.into()],
+        Author::Service(key) => {
+            let project: Arg<'_> = key.project.as_ref().map(ProjectId::as_str).into();
+            args.push(project);
+            [chat.into(), project]
+        }
     };
     let statements = vec![
-        update,
+        db.statement(update, &args)?,
         db.statement(MESSAGE_IN_CHAT_SQL, &[chat.into(), id.into()])?,
-        db.statement(IS_MEMBER_SQL, &[chat.into(), user.into()])?,
+        db.statement(reach, &reach_args)?,
         read_marks_statement(db, chat)?,
     ];
     let results = db.batch(statements).await?;
-    let is_member = first::<Member>(nth(&results, 2)?)?.is_some_and(|m| m.is_member == 1);
+    let reached = first::<Member>(nth(&results, 2)?)?.is_some_and(|m| m.is_member == 1);
     let stored = first::<MessageRow>(nth(&results, 1)?)?
-        .filter(|_| is_member)
+        .filter(|_| reached)
         .ok_or_else(|| ApiError::not_found("message"))?;
-    refuse_change(&stored, caller, change)?;
+    refuse_change(&stored, author.sender(), change)?;
     Ok(Stored {
         committed: changes(nth(&results, 0)?) > 0,
         message: stored,
@@ -687,9 +923,10 @@ mod tests {
     #[test]
     fn participant_json_follows_the_row_field_order() {
         let row: ParticipantRow = serde_json::from_str(
-            r#"["u1", 4, 9, "name", "pid", "https://x.test/p", "image", "away"]"#,
+            r#"["u1", 4, 9, "name", "pid", "https://x.test/p", "image", "away", "Una"]"#,
         )
         .unwrap();
+        assert_eq!(row.first_name.as_deref(), Some("Una"));
         assert_eq!(
             (row.user_id.as_str(), row.last_read_seq, row.joined_at),
             ("u1", 4, 9)
@@ -715,7 +952,8 @@ mod tests {
                 "photo_id",
                 "photo_url",
                 "photo_type",
-                "availability"
+                "availability",
+                "first_name"
             ]
         );
     }

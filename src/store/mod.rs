@@ -9,6 +9,7 @@
 mod fragments;
 pub mod chats;
 pub mod credits;
+pub mod keys;
 pub mod messages;
 pub mod rows;
 pub mod users;
@@ -38,6 +39,15 @@ impl std::ops::Add for Cost {
             rows_written: self.rows_written + other.rows_written,
         }
     }
+}
+
+/// Whose reach a read is limited to: a participant's chats, or the chats of a service key's project
+/// (every chat for a key of no project). A key is presented by its hash and checked in the read's own
+/// round trip.
+#[derive(Debug, Clone, Copy)]
+pub enum Reach<'a> {
+    Member(&'a crate::domain::ids::UserId),
+    Key(&'a crate::domain::keys::KeyHash),
 }
 
 /// A bound statement parameter.
@@ -147,6 +157,25 @@ impl Db {
     }
 }
 
+/// Runs a read that returns at most one row; for a service key, in one batch after the key's check
+/// (an unknown or revoked key is a 401): still one round trip.
+pub(crate) async fn read_one<T: DeserializeOwned>(
+    db: &Db,
+    sql: &str,
+    args: &[Arg<'_>],
+    key: Option<&crate::domain::keys::KeyHash>,
+) -> Result<Option<T>> {
+    let read = db.statement(sql, args)?;
+    let Some(key) = key else {
+        return first::<T>(&db.all(read).await?);
+    };
+    let results = db
+        .batch(vec![keys::check_statement(db, key)?, read])
+        .await?;
+    keys::checked(nth(&results, 0)?)?;
+    first::<T>(nth(&results, 1)?)
+}
+
 /// `GET /health`'s probe: D1 answers.
 pub const PING_SQL: &str = "SELECT 1 AS ok";
 
@@ -206,13 +235,37 @@ mod tests {
     /// them whole, ready for `EXPLAIN QUERY PLAN`.
     const STATEMENTS: &[(&str, &str)] = &[
         ("messages::PAGE_SQL", messages::PAGE_SQL),
+        ("messages::PAGE_FOR_KEY_SQL", messages::PAGE_FOR_KEY_SQL),
         ("messages::BACKWARD_SQL", messages::BACKWARD_SQL),
+        (
+            "messages::BACKWARD_FOR_KEY_SQL",
+            messages::BACKWARD_FOR_KEY_SQL,
+        ),
         ("messages::FORWARD_SQL", messages::FORWARD_SQL),
+        (
+            "messages::FORWARD_FOR_KEY_SQL",
+            messages::FORWARD_FOR_KEY_SQL,
+        ),
         ("messages::IDS_SQL", messages::IDS_SQL),
+        ("messages::IDS_FOR_KEY_SQL", messages::IDS_FOR_KEY_SQL),
         ("messages::SYNC_SQL", messages::SYNC_SQL),
+        ("messages::SYNC_FOR_KEY_SQL", messages::SYNC_FOR_KEY_SQL),
+        ("messages::SESSION_SQL", messages::SESSION_SQL),
+        (
+            "messages::SESSION_FOR_KEY_SQL",
+            messages::SESSION_FOR_KEY_SQL,
+        ),
         ("messages::READ_MARKS_SQL", messages::READ_MARKS_SQL),
         ("messages::SEND_BUMP_SQL", messages::SEND_BUMP_SQL),
+        (
+            "messages::SERVICE_SEND_BUMP_SQL",
+            messages::SERVICE_SEND_BUMP_SQL,
+        ),
         ("messages::SEND_INSERT_SQL", messages::SEND_INSERT_SQL),
+        (
+            "messages::SERVICE_SEND_INSERT_SQL",
+            messages::SERVICE_SEND_INSERT_SQL,
+        ),
         ("messages::SEND_READ_MARK_SQL", messages::SEND_READ_MARK_SQL),
         (
             "messages::MESSAGE_BY_CLIENT_ID_SQL",
@@ -224,12 +277,15 @@ mod tests {
             messages::CHAT_OF_MESSAGE_SQL,
         ),
         ("messages::EDIT_SQL", messages::EDIT_SQL),
+        ("messages::SERVICE_EDIT_SQL", messages::SERVICE_EDIT_SQL),
         ("messages::DELETE_SQL", messages::DELETE_SQL),
+        ("messages::SERVICE_DELETE_SQL", messages::SERVICE_DELETE_SQL),
         (
             "messages::MESSAGE_IN_CHAT_SQL",
             messages::MESSAGE_IN_CHAT_SQL,
         ),
         ("messages::IS_MEMBER_SQL", messages::IS_MEMBER_SQL),
+        ("messages::IN_PROJECT_SQL", messages::IN_PROJECT_SQL),
         ("credits::TRANSFER_SQL", credits::TRANSFER_SQL),
         ("credits::DEBIT_SQL", credits::DEBIT_SQL),
         ("credits::CREDIT_SQL", credits::CREDIT_SQL),
@@ -258,14 +314,19 @@ mod tests {
         ("users::USER_SQL", users::USER_SQL),
         ("users::UPDATE_PROFILE_SQL", users::UPDATE_PROFILE_SQL),
         ("users::COPY_PROFILE_SQL", users::COPY_PROFILE_SQL),
-        ("PING_SQL", PING_SQL),
         ("chats::CHAT_FOR_CALLER_SQL", chats::CHAT_FOR_CALLER_SQL),
+        ("chats::CHAT_FOR_KEY_SQL", chats::CHAT_FOR_KEY_SQL),
         (
             "chats::DIRECT_CHAT_FOR_CALLER_SQL",
             chats::DIRECT_CHAT_FOR_CALLER_SQL,
         ),
         ("chats::CHAT_LIST_SQL", chats::CHAT_LIST_SQL),
+        ("chats::PROJECT_CHAT_LIST_SQL", chats::PROJECT_CHAT_LIST_SQL),
         ("chats::CHAT_COUNT_SQL", chats::CHAT_COUNT_SQL),
+        (
+            "chats::PROJECT_CHAT_COUNT_SQL",
+            chats::PROJECT_CHAT_COUNT_SQL,
+        ),
         ("chats::INSERT_CHAT_SQL", chats::INSERT_CHAT_SQL),
         (
             "chats::INSERT_PARTICIPANTS_SQL",
@@ -274,6 +335,12 @@ mod tests {
         ("chats::IS_PARTICIPANT_SQL", chats::IS_PARTICIPANT_SQL),
         ("chats::MARK_READ_SQL", chats::MARK_READ_SQL),
         ("chats::READ_MARK_SQL", chats::READ_MARK_SQL),
+        ("keys::KEY_SQL", keys::KEY_SQL),
+        ("keys::INSERT_KEY_SQL", keys::INSERT_KEY_SQL),
+        ("keys::KEYS_SQL", keys::KEYS_SQL),
+        ("keys::REVOKE_KEY_SQL", keys::REVOKE_KEY_SQL),
+        ("keys::KEY_BY_ID_SQL", keys::KEY_BY_ID_SQL),
+        ("PING_SQL", PING_SQL),
     ];
 
     /// Each statement numbers its parameters ?1 to ?N without a gap, so that its one argument list
@@ -298,6 +365,7 @@ mod tests {
             include_str!("credits.rs"),
             include_str!("messages.rs"),
             include_str!("users.rs"),
+            include_str!("keys.rs"),
         ]
         .iter()
         .map(|file| {

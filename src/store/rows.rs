@@ -25,6 +25,9 @@ pub struct ParticipantRow {
     pub photo_url: Option<String>,
     pub photo_type: Option<String>,
     pub availability: Option<String>,
+    /// A copy of the user's first name (NULL on memberships made before the copy existed).
+    #[serde(default)]
+    pub first_name: Option<String>,
 }
 
 /// A message as stored. It also crosses from the chat's Durable Object to the worker (serde), and decodes
@@ -59,6 +62,7 @@ pub struct ChatRow {
     #[serde(rename = "type")]
     pub kind: String,
     pub title: Option<String>,
+    pub project_id: Option<String>,
     pub last_seq: i64,
     pub last_activity_at: i64,
     pub created_at: i64,

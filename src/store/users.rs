@@ -59,6 +59,7 @@ pub fn claim_profile(
             p.photo_id.as_deref().into(),
             p.photo_url.into(),
             photo_type.into(),
+            p.first_name.into(),
         ],
     )?;
     let args = [
@@ -84,9 +85,10 @@ pub fn claim_profile(
 /// The claimed profile onto the user's memberships, while the row still says `claimed = 0`. Written as
 /// `IN (subquery)` so that SQLite drives from the (usually empty) subquery: with `AND EXISTS (...)` it
 /// visited every membership of the user on every write, claimed or not (measured: 73 rows).
-/// ?1 user, ?2 username, ?3 photo id, ?4 photo URL, ?5 photo type.
+/// ?1 user, ?2 username, ?3 photo id, ?4 photo URL, ?5 photo type, ?6 first name.
 pub const PROFILE_COPIES_SQL: &str =
-    "UPDATE chat_participants SET username = ?2, photo_id = ?3, photo_url = ?4, photo_type = ?5
+    "UPDATE chat_participants SET username = ?2, photo_id = ?3, photo_url = ?4, photo_type = ?5,
+                                  first_name = ?6
      WHERE user_id IN (SELECT id FROM users WHERE id = ?1 AND claimed = 0)";
 
 /// The caller's row from their token: created, or filled in when others created it with defaults
@@ -158,9 +160,10 @@ pub const UPDATE_PROFILE_SQL: &str = concat!(
 );
 
 /// The user's public profile onto every membership (one row per chat the user is in). ?1 user.
-pub const COPY_PROFILE_SQL: &str =
-    "UPDATE chat_participants SET (username, photo_id, photo_url, photo_type, availability) =
-       (SELECT username, photo_id, photo_url, photo_type, availability FROM users WHERE id = ?1)
+pub const COPY_PROFILE_SQL: &str = "UPDATE chat_participants
+     SET (username, photo_id, photo_url, photo_type, availability, first_name) =
+       (SELECT username, photo_id, photo_url, photo_type, availability, first_name FROM users
+        WHERE id = ?1)
      WHERE user_id = ?1";
 
 /// Applies a profile change, creating the row from the token first if needed. One round trip.

@@ -52,25 +52,54 @@ fn wrangler(config_dir: &Path) -> Command {
     cmd
 }
 
-/// Applies an SQL file to the local D1 kept in `state_dir/d1`.
-fn d1_execute(state_dir: &Path, file: &Path) {
+/// Runs a `wrangler d1 ...` command on the local D1 kept in `state_dir/d1` (with the config written
+/// there); returns its standard output.
+pub fn d1(state_dir: &Path, args: &[&str]) -> String {
     let out = wrangler(state_dir)
-        .args(["d1", "execute", "DB", "--local", "--persist-to"])
+        .arg("d1")
+        .args(args)
+        .args(["DB", "--local", "--persist-to"])
         .arg(state_dir.join("d1"))
-        .arg(format!("--file={}", file.display()))
         .stdin(Stdio::null())
         .output()
-        .expect("run wrangler d1 execute");
+        .expect("run wrangler d1");
     assert!(
         out.status.success(),
-        "SQL failed: {}{}",
+        "wrangler d1 {args:?} failed: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Applies an SQL file to the local D1 kept in `state_dir/d1`.
+fn d1_execute(state_dir: &Path, file: &Path) {
+    d1(
+        state_dir,
+        &["execute", &format!("--file={}", file.display())],
+    );
+}
+
+/// Writes the project's wrangler.toml into `dir`, pointing at the built worker and the migrations.
+pub fn write_config(dir: &Path) {
+    let root = project_root();
+    let shim = root.join("build/worker/shim.mjs");
+    let config = std::fs::read_to_string(root.join("wrangler.toml"))
+        .expect("wrangler.toml")
+        .replace(
+            "main = \"build/worker/shim.mjs\"",
+            &format!("main = \"{}\"", shim.display()),
+        )
+        .replace(
+            "migrations_dir = \"migrations\"",
+            &format!("migrations_dir = \"{}\"", root.join("migrations").display()),
+        );
+    std::fs::create_dir_all(dir).expect("state dir");
+    std::fs::write(dir.join("wrangler.toml"), config).expect("write config");
 }
 
 impl TestServer {
-    /// Applies schema.sql to `state_dir` (if new) and starts `wrangler dev` on a free port. With
+    /// Applies the migrations to `state_dir` (if new) and starts `wrangler dev` on a free port. With
     /// `remove_state_on_exit`, the guard deletes `state_dir` once the server is stopped.
     pub fn start(state_dir: &Path, remove_state_on_exit: bool) -> TestServer {
         let root = project_root();
@@ -80,15 +109,8 @@ impl TestServer {
             "{} is missing: run `make test` (it builds the worker first)",
             shim.display()
         );
-        std::fs::create_dir_all(state_dir).expect("state dir");
         // A config of its own next to a .dev.vars of its own: a developer's .dev.vars never leaks in.
-        let config = std::fs::read_to_string(root.join("wrangler.toml"))
-            .expect("wrangler.toml")
-            .replace(
-                "main = \"build/worker/shim.mjs\"",
-                &format!("main = \"{}\"", shim.display()),
-            );
-        std::fs::write(state_dir.join("wrangler.toml"), config).expect("write config");
+        write_config(state_dir);
         std::fs::write(
             state_dir.join(".dev.vars"),
             format!(
@@ -98,7 +120,7 @@ impl TestServer {
         .expect("write .dev.vars");
         let persist = state_dir.join("d1");
         if !persist.exists() {
-            d1_execute(state_dir, &root.join("schema.sql"));
+            d1(state_dir, &["migrations", "apply"]);
         }
         let log_path = state_dir.join("wrangler.log");
         let log = std::fs::File::create(&log_path).expect("log file");

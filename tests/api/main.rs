@@ -10,6 +10,7 @@ mod edits;
 mod helpers;
 mod live;
 mod messages;
+mod schema;
 mod service;
 mod sync;
 mod validation;

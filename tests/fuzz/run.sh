@@ -11,10 +11,11 @@ export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HI
 WRANGLER=$ROOT/node_modules/.bin/wrangler
 EXAMPLES=${EXAMPLES:-50}
 
-sed "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" wrangler.toml > "$STATE/wrangler.toml"
+sed -e "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" \
+  -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" wrangler.toml > "$STATE/wrangler.toml"
 ADMIN_KEY=fuzz-admin-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')
 printf 'JWT_SECRET=fuzz-secret-%s\nADMIN_API_KEY=%s\n' "$(od -An -tx8 -N16 /dev/urandom | tr -d ' \n')" "$ADMIN_KEY" > "$STATE/.dev.vars"
-(cd "$STATE" && "$WRANGLER" d1 execute DB --local --persist-to d1 --file="$ROOT/schema.sql" >/dev/null)
+(cd "$STATE" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null)
 
 (cd "$STATE" && exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port 0 --inspector-port 0 --persist-to d1 \
   --show-interactive-dev-session=false </dev/null >"$STATE/wrangler.log" 2>&1) &

@@ -1,0 +1,153 @@
+-- Migration 0001: the schema as it stood before versioned migrations (users, chats, participants,
+-- messages, credits). Idempotent (`IF NOT EXISTS` only), so that it adopts a database made earlier by
+-- applying schema.sql directly: there it changes nothing and is recorded as applied.
+--
+-- Design rules (see README "Data model"):
+-- * Counters instead of scans: a chat's `last_seq` is its message count (sequence numbers are dense and
+--   messages are never removed, only tombstoned), unread counts are `last_seq - last_read_seq`.
+-- * Tables keyed by text ids are WITHOUT ROWID, so a primary-key lookup reads one b-tree row, not an
+--   index row plus a table row (D1 bills rows read).
+-- * Every integer (credits, sequence numbers, millisecond timestamps) stays below 2^53.
+
+CREATE TABLE IF NOT EXISTS users (
+  id           TEXT PRIMARY KEY,
+  username     TEXT NOT NULL,
+  first_name   TEXT NOT NULL,
+  photo_id     TEXT,
+  photo_url    TEXT,
+  photo_type   TEXT,
+  availability TEXT NOT NULL DEFAULT 'available'
+               CHECK (availability IN ('available', 'away', 'busy', 'offline')),
+  credits      INTEGER NOT NULL DEFAULT 0 CHECK (credits >= 0),
+  -- 0 while the profile holds defaults (row made because someone named this user);
+  -- 1 once it came from the user's own token or PATCH, which then is never overwritten by claims.
+  claimed      INTEGER NOT NULL DEFAULT 0,
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS chats (
+  id               TEXT PRIMARY KEY,
+  type             TEXT NOT NULL CHECK (type IN ('direct', 'group')),
+  title            TEXT,
+  -- For direct chats: the two user ids, sorted, joined by a space (a character ids cannot hold).
+  -- UNIQUE makes "one direct chat per pair" a constraint, not a race. NULL for groups.
+  direct_key       TEXT UNIQUE,
+  last_seq         INTEGER NOT NULL DEFAULT 0 CHECK (last_seq >= 0),
+  -- Time of the last message, else of creation: the chat list's sort key.
+  last_activity_at INTEGER NOT NULL,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS chat_participants (
+  chat_id       TEXT NOT NULL,
+  user_id       TEXT NOT NULL,
+  -- Highest sequence number this participant has read; only ever moves forward.
+  last_read_seq INTEGER NOT NULL DEFAULT 0 CHECK (last_read_seq >= 0),
+  joined_at     INTEGER NOT NULL,
+  -- Copies of the user's public profile (the Participant object of API.md), so that a page of messages
+  -- or chats reads one row per participant instead of two (D1 counts both sides of a join). Profile
+  -- changes are rare and write through to these copies in the same batch (store::users).
+  username      TEXT NOT NULL,
+  photo_id      TEXT,
+  photo_url     TEXT,
+  photo_type    TEXT,
+  availability  TEXT NOT NULL DEFAULT 'available',
+  PRIMARY KEY (chat_id, user_id)
+) WITHOUT ROWID;
+
+-- "My chats": every chat of one user, without touching other users' rows.
+CREATE INDEX IF NOT EXISTS chat_participants_by_user ON chat_participants (user_id, chat_id);
+
+CREATE TABLE IF NOT EXISTS messages (
+  chat_id            TEXT NOT NULL,
+  seq                INTEGER NOT NULL CHECK (seq >= 1),
+  id                 TEXT NOT NULL UNIQUE,
+  sender_id          TEXT NOT NULL,
+  sender_role        TEXT NOT NULL DEFAULT 'user' CHECK (sender_role IN ('user', 'assistant', 'system')),
+  type               TEXT NOT NULL CHECK (type IN ('text', 'media', 'file', 'credit_transfer', 'system')),
+  content            TEXT,
+  media              TEXT,  -- JSON object, as sent
+  metadata           TEXT,  -- JSON object, as sent
+  transfer_amount    INTEGER,
+  transfer_recipient TEXT,
+  client_message_id  TEXT,
+  -- Fingerprint of the request that created the message: a retry with the same clientMessageId
+  -- but another body is a 409, even after the message was edited.
+  request_hash       TEXT,
+  edited_at          INTEGER,
+  deleted_at         INTEGER,
+  created_at         INTEGER NOT NULL,
+  updated_at         INTEGER NOT NULL,
+  -- Clustered by chat and sequence: a page of messages is one contiguous range read, as cheap at
+  -- page 2,000 as at page 1.
+  PRIMARY KEY (chat_id, seq)
+) WITHOUT ROWID;
+
+-- Idempotent sends: one message per (chat, sender, clientMessageId).
+CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
+  ON messages (chat_id, sender_id, client_message_id) WHERE client_message_id IS NOT NULL;
+
+-- History sync (API.md cursor mode). Added after the first version, like the credit tables below.
+--
+-- Every write of a chat stamps the message it creates or changes with
+--   MAX(now, the chat's greatest updated_at + 1)            (store::messages::CHANGE_STAMP)
+-- so within a chat `updated_at` strictly increases in write order, and `created_at` (= the first stamp)
+-- never decreases along `seq`. Two consequences the cursors rely on:
+-- * a time maps to a sequence number with one probe of `messages_by_created`;
+-- * a change made while a client walks the sync window always lands after the client's position.
+
+-- `before` / `after` given as a time: (chat_id, created_at) -> seq, one index entry per lookup.
+CREATE INDEX IF NOT EXISTS messages_by_created ON messages (chat_id, created_at);
+
+-- The sync window, ordered by (updated_at, id). Covering: it holds every column a listing shows, so a
+-- page reads limit + 1 index entries and no table rows (a plain index would read each message twice).
+-- The price is storage (each message is stored twice); rows written are the same as for a plain index.
+CREATE INDEX IF NOT EXISTS messages_by_update ON messages (
+  chat_id, updated_at, id, seq, sender_id, sender_role, type, content, media, metadata, transfer_amount,
+  transfer_recipient, client_message_id, edited_at, deleted_at, created_at);
+
+-- Credits (grants and transfers). Added after the first version: only new tables and indexes, so applying
+-- this file again is the whole migration of an existing database (see README "Deploy").
+
+-- One row per accepted money movement: a grant (sender_id NULL) or a transfer between two participants.
+CREATE TABLE IF NOT EXISTS credit_transfers (
+  id              TEXT PRIMARY KEY,
+  kind            TEXT NOT NULL CHECK (kind IN ('grant', 'transfer')),
+  sender_id       TEXT,
+  recipient_id    TEXT NOT NULL,
+  amount          INTEGER NOT NULL CHECK (amount BETWEEN 1 AND 1000000000),
+  chat_id         TEXT,
+  message_id      TEXT,
+  idempotency_key TEXT,
+  -- Fingerprint of the request: the same key with another body is a 409.
+  request_hash    TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  CHECK ((kind = 'grant') = (sender_id IS NULL)),
+  CHECK (sender_id IS NULL OR sender_id <> recipient_id)
+) WITHOUT ROWID;
+
+-- Exactly once: one transfer per (sender, key) across all chats, one grant per key.
+CREATE UNIQUE INDEX IF NOT EXISTS credit_transfers_sender_key
+  ON credit_transfers (sender_id, idempotency_key) WHERE kind = 'transfer' AND idempotency_key IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS credit_transfers_grant_key
+  ON credit_transfers (idempotency_key) WHERE kind = 'grant' AND idempotency_key IS NOT NULL;
+
+-- Each user's statement: one line per grant received, transfer in or transfer out (a transfer writes two
+-- lines, one per side). `seq` is dense per user, so the newest-first pages are key ranges and the line
+-- count is MAX(seq), like messages.
+CREATE TABLE IF NOT EXISTS ledger_entries (
+  user_id         TEXT NOT NULL,
+  seq             INTEGER NOT NULL CHECK (seq >= 1),
+  transfer_id     TEXT NOT NULL,
+  kind            TEXT NOT NULL CHECK (kind IN ('grant', 'transfer_in', 'transfer_out')),
+  -- Signed: positive for grants and transfers in, negative for transfers out.
+  amount          INTEGER NOT NULL,
+  balance_after   INTEGER NOT NULL CHECK (balance_after >= 0),
+  counterparty_id TEXT,
+  chat_id         TEXT,
+  message_id      TEXT,
+  created_at      INTEGER NOT NULL,
+  PRIMARY KEY (user_id, seq)
+) WITHOUT ROWID;

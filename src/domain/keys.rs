@@ -1,0 +1,161 @@
+//! Service keys (API.md "Service access (API keys)"): the key format, what an admin asks for when
+//! creating one, and the credential a request presents. A key is `eck_` + 43 base64url characters (256
+//! random bits from getrandom); it is shown once, and only its SHA-256 is stored.
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::ids::{ProjectId, UserId};
+use super::input::JsonBody;
+use crate::error::{ApiError, Result};
+
+pub const KEY_PREFIX: &str = "eck_";
+pub const MAX_NAME_CHARS: usize = 100;
+/// The sender of a key's messages when the admin names none.
+pub const DEFAULT_SENDER: &str = "assistant";
+
+/// A new key: the secret to show once, and the hash to store.
+pub struct GeneratedKey {
+    pub key: String,
+    pub hash: KeyHash,
+}
+
+/// The hex SHA-256 of a whole key string: how a key is stored and looked up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyHash(String);
+
+impl KeyHash {
+    pub fn of(key: &str) -> KeyHash {
+        KeyHash(hex::encode(Sha256::digest(key.as_bytes())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// 256 random bits, base64url without padding, after the `eck_` prefix.
+pub fn generate() -> Result<GeneratedKey> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("getrandom: {e}")))?;
+    let key = format!("{KEY_PREFIX}{}", Base64UrlUnpadded::encode_string(&bytes));
+    Ok(GeneratedKey {
+        hash: KeyHash::of(&key),
+        key,
+    })
+}
+
+/// The `X-API-Key` of a request, checked for form only (whether it exists and is not revoked is
+/// checked in the request's own D1 round trip). A malformed key is a 401, like an unknown one.
+pub fn credential(header: &str) -> Result<KeyHash> {
+    let well_formed = header
+        .strip_prefix(KEY_PREFIX)
+        .is_some_and(|rest| Base64UrlUnpadded::decode_vec(rest).is_ok_and(|b| b.len() == 32));
+    if !well_formed {
+        return Err(ApiError::unauthorized("invalid API key"));
+    }
+    Ok(KeyHash::of(header))
+}
+
+/// What an admin asks for: `{"name", "projectId", "senderId"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub name: String,
+    pub project: Option<ProjectId>,
+    pub sender: UserId,
+}
+
+impl NewApiKey {
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        let mut body = JsonBody::parse(bytes)?;
+        let name = body.required_string("name", 1, MAX_NAME_CHARS);
+        if name.as_deref().is_some_and(super::input::is_blank) {
+            body.error("name must not be blank".into());
+        }
+        let project = body
+            .string("projectId", 1, 64)
+            .and_then(|p| body.check(ProjectId::parse(&p, "projectId")));
+        let sender = body
+            .string("senderId", 1, 64)
+            .map_or(UserId::parse(DEFAULT_SENDER, "senderId").ok(), |s| {
+                body.check(UserId::parse(&s, "senderId"))
+            });
+        body.finish()?;
+        match (name, sender) {
+            (Some(name), Some(sender)) => Ok(NewApiKey {
+                name,
+                project,
+                sender,
+            }),
+            _ => Err(ApiError::bad_request("name is required")),
+        }
+    }
+}
+
+/// A stored key that a request's credential matched (not revoked): what it may reach and who its
+/// messages come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceKey {
+    pub id: String,
+    pub project: Option<ProjectId>,
+    pub sender: UserId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_eck_and_43_base64url_characters_of_256_bits() {
+        let a = generate().unwrap();
+        let b = generate().unwrap();
+        assert_ne!(a.key, b.key);
+        assert_eq!(a.key.len(), 4 + 43);
+        assert!(a.key[4..]
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert_eq!(credential(&a.key).unwrap(), a.hash);
+        assert_eq!(a.hash.as_str().len(), 64);
+    }
+
+    #[test]
+    fn malformed_credentials_are_401() {
+        let good = generate().unwrap().key;
+        for bad in [
+            "",
+            "eck_",
+            "eck_short",
+            &good[..good.len() - 1],
+            &format!("{good}A"),
+            &good.replace("eck_", "ekc_"),
+            &format!("{}+{}", &good[..10], &good[11..]),
+        ] {
+            assert_eq!(credential(bad).unwrap_err().status, 401, "{bad}");
+        }
+    }
+
+    #[test]
+    fn new_keys_parse() {
+        let k = NewApiKey::parse(br#"{"name":"support-bot","projectId":"proj_1"}"#).unwrap();
+        assert_eq!(k.sender.as_str(), "assistant");
+        assert_eq!(k.project.unwrap().as_str(), "proj_1");
+        let k = NewApiKey::parse(br#"{"name":"b","projectId":null,"senderId":"helper"}"#).unwrap();
+        assert_eq!((k.project, k.sender.as_str()), (None, "helper"));
+        for bad in [
+            br#"{}"#.as_slice(),
+            br#"{"name":""}"#,
+            br#"{"name":"  "}"#,
+            br#"{"name":"x","projectId":"a b"}"#,
+            br#"{"name":"x","senderId":"bad id"}"#,
+        ] {
+            assert_eq!(
+                NewApiKey::parse(bad).unwrap_err().status,
+                400,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
