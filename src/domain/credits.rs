@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{ChatId, UserId};
-use super::input::{has_control, JsonBody};
+use super::input::{has_control, is_header_text, JsonBody};
 use super::message::hex_sha256;
 use crate::error::{ApiError, Result};
 
@@ -32,13 +32,13 @@ pub struct NewGrant {
 /// The key from the body or the `Idempotency-Key` header; both given and different is a 400.
 fn idempotency_key(body: &mut JsonBody, header: Option<&str>) -> Option<String> {
     let from_body = body.string("idempotencyKey", 1, MAX_KEY_CHARS);
-    let from_header = header.map(str::to_string);
+    let from_header = header.map(|h| h.trim_end_matches([' ', '\t']).to_string());
     if from_header
         .as_ref()
-        .is_some_and(|h| h.is_empty() || h.chars().count() > MAX_KEY_CHARS)
+        .is_some_and(|h| !is_header_text(h) || h.len() > MAX_KEY_CHARS)
     {
         body.error(format!(
-            "Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters"
+            "Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters of visible ASCII (spaces inside allowed)"
         ));
         return None;
     }

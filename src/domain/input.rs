@@ -214,6 +214,15 @@ fn is_ascii_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
 }
 
+/// Whether a header value is what the document allows for one: visible ASCII with inner spaces (other
+/// bytes do not cross HTTP as they were sent, and HTTP drops the spaces and tabs around a value).
+pub fn is_header_text(s: &str) -> bool {
+    let b = s.trim_end_matches([' ', '\t']).as_bytes();
+    !b.is_empty()
+        && b.iter().all(|c| (b' '..=b'~').contains(c))
+        && b[0] != b' '
+}
+
 /// Whether a text holds a control character (Unicode `Cc`: U+0000–U+001F, U+007F–U+009F), which the
 /// document refuses with the pattern `^[^\u0000-\u001f\u007f-\u009f]*$`.
 pub fn has_control(s: &str) -> bool {

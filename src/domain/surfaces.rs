@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::cursor::{Bound, CursorQuery, Window};
 use super::ids::ChatId;
-use super::input::{has_control, is_blank, is_https_url, JsonBody, Query, MAX_SAFE_INTEGER};
+use super::input::{is_blank, is_header_text, is_https_url, JsonBody, Query, MAX_SAFE_INTEGER};
 use super::message::{
     Media, NewMessage, SendKind, SenderRole, MAX_CONTENT_CHARS, MAX_METADATA_BYTES,
 };
@@ -121,12 +121,15 @@ pub fn assistant_message(chat_id: &ChatId, bytes: &[u8], key: Option<&str>) -> R
             "metadata must serialize to at most {MAX_METADATA_BYTES} bytes"
         ));
     }
-    let client_message_id = key.map(str::to_string);
+    let client_message_id = key.map(|k| k.trim_end_matches([' ', '\t']).to_string());
     if client_message_id
         .as_deref()
-        .is_some_and(|k| !(1..=64).contains(&k.chars().count()) || has_control(k))
+        .is_some_and(|k| !is_header_text(k) || k.len() > 64)
     {
-        body.error("Idempotency-Key must be 1 to 64 characters without control characters".into());
+        body.error(
+            "Idempotency-Key must be 1 to 64 characters of visible ASCII (spaces inside allowed)"
+                .into(),
+        );
     }
     let kind = match &media {
         Some(m) if m.kind == "file" => SendKind::File,
