@@ -218,9 +218,7 @@ fn is_ascii_space(c: char) -> bool {
 /// bytes do not cross HTTP as they were sent, and HTTP drops the spaces and tabs around a value).
 pub fn is_header_text(s: &str) -> bool {
     let b = s.trim_end_matches([' ', '\t']).as_bytes();
-    !b.is_empty()
-        && b.iter().all(|c| (b' '..=b'~').contains(c))
-        && b[0] != b' '
+    !b.is_empty() && b.iter().all(|c| (b' '..=b'~').contains(c)) && b[0] != b' '
 }
 
 /// Whether a text holds a control character (Unicode `Cc`: U+0000–U+001F, U+007F–U+009F), which the

@@ -525,6 +525,37 @@ impl Api {
         )
     }
 
+    /// `POST /api/v1/admin/api-keys` with the admin key.
+    pub fn create_key(&self, body: &Value) -> Resp {
+        let text = body.to_string();
+        self.raw(
+            "POST",
+            "/api/v1/admin/api-keys",
+            &[
+                ("X-API-Key", ADMIN_API_KEY),
+                ("Content-Type", "application/json"),
+            ],
+            Some(text.as_bytes()),
+        )
+    }
+
+    /// A new service key (of `project`, if given); returns the key itself.
+    pub fn service_key(&self, project: Option<&str>) -> String {
+        let resp = self.create_key(&json!({"name": unique_user("key"), "projectId": project}));
+        resp.expect(201);
+        resp.body["key"].as_str().expect("key").to_string()
+    }
+
+    /// Any request with a service key (`X-API-Key`), the body as JSON if given.
+    pub fn with_key(&self, method: &str, path: &str, key: &str, body: Option<&Value>) -> Resp {
+        let text = body.map(Value::to_string);
+        let mut headers = vec![("X-API-Key", key)];
+        if text.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.raw(method, path, &headers, text.as_deref().map(str::as_bytes))
+    }
+
     /// A credit transfer request (its key in the body when given); `Err` if the server is unreachable.
     pub fn try_transfer(
         &self,

@@ -8,6 +8,7 @@ mod contract;
 mod credits;
 mod edits;
 mod helpers;
+mod keys;
 mod live;
 mod messages;
 mod schema;
