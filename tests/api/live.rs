@@ -634,3 +634,68 @@ fn a_removed_participant_stops_receiving() {
     );
     server.stop();
 }
+
+/// A service key's writes (main send, assistant surface, edit, delete) reach the sockets like anyone's,
+/// with the key's sender and role, and move no read mark: no `read.updated` follows them.
+#[test]
+fn a_keys_writes_arrive_live_without_read_marks() {
+    let api = app();
+    let (a, b) = (unique_user("svc-live-a"), unique_user("svc-live-b"));
+    let chat = api.group(&a, &[&b]);
+    let key = api.service_key(None);
+    let mut socket = connect(&api, &a, &chat);
+    let sent = api.with_key(
+        "POST",
+        "/api/v1/messages",
+        &key,
+        Some(&json!({"chatId": chat, "content": "from the assistant"})),
+    );
+    sent.expect(201);
+    let event = next_json(&mut socket);
+    assert_eq!(
+        (&event["event"], &event["data"]),
+        (&json!("message.created"), &sent.body)
+    );
+    assert_eq!(
+        (&event["data"]["senderId"], &event["data"]["senderRole"]),
+        (&json!("assistant"), &json!("assistant"))
+    );
+    let surface = api.with_key(
+        "POST",
+        &format!("/api/v1/chats/{chat}/messages"),
+        &key,
+        Some(&json!({"content": "notice", "sender_role": "system"})),
+    );
+    surface.expect(201);
+    let event = next_json(&mut socket);
+    assert_eq!(event["event"], "message.created");
+    assert_eq!(event["data"]["_id"], surface.body["id"]);
+    assert_eq!(
+        (
+            &event["data"]["senderRole"],
+            &event["data"]["sequenceNumber"]
+        ),
+        (&json!("system"), &json!(2))
+    );
+    let id = sent.body["_id"].as_str().expect("id");
+    let edited = api.with_key(
+        "PATCH",
+        &format!("/api/v1/messages/{id}"),
+        &key,
+        Some(&json!({"content": "from the assistant, edited"})),
+    );
+    edited.expect(200);
+    let event = next_json(&mut socket);
+    assert_eq!(
+        (&event["event"], &event["data"]),
+        (&json!("message.updated"), &edited.body)
+    );
+    let deleted = api.with_key("DELETE", &format!("/api/v1/messages/{id}"), &key, None);
+    deleted.expect(200);
+    let event = next_json(&mut socket);
+    assert_eq!(
+        (&event["event"], &event["data"]),
+        (&json!("message.deleted"), &deleted.body)
+    );
+    quiet_for(&mut socket, Duration::from_millis(700));
+}

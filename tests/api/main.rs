@@ -13,5 +13,6 @@ mod live;
 mod messages;
 mod schema;
 mod service;
+mod surfaces;
 mod sync;
 mod validation;
