@@ -29,26 +29,47 @@ WRANGLER=$ROOT/node_modules/.bin/wrangler
 # Seed (bench/seed.sh): the big chat, alice's 20 chats, the fan-out group and the transfer chats.
 T=1700000000000
 MESSAGES=$MESSAGES bash bench/seed.sh > "$STATE/seed.sql"
+# The big chat belongs to project `bench`, so that the project surface can read it (its direct key then
+# carries the project, as the API would have written it).
+echo "UPDATE chats SET project_id = 'bench', direct_key = 'bench alice bob' WHERE id = '$BIG_CHAT';" >> "$STATE/seed.sql"
 seed_started=$SECONDS
 (cd "$STATE" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null \
   && "$WRANGLER" d1 execute DB --local --persist-to d1 --file=seed.sql >/dev/null)
 seed_seconds=$((SECONDS - seed_started))
 
-# The server runs in its own process group, stopped on any exit of this script.
-(cd "$STATE" && exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port 0 --inspector-port 0 --persist-to d1 \
-  --show-interactive-dev-session=false </dev/null >"$OUT/wrangler.log" 2>&1) &
-SERVER=$!
-trap 'kill -TERM -- -$SERVER 2>/dev/null || true; sleep 1; kill -KILL -- -$SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 300); do
-  URL=$(grep -o 'Ready on http://[0-9.:]*' "$OUT/wrangler.log" | head -1 | sed 's/Ready on //') || true
-  [ -n "${URL:-}" ] && break
-  sleep 0.1
-done
-[ -n "${URL:-}" ] || { cat "$OUT/wrangler.log"; exit 1; }
-until curl -sf "$URL/health" >/dev/null; do sleep 0.1; done
+# The server runs in its own process group, stopped on any exit of this script. It is restarted (same
+# state, same port) before each round and before the write benchmarks: local D1 in workerd keeps memory
+# per query until its V8 heap (1.4 GB) is exhausted, about 60,000 D1 requests into one server's life
+# (a plain JS worker running one D1 query per request grows the same ~30 KB per request), and the
+# server then aborts. Production isolates are not affected; this is the local simulator.
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT
+SERVER=
+stop_server() {
+  [ -n "$SERVER" ] || return 0
+  kill -TERM -- -"$SERVER" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 -- -"$SERVER" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- -"$SERVER" 2>/dev/null || true
+  SERVER=
+}
+start_server() {
+  stop_server
+  (cd "$STATE" && exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port "$PORT" --inspector-port 0 --persist-to d1 \
+    --show-interactive-dev-session=false </dev/null >>"$OUT/wrangler.log" 2>&1) &
+  SERVER=$!
+  for _ in $(seq 600); do curl -sf "$URL/health" >/dev/null && return 0; sleep 0.1; done
+  cat "$OUT/wrangler.log"; exit 1
+}
+trap stop_server EXIT
+: > "$OUT/wrangler.log"
+start_server
 
 TOKEN=$(node bench/token.mjs alice 3600 "$STATE/.dev.vars")
 AUTH="Authorization: Bearer $TOKEN"
+# A service key of project `bench`, made through the admin API.
+SERVICE_KEY=$(curl -sf -X POST -H 'X-API-Key: bench-admin-key' -H 'Content-Type: application/json' \
+  -d '{"name": "bench", "projectId": "bench"}' "$URL/api/v1/admin/api-keys" | sed 's/.*"key":"\(eck_[A-Za-z0-9_-]*\)".*/\1/')
+KEY="X-API-Key: $SERVICE_KEY"
 WASM=$(find build -name '*.wasm' | head -1)
 WASM_RAW=$(stat -c %s "$WASM")
 WASM_GZ=$(gzip -9c "$WASM" | wc -c)
@@ -62,15 +83,25 @@ ROUNDS=${ROUNDS:-3}
 MID_ID=$(printf '%08x%016x' $(( (T + 50000) / 1000 )) 50000)
 DEEP_CURSOR=$(curl -s -H "$AUTH" "$URL/api/v1/messages/chat/$BIG_CHAT?before=$MID_ID&limit=50" | sed 's/.*"nextCursor":"\([0-9a-f]*\)".*/\1/')
 NAMES=("/health" "page 1, limit 50" "page 2,000, limit 50" "chat list (20 chats), limit 20"
-       "before = message 50,000, limit 50" "cursor of that page (49,950), limit 50" "sync window from message 50,000, limit 50")
+       "before = message 50,000, limit 50" "cursor of that page (49,950), limit 50" "sync window from message 50,000, limit 50"
+       "page 2,000, limit 50, by service key" "AI session, afterSequence=50,000 (1,000 messages)"
+       "project chats, page 1,000, limit 50" "project chats, before = message 50,000 (epoch ms), limit 50"
+       "assistant chats, offset 50,000, limit 50" "assistant chats, offset 50,000, limit 50, by service key")
 PATHS=("/health" "/api/v1/messages/chat/$BIG_CHAT?page=1&limit=50" "/api/v1/messages/chat/$BIG_CHAT?page=2000&limit=50" "/api/v1/chats?limit=20"
        "/api/v1/messages/chat/$BIG_CHAT?before=$MID_ID&limit=50" "/api/v1/messages/chat/$BIG_CHAT?cursor=$DEEP_CURSOR&limit=50"
-       "/api/v1/messages/chat/$BIG_CHAT?updatedAfter=$((T + 50000))&limit=50")
+       "/api/v1/messages/chat/$BIG_CHAT?updatedAfter=$((T + 50000))&limit=50"
+       "/api/v1/messages/chat/$BIG_CHAT?page=2000&limit=50" "/api/v1/chat/$BIG_CHAT/messages?afterSequence=50000"
+       "/api/chat/projects/bench/chats/$BIG_CHAT/messages?page=1000&limit=50"
+       "/api/chat/projects/bench/chats/$BIG_CHAT/messages?before=$((T + 50000))&limit=50"
+       "/api/v1/chats/$BIG_CHAT/messages?offset=50000&limit=50" "/api/v1/chats/$BIG_CHAT/messages?offset=50000&limit=50")
+# The credential of each target: alice's token, or the service key.
+HEADERS=("$AUTH" "$AUTH" "$AUTH" "$AUTH" "$AUTH" "$AUTH" "$AUTH" "$KEY" "$AUTH" "$AUTH" "$AUTH" "$AUTH" "$KEY")
 declare -A RUNS
-for i in "${!PATHS[@]}"; do wrk -t1 -c"$CONNECTIONS" -d2s -H "$AUTH" "$URL${PATHS[$i]}" >/dev/null; done   # warm-up
+for i in "${!PATHS[@]}"; do wrk -t1 -c"$CONNECTIONS" -d2s -H "${HEADERS[$i]}" "$URL${PATHS[$i]}" >/dev/null; done   # warm-up
 for round in $(seq "$ROUNDS"); do
+  [ "$round" = 1 ] || start_server
   for i in "${!PATHS[@]}"; do
-    out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "$AUTH" "$URL${PATHS[$i]}")
+    out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "${HEADERS[$i]}" "$URL${PATHS[$i]}")
     if echo "$out" | grep -q 'Non-2xx'; then echo "non-2xx answers for ${PATHS[$i]}:"; echo "$out"; exit 1; fi
     RUNS[$i]+="$(echo "$out" | awk '/Requests\/sec/{rps=$2} $1=="50%"{p50=$2} $1=="99%"{p99=$2} END{print rps, p50, p99}')"$'\n'
   done
@@ -78,7 +109,7 @@ done
 
 row() { # index
   local i=$1 headers rows queries median
-  headers=$(curl -s -o /dev/null -D - -H "$AUTH" "$URL${PATHS[$i]}")
+  headers=$(curl -s -o /dev/null -D - -H "${HEADERS[$i]}" "$URL${PATHS[$i]}")
   rows=$(echo "$headers" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-d1-rows-read"{print $2}')
   queries=$(echo "$headers" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-d1-queries"{print $2}')
   median=$(printf '%s' "${RUNS[$i]}" | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}')
@@ -88,6 +119,7 @@ row() { # index
 }
 
 {
+  trap stop_server EXIT   # this block is a subshell (piped to tee): it stops the servers it starts
   echo "## Run of $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release; echo "$PRETTY_NAME"),"
@@ -102,6 +134,7 @@ row() { # index
   echo
   echo "Release wasm: $WASM_RAW bytes raw, $WASM_GZ bytes gzip -9."
   echo
+  start_server
   # Sync walks over the whole big chat, one request at a time, following nextCursor to the end.
   echo "| walk over all $MESSAGES messages | pages | messages | distinct | rows read per page (min-max) | seconds | pages/s |"
   echo "|---|---|---|---|---|---|---|"
@@ -111,6 +144,7 @@ row() { # index
           console.log(`| \`${q}\` | ${r.pages} | ${r.messages} | ${r.distinct} | ${r.minRows}-${r.maxRows} | ${r.seconds} | ${r.pagesPerSecond} |`)' "$query"
   done
   echo
+  start_server
   # Credit transfers (POST, 1 credit carol -> bob, no idempotency key): one chat serializes them in its
   # Durable Object; 50 chats spread them over 50 objects (D1 still runs batches one at a time).
   PAYER=$(node bench/token.mjs carol 3600 "$STATE/.dev.vars")
@@ -118,6 +152,12 @@ row() { # index
     -d '{"chatId":"000000000000000000000065","recipientId":"bob","amount":1}' "$URL/api/v1/messages/credit-transfer" | tr -d '\r')
   echo "Credit transfers: one transfer costs $(echo "$cost" | awk -F': ' 'tolower($1)=="x-d1-queries"{print $2}') D1 round trip(s),"
   echo "$(echo "$cost" | awk -F': ' 'tolower($1)=="x-d1-rows-read"{print $2}') rows read, $(echo "$cost" | awk -F': ' 'tolower($1)=="x-d1-rows-written"{print $2}') rows written."
+  # A service key's send into the big chat (after the walks, which count its 100,000 messages): the key check,
+  # then the chat room's batch.
+  cost=$(curl -s -o /dev/null -D - -X POST -H "$KEY" -H 'Content-Type: application/json' \
+    -d "{\"chatId\":\"$BIG_CHAT\",\"content\":\"from the bench key\"}" "$URL/api/v1/messages" | tr -d '\r')
+  echo "A send by service key costs $(echo "$cost" | awk -F': ' 'tolower($1)=="x-d1-queries"{print $2}') D1 round trip(s),"
+  echo "$(echo "$cost" | awk -F': ' 'tolower($1)=="x-d1-rows-read"{print $2}') rows read, $(echo "$cost" | awk -F': ' 'tolower($1)=="x-d1-rows-written"{print $2}') rows written ($(echo "$cost" | head -1))."
   echo
   echo "| transfers | clients | transfers/s | p50 | p99 | non-2xx |"
   echo "|---|---|---|---|---|---|"

@@ -371,10 +371,10 @@ fn reconnect_and_catch_up_with_message_list() {
     let answer = request(
         &mut socket,
         // Exactly as a SAMA client sends it: the id inside `request`, the window as flat keys.
-        json!({"request": {"message_list": {"cid": chat, "updated_at.gt": since}, "id": "r1"}}),
+        json!({"request": {"message_list": {"cid": chat, "updated_at.gt": since}, "id": "r7"}}),
     );
     let response = &answer["response"];
-    assert_eq!(response["id"], "r1", "{answer}");
+    assert_eq!(response["id"], "r7", "{answer}");
     assert_eq!(response["hasMore"], false);
     let messages = response["messages"].as_array().unwrap();
     let ids: Vec<&Value> = messages.iter().map(|m| &m["_id"]).collect();
