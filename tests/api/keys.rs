@@ -227,6 +227,15 @@ fn keys_get_the_403s_of_api_md_and_senders_their_roles() {
         .expect(201);
     api.with_key("POST", "/api/v1/messages", &key, Some(&send("user")))
         .expect(403);
+    for caller_is_key in [false, true] {
+        let robot = if caller_is_key {
+            api.with_key("POST", "/api/v1/messages", &key, Some(&send("robot")))
+        } else {
+            api.post("/api/v1/messages", &token(&owner), &send("robot"))
+        };
+        robot.expect(400);
+        assert!(robot.error_text().contains("senderRole"), "{}", robot.text);
+    }
     // A key edits and deletes only its sender's messages.
     let mine = api.with_key("POST", "/api/v1/messages", &key, Some(&send("assistant")));
     let users = api.send(&owner, &chat, "the owner's");
@@ -242,6 +251,9 @@ fn keys_get_the_403s_of_api_md_and_senders_their_roles() {
     let edited = api.with_key("PATCH", &path(&mine), &key, Some(&edit));
     edited.expect(200);
     assert_eq!(edited.body["content"], "edited by the key");
+    // Round trips of a key's writes: the key check, (finding the message's chat,) the chat room's batch.
+    assert_eq!(mine.cost("x-d1-queries"), 2);
+    assert_eq!(edited.cost("x-d1-queries"), 3);
     api.with_key("DELETE", &path(&users), &key, None)
         .expect(403);
     let deleted = api.with_key("DELETE", &path(&mine), &key, None);
@@ -265,6 +277,10 @@ fn a_keys_messages_stay_unread_and_replay_like_any_send() {
     assert_eq!(again.body["_id"], first.body["_id"]);
     let changed = json!({"chatId": chat, "content": "another", "clientMessageId": "k-1"});
     api.with_key("POST", "/api/v1/messages", &key, Some(&changed))
+        .expect(409);
+    // The role is part of the body: the same message as system is another body.
+    let as_system = json!({"chatId": chat, "content": "reply", "clientMessageId": "k-1", "senderRole": "system"});
+    api.with_key("POST", "/api/v1/messages", &key, Some(&as_system))
         .expect(409);
     // Unread for every participant, the owner included.
     let seen = api.chat(&owner, &chat);
