@@ -425,12 +425,7 @@ mod tests {
     }
 
     fn q(pairs: &[(&str, &str)]) -> Query {
-        Query::new(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Query::of(pairs)
     }
 
     fn parse(pairs: &[(&str, &str)]) -> Result<CursorQuery> {

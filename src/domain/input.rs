@@ -241,6 +241,17 @@ impl Query {
         }
     }
 
+    /// A query of literal pairs (tests).
+    #[cfg(test)]
+    pub fn of(pairs: &[(&str, &str)]) -> Self {
+        Query::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
     /// The last value given for `name` (later values win, as in most frameworks).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs

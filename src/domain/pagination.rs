@@ -133,14 +133,7 @@ mod tests {
 
     #[test]
     fn parse_rejects_bad_values() {
-        let q = |pairs: &[(&str, &str)]| {
-            Query::new(
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            )
-        };
+        let q = Query::of;
         assert!(MessagePageQuery::parse(q(&[("page", "0")])).is_err());
         assert!(MessagePageQuery::parse(q(&[("asOf", "-1")])).is_err());
         let ok =
