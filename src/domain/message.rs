@@ -106,7 +106,7 @@ impl NewMessage {
         if client_message_id.as_deref().is_some_and(has_control) {
             body.error("clientMessageId must not contain control characters".into());
         }
-        let role = sender_role(&mut body);
+        let role = sender_role(&mut body, "senderRole");
         if let Some(kind) = kind {
             check_kind_rules(&mut body, kind, content.as_deref());
         }
@@ -171,15 +171,16 @@ impl Change {
     }
 }
 
-/// `senderRole`: `user`, `assistant` or `system`; absent or null leaves it to the sender's kind.
-fn sender_role(body: &mut JsonBody) -> Option<SenderRole> {
-    match body.string("senderRole", 1, 16).as_deref() {
+/// The sender role field (`senderRole`; the assistant surface's `sender_role`): `user`, `assistant` or
+/// `system`; absent or null leaves it to the sender's kind.
+pub(super) fn sender_role(body: &mut JsonBody, field: &str) -> Option<SenderRole> {
+    match body.string(field, 1, 16).as_deref() {
         None => None,
         Some("user") => Some(SenderRole::User),
         Some("assistant") => Some(SenderRole::Assistant),
         Some("system") => Some(SenderRole::System),
         Some(_) => {
-            body.error("senderRole must be one of user, assistant, system".into());
+            body.error(format!("{field} must be one of user, assistant, system"));
             None
         }
     }
@@ -199,7 +200,7 @@ fn send_kind(body: &mut JsonBody) -> Option<SendKind> {
 }
 
 /// `metadata`: a JSON object of at most 4 KiB once serialized.
-fn metadata(body: &mut JsonBody) -> Option<Map<String, Value>> {
+pub(super) fn metadata(body: &mut JsonBody) -> Option<Map<String, Value>> {
     let metadata = body.object("metadata");
     let size = metadata
         .as_ref()

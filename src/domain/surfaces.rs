@@ -7,9 +7,7 @@ use serde_json::Value;
 use super::cursor::{Bound, CursorQuery, Window};
 use super::ids::ChatId;
 use super::input::{is_blank, is_header_text, is_https_url, JsonBody, Query, MAX_SAFE_INTEGER};
-use super::message::{
-    Media, NewMessage, SendKind, SenderRole, MAX_CONTENT_CHARS, MAX_METADATA_BYTES,
-};
+use super::message::{metadata, sender_role, Media, NewMessage, SendKind, MAX_CONTENT_CHARS};
 use super::pagination::{PageRequest, MAX_LIMIT};
 use super::time::parse_time_param;
 use crate::error::{ApiError, Result};
@@ -101,26 +99,9 @@ pub fn assistant_window(mut query: Query) -> Result<(i64, CursorQuery)> {
 pub fn assistant_message(chat_id: &ChatId, bytes: &[u8], key: Option<&str>) -> Result<NewMessage> {
     let mut body = JsonBody::parse(bytes)?;
     let content = body.string("content", 0, MAX_CONTENT_CHARS);
-    let role = match body.string("sender_role", 1, 16).as_deref() {
-        None => None,
-        Some("user") => Some(SenderRole::User),
-        Some("assistant") => Some(SenderRole::Assistant),
-        Some("system") => Some(SenderRole::System),
-        Some(_) => {
-            body.error("sender_role must be one of user, assistant, system".into());
-            None
-        }
-    };
+    let role = sender_role(&mut body, "sender_role");
     let media = assistant_media(&mut body);
-    let metadata = body.object("metadata");
-    if metadata
-        .as_ref()
-        .is_some_and(|m| serde_json::to_string(m).map_or(0, |t| t.len()) > MAX_METADATA_BYTES)
-    {
-        body.error(format!(
-            "metadata must serialize to at most {MAX_METADATA_BYTES} bytes"
-        ));
-    }
+    let metadata = metadata(&mut body);
     let client_message_id = key.map(|k| k.trim_end_matches([' ', '\t']).to_string());
     if client_message_id
         .as_deref()
@@ -197,6 +178,7 @@ fn assistant_media(body: &mut JsonBody) -> Option<Media> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::message::SenderRole;
 
     fn q(pairs: &[(&str, &str)]) -> Query {
         Query::of(pairs)
