@@ -136,18 +136,16 @@ pub async fn delete_message(ctx: &Ctx, who: &Credential, message_id: MessageId) 
     change_message(ctx, who, message_id, Change::Delete).await
 }
 
-/// Two round trips (three for a service key, checked first): which chat the message is in, then the
-/// change in that chat's Durable Object.
+/// Two round trips: which chat the message is in (with a service key's check), then the change in that
+/// chat's Durable Object.
 async fn change_message(
     ctx: &Ctx,
     who: &Credential,
     message_id: MessageId,
     change: Change,
 ) -> Result<Reply> {
-    let author = ctx.author(who).await?;
-    let chat_id = messages::chat_of(&ctx.db, &message_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("message"))?;
+    let (author, chat_id) = messages::chat_of(&ctx.db, who, &message_id).await?;
+    let chat_id = chat_id.ok_or_else(|| ApiError::not_found("message"))?;
     let write = Write::Change {
         chat_id,
         message_id,

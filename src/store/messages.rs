@@ -12,8 +12,8 @@
 
 use super::rows::{decode_participants, MessageRow, ParticipantRow};
 use super::users::{claim_profile, ClaimedProfile};
-use super::{changes, first, nth, read_one, rows, Arg, Db, Reach};
-use crate::auth::Author;
+use super::{changes, first, nth, read_as, read_one, rows, Arg, Db, Reach};
+use crate::auth::{Author, Credential};
 use crate::domain::cursor::{Bound, CursorQuery, SyncPosition, Window};
 use crate::domain::ids::{ChatId, MessageId, ProjectId, UserId};
 use crate::domain::input::MAX_SAFE_INTEGER;
@@ -706,17 +706,23 @@ fn send_statements(
 /// The chat a message belongs to. ?1 message id.
 pub const CHAT_OF_MESSAGE_SQL: &str = "SELECT chat_id FROM messages WHERE id = ?1";
 
-/// The chat a message belongs to, to find the Durable Object that owns its writes. One round trip.
-pub async fn chat_of(db: &Db, message_id: &MessageId) -> Result<Option<ChatId>> {
+/// The chat a message belongs to, to find the Durable Object that owns its writes, and the author
+/// asking (a service key checked in the same batch). One round trip.
+pub async fn chat_of(
+    db: &Db,
+    who: &Credential,
+    message_id: &MessageId,
+) -> Result<(Author, Option<ChatId>)> {
     #[derive(serde::Deserialize)]
     struct Chat {
         chat_id: String,
     }
-    let statement = db.statement(CHAT_OF_MESSAGE_SQL, &[message_id.as_str().into()])?;
-    match first::<Chat>(&db.all(statement).await?)? {
-        Some(c) => Ok(Some(ChatId::parse(&c.chat_id, "chatId")?)),
-        None => Ok(None),
-    }
+    let (author, chat) =
+        read_as::<Chat>(db, who, CHAT_OF_MESSAGE_SQL, &[message_id.as_str().into()]).await?;
+    let chat_id = chat
+        .map(|c| ChatId::parse(&c.chat_id, "chatId"))
+        .transpose()?;
+    Ok((author, chat_id))
 }
 
 /// Whether chat `$chat` is in project `$project` (SQL expressions; a NULL project: any chat).

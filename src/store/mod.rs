@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result};
 
+use crate::auth::{Author, Credential};
 use crate::error::{ApiError, Result};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -174,6 +175,30 @@ pub(crate) async fn read_one<T: DeserializeOwned>(
         .await?;
     keys::checked(nth(&results, 0)?)?;
     first::<T>(nth(&results, 1)?)
+}
+
+/// Runs a read that returns at most one row as the author `who` presents: a service key is checked in
+/// the read's own batch and comes back as the author (an unknown or revoked key is a 401). One round
+/// trip, for a user and a key alike.
+pub(crate) async fn read_as<T: DeserializeOwned>(
+    db: &Db,
+    who: &Credential,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> Result<(Author, Option<T>)> {
+    let read = db.statement(sql, args)?;
+    match who {
+        Credential::User(caller) => {
+            Ok((Author::User(caller.clone()), first(&db.all(read).await?)?))
+        }
+        Credential::Key(hash) => {
+            let results = db
+                .batch(vec![keys::check_statement(db, hash)?, read])
+                .await?;
+            let key = keys::checked(nth(&results, 0)?)?;
+            Ok((Author::Service(key), first(nth(&results, 1)?)?))
+        }
+    }
 }
 
 /// `GET /health`'s probe: D1 answers.
