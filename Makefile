@@ -3,7 +3,12 @@
 #   make test   build, then run every test: native unit tests, black-box tests against wrangler dev, and
 #               the OpenAPI fuzzer (schemathesis) against the served worker
 #   make fuzz   only the fuzzer
-#   make ci     what .ci/run does: fmt, clippy (host and wasm32), then `make test`
+#   make lint   fmt, clippy (host and wasm32), and actionlint over .github/workflows
+#   make bundle-check   what `wrangler deploy` would upload (default and staging), and the wasm's gzip
+#               budget (300 KiB)
+#   make deploy ENV=staging|production   D1 migrations (--remote), then the worker with its secrets;
+#               what CI runs on main (README "Deploy"). `make deploy-check` runs it dry, for both.
+#   make ci     what .ci/run does: lint, test, bundle-check, deploy-check
 #   make bench  the benchmarks in bench/ (see bench/README.md); make bench-compare: before/after
 
 SHELL := /bin/bash
@@ -24,7 +29,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
 export ESBUILD_BIN := $(CURDIR)/node_modules/@esbuild/linux-x64/bin/esbuild
 
-.PHONY: tools build dev test fuzz ci bench bench-compare clean
+.PHONY: tools build dev test fuzz lint bundle-check deploy deploy-check ci bench bench-compare clean
 
 tools: $(TOOLS)/.worker-build-$(WORKER_BUILD_VERSION) $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) node_modules/.package-lock.json
 	@rustup target list --installed | grep -q '^wasm32-unknown-unknown$$' || rustup target add wasm32-unknown-unknown
@@ -48,8 +53,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# worker-build, then the wasm's `name` section removed (see .ci/strip-wasm-names.mjs).
 build: tools
 	$(TOOLS)/bin/worker-build --release
+	node .ci/strip-wasm-names.mjs build/index_bg.wasm
 
 .dev.vars:
 	cp .dev.vars.example .dev.vars
@@ -65,11 +72,28 @@ test: build $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)
 fuzz: build $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)
 	bash tests/fuzz/run.sh
 
-ci: tools
+lint: tools
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	node .ci/lint-workflows.mjs
+
+bundle-check: build
+	bash .ci/bundle-check.sh default staging
+
+# ENV=staging|production; secrets and the Cloudflare token from the environment (.ci/deploy.sh).
+deploy: build
+	bash .ci/deploy.sh $(ENV)
+
+# The deploy's own commands, without Cloudflare: migrations to a scratch local D1, `deploy --dry-run`.
+deploy-check: build
+	DRY_RUN=1 JWT_SECRET=deploy-check-secret ADMIN_API_KEY=deploy-check-admin bash .ci/deploy.sh staging
+	DRY_RUN=1 JWT_SECRET=deploy-check-secret ADMIN_API_KEY=deploy-check-admin bash .ci/deploy.sh production
+
+ci: lint
 	$(MAKE) test
+	$(MAKE) bundle-check
+	$(MAKE) deploy-check
 
 bench: build
 	bash bench/run.sh

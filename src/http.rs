@@ -96,14 +96,7 @@ pub async fn read_json_body(req: &mut Request) -> Result<Vec<u8>> {
 }
 
 pub fn query(req: &Request) -> Result<Query> {
-    let url = req
-        .url()
-        .map_err(|_| ApiError::bad_request("malformed URL"))?;
-    Ok(Query::new(
-        url.query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
-    ))
+    Ok(Query::from_url(&req.inner().url()))
 }
 
 pub fn header(req: &Request, name: &str) -> Option<String> {

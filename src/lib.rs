@@ -25,7 +25,8 @@ use crate::http::{header, json_response, write_cost, Reply};
 use crate::store::{Cost, Db};
 
 /// The OpenAPI 3.1 document of every route (`GET /openapi.json`); kept true by the router's tests.
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+/// `src/openapi.json`, minified by build.rs.
+pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
 
 const CORS_ALLOW_HEADERS: &str =
     "Authorization, Content-Type, Idempotency-Key, X-API-Key, X-Request-Id";
