@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::domain::keys;
 use crate::error::{ApiError, Result};
 use crate::http::{header, query};
+use crate::log::Actor;
 use crate::store::{self, Db, Reach};
 
 pub struct Ctx {
@@ -67,7 +68,11 @@ impl Ctx {
 
     fn user_from(&self, token: Option<&str>) -> Result<Caller> {
         let now = chrono::DateTime::from_timestamp_millis(self.now_ms).unwrap_or_default();
-        authenticate(token, &self.config.jwt(), now)
+        let caller = authenticate(token, &self.config.jwt(), now)?;
+        self.db
+            .trace
+            .note(Actor::User(caller.id.as_str().to_string()));
+        Ok(caller)
     }
 
     /// The admin: `X-API-Key` must equal the `ADMIN_API_KEY` secret (compared in constant time). An

@@ -11,17 +11,19 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod log;
 pub mod router;
 pub mod store;
 pub mod views;
 
-use worker::{console_error, event, Context, Env, Request, Response};
+use worker::{event, Context, Env, Request, Response};
 
 use crate::config::Config;
 use crate::context::Ctx;
 use crate::domain::time::now_ms;
 use crate::error::ApiError;
 use crate::http::{header, json_response, write_cost, Reply};
+use crate::log::{Actor, RequestLine, SocketAction, SocketLine};
 use crate::store::{Cost, Db};
 
 /// The OpenAPI 3.1 document of every route (`GET /openapi.json`); kept true by the router's tests.
@@ -54,10 +56,11 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
         now,
     };
     let config = Config::from_env(&env);
-    let (outcome, cost) = match env.d1("DB") {
+    let (outcome, cost, actor) = match env.d1("DB") {
         Err(e) => (
             Err(ApiError::internal(format!("D1 binding DB: {e}"))),
             Cost::default(),
+            None,
         ),
         Ok(db) => {
             let ctx = Ctx {
@@ -67,10 +70,11 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
                 now_ms: now,
             };
             let outcome = serve(&mut req, &ctx, &exchange).await;
-            return finish(outcome, ctx.db.cost(), &ctx.config, &exchange);
+            let (cost, actor) = (ctx.db.cost(), ctx.db.trace.actor());
+            return finish(outcome, cost, actor, &ctx.config, &exchange);
         }
     };
-    finish(outcome, cost, &config, &exchange)
+    finish(outcome, cost, actor, &config, &exchange)
 }
 
 /// A client's `X-Request-Id` (1–64 of `[A-Za-z0-9._:-]`), else a new one.
@@ -128,10 +132,18 @@ fn options(config: &Config, exchange: &Exchange) -> error::Result<Reply> {
 fn finish(
     outcome: error::Result<Reply>,
     cost: Cost,
+    actor: Option<Actor>,
     config: &Config,
     exchange: &Exchange,
 ) -> worker::Result<Response> {
-    let reply = outcome.unwrap_or_else(|err| error_reply(err, exchange));
+    let (reply, failure) = match outcome {
+        Ok(reply) => (reply, None),
+        Err(err) => {
+            let failure = (err.status >= 500).then(|| err.to_string());
+            (error_reply(err, exchange), failure)
+        }
+    };
+    log_request(exchange, reply.status, cost, actor, failure.as_deref());
     let mut response = match reply.websocket {
         Some(ws) => Response::from_websocket(ws)?,
         None if reply.body.is_empty() => Response::empty()?.with_status(reply.status),
@@ -152,19 +164,42 @@ fn finish(
     Ok(response)
 }
 
-/// An error as the API answers it: the envelope, `Retry-After` for 429/503, `Allow` for 405. 500s are
-/// logged with their detail (never a token, key or message content: details name the failing step).
-fn error_reply(err: ApiError, exchange: &Exchange) -> Reply {
-    let Exchange {
-        request_id,
-        method,
-        path,
-        now,
-        ..
-    } = exchange;
-    if err.status >= 500 {
-        console_error!("{method} {path} [{request_id}] {err}");
+/// The request's log line (`log`), and for a refused live socket a socket line too. A 5xx carries its
+/// detail (never a token, key or message content: details name the failing step).
+fn log_request(
+    exchange: &Exchange,
+    status: u16,
+    cost: Cost,
+    actor: Option<Actor>,
+    failure: Option<&str>,
+) {
+    let route = router::pattern_of(&exchange.path);
+    let chat_id = route
+        .and_then(|pattern| router::path_arg(pattern, &exchange.path, "chatId"))
+        .filter(|id| domain::ids::ChatId::parse(id, "chatId").is_ok());
+    let user_id = match &actor {
+        Some(Actor::User(id)) => Some(id.clone()),
+        _ => None,
+    };
+    let mut line = RequestLine::new(&exchange.request_id, &exchange.method, status, cost).by(actor);
+    line.route = route;
+    line.duration_ms = now_ms() - exchange.now;
+    line.chat_id = chat_id;
+    line.error = failure;
+    log::emit(&line);
+    if status >= 400 && route == Some(router::LIVE_PATTERN) {
+        let mut socket = SocketLine::new(SocketAction::Refused);
+        socket.request_id = Some(&exchange.request_id);
+        socket.chat_id = chat_id;
+        socket.user_id = user_id.as_deref();
+        socket.code = Some(status);
+        log::emit(&socket);
     }
+}
+
+/// An error as the API answers it: the envelope, `Retry-After` for 429/503, `Allow` for 405.
+fn error_reply(err: ApiError, exchange: &Exchange) -> Reply {
+    let Exchange { path, now, .. } = exchange;
     let mut reply = Reply::json_text(err.status, err.body(*now));
     if let Some(seconds) = err.retry_after {
         reply = reply.with_header("Retry-After", seconds.to_string());

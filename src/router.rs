@@ -125,6 +125,9 @@ const fn surface(
 
 use Target::{Admin, Caller, Public, Socket, User};
 
+/// The live socket's route (its refusals are logged as socket events too).
+pub const LIVE_PATTERN: &str = "/api/v1/chats/{chatId}/live";
+
 /// Every endpoint. Fixed path segments win over `{id}` segments (`/messages/credit-transfer` is not a
 /// message id), whatever the order here.
 #[rustfmt::skip]
@@ -137,7 +140,7 @@ pub const ROUTES: &[RouteDef] = &[
     route("GET", "/api/v1/chats", User(|_| Ok(UserRoute::ListChats))),
     route("POST", "/api/v1/chats", User(|_| Ok(UserRoute::CreateChat))),
     route("GET", "/api/v1/chats/{chatId}", Caller(|p| Ok(CallerRoute::GetChat(p.chat_id()?)))),
-    route("GET", "/api/v1/chats/{chatId}/live", Socket(|p| p.chat_id())),
+    route("GET", LIVE_PATTERN, Socket(|p| p.chat_id())),
     route("POST", "/api/v1/messages", Caller(|_| Ok(CallerRoute::SendMessage))),
     route("GET", "/api/v1/messages/chat/{chatId}", Caller(|p| Ok(CallerRoute::ListMessages(p.chat_id()?)))),
     route("POST", "/api/v1/messages/chat/{chatId}/read", User(|p| Ok(UserRoute::MarkRead(p.chat_id()?)))),
@@ -232,6 +235,20 @@ fn routes_of(path: &str) -> (Vec<&'static RouteDef>, Vec<&str>) {
         .filter(|r| best.is_some() && specificity(r.pattern, &segments) == best)
         .collect();
     (routes, segments)
+}
+
+/// The pattern of the routes that best match `path`, whatever their methods (for logs).
+pub fn pattern_of(path: &str) -> Option<&'static str> {
+    routes_of(path).0.first().map(|r| r.pattern)
+}
+
+/// The segment of `path` that `pattern`'s `{name}` matched, if it has one.
+pub fn path_arg<'a>(pattern: &'static str, path: &'a str, name: &str) -> Option<&'a str> {
+    let wanted = format!("{{{name}}}");
+    pattern_segments(pattern)
+        .zip(path_segments(path))
+        .find(|(p, _)| *p == wanted)
+        .map(|(_, segment)| segment)
 }
 
 /// A request matched to its route, with the path's segments for its `{name}` arguments.

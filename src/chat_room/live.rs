@@ -22,6 +22,7 @@ use crate::domain::live::{
 };
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
+use crate::log::{self, SocketAction, SocketLine};
 use crate::store::{messages, Db, Reach};
 use crate::views::SamaMessage;
 
@@ -44,6 +45,7 @@ async fn try_accept(state: &State, req: &Request) -> Result<Response> {
     state.accept_web_socket(&pair.server);
     pair.server.serialize_attachment(&socket)?;
     set_alarm_at(state, socket.expires_at_ms).await?;
+    log_socket(SocketAction::Open, Some(&socket), None, None);
     Ok(Response::from_websocket(pair.client)?)
 }
 
@@ -65,7 +67,7 @@ pub async fn close_expired(state: &State) -> worker::Result<()> {
     for ws in state.get_websockets() {
         match attachment(&ws) {
             Some(s) if s.expires_at_ms <= now => {
-                let _ = ws.close(Some(CLOSE_TOKEN_EXPIRED), Some("token expired"));
+                close(&ws, CLOSE_TOKEN_EXPIRED, "token expired");
             }
             Some(s) => next = Some(next.map_or(s.expires_at_ms, |n| n.min(s.expires_at_ms))),
             None => {}
@@ -89,14 +91,11 @@ pub fn broadcast(state: &State, frames: &[String], members: Option<&[&str]>, now
             continue;
         };
         if socket.expires_at_ms <= now {
-            let _ = ws.close(Some(CLOSE_TOKEN_EXPIRED), Some("token expired"));
+            close(&ws, CLOSE_TOKEN_EXPIRED, "token expired");
             continue;
         }
         if members.is_some_and(|m| !m.contains(&socket.user.as_str())) {
-            let _ = ws.close(
-                Some(CLOSE_NOT_PARTICIPANT),
-                Some("not a participant of this chat"),
-            );
+            close(&ws, CLOSE_NOT_PARTICIPANT, "not a participant of this chat");
             continue;
         }
         for frame in frames {
@@ -108,17 +107,48 @@ pub fn broadcast(state: &State, frames: &[String], members: Option<&[&str]>, now
 
 /// Completes the closing handshake (without this the client's close never finishes).
 pub fn on_close(ws: &WebSocket, code: usize, reason: String) {
+    log_socket(
+        SocketAction::Close,
+        attachment(ws).as_ref(),
+        u16::try_from(code).ok(),
+        Some("client"),
+    );
     let _ = ws.close(Some(echo_close_code(code)), Some(reason));
+}
+
+/// Closes a socket from the server's side, with the code of the rule that closed it, and logs it.
+pub fn close(ws: &WebSocket, code: u16, reason: &str) {
+    log_socket(
+        SocketAction::Close,
+        attachment(ws).as_ref(),
+        Some(code),
+        Some("server"),
+    );
+    let _ = ws.close(Some(code), Some(reason));
+}
+
+fn log_socket(
+    action: SocketAction,
+    socket: Option<&LiveSocket>,
+    code: Option<u16>,
+    by: Option<&'static str>,
+) {
+    let mut line = SocketLine::new(action);
+    line.chat_id = socket.map(|s| s.chat.as_str());
+    line.user_id = socket.map(|s| s.user.as_str());
+    line.code = code;
+    line.by = by;
+    log::emit(&line);
 }
 
 /// Answers one client frame on its socket.
 pub async fn on_frame(env: &Env, ws: &WebSocket, message: WebSocketIncomingMessage) {
     let Some(socket) = attachment(ws) else {
-        let _ = ws.close(Some(1011), Some("socket state lost; reconnect"));
+        close(ws, 1011, "socket state lost; reconnect");
         return;
     };
     if socket.expires_at_ms <= now_ms() {
-        let _ = ws.close(Some(CLOSE_TOKEN_EXPIRED), Some("token expired"));
+        close(ws, CLOSE_TOKEN_EXPIRED, "token expired");
         return;
     }
     let text = match message {
@@ -159,10 +189,7 @@ async fn message_list(
         Ok(Some(page)) => page,
         Ok(None) => {
             send(ws, &failure(id, ApiError::not_found("chat")));
-            let _ = ws.close(
-                Some(CLOSE_NOT_PARTICIPANT),
-                Some("not a participant of this chat"),
-            );
+            close(ws, CLOSE_NOT_PARTICIPANT, "not a participant of this chat");
             return;
         }
         Err(e) => return send(ws, &failure(id, e)),

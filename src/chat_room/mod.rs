@@ -96,7 +96,7 @@ impl DurableObject for ChatRoom {
 
     async fn websocket_error(&self, ws: WebSocket, error: worker::Error) -> worker::Result<()> {
         console_error!("chat room socket error: {error}");
-        let _ = ws.close(Some(1011), Some("socket error"));
+        live::close(&ws, 1011, "socket error");
         Ok(())
     }
 

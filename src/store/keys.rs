@@ -8,6 +8,7 @@ use super::{first, nth, rows, Db};
 use crate::domain::ids::{new_object_id, ProjectId, UserId};
 use crate::domain::keys::{KeyHash, NewApiKey, ServiceKey};
 use crate::error::{ApiError, Result};
+use crate::log::Actor;
 
 /// A stored key as the admin sees it (never the key itself, nor its hash).
 #[derive(Debug, Clone, Deserialize)]
@@ -56,8 +57,9 @@ pub fn check_statement(db: &Db, hash: &KeyHash) -> Result<worker::D1PreparedStat
     db.statement(KEY_SQL, &[hash.as_str().into()])
 }
 
-/// The key `check_statement` found; a missing (unknown or revoked) key is a 401.
-pub fn checked(result: &worker::D1Result) -> Result<ServiceKey> {
+/// The key `check_statement` found; a missing (unknown or revoked) key is a 401. A found key's id is
+/// noted for the request's log line.
+pub fn checked(db: &Db, result: &worker::D1Result) -> Result<ServiceKey> {
     #[derive(Deserialize)]
     struct Found {
         id: String,
@@ -65,6 +67,7 @@ pub fn checked(result: &worker::D1Result) -> Result<ServiceKey> {
         sender_id: String,
     }
     let found = first::<Found>(result)?.ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
+    db.trace.note(Actor::Key(found.id.clone()));
     Ok(ServiceKey {
         id: found.id,
         project: found
@@ -77,7 +80,7 @@ pub fn checked(result: &worker::D1Result) -> Result<ServiceKey> {
 
 /// Checks a key on its own: one round trip (for writes, which then go to the chat's Durable Object).
 pub async fn find(db: &Db, hash: &KeyHash) -> Result<ServiceKey> {
-    checked(&db.all(check_statement(db, hash)?).await?)
+    checked(db, &db.all(check_statement(db, hash)?).await?)
 }
 
 /// Stores a new key. One round trip.

@@ -96,6 +96,8 @@ impl Arg<'_> {
 pub struct Db {
     db: D1Database,
     cost: Cell<Cost>,
+    /// Who the request's storage work was for, for its log line (a key is known only once checked).
+    pub trace: crate::log::Trace,
 }
 
 impl Db {
@@ -103,6 +105,7 @@ impl Db {
         Db {
             db,
             cost: Cell::new(Cost::default()),
+            trace: crate::log::Trace::default(),
         }
     }
 
@@ -173,7 +176,7 @@ pub(crate) async fn read_one<T: DeserializeOwned>(
     let results = db
         .batch(vec![keys::check_statement(db, key)?, read])
         .await?;
-    keys::checked(nth(&results, 0)?)?;
+    keys::checked(db, nth(&results, 0)?)?;
     first::<T>(nth(&results, 1)?)
 }
 
@@ -195,7 +198,7 @@ pub(crate) async fn read_as<T: DeserializeOwned>(
             let results = db
                 .batch(vec![keys::check_statement(db, hash)?, read])
                 .await?;
-            let key = keys::checked(nth(&results, 0)?)?;
+            let key = keys::checked(db, nth(&results, 0)?)?;
             Ok((Author::Service(key), first(nth(&results, 1)?)?))
         }
     }

@@ -204,6 +204,11 @@ impl TestServer {
         d1_execute(&self.state_dir, &file);
     }
 
+    /// What `wrangler dev` has printed so far (its own lines and the worker's logs).
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(self.state_dir.join("wrangler.log")).unwrap_or_default()
+    }
+
     pub fn client(&self) -> Api {
         Api {
             base_url: self.base_url.clone(),

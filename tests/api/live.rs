@@ -99,7 +99,7 @@ fn try_connect(
     }
 }
 
-fn connect(api: &Api, user: &str, chat: &str) -> Socket {
+pub(crate) fn connect(api: &Api, user: &str, chat: &str) -> Socket {
     try_connect(api, chat, "", Some(&token(user))).unwrap_or_else(|(s, b)| panic!("{s} {b}"))
 }
 

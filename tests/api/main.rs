@@ -10,6 +10,7 @@ mod edits;
 mod helpers;
 mod keys;
 mod live;
+mod logs;
 mod messages;
 mod schema;
 mod service;
