@@ -32,7 +32,8 @@ if [ -z "${BASE_BUILD:-}" ]; then
   rm -rf "$WORKTREE" && git worktree prune && git worktree add -f --detach "$WORKTREE" "$BASE" >/dev/null
   ln -s "$ROOT/node_modules" "$WORKTREE/node_modules"
   (cd "$WORKTREE" && WASM_BINDGEN_BIN=$ROOT/.tools/bin/wasm-bindgen ESBUILD_BIN=$ROOT/node_modules/@esbuild/linux-x64/bin/esbuild \
-    CARGO_TARGET_DIR=$OUT/base-target "$ROOT/.tools/bin/worker-build" --release >/dev/null 2>&1)
+    CARGO_TARGET_DIR=$OUT/base-target "$ROOT/.tools/bin/worker-build" --release >/dev/null 2>&1 \
+    && if [ -f .ci/strip-wasm-names.mjs ]; then node .ci/strip-wasm-names.mjs build/index_bg.wasm >/dev/null; fi)
   BASE_BUILD=$WORKTREE/build
   BASE_NAME="before ($(git rev-parse --short "$BASE"))"
 else

@@ -413,6 +413,11 @@ impl Api {
             text,
             body,
         };
+        // While `wrangler dev` stops, its proxy answers 503 itself: the worker never saw the request
+        // (every answer of the worker carries X-Request-Id). For callers, that is a server gone.
+        if status == 503 && resp.header("x-request-id").is_none() {
+            return Err(format!("503 from wrangler, not the worker: {}", resp.text));
+        }
         // Every response is held to the OpenAPI document.
         crate::contract::check_response(&crate::contract::Received {
             method,
