@@ -19,7 +19,7 @@ WRANGLER=$ROOT/node_modules/.bin/wrangler
 
 rm -rf "$OUT" && mkdir -p "$OUT/seed"
 sed "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" wrangler.toml > "$OUT/seed/wrangler.toml"
-printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\n' > "$OUT/seed/.dev.vars"
+printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nRATE_LIMITS=off\n' > "$OUT/seed/.dev.vars"
 MESSAGES=1000 bash bench/seed.sh > "$OUT/seed/seed.sql"
 (cd "$OUT/seed" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null \
   && "$WRANGLER" d1 execute DB --local --persist-to d1 --file=seed.sql >/dev/null)

@@ -23,7 +23,7 @@ fi
 rm -rf "$STATE" && mkdir -p "$STATE"
 sed -e "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" \
   -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" wrangler.toml > "$STATE/wrangler.toml"
-printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\n' > "$STATE/.dev.vars"
+printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nRATE_LIMITS=off\n' > "$STATE/.dev.vars"
 WRANGLER=$ROOT/node_modules/.bin/wrangler
 
 # Seed (bench/seed.sh): the big chat, alice's 20 chats, the fan-out group and the transfer chats.

@@ -9,6 +9,10 @@ pub struct Config {
     pub admin_api_key: String,
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
+    /// `JWT_JWKS_URL`: an identity provider's key set (RS256, ES256, EdDSA tokens).
+    pub jwt_jwks_url: Option<String>,
+    /// `JWT_ALGORITHMS`, parsed (default RS256); an unknown name is kept as the error it is.
+    pub jwt_algorithms: Result<Vec<crate::auth::jwks::ProviderAlg>, String>,
     /// Allowed CORS origins; `*` allows any.
     pub cors_origins: Vec<String>,
 }
@@ -27,6 +31,10 @@ impl Config {
             admin_api_key: text(env, "ADMIN_API_KEY").unwrap_or_default(),
             jwt_issuer: text(env, "JWT_ISSUER"),
             jwt_audience: text(env, "JWT_AUDIENCE"),
+            jwt_jwks_url: text(env, "JWT_JWKS_URL"),
+            jwt_algorithms: crate::auth::jwks::parse_algorithms(
+                text(env, "JWT_ALGORITHMS").as_deref(),
+            ),
             cors_origins: text(env, "CORS_ORIGINS")
                 .map(|v| {
                     v.split(',')
@@ -43,6 +51,8 @@ impl Config {
             secret: &self.jwt_secret,
             issuer: self.jwt_issuer.as_deref(),
             audience: self.jwt_audience.as_deref(),
+            jwks_url: self.jwt_jwks_url.as_deref(),
+            algorithms: &self.jwt_algorithms,
         }
     }
 

@@ -3,11 +3,12 @@
 
 use worker::{Env, Request};
 
-use crate::auth::{authenticate, constant_time_eq, Author, Caller, Credential};
+use crate::auth::{self, constant_time_eq, webcrypto, Author, Caller, Credential, Verification};
 use crate::config::Config;
 use crate::domain::keys;
 use crate::error::{ApiError, Result};
 use crate::http::{header, query};
+use crate::limits::{Budget, Limits};
 use crate::log::Actor;
 use crate::store::{self, Db, Reach};
 
@@ -16,28 +17,40 @@ pub struct Ctx {
     pub db: Db,
     pub config: Config,
     pub now_ms: i64,
+    /// The request's rate limits (spent as soon as the caller is known).
+    pub limits: Limits,
+    /// Whether the client's `X-D1-Bookmark` was well formed (a malformed one is refused after
+    /// authentication, so that a missing credential is still the 401).
+    pub bookmark: Result<()>,
 }
 
 impl Ctx {
     /// Who a request presents itself as: a user's token (`Authorization`: `Bearer <jwt>` or a bare
     /// token) or a service key (`X-API-Key`), not both (400). The key is checked for form here and
     /// against storage in the request's own round trip.
-    pub fn credential(&self, req: &Request) -> Result<Credential> {
+    pub async fn credential(&self, req: &Request) -> Result<Credential> {
         let token = header(req, "Authorization").filter(|t| !t.trim().is_empty());
         let key = header(req, "X-API-Key").filter(|k| !k.trim().is_empty());
         match (token, key) {
             (Some(_), Some(_)) => Err(ApiError::bad_request(
                 "send either a token (Authorization) or an API key (X-API-Key), not both",
             )),
-            (None, Some(key)) => Ok(Credential::Key(keys::credential(key.trim())?)),
-            (token, None) => Ok(Credential::User(self.user_from(token.as_deref())?)),
+            (None, Some(key)) => {
+                let hash = keys::credential(key.trim())?;
+                // By the key's hash: over budget costs no storage round trip.
+                self.limits
+                    .spend(&self.env, Budget::Key, hash.as_str())
+                    .await?;
+                Ok(Credential::Key(hash))
+            }
+            (token, None) => Ok(Credential::User(self.user_from(token.as_deref()).await?)),
         }
     }
 
     /// The user of a route only users may call: a service key is a 403 (once it is known to be a live
     /// key: an unknown or revoked one is a 401 like anywhere else).
     pub async fn user(&self, req: &Request) -> Result<Caller> {
-        match self.credential(req)? {
+        match self.credential(req).await? {
             Credential::User(caller) => Ok(caller),
             Credential::Key(hash) => {
                 store::keys::find(&self.db, &hash).await?;
@@ -63,15 +76,29 @@ impl Ctx {
             return self.user(req).await;
         }
         let token = query(req)?.get("access_token").map(str::to_string);
-        self.user_from(token.as_deref())
+        self.user_from(token.as_deref()).await
     }
 
-    fn user_from(&self, token: Option<&str>) -> Result<Caller> {
+    /// The user a token names: HS256 verified here, a provider's token against its key set (fetched
+    /// and cached per isolate) with WebCrypto.
+    async fn user_from(&self, header: Option<&str>) -> Result<Caller> {
         let now = chrono::DateTime::from_timestamp_millis(self.now_ms).unwrap_or_default();
-        let caller = authenticate(token, &self.config.jwt(), now)?;
+        let settings = self.config.jwt();
+        let caller = match auth::inspect(header, &settings)? {
+            (untrusted, Verification::Hs256) => auth::verify_hs256(&untrusted, &settings, now)?,
+            (untrusted, Verification::Provider { alg, kid, url }) => {
+                let token = auth::bearer_token(header)?;
+                let (input, signature) = auth::signed_parts(token, &untrusted);
+                webcrypto::verify(url, &kid, alg, input, signature, self.now_ms).await?;
+                auth::verified_provider_claims(&untrusted, &settings, now)?
+            }
+        };
         self.db
             .trace
             .note(Actor::User(caller.id.as_str().to_string()));
+        self.limits
+            .spend_user(&self.env, caller.id.as_str())
+            .await?;
         Ok(caller)
     }
 

@@ -99,6 +99,14 @@ pub fn query(req: &Request) -> Result<Query> {
     Ok(Query::from_url(&req.inner().url()))
 }
 
+/// The client's `X-D1-Bookmark`, if it sent one; a malformed one is a 400.
+pub fn bookmark(req: &Request) -> Result<Option<String>> {
+    match header(req, "X-D1-Bookmark") {
+        None => Ok(None),
+        Some(value) => crate::domain::input::bookmark(&value).map(Some),
+    }
+}
+
 pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }

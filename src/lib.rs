@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod limits;
 pub mod log;
 pub mod router;
 pub mod store;
@@ -24,16 +25,16 @@ use crate::domain::time::now_ms;
 use crate::error::ApiError;
 use crate::http::{header, json_response, write_cost, Reply};
 use crate::log::{Actor, RequestLine, SocketAction, SocketLine};
-use crate::store::{Cost, Db};
+use crate::store::{Cost, Db, SessionStart};
 
 /// The OpenAPI 3.1 document of every route (`GET /openapi.json`); kept true by the router's tests.
 /// `src/openapi.json`, minified by build.rs.
 pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
 
 const CORS_ALLOW_HEADERS: &str =
-    "Authorization, Content-Type, Idempotency-Key, X-API-Key, X-Request-Id";
+    "Authorization, Content-Type, Idempotency-Key, X-API-Key, X-Request-Id, X-D1-Bookmark";
 const CORS_EXPOSE_HEADERS: &str =
-    "X-Request-Id, X-D1-Queries, X-D1-Rows-Read, X-D1-Rows-Written, Idempotent-Replayed, Retry-After";
+    "X-Request-Id, X-D1-Queries, X-D1-Rows-Read, X-D1-Rows-Written, X-D1-Bookmark, Idempotent-Replayed, Retry-After";
 
 /// What `finish` needs to know about the request.
 struct Exchange {
@@ -56,25 +57,48 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
         now,
     };
     let config = Config::from_env(&env);
-    let (outcome, cost, actor) = match env.d1("DB") {
-        Err(e) => (
-            Err(ApiError::internal(format!("D1 binding DB: {e}"))),
-            Cost::default(),
-            None,
-        ),
-        Ok(db) => {
-            let ctx = Ctx {
-                env,
-                db: Db::new(db),
-                config,
-                now_ms: now,
-            };
-            let outcome = serve(&mut req, &ctx, &exchange).await;
-            let (cost, actor) = (ctx.db.cost(), ctx.db.trace.actor());
-            return finish(outcome, cost, actor, &ctx.config, &exchange);
-        }
+    // Reads start at any replica at least as fresh as the client's bookmark; writes at the primary.
+    // A malformed bookmark is the request's 400 once its caller is authenticated (`handlers::dispatch`).
+    let bookmark = http::bookmark(&req);
+    let start = match &bookmark {
+        _ if limits::is_write(&exchange.method) => SessionStart::Primary,
+        Ok(Some(b)) => SessionStart::After(b),
+        _ => SessionStart::Unconstrained,
     };
-    finish(outcome, cost, actor, &config, &exchange)
+    let db = env
+        .d1("DB")
+        .map_err(|e| ApiError::internal(format!("D1 binding DB: {e}")))
+        .and_then(|db| Db::new(&db, start));
+    let db = match db {
+        Ok(db) => db,
+        Err(e) => return finish(Err(e), Cost::default(), None, None, &config, &exchange),
+    };
+    let limits = limits::Limits::new(
+        env.var("RATE_LIMITS")
+            .ok()
+            .map(|v| v.to_string())
+            .as_deref(),
+        &exchange.method,
+        header(&req, "CF-Connecting-IP"),
+    );
+    let ctx = Ctx {
+        env,
+        db,
+        config,
+        now_ms: now,
+        limits,
+        bookmark: bookmark.map(|_| ()),
+    };
+    let outcome = serve(&mut req, &ctx, &exchange).await;
+    let (cost, actor) = (ctx.db.cost(), ctx.db.trace.actor());
+    finish(
+        outcome,
+        cost,
+        actor,
+        ctx.db.bookmark(),
+        &ctx.config,
+        &exchange,
+    )
 }
 
 /// A client's `X-Request-Id` (1–64 of `[A-Za-z0-9._:-]`), else a new one.
@@ -105,9 +129,16 @@ async fn serve(req: &mut Request, ctx: &Ctx, exchange: &Exchange) -> error::Resu
             "Upgrade: websocket is only accepted on /api/v1/chats/{chatId}/live",
         ));
     }
-    handlers::dispatch(resolved, req, ctx)
-        .await
-        .map_err(|e| e.in_envelope(envelope))
+    let outcome = handlers::dispatch(resolved, req, ctx).await;
+    // A request that failed authentication (or had none) spends its client's budget: past it, the
+    // answer is the 429 instead of the 401.
+    if outcome.as_ref().is_err_and(|e| e.status == 401) {
+        ctx.limits
+            .spend_unauthenticated(&ctx.env)
+            .await
+            .map_err(|e| e.in_envelope(envelope))?;
+    }
+    outcome.map_err(|e| e.in_envelope(envelope))
 }
 
 /// `OPTIONS`: the methods of the path in `Allow` (204), and, for an allowed origin's CORS preflight,
@@ -133,6 +164,7 @@ fn finish(
     outcome: error::Result<Reply>,
     cost: Cost,
     actor: Option<Actor>,
+    bookmark: Option<String>,
     config: &Config,
     exchange: &Exchange,
 ) -> worker::Result<Response> {
@@ -152,6 +184,9 @@ fn finish(
     };
     let headers = response.headers_mut();
     headers.set("X-Request-Id", &exchange.request_id)?;
+    if let Some(bookmark) = &bookmark {
+        headers.set("X-D1-Bookmark", bookmark)?;
+    }
     write_cost(headers, cost).map_err(|e| worker::Error::RustError(e.to_string()))?;
     if let Some(allowed) = config.cors_origin_for(exchange.origin.as_deref()) {
         headers.set("Access-Control-Allow-Origin", &allowed)?;

@@ -136,6 +136,45 @@ impl<'a> SocketLine<'a> {
     }
 }
 
+/// The log line of an identity provider's key set that could not be used.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeySetLine<'a> {
+    pub event: &'static str,
+    pub action: &'static str,
+    /// The key set's URL (configuration, not a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+}
+
+impl<'a> KeySetLine<'a> {
+    /// The set could not be fetched or parsed: tokens it would verify are refused meanwhile.
+    pub fn failed(url: &'a str, error: &'a str) -> Self {
+        KeySetLine {
+            event: "jwks",
+            action: "fetch_failed",
+            url: Some(url),
+            kid: None,
+            error: Some(error),
+        }
+    }
+
+    /// A key of the set that WebCrypto would not import.
+    pub fn bad_key(kid: &'a str) -> Self {
+        KeySetLine {
+            event: "jwks",
+            action: "bad_key",
+            url: None,
+            kid: Some(kid),
+            error: None,
+        }
+    }
+}
+
 /// Writes `line` as one object to the runtime's log (`console.log`), so that its fields are indexed;
 /// as JSON text if the runtime cannot take it as an object.
 pub fn emit<T: Serialize>(line: &T) {

@@ -1,6 +1,12 @@
-//! Authentication: HS256 JWTs for users (API.md "Authentication"). No `worker` types here, so every rule
-//! is unit-tested natively. Keys are never taken from the token (`kid`, `jku`, `jwk`, `x5u` are ignored):
-//! the only key is the configured secret, and the only algorithm HS256.
+//! Authentication: users' JWTs (API.md "Authentication"): HS256 with the configured secret, and, when
+//! `JWT_JWKS_URL` is set, an identity provider's RS256, ES256 or EdDSA tokens verified against its key
+//! set. Which verification a token gets is decided here from its header alone (`inspect`), and its
+//! claims are checked here whichever way its signature was: all native and unit-tested. The provider's
+//! key set and WebCrypto live in `jwks` and `webcrypto`. Keys are never taken from the token (`jku`,
+//! `jwk`, `x5u` are ignored; `kid` only selects among the configured set's keys).
+
+pub mod jwks;
+pub mod webcrypto;
 
 use chrono::{DateTime, Duration, Utc};
 use jwt_compact::alg::{Hs256, Hs256Key};
@@ -23,6 +29,23 @@ pub struct JwtSettings<'a> {
     pub secret: &'a str,
     pub issuer: Option<&'a str>,
     pub audience: Option<&'a str>,
+    /// `JWT_JWKS_URL`: the identity provider's key set, if any.
+    pub jwks_url: Option<&'a str>,
+    /// `JWT_ALGORITHMS`, parsed (an unknown name is a configuration error).
+    pub algorithms: &'a std::result::Result<Vec<jwks::ProviderAlg>, String>,
+}
+
+/// How a token's signature is to be verified, decided from its header before any key is touched.
+#[derive(Debug, PartialEq)]
+pub enum Verification<'a> {
+    /// HS256 with `JWT_SECRET`.
+    Hs256,
+    /// The provider's key `kid`, for `alg`, from the key set at `url`.
+    Provider {
+        alg: jwks::ProviderAlg,
+        kid: String,
+        url: &'a str,
+    },
 }
 
 /// Who is calling, from a verified token. It travels typed into the chat's Durable Object.
@@ -80,22 +103,80 @@ fn unauthorized(why: &str) -> ApiError {
 }
 
 /// Takes the `Authorization` header value (`Bearer <jwt>` or a bare `<jwt>`).
-pub fn authenticate(
-    header: Option<&str>,
-    settings: &JwtSettings<'_>,
-    now: DateTime<Utc>,
-) -> Result<Caller> {
-    if settings.secret.len() < MIN_SECRET_BYTES {
+/// Reads a token (`Authorization` value) and decides how to verify it: HS256 only with a usable
+/// `JWT_SECRET`; RS256, ES256, EdDSA only with `JWT_JWKS_URL` set, the algorithm listed in
+/// `JWT_ALGORITHMS`, and a `kid`. Anything else is a 401 (a configuration that can verify nothing is a
+/// 500 with a log line).
+pub fn inspect<'t, 's>(
+    header: Option<&'t str>,
+    settings: &JwtSettings<'s>,
+) -> Result<(UntrustedToken<'t>, Verification<'s>)> {
+    let token = bearer_token(header)?;
+    let untrusted = UntrustedToken::new(token).map_err(|_| unauthorized("malformed token"))?;
+    let secret_usable = settings.secret.len() >= MIN_SECRET_BYTES;
+    if !settings.secret.is_empty() && !secret_usable {
         return Err(ApiError::internal(format!(
             "configuration error: JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes; refusing to verify tokens"
         )));
     }
-    let token = bearer_token(header)?;
-    let untrusted = UntrustedToken::new(token).map_err(|_| unauthorized("malformed token"))?;
+    let provider = settings.jwks_url.filter(|u| !u.is_empty());
+    if !secret_usable && provider.is_none() {
+        return Err(ApiError::internal(
+            "configuration error: neither JWT_SECRET nor JWT_JWKS_URL is set; no token can be verified",
+        ));
+    }
+    let alg = untrusted.algorithm();
+    if alg == "HS256" && secret_usable {
+        return Ok((untrusted, Verification::Hs256));
+    }
+    let (Some(url), Some(provider_alg)) = (provider, jwks::ProviderAlg::parse(alg)) else {
+        return Err(unauthorized(&format!(
+            "algorithm {} is not accepted",
+            printable(alg)
+        )));
+    };
+    let accepted = settings.algorithms.as_ref().map_err(|e| {
+        ApiError::internal(format!(
+            "configuration error: {e}; refusing provider tokens"
+        ))
+    })?;
+    if !accepted.contains(&provider_alg) {
+        return Err(unauthorized(&format!("algorithm {alg} is not accepted")));
+    }
+    let kid = untrusted
+        .header()
+        .key_id
+        .clone()
+        .filter(|k| !k.is_empty() && k.len() <= 256)
+        .ok_or_else(|| unauthorized("kid is required"))?;
+    Ok((
+        untrusted,
+        Verification::Provider {
+            alg: provider_alg,
+            kid,
+            url,
+        },
+    ))
+}
+
+/// An algorithm name as the client sent it, for an error message: at most 16 printable characters.
+fn printable(alg: &str) -> String {
+    alg.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(16)
+        .collect()
+}
+
+/// An HS256 token (as `inspect` found it) verified with `JWT_SECRET`, and its caller.
+pub fn verify_hs256(
+    untrusted: &UntrustedToken<'_>,
+    settings: &JwtSettings<'_>,
+    now: DateTime<Utc>,
+) -> Result<Caller> {
     let key = Hs256Key::new(settings.secret.as_bytes());
     let verified = Hs256
         .validator::<TokenClaims>(&key)
-        .validate(&untrusted)
+        .validate(untrusted)
         .map_err(|e| match e {
             ValidationError::AlgorithmMismatch { .. } => unauthorized("algorithm must be HS256"),
             ValidationError::InvalidSignature | ValidationError::InvalidSignatureLen { .. } => {
@@ -103,14 +184,51 @@ pub fn authenticate(
             }
             _ => unauthorized("malformed claims"),
         })?;
-    let claims = verified.claims();
+    accept_claims(verified.claims(), settings, now)
+}
+
+/// The caller of a provider's token whose signature was verified (by `webcrypto::verify`).
+pub fn verified_provider_claims(
+    untrusted: &UntrustedToken<'_>,
+    settings: &JwtSettings<'_>,
+    now: DateTime<Utc>,
+) -> Result<Caller> {
+    let claims = untrusted
+        .deserialize_claims_unchecked::<TokenClaims>()
+        .map_err(|_| unauthorized("malformed claims"))?;
+    accept_claims(&claims, settings, now)
+}
+
+/// A token's signing input (`header.payload`) and its signature's bytes.
+pub fn signed_parts<'t>(token: &'t str, untrusted: &'t UntrustedToken<'_>) -> (&'t [u8], &'t [u8]) {
+    let input = token.rsplit_once('.').map_or("", |(input, _)| input);
+    (input.as_bytes(), untrusted.signature_bytes())
+}
+
+fn accept_claims(
+    claims: &Claims<TokenClaims>,
+    settings: &JwtSettings<'_>,
+    now: DateTime<Utc>,
+) -> Result<Caller> {
     check_times(claims, now)?;
     check_issuer_and_audience(&claims.custom, settings)?;
     caller(claims)
 }
 
-/// The token of an `Authorization` value: `Bearer <jwt>` or a bare `<jwt>`, at most 8 KiB.
-fn bearer_token(header: Option<&str>) -> Result<&str> {
+/// An HS256 token's caller, verified synchronously (a provider's token needs `webcrypto`: refused here).
+pub fn authenticate(
+    header: Option<&str>,
+    settings: &JwtSettings<'_>,
+    now: DateTime<Utc>,
+) -> Result<Caller> {
+    match inspect(header, settings)? {
+        (untrusted, Verification::Hs256) => verify_hs256(&untrusted, settings, now),
+        (_, Verification::Provider { .. }) => Err(unauthorized("provider tokens need the key set")),
+    }
+}
+
+/// The bearer token of an `Authorization` value (with or without `Bearer `), within its size limit.
+pub fn bearer_token(header: Option<&str>) -> Result<&str> {
     let raw = header
         .map(str::trim)
         .filter(|h| !h.is_empty())
@@ -215,12 +333,15 @@ mod tests {
     use serde_json::json;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    static NO_PROVIDER: std::result::Result<Vec<jwks::ProviderAlg>, String> = Ok(Vec::new());
 
     fn settings() -> JwtSettings<'static> {
         JwtSettings {
             secret: SECRET,
             issuer: Some("edge"),
             audience: Some("chat"),
+            jwks_url: None,
+            algorithms: &NO_PROVIDER,
         }
     }
 
@@ -325,6 +446,8 @@ mod tests {
             secret: "short",
             issuer: None,
             audience: None,
+            jwks_url: None,
+            algorithms: &NO_PROVIDER,
         };
         assert_eq!(
             authenticate(Some(&sign(good())), &weak, now())

@@ -36,6 +36,7 @@ pub async fn write(ctx: &Ctx, author: Author, write: Write) -> Result<Written> {
     let request = RoomRequest::Write { author, write };
     let reply: RoomReply = post(ctx, &chat_id, &request).await?.json().await?;
     ctx.db.add_cost(reply.cost);
+    ctx.db.note_bookmark(reply.bookmark);
     reply.outcome
 }
 
@@ -60,6 +61,8 @@ pub async fn open_live(ctx: &Ctx, caller: &Caller, chat_id: &ChatId) -> Result<W
         user: caller.id.clone(),
         chat: chat_id.clone(),
         expires_at_ms: caller.expires_at_ms,
+        window_start_ms: 0,
+        frames_in_window: 0,
     };
     let headers = Headers::new();
     headers.set("Upgrade", "websocket")?;

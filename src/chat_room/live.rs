@@ -18,12 +18,12 @@ use crate::domain::cursor::CursorQuery;
 use crate::domain::listing::window_end;
 use crate::domain::live::{
     echo_close_code, parse_frame, ClientFrame, FrameError, LiveSocket, CLOSE_NOT_PARTICIPANT,
-    CLOSE_TOKEN_EXPIRED,
+    CLOSE_POLICY, CLOSE_TOKEN_EXPIRED,
 };
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
 use crate::log::{self, SocketAction, SocketLine};
-use crate::store::{messages, Db, Reach};
+use crate::store::{messages, Db, Reach, SessionStart};
 use crate::views::SamaMessage;
 
 /// Accepts a socket for the user the worker vouches for (token and membership were checked there),
@@ -143,12 +143,24 @@ fn log_socket(
 
 /// Answers one client frame on its socket.
 pub async fn on_frame(env: &Env, ws: &WebSocket, message: WebSocketIncomingMessage) {
-    let Some(socket) = attachment(ws) else {
+    let Some(mut socket) = attachment(ws) else {
         close(ws, 1011, "socket state lost; reconnect");
         return;
     };
-    if socket.expires_at_ms <= now_ms() {
+    let now = now_ms();
+    if socket.expires_at_ms <= now {
         close(ws, CLOSE_TOKEN_EXPIRED, "token expired");
+        return;
+    }
+    let within = socket.count_frame(now);
+    // Kept in the attachment so that hibernation does not reset the window.
+    let _ = ws.serialize_attachment(&socket);
+    if !within {
+        close(
+            ws,
+            CLOSE_POLICY,
+            "more than 20 frames in 10 seconds; slow down and reconnect",
+        );
         return;
     }
     let text = match message {
@@ -180,9 +192,13 @@ async fn message_list(
     id: &Value,
     query: &CursorQuery,
 ) {
-    let db = match env.d1("DB") {
-        Ok(db) => Db::new(db),
-        Err(e) => return send(ws, &failure(id, ApiError::internal(e.to_string()))),
+    let db = match env.d1("DB").map_err(|e| ApiError::internal(e.to_string())) {
+        Ok(db) => Db::new(&db, SessionStart::Unconstrained),
+        Err(e) => Err(e),
+    };
+    let db = match db {
+        Ok(db) => db,
+        Err(e) => return send(ws, &failure(id, e)),
     };
     let reach = Reach::Member(&socket.user);
     let page = match messages::list_window(&db, reach, &socket.chat, query).await {

@@ -28,7 +28,7 @@ use crate::auth::Author;
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
 use crate::store::rows::MessageRow;
-use crate::store::{credits, messages, Db};
+use crate::store::{credits, messages, Db, SessionStart};
 use crate::views;
 use protocol::{Event, ReadEvent, RoomReply, RoomRequest, Write, Written};
 
@@ -64,6 +64,7 @@ impl DurableObject for ChatRoom {
             Err(e) => RoomReply {
                 outcome: Err(ApiError::internal(format!("chat room request: {e}"))),
                 cost: Default::default(),
+                bookmark: None,
             },
         };
         if let Err(err) = &reply.outcome {
@@ -116,12 +117,18 @@ impl ChatRoom {
     /// Runs one write of the chat in its turn, then, while still holding the turn, sends its events to
     /// the chat's sockets, so events leave in commit order. A write that fails sends nothing.
     async fn write(&self, author: &Author, write: &Write) -> RoomReply {
+        // Writes start at the primary; the session's bookmark goes back to the worker and the client.
         let db = match self.env.d1("DB") {
-            Ok(db) => Db::new(db),
+            Ok(db) => Db::new(&db, SessionStart::Primary),
+            Err(e) => Err(ApiError::internal(format!("D1 binding DB: {e}"))),
+        };
+        let db = match db {
+            Ok(db) => db,
             Err(e) => {
                 return RoomReply {
-                    outcome: Err(ApiError::internal(format!("D1 binding DB: {e}"))),
+                    outcome: Err(e),
                     cost: Default::default(),
+                    bookmark: None,
                 }
             }
         };
@@ -139,6 +146,7 @@ impl ChatRoom {
         RoomReply {
             outcome,
             cost: db.cost(),
+            bookmark: db.bookmark(),
         }
     }
 

@@ -88,6 +88,9 @@ pub struct RoomReply {
     pub outcome: Result<Written, ApiError>,
     /// The D1 work the object did for this request, for the worker's `X-D1-*` headers.
     pub cost: Cost,
+    /// The bookmark of the write's D1 session, for the worker's `X-D1-Bookmark`.
+    #[serde(default)]
+    pub bookmark: Option<String>,
 }
 
 /// A write as stored.

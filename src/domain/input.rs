@@ -263,6 +263,25 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
+/// A D1 session bookmark as D1 writes them: four groups of lowercase hex, 8-8-8-32 long
+/// (`0000007b-0000b26e-00001538-0c3e87bb37b3db5cc52eedb93cd3b96b`). Anything else is a 400 before D1
+/// sees it.
+pub fn bookmark(value: &str) -> crate::error::Result<String> {
+    let value = value.trim();
+    let lengths: Vec<usize> = value.split('-').map(str::len).collect();
+    let well_formed = lengths == [8, 8, 8, 32]
+        && value
+            .bytes()
+            .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if well_formed {
+        Ok(value.to_string())
+    } else {
+        Err(crate::error::ApiError::bad_request(
+            "X-D1-Bookmark must be a bookmark from an earlier response's X-D1-Bookmark",
+        ))
+    }
+}
+
 pub struct Query {
     pairs: Vec<(String, String)>,
     errors: Vec<String>,
@@ -428,6 +447,28 @@ fn is_url_tail(tail: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bookmarks_are_checked_for_form() {
+        let good = "0000000a-00000003-00004f0c-1ba2e1a5cc3a3d4c4e6bd31ef7a53d0b";
+        assert_eq!(bookmark(good).unwrap(), good);
+        assert_eq!(bookmark(&format!(" {good} ")).unwrap(), good);
+        for bad in [
+            "",
+            "first-primary",
+            "first-unconstrained",
+            "0000000A-00000003",
+            "00000000",
+            "0",
+            "00000000-00000001",
+            "0000000a-00000003-00004f0c-1BA2E1A5CC3A3D4C4E6BD31EF7A53D0B",
+            "0000000a-00000003-00004f0c--1ba2e1a5cc3a3d4c4e6bd31ef7a53d0",
+            "0000000a-00000003-00004f0c-1ba2e1a5cc3a3d4c4e6bd31ef7a53d0g",
+            &format!("{good}-00000000"),
+        ] {
+            assert_eq!(bookmark(bad).unwrap_err().status, 400, "{bad:?}");
+        }
+    }
 
     #[test]
     fn query_from_url_decodes_like_url_search_params() {

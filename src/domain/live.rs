@@ -27,6 +27,12 @@ pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
 /// Close code for a socket whose user is no longer a participant of the chat.
 pub const CLOSE_NOT_PARTICIPANT: u16 = 4003;
 
+/// Close code for a socket whose client sent frames too fast (RFC 6455 "policy violation").
+pub const CLOSE_POLICY: u16 = 1008;
+/// At most this many client frames per `FRAME_WINDOW_MS` (API.md "Rate limits").
+pub const MAX_FRAMES_PER_WINDOW: u32 = 20;
+pub const FRAME_WINDOW_MS: i64 = 10_000;
+
 /// What the chat's Durable Object keeps with each socket (its hibernation attachment).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LiveSocket {
@@ -34,6 +40,25 @@ pub struct LiveSocket {
     pub chat: ChatId,
     /// The token's `exp`, in epoch milliseconds: the socket is closed with 4001 then.
     pub expires_at_ms: i64,
+    /// The client's frames in the current window (it kept in the attachment, so that hibernation
+    /// does not reset it).
+    #[serde(default)]
+    pub window_start_ms: i64,
+    #[serde(default)]
+    pub frames_in_window: u32,
+}
+
+impl LiveSocket {
+    /// Counts a client frame received at `now_ms`; `false` once the client is past
+    /// `MAX_FRAMES_PER_WINDOW` frames in a `FRAME_WINDOW_MS` window (the socket is then closed).
+    pub fn count_frame(&mut self, now_ms: i64) -> bool {
+        if now_ms - self.window_start_ms >= FRAME_WINDOW_MS {
+            self.window_start_ms = now_ms;
+            self.frames_in_window = 0;
+        }
+        self.frames_in_window += 1;
+        self.frames_in_window <= MAX_FRAMES_PER_WINDOW
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -254,6 +279,25 @@ pub fn echo_close_code(code: usize) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn twenty_frames_per_ten_seconds_pass_the_twenty_first_does_not() {
+        let mut socket = LiveSocket {
+            user: UserId::parse("u", "sub").unwrap(),
+            chat: ChatId::parse("0123456789abcdef01234567", "chatId").unwrap(),
+            expires_at_ms: 0,
+            window_start_ms: 0,
+            frames_in_window: 0,
+        };
+        let start = 1_000_000;
+        for i in 0..20 {
+            assert!(socket.count_frame(start + i * 100), "frame {i}");
+        }
+        assert!(!socket.count_frame(start + 9_999));
+        // A new window starts 10 s after the first frame of the last one.
+        assert!(socket.count_frame(start + 10_000));
+        assert_eq!(socket.frames_in_window, 1);
+    }
     use serde_json::json;
 
     fn chat() -> ChatId {

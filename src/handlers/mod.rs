@@ -19,7 +19,8 @@ use crate::http::Reply;
 use crate::router::{AdminRoute, CallerRoute, PublicRoute, Resolved, Target, UserRoute};
 
 /// Runs a resolved route: its path arguments are parsed (400), its caller authenticated as its target
-/// says (401; 403 for a service key on a route only users may call), then its handler runs.
+/// says (401; 403 for a service key on a route only users may call), its `X-D1-Bookmark` checked
+/// (400), then its handler runs.
 pub async fn dispatch(resolved: Resolved<'_>, req: &mut Request, ctx: &Ctx) -> Result<Reply> {
     let args = &resolved.args;
     match resolved.route.target {
@@ -30,21 +31,25 @@ pub async fn dispatch(resolved: Resolved<'_>, req: &mut Request, ctx: &Ctx) -> R
         Target::User(bind) => {
             let route = bind(args)?;
             let caller = ctx.user(req).await?;
+            ctx.bookmark.clone()?;
             user_route(route, req, ctx, &caller).await
         }
         Target::Caller(bind) => {
             let route = bind(args)?;
-            let credential = ctx.credential(req)?;
+            let credential = ctx.credential(req).await?;
+            ctx.bookmark.clone()?;
             caller_route(route, req, ctx, &credential).await
         }
         Target::Socket(bind) => {
             let chat_id = bind(args)?;
             let caller = ctx.socket_user(req).await?;
+            ctx.bookmark.clone()?;
             live::open(req, ctx, &caller, &chat_id).await
         }
         Target::Admin(bind) => {
             let route = bind(args)?;
             ctx.admin(req)?;
+            ctx.bookmark.clone()?;
             match route {
                 AdminRoute::GrantCredits => credits::grant_credits(req, ctx).await,
                 AdminRoute::CreateKey => admin::create_key(req, ctx).await,

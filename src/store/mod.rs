@@ -14,11 +14,11 @@ pub mod messages;
 pub mod rows;
 pub mod users;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use serde::de::DeserializeOwned;
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, D1Result};
+use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result};
 
 use crate::auth::{Author, Credential};
 use crate::error::{ApiError, Result};
@@ -93,19 +93,60 @@ impl Arg<'_> {
     }
 }
 
+/// Where a request's D1 session starts (API.md "Read-your-writes across replicas").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStart<'a> {
+    /// Writes: the first query goes to the primary.
+    Primary,
+    /// Reads without a bookmark: any replica.
+    Unconstrained,
+    /// Reads after the client's bookmark: a replica at least that fresh.
+    After(&'a str),
+}
+
 pub struct Db {
-    db: D1Database,
+    db: D1DatabaseSession,
     cost: Cell<Cost>,
+    /// A bookmark from work done elsewhere for this request (the chat's Durable Object's write).
+    later_bookmark: RefCell<Option<String>>,
     /// Who the request's storage work was for, for its log line (a key is known only once checked).
     pub trace: crate::log::Trace,
 }
 
 impl Db {
-    pub fn new(db: D1Database) -> Self {
-        Db {
+    /// A D1 session for one request (or one write of a chat), started as `start` says.
+    pub fn new(db: &D1Database, start: SessionStart<'_>) -> Result<Self> {
+        let constraint = match start {
+            SessionStart::Primary => "first-primary",
+            SessionStart::Unconstrained => "first-unconstrained",
+            SessionStart::After(bookmark) => bookmark,
+        };
+        let db = db
+            .with_session(Some(constraint))
+            .map_err(|e| ApiError::from_storage_message(&e.to_string()))?;
+        Ok(Db {
             db,
             cost: Cell::new(Cost::default()),
+            later_bookmark: RefCell::new(None),
             trace: crate::log::Trace::default(),
+        })
+    }
+
+    /// The bookmark to give the client: the latest of this session's and one noted from elsewhere
+    /// (bookmarks of one database order as strings).
+    pub fn bookmark(&self) -> Option<String> {
+        let own = self.db.get_bookmark().ok().flatten();
+        let later = self.later_bookmark.borrow().clone();
+        match (own, later) {
+            (Some(a), Some(b)) => Some(if b > a { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Notes the bookmark of work done for this request elsewhere (the chat's Durable Object).
+    pub fn note_bookmark(&self, bookmark: Option<String>) {
+        if bookmark.is_some() {
+            *self.later_bookmark.borrow_mut() = bookmark;
         }
     }
 

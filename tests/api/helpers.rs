@@ -102,6 +102,15 @@ impl TestServer {
     /// Applies the migrations to `state_dir` (if new) and starts `wrangler dev` on a free port. With
     /// `remove_state_on_exit`, the guard deletes `state_dir` once the server is stopped.
     pub fn start(state_dir: &Path, remove_state_on_exit: bool) -> TestServer {
+        Self::start_with(state_dir, remove_state_on_exit, &[])
+    }
+
+    /// Like `start`, with more vars in its `.dev.vars` (`NAME`, value).
+    pub fn start_with(
+        state_dir: &Path,
+        remove_state_on_exit: bool,
+        vars: &[(&str, &str)],
+    ) -> TestServer {
         let root = project_root();
         let shim = root.join("build/worker/shim.mjs");
         assert!(
@@ -114,7 +123,8 @@ impl TestServer {
         std::fs::write(
             state_dir.join(".dev.vars"),
             format!(
-                "JWT_SECRET={JWT_SECRET}\nADMIN_API_KEY={ADMIN_API_KEY}\nJWT_ISSUER={ISSUER}\nJWT_AUDIENCE={AUDIENCE}\nCORS_ORIGINS=https://app.example.com\n"
+                "JWT_SECRET={JWT_SECRET}\nADMIN_API_KEY={ADMIN_API_KEY}\nJWT_ISSUER={ISSUER}\nJWT_AUDIENCE={AUDIENCE}\nCORS_ORIGINS=https://app.example.com\n{}",
+                vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>()
             ),
         )
         .expect("write .dev.vars");

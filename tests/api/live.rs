@@ -699,3 +699,26 @@ fn a_keys_writes_arrive_live_without_read_marks() {
     );
     quiet_for(&mut socket, Duration::from_millis(700));
 }
+
+#[test]
+fn more_than_twenty_frames_in_ten_seconds_close_the_socket_with_1008() {
+    let api = app();
+    let (a, b) = (unique_user("flood-a"), unique_user("flood-b"));
+    let chat = api.group(&a, &[&b]);
+    let mut socket = connect(&api, &a, &chat);
+    for i in 0..20 {
+        assert_eq!(request(&mut socket, json!({"ping": i})), json!({"pong": i}));
+    }
+    send_text(&mut socket, &json!({"ping": 20}).to_string());
+    match next_frame(&mut socket, Duration::from_secs(5)) {
+        Frame::Closed(code) => assert_eq!(code, Some(1008)),
+        Frame::Json(v) => panic!("the 21st frame was answered: {v}"),
+        Frame::Nothing => panic!("the socket stayed open after 21 frames"),
+    }
+    // Another socket on the chat is unaffected.
+    let mut other = connect(&api, &b, &chat);
+    assert_eq!(
+        request(&mut other, json!({"ping": "b"})),
+        json!({"pong": "b"})
+    );
+}

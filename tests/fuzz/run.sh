@@ -12,7 +12,8 @@ WRANGLER=$ROOT/node_modules/.bin/wrangler
 EXAMPLES=${EXAMPLES:-50}
 
 sed -e "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" \
-  -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" wrangler.toml > "$STATE/wrangler.toml"
+  -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" \
+  -e "s#simple = { limit = [0-9]*, period = 60 }#simple = { limit = 1000000, period = 60 }#" wrangler.toml > "$STATE/wrangler.toml"
 ADMIN_KEY=fuzz-admin-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')
 printf 'JWT_SECRET=fuzz-secret-%s\nADMIN_API_KEY=%s\n' "$(od -An -tx8 -N16 /dev/urandom | tr -d ' \n')" "$ADMIN_KEY" > "$STATE/.dev.vars"
 (cd "$STATE" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null)
