@@ -62,7 +62,7 @@ serve() {
   local dir=$OUT/compare-$1 url=
   rm -rf "$dir" && cp -r "$SEED" "$dir"
   sed -i "s#main = \"build/worker/shim.mjs\"#main = \"$2/worker/shim.mjs\"#" "$dir/wrangler.toml"
-  printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\n' > "$dir/.dev.vars"
+  printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nRATE_LIMITS=off\n' > "$dir/.dev.vars"
   (cd "$dir" && exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port 0 --inspector-port 0 --persist-to d1 \
     --show-interactive-dev-session=false </dev/null >"$dir/wrangler.log" 2>&1) &
   SERVERS+=($!)
