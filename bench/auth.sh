@@ -19,16 +19,11 @@ WRANGLER=$ROOT/node_modules/.bin/wrangler
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 rm -rf "$OUT" && mkdir -p "$OUT/seed"
 
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM -- -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
-  sleep 0.5
-  for pid in "${PIDS[@]}"; do kill -KILL -- -"$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
+source bench/serve.sh
+trap stop_servers EXIT
 
 setsid node bench/jwks.mjs "$OUT/jwks.port" "$OUT/rs256.token" alice &
-PIDS+=($!)
+SERVERS+=($!)
 until [ -s "$OUT/jwks.port" ]; do sleep 0.1; done
 JWKS_URL="http://127.0.0.1:$(cat "$OUT/jwks.port")/jwks.json"
 
@@ -39,22 +34,12 @@ MESSAGES=1000 bash bench/seed.sh > "$OUT/seed/seed.sql"
 (cd "$OUT/seed" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null \
   && "$WRANGLER" d1 execute DB --local --persist-to d1 --file=seed.sql >/dev/null)
 
-# serve <name> <extra .dev.vars line>: prints the URL.
+# serve <name> <extra .dev.vars line>: writes the URL to $OUT/<name>.url.
 serve() {
-  local dir=$OUT/$1 url=
+  local dir=$OUT/$1
   cp -r "$OUT/seed" "$dir"
   printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nJWT_JWKS_URL=%s\n%s\n' "$JWKS_URL" "$2" > "$dir/.dev.vars"
-  (cd "$dir" && exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port 0 --inspector-port 0 --persist-to d1 \
-    --show-interactive-dev-session=false </dev/null >"$dir/wrangler.log" 2>&1) &
-  PIDS+=($!)
-  for _ in $(seq 600); do
-    url=$(grep -o 'Ready on http://[0-9.:]*' "$dir/wrangler.log" | head -1 | sed 's/Ready on //') || true
-    [ -n "$url" ] && break
-    sleep 0.1
-  done
-  [ -n "$url" ] || { cat "$dir/wrangler.log" >&2; exit 1; }
-  until curl -sf "$url/health" >/dev/null; do sleep 0.1; done
-  echo "$url" > "$OUT/$1.url"
+  start_server "$dir" > "$OUT/$1.url"
 }
 serve off "RATE_LIMITS=off"
 serve on ""

@@ -49,31 +49,16 @@ MESSAGES=$MESSAGES bash bench/seed.sh > "$SEED/seed.sql"
 (cd "$SEED" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null \
   && "$WRANGLER" d1 execute DB --local --persist-to d1 --file=seed.sql >/dev/null)
 
-SERVERS=()
-cleanup() {
-  for pid in "${SERVERS[@]}"; do kill -TERM -- -"$pid" 2>/dev/null || true; done
-  sleep 1
-  for pid in "${SERVERS[@]}"; do kill -KILL -- -"$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
+source bench/serve.sh
+trap stop_servers EXIT
 
 # serve <name> <build dir>: prints the server's URL.
 serve() {
-  local dir=$OUT/compare-$1 url=
+  local dir=$OUT/compare-$1
   rm -rf "$dir" && cp -r "$SEED" "$dir"
   sed -i "s#main = \"build/worker/shim.mjs\"#main = \"$2/worker/shim.mjs\"#" "$dir/wrangler.toml"
   printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nRATE_LIMITS=off\n' > "$dir/.dev.vars"
-  (cd "$dir" && exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port 0 --inspector-port 0 --persist-to d1 \
-    --show-interactive-dev-session=false </dev/null >"$dir/wrangler.log" 2>&1) &
-  SERVERS+=($!)
-  for _ in $(seq 600); do
-    url=$(grep -o 'Ready on http://[0-9.:]*' "$dir/wrangler.log" | head -1 | sed 's/Ready on //') || true
-    [ -n "$url" ] && break
-    sleep 0.1
-  done
-  [ -n "$url" ] || { cat "$dir/wrangler.log" >&2; exit 1; }
-  until curl -sf "$url/health" >/dev/null; do sleep 0.1; done
-  echo "$url"
+  start_server "$dir"
 }
 # Not `$(serve ...)`: the function must run in this shell, so that SERVERS keeps the process groups.
 serve before "$BASE_BUILD" > "$OUT/compare-before.url"

@@ -1,0 +1,27 @@
+# Sourced by the benchmark scripts: starts and stops `wrangler dev` servers, each in its own process
+# group. The caller sets WRANGLER and calls `trap stop_servers EXIT`.
+SERVERS=()
+
+# start_server <dir>: serves <dir> (its wrangler.toml, .dev.vars and local D1 in <dir>/d1) on a free
+# port, and prints the URL once /health answers. Call it without `$(...)`, redirecting its output to a
+# file: it must run in the calling shell, so that SERVERS keeps the process group.
+start_server() {
+  local dir=$1 url=
+  (cd "$dir" && exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port 0 --inspector-port 0 --persist-to d1 \
+    --show-interactive-dev-session=false </dev/null >"$dir/wrangler.log" 2>&1) &
+  SERVERS+=($!)
+  for _ in $(seq 600); do
+    url=$(grep -o 'Ready on http://[0-9.:]*' "$dir/wrangler.log" | head -1 | sed 's/Ready on //') || true
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { cat "$dir/wrangler.log" >&2; exit 1; }
+  until curl -sf "$url/health" >/dev/null; do sleep 0.1; done
+  echo "$url"
+}
+
+stop_servers() {
+  for pid in "${SERVERS[@]}"; do kill -TERM -- -"$pid" 2>/dev/null || true; done
+  sleep 1
+  for pid in "${SERVERS[@]}"; do kill -KILL -- -"$pid" 2>/dev/null || true; done
+}
