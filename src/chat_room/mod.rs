@@ -1,10 +1,13 @@
 //! The chat's Durable Object (one per chat, `id_from_name(chatId)`): every write to a chat's messages
 //! goes through it, and it holds the chat's live sockets.
 //!
-//! Why: a Durable Object is a single instance worldwide, so it can run the chat's writes one at a time, in
-//! the order their sequence numbers are assigned. Credit transfers need exactly that, and live delivery
-//! broadcasts from here in sequence order once a write commits. Its requests would otherwise
-//! interleave while it awaits D1, so writes queue on `writes`, an async mutex held across the awaits.
+//! Why: a Durable Object is a single instance worldwide, so it can order the chat's writes: sequence
+//! numbers are assigned in arrival order, and live delivery broadcasts from here in that order once a
+//! write commits. Group commit: writes that arrive while a batch is committing queue, and the next
+//! batch commits them all (up to `MAX_GROUP`) in one D1 batch, each write with its own guarded
+//! statements (validation, idempotency, its dense sequence number, a transfer's all-or-nothing) and
+//! its own slice of the results, so one write's refusal refuses only itself. A batch that fails as a
+//! whole (a D1 error) is retried one write at a time, so that no write fails for another's sake.
 //!
 //! What it is not: the source of truth. Sequence numbers are assigned inside each write's D1 transaction
 //! from `chats.last_seq`, so a restarted or evicted object picks up exactly where D1 is, and idempotency
@@ -18,6 +21,9 @@ pub mod client;
 mod live;
 pub mod protocol;
 
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+
 use futures_util::lock::Mutex;
 use worker::{
     console_error, durable_object, DurableObject, Env, Request, Response, State, WebSocket,
@@ -27,18 +33,35 @@ use worker::{
 use crate::auth::Author;
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
+use crate::store::messages::Plan;
 use crate::store::rows::MessageRow;
-use crate::store::{credits, messages, Db, SessionStart};
+use crate::store::{cost_of, credits, messages, Db, SessionStart};
 use crate::views;
 use protocol::{Event, ReadEvent, RoomReply, RoomRequest, Write, Written};
+
+/// The most writes one D1 batch commits: a transfer is 12 statements and a send up to 8, so a group
+/// stays within 100 statements (each counts against the invocation's D1 query limit).
+const MAX_GROUP: usize = 8;
+
+/// A write waiting for its group.
+struct Queued {
+    ticket: u64,
+    author: Author,
+    write: Write,
+}
 
 #[durable_object]
 pub struct ChatRoom {
     state: State,
     env: Env,
-    /// Held for the whole of each write, D1 awaits and the broadcast included: one write at a time per
-    /// chat, and its events out before the next write starts.
-    writes: Mutex<()>,
+    /// Writes not yet committed, in arrival order (which is sequence order).
+    queue: RefCell<VecDeque<Queued>>,
+    /// Replies of committed writes, by ticket, until their requests pick them up.
+    replies: RefCell<HashMap<u64, RoomReply>>,
+    next_ticket: Cell<u64>,
+    /// Held while a group commits, D1 batch and broadcast included: one batch at a time per chat,
+    /// and its events out before the next batch starts.
+    commit: Mutex<()>,
 }
 
 impl DurableObject for ChatRoom {
@@ -46,7 +69,10 @@ impl DurableObject for ChatRoom {
         ChatRoom {
             state,
             env,
-            writes: Mutex::new(()),
+            queue: RefCell::new(VecDeque::new()),
+            replies: RefCell::new(HashMap::new()),
+            next_ticket: Cell::new(0),
+            commit: Mutex::new(()),
         }
     }
 
@@ -55,7 +81,7 @@ impl DurableObject for ChatRoom {
             return live::accept(&self.state, &req).await;
         }
         let reply = match req.json::<RoomRequest>().await {
-            Ok(RoomRequest::Write { author, write }) => self.write(&author, &write).await,
+            Ok(RoomRequest::Write { author, write }) => self.write(author, write).await,
             Ok(RoomRequest::ReadMoved(event)) => {
                 let frame = event_text("read.updated", &event);
                 live::broadcast(&self.state, &[frame], None, now_ms());
@@ -114,39 +140,134 @@ fn event_text(name: &'static str, data: &impl serde::Serialize) -> String {
 }
 
 impl ChatRoom {
-    /// Runs one write of the chat in its turn, then, while still holding the turn, sends its events to
-    /// the chat's sockets, so events leave in commit order. A write that fails sends nothing.
-    async fn write(&self, author: &Author, write: &Write) -> RoomReply {
-        // Writes start at the primary; the session's bookmark goes back to the worker and the client.
+    /// Queues a write and waits for the group that commits it: whoever holds the commit turn commits
+    /// everything queued so far (in arrival order), so a write that arrives while a batch is in
+    /// flight joins the next one. Events leave in commit order, before the next batch starts.
+    async fn write(&self, author: Author, write: Write) -> RoomReply {
+        let ticket = self.next_ticket.get();
+        self.next_ticket.set(ticket + 1);
+        self.queue.borrow_mut().push_back(Queued {
+            ticket,
+            author,
+            write,
+        });
+        let _turn = self.commit.lock().await;
+        loop {
+            if let Some(reply) = self.replies.borrow_mut().remove(&ticket) {
+                return reply;
+            }
+            let group: Vec<Queued> = {
+                let mut queue = self.queue.borrow_mut();
+                let n = queue.len().min(MAX_GROUP);
+                queue.drain(..n).collect()
+            };
+            if group.is_empty() {
+                return failed(ApiError::internal("chat room: a queued write went missing"));
+            }
+            let replies = self.commit_group(&group).await;
+            let mut done = self.replies.borrow_mut();
+            for (queued, reply) in group.iter().zip(replies) {
+                done.insert(queued.ticket, reply);
+            }
+        }
+    }
+
+    /// Commits a group in one D1 batch (one round trip, one transaction) and announces each committed
+    /// write in order. Writes start at the primary; the session's bookmark goes back to the worker.
+    async fn commit_group(&self, group: &[Queued]) -> Vec<RoomReply> {
         let db = match self.env.d1("DB") {
             Ok(db) => Db::new(&db, SessionStart::Primary),
             Err(e) => Err(ApiError::internal(format!("D1 binding DB: {e}"))),
         };
         let db = match db {
             Ok(db) => db,
-            Err(e) => {
-                return RoomReply {
-                    outcome: Err(e),
-                    cost: Default::default(),
-                    bookmark: None,
-                }
-            }
+            Err(e) => return group.iter().map(|_| failed(e.clone())).collect(),
         };
-        let _turn = self.writes.lock().await;
-        // With sockets open, the write also reads the participant list, so that users no longer in
+        // With sockets open, each write also reads the participant list, so that users no longer in
         // the chat are cut off instead of sent to.
         let listening = !self.state.get_websockets().is_empty();
-        let outcome = store(&db, author, write, listening).await.map(|stored| {
+        let mut plans: Vec<Result<Plan<'_>>> = group
+            .iter()
+            .map(|q| plan(&db, &q.author, &q.write, listening))
+            .collect();
+        let mut statements = Vec::new();
+        let mut spans = Vec::with_capacity(plans.len());
+        for plan in plans.iter_mut() {
+            let start = statements.len();
+            if let Ok(plan) = plan {
+                statements.append(&mut plan.statements);
+            }
+            spans.push(start..statements.len());
+        }
+        let results = if statements.is_empty() {
+            Ok(Vec::new())
+        } else {
+            db.batch(statements).await
+        };
+        let results = match results {
+            Ok(results) => results,
+            Err(e) if group.len() == 1 => return vec![failed(e)],
+            // The batch failed as a whole: each write on its own, so that none fails for another.
+            Err(_) => return self.commit_one_by_one(&db, group, listening).await,
+        };
+        let bookmark = db.bookmark();
+        plans
+            .into_iter()
+            .zip(spans)
+            .zip(group)
+            .map(|((plan, span), queued)| {
+                let mine = &results[span];
+                // A write refused before any statement (a key's transfer) cost nothing.
+                let cost = if mine.is_empty() {
+                    Default::default()
+                } else {
+                    cost_of(mine)
+                };
+                let outcome = plan.and_then(|plan| (plan.outcome)(mine));
+                self.reply(queued, outcome, cost, bookmark.clone(), listening)
+            })
+            .collect()
+    }
+
+    async fn commit_one_by_one(
+        &self,
+        db: &Db,
+        group: &[Queued],
+        listening: bool,
+    ) -> Vec<RoomReply> {
+        let mut replies = Vec::with_capacity(group.len());
+        for queued in group {
+            let before = db.cost();
+            let outcome = match plan(db, &queued.author, &queued.write, listening) {
+                Ok(plan) => plan.run(db).await,
+                Err(e) => Err(e),
+            };
+            let cost = db.cost() - before;
+            replies.push(self.reply(queued, outcome, cost, db.bookmark(), listening));
+        }
+        replies
+    }
+
+    /// A write's reply; a committed write's events go to the sockets now (in commit order).
+    fn reply(
+        &self,
+        queued: &Queued,
+        outcome: Result<messages::Stored>,
+        cost: crate::store::Cost,
+        bookmark: Option<String>,
+        listening: bool,
+    ) -> RoomReply {
+        let outcome = outcome.map(|stored| {
             let written = written(stored.message, &stored.read_marks, !stored.committed);
             if listening && stored.committed {
-                self.announce(author, write, &written, &stored.read_marks);
+                self.announce(&queued.author, &queued.write, &written, &stored.read_marks);
             }
             written
         });
         RoomReply {
             outcome,
-            cost: db.cost(),
-            bookmark: db.bookmark(),
+            cost,
+            bookmark,
         }
     }
 
@@ -174,18 +295,14 @@ impl ChatRoom {
     }
 }
 
-async fn store(
-    db: &Db,
-    author: &Author,
-    write: &Write,
-    with_marks: bool,
-) -> Result<messages::Stored> {
+/// A write's statements and how to read its outcome (`Plan`), for the group it commits in.
+fn plan<'a>(db: &Db, author: &'a Author, write: &'a Write, with_marks: bool) -> Result<Plan<'a>> {
     match (write, author) {
         (Write::Send { message, role }, _) => {
-            messages::send(db, author, message, *role, now_ms(), with_marks).await
+            messages::send_plan(db, author, message, *role, now_ms(), with_marks)
         }
         (Write::Transfer(transfer), Author::User(caller)) => {
-            credits::transfer(db, caller, transfer, now_ms(), with_marks).await
+            credits::transfer_plan(db, caller, transfer, now_ms(), with_marks)
         }
         (Write::Transfer(_), Author::Service(_)) => {
             Err(ApiError::forbidden("service keys may not transfer credits"))
@@ -197,7 +314,15 @@ async fn store(
                 change,
             },
             _,
-        ) => messages::change(db, author, chat_id, message_id, change, now_ms()).await,
+        ) => messages::change_plan(db, author, chat_id, message_id, change, now_ms()),
+    }
+}
+
+fn failed(error: ApiError) -> RoomReply {
+    RoomReply {
+        outcome: Err(error),
+        cost: Default::default(),
+        bookmark: None,
     }
 }
 

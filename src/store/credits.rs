@@ -11,7 +11,7 @@
 use serde::Deserialize;
 use worker::{D1PreparedStatement, D1Result};
 
-use super::messages::{read_marks, read_marks_statement, Stored, SEND_READ_MARK_SQL};
+use super::messages::{read_marks, read_marks_statement, Plan, Stored, SEND_READ_MARK_SQL};
 use super::rows::MessageRow;
 use super::users::{claim_profile, ClaimedProfile};
 use super::{first, nth, rows, Arg, Db};
@@ -151,6 +151,21 @@ pub async fn transfer(
     now_ms: i64,
     with_marks: bool,
 ) -> Result<Stored> {
+    transfer_plan(db, caller, t, now_ms, with_marks)?
+        .run(db)
+        .await
+}
+
+/// `transfer` as a plan: its statements, and how to read its outcome from their results. Every
+/// statement is guarded (none fails), so a refused transfer changes nothing and refuses only itself,
+/// also when it shares a batch with other writes of the chat.
+pub fn transfer_plan<'a>(
+    db: &Db,
+    caller: &'a Caller,
+    t: &'a NewTransfer,
+    now_ms: i64,
+    with_marks: bool,
+) -> Result<Plan<'a>> {
     let ids = NewIds {
         transfer: new_object_id(now_ms)?,
         message: MessageId::generate(now_ms)?,
@@ -178,8 +193,12 @@ pub async fn transfer(
     if t.idempotency_key.is_some() || with_marks {
         statements.push(read_marks_statement(db, t.chat_id.as_str())?);
     }
-    let results = db.batch(statements).await?;
-    transfer_outcome(&results, read_back, caller, t, &ids, &hash)
+    let outcome =
+        move |results: &[D1Result]| transfer_outcome(results, read_back, caller, t, &ids, &hash);
+    Ok(Plan {
+        statements,
+        outcome: Box::new(outcome),
+    })
 }
 
 /// The statements that apply a transfer, each conditioned on the first one's row.

@@ -22,6 +22,7 @@ use crate::domain::listing::{Position, ResolvedBounds};
 use crate::domain::message::{Change, NewMessage, SenderRole};
 use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Result};
+use worker::D1Result;
 
 pub const MESSAGE_COLUMNS: &str = message_columns!();
 pub const MESSAGE_JSON: &str = message_json!();
@@ -495,6 +496,25 @@ pub struct Stored {
     pub read_marks: Vec<(String, i64)>,
 }
 
+/// A write's statements, and how to read its outcome from their results. The chat's Durable Object
+/// commits the statements of several writes in one batch (group commit) and gives each write the
+/// slice of the results its own statements produced.
+pub struct Plan<'a> {
+    pub statements: Vec<worker::D1PreparedStatement>,
+    pub outcome: Outcome<'a>,
+}
+
+/// Reads a write's outcome from the results of its own statements.
+pub type Outcome<'a> = Box<dyn FnOnce(&[D1Result]) -> Result<Stored> + 'a>;
+
+impl Plan<'_> {
+    /// Runs the plan alone: one round trip.
+    pub async fn run(self, db: &Db) -> Result<Stored> {
+        let results = db.batch(self.statements).await?;
+        (self.outcome)(&results)
+    }
+}
+
 /// The chat's read marks, read in a write's batch. ?1 chat.
 pub const READ_MARKS_SQL: &str =
     "SELECT user_id, last_read_seq FROM chat_participants WHERE chat_id = ?1";
@@ -607,6 +627,20 @@ pub async fn send(
     now_ms: i64,
     with_marks: bool,
 ) -> Result<Stored> {
+    send_plan(db, author, message, role, now_ms, with_marks)?
+        .run(db)
+        .await
+}
+
+/// `send` as a plan: its statements, and how to read its outcome from their results.
+pub fn send_plan<'a>(
+    db: &Db,
+    author: &'a Author,
+    message: &'a NewMessage,
+    role: SenderRole,
+    now_ms: i64,
+    with_marks: bool,
+) -> Result<Plan<'a>> {
     let id = MessageId::generate(now_ms)?;
     let hash = message.request_hash(role);
     let (chat, sender) = (message.chat_id.as_str(), author.sender().as_str());
@@ -631,19 +665,24 @@ pub async fn send(
     if client_id.is_some() || with_marks {
         statements.push(read_marks_statement(db, chat)?);
     }
-    let results = db.batch(statements).await?;
-    let stored: MessageRow =
-        first(nth(&results, read_back)?)?.ok_or_else(|| ApiError::not_found("chat"))?;
-    let committed = stored.id == id.as_str();
-    if !committed && stored.request_hash.as_deref() != Some(hash.as_str()) {
-        return Err(ApiError::conflict(
-            "clientMessageId was already used for a different message in this chat",
-        ));
-    }
-    Ok(Stored {
-        message: stored,
-        committed,
-        read_marks: read_marks(results.get(read_back + 1))?,
+    let outcome = move |results: &[D1Result]| {
+        let stored: MessageRow =
+            first(nth(results, read_back)?)?.ok_or_else(|| ApiError::not_found("chat"))?;
+        let committed = stored.id == id.as_str();
+        if !committed && stored.request_hash.as_deref() != Some(hash.as_str()) {
+            return Err(ApiError::conflict(
+                "clientMessageId was already used for a different message in this chat",
+            ));
+        }
+        Ok(Stored {
+            message: stored,
+            committed,
+            read_marks: read_marks(results.get(read_back + 1))?,
+        })
+    };
+    Ok(Plan {
+        statements,
+        outcome: Box::new(outcome),
     })
 }
 
@@ -809,6 +848,20 @@ pub async fn change(
     change: &Change,
     now_ms: i64,
 ) -> Result<Stored> {
+    change_plan(db, author, chat_id, message_id, change, now_ms)?
+        .run(db)
+        .await
+}
+
+/// `change` as a plan: its statements, and how to read its outcome from their results.
+pub fn change_plan<'a>(
+    db: &Db,
+    author: &'a Author,
+    chat_id: &ChatId,
+    message_id: &MessageId,
+    change: &'a Change,
+    now_ms: i64,
+) -> Result<Plan<'a>> {
     #[derive(serde::Deserialize)]
     struct Member {
         is_member: i64,
@@ -842,16 +895,21 @@ pub async fn change(
         db.statement(reach, &reach_args)?,
         read_marks_statement(db, chat)?,
     ];
-    let results = db.batch(statements).await?;
-    let reached = first::<Member>(nth(&results, 2)?)?.is_some_and(|m| m.is_member == 1);
-    let stored = first::<MessageRow>(nth(&results, 1)?)?
-        .filter(|_| reached)
-        .ok_or_else(|| ApiError::not_found("message"))?;
-    refuse_change(&stored, author.sender(), change)?;
-    Ok(Stored {
-        committed: changes(nth(&results, 0)?) > 0,
-        message: stored,
-        read_marks: read_marks(results.get(3))?,
+    let outcome = move |results: &[D1Result]| {
+        let reached = first::<Member>(nth(results, 2)?)?.is_some_and(|m| m.is_member == 1);
+        let stored = first::<MessageRow>(nth(results, 1)?)?
+            .filter(|_| reached)
+            .ok_or_else(|| ApiError::not_found("message"))?;
+        refuse_change(&stored, author.sender(), change)?;
+        Ok(Stored {
+            committed: changes(nth(results, 0)?) > 0,
+            message: stored,
+            read_marks: read_marks(results.get(3))?,
+        })
+    };
+    Ok(Plan {
+        statements,
+        outcome: Box::new(outcome),
     })
 }
 

@@ -30,6 +30,34 @@ pub struct Cost {
     pub rows_written: u64,
 }
 
+impl std::ops::Sub for Cost {
+    type Output = Cost;
+
+    fn sub(self, other: Cost) -> Cost {
+        Cost {
+            queries: self.queries.saturating_sub(other.queries),
+            rows_read: self.rows_read.saturating_sub(other.rows_read),
+            rows_written: self.rows_written.saturating_sub(other.rows_written),
+        }
+    }
+}
+
+/// The cost of one write's slice of a shared batch: the round trip counts once for every write that
+/// shared it, rows are the write's own statements'.
+pub fn cost_of(results: &[D1Result]) -> Cost {
+    let mut cost = Cost {
+        queries: 1,
+        ..Cost::default()
+    };
+    for result in results {
+        if let Ok(Some(meta)) = result.meta() {
+            cost.rows_read += meta.rows_read.unwrap_or(0) as u64;
+            cost.rows_written += meta.rows_written.unwrap_or(0) as u64;
+        }
+    }
+    cost
+}
+
 impl std::ops::Add for Cost {
     type Output = Cost;
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# A hot chat (issue 13): sends into ONE chat from many clients at once, before and after, in one run.
+# Serves two builds side by side (each its own `wrangler dev` on a copy of the same seeded state, with
+# RATE_LIMITS=off) and runs wrk with bench/send.lua against both in interleaved rounds; reports req/s
+# and latency percentiles, and checks afterwards that each chat's sequence numbers are dense.
+#
+#   BASE=<git revision> (default HEAD~1) or BASE_BUILD=<dir>; CLIENTS (default 32), ROUNDS (default
+#   3), DURATION (default 8s). Results: bench/out/hotchat.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/bench/out/hotchat
+CLIENTS=${CLIENTS:-32}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-8s}
+BIG_CHAT=00000000000000000000b16c
+export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false
+WRANGLER=$ROOT/node_modules/.bin/wrangler
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+rm -rf "$OUT" && mkdir -p "$OUT/seed"
+
+if [ -z "${BASE_BUILD:-}" ]; then
+  BASE=${BASE:-HEAD~1}
+  WORKTREE=$ROOT/bench/out/hotchat-base-src
+  rm -rf "$WORKTREE" && git worktree prune && git worktree add -f --detach "$WORKTREE" "$BASE" >/dev/null
+  ln -s "$ROOT/node_modules" "$WORKTREE/node_modules"
+  (cd "$WORKTREE" && WASM_BINDGEN_BIN=$ROOT/.tools/bin/wasm-bindgen ESBUILD_BIN=$ROOT/node_modules/@esbuild/linux-x64/bin/esbuild \
+    CARGO_TARGET_DIR=$ROOT/bench/out/base-target "$ROOT/.tools/bin/worker-build" --release >/dev/null 2>&1 \
+    && if [ -f .ci/strip-wasm-names.mjs ]; then node .ci/strip-wasm-names.mjs build/index_bg.wasm >/dev/null; fi)
+  BASE_BUILD=$WORKTREE/build
+  BASE_NAME="$(git rev-parse --short "$BASE")"
+else
+  BASE_NAME=$BASE_BUILD
+fi
+
+source bench/serve.sh
+trap stop_servers EXIT
+
+sed "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" wrangler.toml > "$OUT/seed/wrangler.toml"
+printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nRATE_LIMITS=off\n' > "$OUT/seed/.dev.vars"
+MESSAGES=1000 bash bench/seed.sh > "$OUT/seed/seed.sql"
+(cd "$OUT/seed" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null \
+  && "$WRANGLER" d1 execute DB --local --persist-to d1 --file=seed.sql >/dev/null)
+for side in before after; do
+  cp -r "$OUT/seed" "$OUT/$side"
+  build=$BASE_BUILD; [ "$side" = after ] && build=$ROOT/build
+  sed -i "s#main = \"build/worker/shim.mjs\"#main = \"$build/worker/shim.mjs\"#" "$OUT/$side/wrangler.toml"
+  start_server "$OUT/$side" > "$OUT/$side.url"
+done
+TOKEN=$(node bench/token.mjs alice 3600 "$OUT/seed/.dev.vars")
+export TOKEN
+declare -A RPS P50 P99
+for side in before after; do
+  wrk -t1 -c"$CLIENTS" -d2s -s bench/send.lua "$(cat "$OUT/$side.url")" >/dev/null
+done
+for round in $(seq "$ROUNDS"); do
+  order="before after"; [ $((round % 2)) = 0 ] && order="after before"
+  for side in $order; do
+    out=$(wrk -t1 -c"$CLIENTS" -d"$DURATION" --latency -s bench/send.lua "$(cat "$OUT/$side.url")")
+    if echo "$out" | grep -q 'Non-2xx'; then echo "non-2xx answers ($side):"; echo "$out"; exit 1; fi
+    RPS[$side]+="$(echo "$out" | awk '/Requests\/sec/{print $2}') "
+    P50[$side]+="$(echo "$out" | awk '$1=="50%"{print $2}') "
+    P99[$side]+="$(echo "$out" | awk '$1=="99%"{print $2}') "
+  done
+done
+# Dense sequence numbers on both: 1..N with no gap or repeat.
+for side in before after; do
+  url=$(cat "$OUT/$side.url")
+  last=$(curl -sf -H "Authorization: Bearer $TOKEN" "$url/api/v1/chats/$BIG_CHAT" | sed 's/.*"lastSequenceNumber":\([0-9]*\).*/\1/')
+  count=$(cd "$OUT/$side" && "$WRANGLER" d1 execute DB --local --persist-to d1 --json \
+    --command "SELECT COUNT(*) AS n, COUNT(DISTINCT seq) AS d, MAX(seq) AS m FROM messages WHERE chat_id = '$BIG_CHAT'" 2>/dev/null \
+    | tr -d ' \n' | sed 's/.*"n":\([0-9]*\),"d":\([0-9]*\),"m":\([0-9]*\).*/\1 \2 \3/')
+  echo "$side: messages, distinct seq, max seq = $count (chat lastSequence $last)" >> "$OUT/dense.txt"
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}'; }
+{
+  echo "## Hot chat: sends into one chat from $CLIENTS clients, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "wrk: 1 thread, $CLIENTS connections, $DURATION per run, $ROUNDS interleaved rounds (median)."
+  echo "Before: $BASE_NAME. After: $(git rev-parse --short HEAD)$(git diff --quiet || echo ', with local changes')."
+  echo
+  echo "| build | sends/s | p50 | p99 | rounds (sends/s) |"
+  echo "|---|---|---|---|---|"
+  for side in before after; do
+    printf '| %s | %s | %s | %s | %s |\n' "$side" "$(printf '%s' "${RPS[$side]}" | median)" \
+      "$(printf '%s' "${P50[$side]}" | tr ' ' '\n' | grep -v '^$' | sort -V | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}')" \
+      "$(printf '%s' "${P99[$side]}" | tr ' ' '\n' | grep -v '^$' | sort -V | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}')" "${RPS[$side]% }"
+  done
+  echo
+  cat "$OUT/dense.txt"
+} | tee "$ROOT/bench/out/hotchat.md"
