@@ -41,7 +41,11 @@ CREATE TABLE IF NOT EXISTS chats (
   updated_at       INTEGER NOT NULL,
   -- The chat's project (migration 0002), or NULL. Direct chats are unique per pair within a project:
   -- `direct_key` then reads "<project> <a> <b>".
-  project_id       TEXT
+  project_id       TEXT,
+  -- When the members' list order (chat_participants.activity_at) was last refreshed by a send
+  -- (migration 0003): a large group's sends refresh it at most every 5 s, the chat's Durable Object
+  -- catches up the rest.
+  list_refreshed_at INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS chat_participants (
@@ -60,11 +64,42 @@ CREATE TABLE IF NOT EXISTS chat_participants (
   availability  TEXT NOT NULL DEFAULT 'available',
   -- The first name too (migration 0002), for the project-chat surface's `sender.firstName`.
   first_name    TEXT,
+  -- The chat's activity time as this member's chat list orders it, and the chat's project (migration
+  -- 0003), so that a page of "my chats" is one index range whatever the number of chats.
+  activity_at   INTEGER NOT NULL DEFAULT 0,
+  project_id    TEXT,
   PRIMARY KEY (chat_id, user_id)
 ) WITHOUT ROWID;
 
--- "My chats": every chat of one user, without touching other users' rows.
-CREATE INDEX IF NOT EXISTS chat_participants_by_user ON chat_participants (user_id, chat_id);
+-- "My chats", most recently active first, all of them or one project's.
+CREATE INDEX IF NOT EXISTS chat_participants_by_activity
+  ON chat_participants (user_id, activity_at, chat_id);
+CREATE INDEX IF NOT EXISTS chat_participants_by_project_activity
+  ON chat_participants (user_id, project_id, activity_at, chat_id);
+
+-- How many chats each user is in: all (project_id '') and per project, kept by triggers (migration
+-- 0003), so the chat list's `total` reads one row.
+CREATE TABLE IF NOT EXISTS chat_counts (
+  user_id    TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  chats      INTEGER NOT NULL CHECK (chats >= 0),
+  PRIMARY KEY (user_id, project_id)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS chat_counts_on_join AFTER INSERT ON chat_participants
+BEGIN
+  INSERT INTO chat_counts (user_id, project_id, chats) VALUES (NEW.user_id, '', 1)
+    ON CONFLICT (user_id, project_id) DO UPDATE SET chats = chats + 1;
+  INSERT INTO chat_counts (user_id, project_id, chats)
+    SELECT NEW.user_id, NEW.project_id, 1 WHERE NEW.project_id IS NOT NULL
+    ON CONFLICT (user_id, project_id) DO UPDATE SET chats = chats + 1;
+END;
+
+CREATE TRIGGER IF NOT EXISTS chat_counts_on_leave AFTER DELETE ON chat_participants
+BEGIN
+  UPDATE chat_counts SET chats = chats - 1
+  WHERE user_id = OLD.user_id AND project_id IN ('', COALESCE(OLD.project_id, ''));
+END;
 
 CREATE TABLE IF NOT EXISTS messages (
   chat_id            TEXT NOT NULL,

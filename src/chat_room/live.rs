@@ -50,7 +50,7 @@ async fn try_accept(state: &State, req: &Request) -> Result<Response> {
 }
 
 /// Makes the alarm fire no later than `at` (epoch ms).
-async fn set_alarm_at(state: &State, at: i64) -> worker::Result<()> {
+pub(super) async fn set_alarm_at(state: &State, at: i64) -> worker::Result<()> {
     let storage = state.storage();
     let current = storage.get_alarm().await?;
     if current.is_none_or(|c| at < c) {

@@ -43,6 +43,11 @@ use protocol::{Event, ReadEvent, RoomReply, RoomRequest, Write, Written};
 /// stays within 100 statements (each counts against the invocation's D1 query limit).
 const MAX_GROUP: usize = 8;
 
+/// Storage key of the chat whose members' list order the next alarm catches up.
+const LIST_CATCH_UP_KEY: &str = "list_catch_up";
+/// The most a member's chat list order may trail the chat's last message (API.md "Chats").
+const LIST_LAG_MS: i64 = 5_000;
+
 /// A write waiting for its group.
 struct Queued {
     ticket: u64,
@@ -62,6 +67,8 @@ pub struct ChatRoom {
     /// Held while a group commits, D1 batch and broadcast included: one batch at a time per chat,
     /// and its events out before the next batch starts.
     commit: Mutex<()>,
+    /// Whether an alarm will catch up the members' chat-list order.
+    catch_up_scheduled: Cell<bool>,
 }
 
 impl DurableObject for ChatRoom {
@@ -73,6 +80,7 @@ impl DurableObject for ChatRoom {
             replies: RefCell::new(HashMap::new()),
             next_ticket: Cell::new(0),
             commit: Mutex::new(()),
+            catch_up_scheduled: Cell::new(false),
         }
     }
 
@@ -127,8 +135,10 @@ impl DurableObject for ChatRoom {
         Ok(())
     }
 
-    /// Closes the sockets whose token expired (4001) and sets the alarm for the next expiry.
+    /// Catches up the members' chat-list order if a send left it behind, closes the sockets whose
+    /// token expired (4001) and sets the alarm for the next expiry.
     async fn alarm(&self) -> worker::Result<Response> {
+        self.catch_up_list().await?;
         live::close_expired(&self.state).await?;
         Response::ok("")
     }
@@ -165,6 +175,14 @@ impl ChatRoom {
                 return failed(ApiError::internal("chat room: a queued write went missing"));
             }
             let replies = self.commit_group(&group).await;
+            let moved = group.iter().zip(&replies).find(|(queued, reply)| {
+                !matches!(queued.write, Write::Change { .. })
+                    && reply.outcome.as_ref().is_ok_and(|w| !w.replayed)
+            });
+            if let Some((queued, _)) = moved {
+                self.schedule_list_catch_up(queued.write.chat_id().as_str())
+                    .await;
+            }
             let mut done = self.replies.borrow_mut();
             for (queued, reply) in group.iter().zip(replies) {
                 done.insert(queued.ticket, reply);
@@ -227,6 +245,47 @@ impl ChatRoom {
                 self.reply(queued, outcome, cost, bookmark.clone(), listening)
             })
             .collect()
+    }
+
+    /// After a new message: the members' chat-list order catches up within `LIST_LAG_MS` (a group's
+    /// sends refresh it themselves at most every 5 s; this covers the sends in between). The chat is
+    /// kept in storage, so an alarm after an eviction still knows it.
+    async fn schedule_list_catch_up(&self, chat: &str) {
+        if self.catch_up_scheduled.replace(true) {
+            return;
+        }
+        let storage = self.state.storage();
+        let scheduled = match storage.put(LIST_CATCH_UP_KEY, chat.to_string()).await {
+            Ok(()) => live::set_alarm_at(&self.state, now_ms() + LIST_LAG_MS).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = scheduled {
+            self.catch_up_scheduled.set(false);
+            console_error!("chat room: scheduling the list catch-up: {e}");
+        }
+    }
+
+    /// The alarm's catch-up of the members' list order, if one is due.
+    async fn catch_up_list(&self) -> worker::Result<()> {
+        let storage = self.state.storage();
+        let Some(chat) = storage.get::<String>(LIST_CATCH_UP_KEY).await? else {
+            return Ok(());
+        };
+        self.catch_up_scheduled.set(false);
+        storage.delete(LIST_CATCH_UP_KEY).await?;
+        let db = self
+            .env
+            .d1("DB")
+            .map_err(|e| ApiError::internal(e.to_string()))
+            .and_then(|db| Db::new(&db, SessionStart::Primary));
+        let outcome = match db {
+            Ok(db) => messages::catch_up_list_order(&db, &chat).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            console_error!("chat room: list catch-up: {e}");
+        }
+        Ok(())
     }
 
     async fn commit_one_by_one(

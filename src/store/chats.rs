@@ -30,21 +30,23 @@ macro_rules! chat_view {
             message_json!(),
             " END AS last_message
              FROM page LEFT JOIN messages m ON m.chat_id = page.id AND m.seq = page.last_seq
-             ORDER BY page.last_activity_at DESC, page.id DESC"
+             ORDER BY page.list_at DESC, page.id DESC"
         )
     };
 }
 
-/// The caller's (?1) chats matching `$filter` (more SQL on `c` / `me`), most recently active first,
-/// `LIMIT $limit OFFSET $offset`.
+/// The caller's (?1) chats matching `$filter` (more SQL on `me`), most recently active first as the
+/// caller's memberships order them (`activity_at`, an index range: the cost does not grow with the
+/// number of chats), `LIMIT $limit OFFSET $offset`.
 macro_rules! my_chats {
     ($filter:literal, $limit:literal, $offset:literal) => {
         chat_view!(page: [
             "SELECT c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at,
-                    c.created_at, c.updated_at, me.last_read_seq AS my_read_seq
+                    c.created_at, c.updated_at, me.last_read_seq AS my_read_seq,
+                    me.activity_at AS list_at
              FROM chat_participants me JOIN chats c ON c.id = me.chat_id
              WHERE me.user_id = ?1 ", $filter, "
-             ORDER BY c.last_activity_at DESC, c.id DESC
+             ORDER BY me.activity_at DESC, me.chat_id DESC
              LIMIT ", $limit, " OFFSET ", $offset,
         ])
     };
@@ -56,7 +58,7 @@ pub const CHAT_FOR_CALLER_SQL: &str = my_chats!("AND me.chat_id = ?2", "1", "0")
 /// One chat as a service key sees it: no read mark, so nothing is unread. ?1 key hash, ?2 chat.
 pub const CHAT_FOR_KEY_SQL: &str = chat_view!(page: [
     "SELECT c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at, c.created_at,
-            c.updated_at, c.last_seq AS my_read_seq
+            c.updated_at, c.last_seq AS my_read_seq, c.last_activity_at AS list_at
      FROM chats c WHERE c.id = ?2 AND ", key_reaches!("?1", "c.project_id"),
 ]);
 
@@ -71,16 +73,15 @@ pub const DIRECT_CHAT_FOR_CALLER_SQL: &str = my_chats!(
 pub const CHAT_LIST_SQL: &str = my_chats!("", "?2", "?3");
 
 /// A page of the caller's chats of project ?4. ?1 caller, ?2 limit, ?3 offset, ?4 project.
-pub const PROJECT_CHAT_LIST_SQL: &str = my_chats!("AND c.project_id = ?4", "?2", "?3");
+pub const PROJECT_CHAT_LIST_SQL: &str = my_chats!("AND me.project_id = ?4", "?2", "?3");
 
-/// How many chats the caller is in. ?1 caller.
+/// How many chats the caller is in (one row, kept by triggers). ?1 caller.
 pub const CHAT_COUNT_SQL: &str =
-    "SELECT COUNT(*) AS total FROM chat_participants WHERE user_id = ?1";
+    "SELECT chats AS total FROM chat_counts WHERE user_id = ?1 AND project_id = ''";
 
-/// How many chats of project ?2 the caller is in (each membership's chat is read). ?1 caller.
+/// How many chats of project ?2 the caller is in (one row). ?1 caller.
 pub const PROJECT_CHAT_COUNT_SQL: &str =
-    "SELECT COUNT(*) AS total FROM chat_participants me JOIN chats c ON c.id = me.chat_id
-     WHERE me.user_id = ?1 AND c.project_id = ?2";
+    "SELECT chats AS total FROM chat_counts WHERE user_id = ?1 AND project_id = ?2";
 
 /// One chat as the caller sees it; `None` when it does not exist or is out of the caller's reach. One
 /// round trip (a service key is checked in the same batch: unknown or revoked, a 401).
@@ -131,13 +132,15 @@ pub const INSERT_CHAT_SQL: &str =
      VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5, ?6)
      ON CONFLICT (direct_key) DO NOTHING";
 
-/// The participants of a chat created in the same batch, with copies of their profiles.
-/// ?1 chat, ?2 now, ?3 the user ids as a JSON array.
+/// The participants of a chat created in the same batch, with copies of their profiles, the chat's
+/// activity time (its creation) and project. ?1 chat, ?2 now, ?3 the user ids as a JSON array,
+/// ?4 project.
 pub const INSERT_PARTICIPANTS_SQL: &str =
     "INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, username, photo_id,
-                                    photo_url, photo_type, availability, first_name)
+                                    photo_url, photo_type, availability, first_name, activity_at,
+                                    project_id)
      SELECT ?1, u.id, 0, ?2, u.username, u.photo_id, u.photo_url, u.photo_type, u.availability,
-            u.first_name
+            u.first_name, ?2, ?4
      FROM json_each(?3) AS j JOIN users u ON u.id = j.value
      WHERE EXISTS (SELECT 1 FROM chats WHERE id = ?1)
      ON CONFLICT DO NOTHING";
@@ -174,7 +177,12 @@ pub async fn create(
         )?,
         db.statement(
             INSERT_PARTICIPANTS_SQL,
-            &[chat.into(), now_ms.into(), everyone_json.as_str().into()],
+            &[
+                chat.into(),
+                now_ms.into(),
+                everyone_json.as_str().into(),
+                new_chat.project.as_ref().map(ProjectId::as_str).into(),
+            ],
         )?,
         match &direct_key {
             Some(key) => db.statement(DIRECT_CHAT_FOR_CALLER_SQL, &[me.into(), key.into()])?,

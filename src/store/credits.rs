@@ -68,7 +68,9 @@ pub const CREDIT_SQL: &str = concat!(
 pub const TRANSFER_BUMP_SQL: &str = concat!(
     "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ",
     change_stamp!("?1", "?2"),
-    ", updated_at = ?2 WHERE id = ?1 AND ",
+    ", updated_at = ?2, list_refreshed_at = ",
+    crate::list_refresh_stamp!("?2"),
+    " WHERE id = ?1 AND ",
     transfer_exists!("?3")
 );
 
@@ -249,6 +251,7 @@ fn transfer_statements(
         line(sender, "transfer_out", -t.amount, recipient)?,
         line(recipient, "transfer_in", t.amount, sender)?,
         db.statement(SEND_READ_MARK_SQL, &[chat, sender, message])?,
+        db.statement(super::messages::LIST_REFRESH_SQL, &[chat, now])?,
     ])
 }
 

@@ -553,12 +553,51 @@ macro_rules! send_bump {
         concat!(
             "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ",
             change_stamp!("?1", "?4"),
-            ", updated_at = ?4 WHERE id = ?1 AND ",
+            ", updated_at = ?4, list_refreshed_at = ",
+            list_refresh_stamp!("?4"),
+            " WHERE id = ?1 AND ",
             $($guard)*,
             " AND ",
             not_sent_yet!()
         )
     };
+}
+
+/// A send's or transfer's new `list_refreshed_at` (now `$now` when this write refreshes the members'
+/// list order: always in a direct chat, at most every 5 s in a group), for `LIST_REFRESH_SQL`.
+#[macro_export]
+macro_rules! list_refresh_stamp {
+    ($now:literal) => {
+        concat!(
+            "CASE WHEN type = 'direct' OR list_refreshed_at <= ",
+            $now,
+            " - 5000 THEN ",
+            $now,
+            " ELSE list_refreshed_at END"
+        )
+    };
+}
+
+/// After a send or transfer: the members' list order moves to the chat's new activity time, when the
+/// bump above chose to refresh it (a direct chat always: 2 rows; a group at most every 5 s; the chat's
+/// Durable Object catches up the rest). Driven from the chats row, so that when it does not refresh
+/// no participant row is visited. ?1 chat, ?2 now.
+pub const LIST_REFRESH_SQL: &str =
+    "UPDATE chat_participants SET activity_at = (SELECT last_activity_at FROM chats WHERE id = ?1)
+     WHERE chat_id IN (SELECT id FROM chats WHERE id = ?1 AND list_refreshed_at = ?2)
+       AND activity_at < (SELECT last_activity_at FROM chats WHERE id = ?1)";
+
+/// The chat's Durable Object's catch-up, within 5 s of a group's last send: every member's list
+/// order moves to the chat's activity time (rows that are already there are not written). ?1 chat.
+pub const LIST_CATCH_UP_SQL: &str =
+    "UPDATE chat_participants SET activity_at = (SELECT last_activity_at FROM chats WHERE id = ?1)
+     WHERE chat_id = ?1 AND activity_at < (SELECT last_activity_at FROM chats WHERE id = ?1)";
+
+/// Runs the catch-up of one chat's list order. One round trip.
+pub async fn catch_up_list_order(db: &Db, chat: &str) -> Result<()> {
+    db.all(db.statement(LIST_CATCH_UP_SQL, &[chat.into()])?)
+        .await
+        .map(|_| ())
 }
 
 /// A participant's send: the sender must be in the chat.
@@ -729,6 +768,7 @@ fn send_statements(
             db.statement(SEND_BUMP_SQL, &bump_args)?,
             db.statement(SEND_INSERT_SQL, &insert_args)?,
             db.statement(SEND_READ_MARK_SQL, &[chat, sender, id])?,
+            db.statement(LIST_REFRESH_SQL, &[chat, now_ms.into()])?,
         ],
         Author::Service(key) => {
             let project: Arg<'_> = key.project.as_ref().map(ProjectId::as_str).into();
@@ -737,6 +777,7 @@ fn send_statements(
             vec![
                 db.statement(SERVICE_SEND_BUMP_SQL, &[c, s, k, n, project])?,
                 db.statement(SERVICE_SEND_INSERT_SQL, &insert_args)?,
+                db.statement(LIST_REFRESH_SQL, &[chat, now_ms.into()])?,
             ]
         }
     })

@@ -356,6 +356,8 @@ mod tests {
         messages::SEND_INSERT_SQL,
         messages::SERVICE_SEND_INSERT_SQL,
         messages::SEND_READ_MARK_SQL,
+        messages::LIST_REFRESH_SQL,
+        messages::LIST_CATCH_UP_SQL,
         messages::MESSAGE_BY_CLIENT_ID_SQL,
         messages::MESSAGE_BY_ID_SQL,
         messages::CHAT_OF_MESSAGE_SQL,

@@ -415,7 +415,10 @@ impl Api {
                     .map(|v| (n.to_ascii_lowercase(), v.to_string()))
             })
             .collect();
-        let text = response.into_string().unwrap_or_default();
+        // A body cut off mid-way (the server stopping) is a transport failure, not an answer.
+        let text = response
+            .into_string()
+            .map_err(|e| format!("reading the body: {e}"))?;
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         let resp = Resp {
             status,
@@ -423,10 +426,14 @@ impl Api {
             text,
             body,
         };
-        // While `wrangler dev` stops, its proxy answers 503 itself: the worker never saw the request
-        // (every answer of the worker carries X-Request-Id). For callers, that is a server gone.
-        if status == 503 && resp.header("x-request-id").is_none() {
-            return Err(format!("503 from wrangler, not the worker: {}", resp.text));
+        // While `wrangler dev` stops, its proxy or workerd answers 5xx themselves (503, or a plain-text
+        // 500 for a request cut off mid-way): the worker's own answers always carry X-Request-Id. For
+        // callers, such an answer is a server gone, not a response to hold to the document.
+        if status >= 500 && resp.header("x-request-id").is_none() {
+            return Err(format!(
+                "{status} from wrangler or workerd, not the worker: {:.200}",
+                resp.text
+            ));
         }
         // Every response is held to the OpenAPI document.
         crate::contract::check_response(&crate::contract::Received {

@@ -2,6 +2,7 @@
 //! server starts once per run, with fresh local state.
 
 mod auth;
+mod chat_list;
 mod chats;
 mod client;
 mod contract;
