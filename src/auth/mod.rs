@@ -98,7 +98,7 @@ struct TokenClaims {
     picture: Option<Value>,
 }
 
-fn unauthorized(why: &str) -> ApiError {
+pub(super) fn unauthorized(why: &str) -> ApiError {
     ApiError::unauthorized(format!("invalid token: {why}"))
 }
 

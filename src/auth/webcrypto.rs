@@ -15,6 +15,7 @@ use worker::web_sys::{Crypto, CryptoKey, SubtleCrypto};
 use worker::{Delay, Fetch, Method, Request, RequestInit};
 
 use super::jwks::{parse_jwks, trust_ms, Jwk, JwkSet, KeyCache, Lookup, ProviderAlg};
+use super::unauthorized;
 use crate::error::{ApiError, Result};
 
 /// A key server that has not answered within this is a failed fetch.
@@ -24,10 +25,6 @@ thread_local! {
     static CACHE: RefCell<KeyCache> = RefCell::new(KeyCache::default());
     /// Imported keys by `kid`, with the set generation they came from.
     static IMPORTED: RefCell<(u64, HashMap<String, CryptoKey>)> = RefCell::new((0, HashMap::new()));
-}
-
-fn refused(why: &str) -> ApiError {
-    ApiError::unauthorized(format!("invalid token: {why}"))
 }
 
 enum Step {
@@ -61,7 +58,7 @@ pub async fn verify(
             Step::Verify(jwk, generation) => {
                 return check(&jwk, generation, signing_input, signature).await;
             }
-            Step::Refuse(why) => return Err(refused(why)),
+            Step::Refuse(why) => return Err(unauthorized(why)),
             Step::Fetch => {
                 CACHE.with(|cache| cache.borrow_mut().fetching(now_ms));
                 match fetch_set(url).await {
@@ -76,14 +73,16 @@ pub async fn verify(
                             cache.has_set()
                         });
                         if !has_set {
-                            return Err(refused("the identity provider's key set is unavailable"));
+                            return Err(unauthorized(
+                                "the identity provider's key set is unavailable",
+                            ));
                         }
                     }
                 }
             }
         }
     }
-    Err(refused("unknown key id (kid)"))
+    Err(unauthorized("unknown key id (kid)"))
 }
 
 /// Fetches and parses the key set; the error names what failed (for the log).
@@ -151,12 +150,12 @@ async fn imported(jwk: &Jwk, generation: u64) -> Result<CryptoKey> {
     let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
     let promise = subtle()?
         .import_key_with_object("jwk", &key_data, &object(&import)?, false, &usages)
-        .map_err(|_| refused("the provider's key could not be imported"))?;
+        .map_err(|_| unauthorized("the provider's key could not be imported"))?;
     let key: CryptoKey = JsFuture::from(promise)
         .await
         .map_err(|_| {
             crate::log::emit(&crate::log::KeySetLine::bad_key(&jwk.kid));
-            refused("the provider's key could not be imported")
+            unauthorized("the provider's key could not be imported")
         })?
         .unchecked_into();
     IMPORTED.with(|imported| {
@@ -175,7 +174,7 @@ async fn check(jwk: &Jwk, generation: u64, signing_input: &[u8], signature: &[u8
         ProviderAlg::Rs256 => None,
     };
     if expected_len.is_some_and(|len| signature.len() != len) || signature.is_empty() {
-        return Err(refused("bad signature"));
+        return Err(unauthorized("bad signature"));
     }
     let key = imported(jwk, generation).await?;
     let (_, verify) = parameters(jwk.alg);
@@ -186,9 +185,9 @@ async fn check(jwk: &Jwk, generation: u64, signing_input: &[u8], signature: &[u8
             &Uint8Array::from(signature),
             signing_input,
         )
-        .map_err(|_| refused("bad signature"))?;
+        .map_err(|_| unauthorized("bad signature"))?;
     match JsFuture::from(promise).await {
         Ok(valid) if valid.as_bool() == Some(true) => Ok(()),
-        _ => Err(refused("bad signature")),
+        _ => Err(unauthorized("bad signature")),
     }
 }
