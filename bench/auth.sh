@@ -16,7 +16,6 @@ CONNECTIONS=${CONNECTIONS:-2}
 BIG_CHAT=00000000000000000000b16c
 export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false
 WRANGLER=$ROOT/node_modules/.bin/wrangler
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 rm -rf "$OUT" && mkdir -p "$OUT/seed"
 
 source bench/serve.sh

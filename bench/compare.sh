@@ -20,21 +20,14 @@ export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HI
 WRANGLER=$ROOT/node_modules/.bin/wrangler
 mkdir -p "$OUT"
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)"
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
+
+source bench/serve.sh
+trap stop_servers EXIT
 
 # The "before" build.
 if [ -z "${BASE_BUILD:-}" ]; then
   BASE=${BASE:-$(git rev-parse --verify -q origin/main || git rev-parse HEAD~1)}
-  WORKTREE=$OUT/base-src
-  rm -rf "$WORKTREE" && git worktree prune && git worktree add -f --detach "$WORKTREE" "$BASE" >/dev/null
-  ln -s "$ROOT/node_modules" "$WORKTREE/node_modules"
-  (cd "$WORKTREE" && WASM_BINDGEN_BIN=$ROOT/.tools/bin/wasm-bindgen ESBUILD_BIN=$ROOT/node_modules/@esbuild/linux-x64/bin/esbuild \
-    CARGO_TARGET_DIR=$OUT/base-target "$ROOT/.tools/bin/worker-build" --release >/dev/null 2>&1 \
-    && if [ -f .ci/strip-wasm-names.mjs ]; then node .ci/strip-wasm-names.mjs build/index_bg.wasm >/dev/null; fi)
-  BASE_BUILD=$WORKTREE/build
+  BASE_BUILD=$(build_revision "$BASE" base-src)
   BASE_NAME="before ($(git rev-parse --short "$BASE"))"
 else
   BASE_NAME="before ($BASE_BUILD)"
@@ -48,9 +41,6 @@ sed "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" w
 MESSAGES=$MESSAGES bash bench/seed.sh > "$SEED/seed.sql"
 (cd "$SEED" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null \
   && "$WRANGLER" d1 execute DB --local --persist-to d1 --file=seed.sql >/dev/null)
-
-source bench/serve.sh
-trap stop_servers EXIT
 
 # serve <name> <build dir>: prints the server's URL.
 serve() {

@@ -16,25 +16,18 @@ DURATION=${DURATION:-8s}
 BIG_CHAT=00000000000000000000b16c
 export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false
 WRANGLER=$ROOT/node_modules/.bin/wrangler
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 rm -rf "$OUT" && mkdir -p "$OUT/seed"
+
+source bench/serve.sh
+trap stop_servers EXIT
 
 if [ -z "${BASE_BUILD:-}" ]; then
   BASE=${BASE:-HEAD~1}
-  WORKTREE=$ROOT/bench/out/hotchat-base-src
-  rm -rf "$WORKTREE" && git worktree prune && git worktree add -f --detach "$WORKTREE" "$BASE" >/dev/null
-  ln -s "$ROOT/node_modules" "$WORKTREE/node_modules"
-  (cd "$WORKTREE" && WASM_BINDGEN_BIN=$ROOT/.tools/bin/wasm-bindgen ESBUILD_BIN=$ROOT/node_modules/@esbuild/linux-x64/bin/esbuild \
-    CARGO_TARGET_DIR=$ROOT/bench/out/base-target "$ROOT/.tools/bin/worker-build" --release >/dev/null 2>&1 \
-    && if [ -f .ci/strip-wasm-names.mjs ]; then node .ci/strip-wasm-names.mjs build/index_bg.wasm >/dev/null; fi)
-  BASE_BUILD=$WORKTREE/build
+  BASE_BUILD=$(build_revision "$BASE" hotchat-base-src)
   BASE_NAME="$(git rev-parse --short "$BASE")"
 else
   BASE_NAME=$BASE_BUILD
 fi
-
-source bench/serve.sh
-trap stop_servers EXIT
 
 sed "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" wrangler.toml > "$OUT/seed/wrangler.toml"
 printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nRATE_LIMITS=off\n' > "$OUT/seed/.dev.vars"

@@ -19,7 +19,6 @@ SMALL_CHAT=0000000000000000000005a1
 T=1700000000000
 export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false
 WRANGLER=$ROOT/node_modules/.bin/wrangler
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 rm -rf "$OUT" && mkdir -p "$OUT"
 
 source bench/serve.sh

@@ -1,6 +1,24 @@
-# Sourced by the benchmark scripts: starts and stops `wrangler dev` servers, each in its own process
-# group. The caller sets WRANGLER and calls `trap stop_servers EXIT`.
+# Sourced by the benchmark scripts (from the project root, ROOT set): installs wrk if it is missing,
+# builds an earlier revision for before/after runs, and starts and stops `wrangler dev` servers, each in
+# its own process group. The caller sets WRANGLER and calls `trap stop_servers EXIT`.
 SERVERS=()
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)" >&2
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+
+# build_revision <git revision> <name>: builds the revision's worker in the worktree bench/out/<name>
+# (release, name section stripped when that revision strips it), and prints its build directory.
+build_revision() {
+  local worktree=$ROOT/bench/out/$2
+  rm -rf "$worktree" && git worktree prune && git worktree add -f --detach "$worktree" "$1" >/dev/null
+  ln -s "$ROOT/node_modules" "$worktree/node_modules"
+  (cd "$worktree" && WASM_BINDGEN_BIN=$ROOT/.tools/bin/wasm-bindgen ESBUILD_BIN=$ROOT/node_modules/@esbuild/linux-x64/bin/esbuild \
+    CARGO_TARGET_DIR=$ROOT/bench/out/base-target "$ROOT/.tools/bin/worker-build" --release >/dev/null 2>&1 \
+    && if [ -f .ci/strip-wasm-names.mjs ]; then node .ci/strip-wasm-names.mjs build/index_bg.wasm >/dev/null; fi)
+  echo "$worktree/build"
+}
 
 # start_server <dir>: serves <dir> (its wrangler.toml, .dev.vars and local D1 in <dir>/d1) on a free
 # port, and prints the URL once /health answers. Call it without `$(...)`, redirecting its output to a
