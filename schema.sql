@@ -204,5 +204,34 @@ CREATE TABLE IF NOT EXISTS api_keys (
   -- The senderId of the key's messages (need not be a participant).
   sender_id  TEXT NOT NULL,
   created_at INTEGER NOT NULL,
-  revoked_at INTEGER
+  revoked_at INTEGER,
+  -- The key's webhook (migration 0004): its URL, and the nonce its signing secret is derived from
+  -- (HMAC-SHA256 of WEBHOOK_SIGNING_KEY over the key id and nonce; the secret is never stored).
+  webhook_url   TEXT,
+  webhook_nonce TEXT
 ) WITHOUT ROWID;
+
+-- The live keys with a webhook, read in every commit of a chat's Durable Object (empty index, 0 rows,
+-- when no key has a webhook).
+CREATE INDEX IF NOT EXISTS api_keys_webhooks ON api_keys (project_id)
+  WHERE webhook_url IS NOT NULL AND revoked_at IS NULL;
+
+-- What the admin sees of each webhook delivery (migration 0004). The pending deliveries themselves live
+-- in each chat's Durable Object storage; the object writes this record after each attempt.
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  key_id           TEXT NOT NULL,
+  event_id         TEXT NOT NULL,
+  type             TEXT NOT NULL,
+  chat_id          TEXT NOT NULL,
+  message_id       TEXT NOT NULL,
+  -- 'pending' | 'delivered' | 'failed'
+  status           TEXT NOT NULL,
+  attempts         INTEGER NOT NULL,
+  last_status_code INTEGER,
+  next_attempt_at  INTEGER,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL,
+  PRIMARY KEY (key_id, event_id)
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_key ON webhook_deliveries (key_id, created_at);

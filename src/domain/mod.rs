@@ -13,3 +13,4 @@ pub mod pagination;
 pub mod surfaces;
 pub mod time;
 pub mod user;
+pub mod webhooks;

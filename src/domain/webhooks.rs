@@ -1,0 +1,473 @@
+//! Webhooks (API.md "Webhooks"), the pure parts: which URLs a key may send to, its signing secret, the
+//! `Edge-Chat-Signature` header, and the retry schedule. The chat's Durable Object does the rest
+//! (`chat_room::webhooks`).
+//!
+//! The URL check runs when the admin sets a URL, on the text alone (no DNS lookup is possible in a
+//! Worker): `https://` only (plain `http://` only to loopback, and only with `WEBHOOK_ALLOW_LOOPBACK`);
+//! no user info, no backslash, no fragment, ASCII only; a host that is an IP address in any notation
+//! WHATWG URL parsers accept (dotted, decimal `2130706433`, octal `0177.1`, hex `0x7f.1`, short forms,
+//! IPv6 including IPv4-mapped, -compatible, NAT64 and 6to4) is refused when it is private, loopback,
+//! link-local, shared, reserved, documentation or multicast; a host name is refused when it has a single
+//! label or ends in an internal suffix (`localhost`, `local`, `internal`, `lan`, `home.arpa`, …).
+//!
+//! The secret: `whsec_` + base64url(HMAC-SHA256(WEBHOOK_SIGNING_KEY, "edge-chat webhook v1\n" + key id
+//! + "\n" + nonce)), 43 characters. Only the nonce is stored, so a copy of the database alone cannot
+//! sign; every URL set gets a new nonce (and so a new secret).
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+pub const SECRET_PREFIX: &str = "whsec_";
+/// The longest webhook URL accepted.
+pub const MAX_URL_LEN: usize = 2048;
+/// A receiver that has not answered within this has failed the attempt.
+pub const TIMEOUT_MS: i64 = 10_000;
+/// Retries stop this long after the event was committed: the delivery is then `failed`.
+pub const GIVE_UP_AFTER_MS: i64 = 24 * 3_600_000;
+/// The first retry waits this long; each later one twice the one before, up to `MAX_BACKOFF_MS`.
+pub const FIRST_BACKOFF_MS: i64 = 1_000;
+pub const MAX_BACKOFF_MS: i64 = 3_600_000;
+/// The shortest `WEBHOOK_SIGNING_KEY` accepted (bytes).
+pub const MIN_SIGNING_KEY_BYTES: usize = 32;
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts any key length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// The signing secret of key `key_id`'s webhook set with `nonce`.
+pub fn secret(signing_key: &[u8], key_id: &str, nonce: &str) -> String {
+    let bytes = hmac(
+        signing_key,
+        &[
+            b"edge-chat webhook v1\n",
+            key_id.as_bytes(),
+            b"\n",
+            nonce.as_bytes(),
+        ],
+    );
+    format!("{SECRET_PREFIX}{}", Base64UrlUnpadded::encode_string(&bytes))
+}
+
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the whole secret string>`.
+pub fn signature(secret: &str, unix_seconds: i64, body: &str) -> String {
+    let t = unix_seconds.to_string();
+    let mac = hmac(secret.as_bytes(), &[t.as_bytes(), b".", body.as_bytes()]);
+    format!("t={t},v1={}", hex::encode(mac))
+}
+
+/// How long to wait after the `failures`-th failed attempt (1 s, 2 s, 4 s, … capped at 1 hour).
+pub fn backoff_ms(failures: u32) -> i64 {
+    let doublings = failures.saturating_sub(1).min(32);
+    FIRST_BACKOFF_MS
+        .checked_shl(doublings)
+        .map_or(MAX_BACKOFF_MS, |d| d.min(MAX_BACKOFF_MS))
+}
+
+/// Checks a webhook URL (see the module's comment); the error says what is wrong.
+pub fn check_url(url: &str, allow_loopback: bool) -> Result<(), String> {
+    if url.len() > MAX_URL_LEN {
+        return Err(format!("webhookUrl must be at most {MAX_URL_LEN} characters"));
+    }
+    if !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("webhookUrl must be ASCII without spaces or control characters (punycode for international names)".into());
+    }
+    let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err("webhookUrl must be an https:// URL".into());
+    };
+    if url.contains('\\') || url.contains('#') {
+        return Err("webhookUrl must not contain a backslash or a fragment".into());
+    }
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if authority.contains('@') {
+        return Err("webhookUrl must not contain user info".into());
+    }
+    if tail
+        .bytes()
+        .any(|b| matches!(b, b'"' | b'<' | b'>' | b'^' | b'`' | b'{' | b'|' | b'}'))
+    {
+        return Err("webhookUrl has characters a URL may not contain".into());
+    }
+    let (host, port) = split_host_port(authority)?;
+    if let Some(port) = port {
+        let valid = (1..=5).contains(&port.len())
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u32>().is_ok_and(|p| (1..=65_535).contains(&p));
+        if !valid {
+            return Err("webhookUrl has an invalid port".into());
+        }
+    }
+    let reach = classify_host(host)?;
+    let loopback_allowed = reach == Reach::Loopback && allow_loopback;
+    if reach != Reach::Public && !loopback_allowed {
+        return Err(
+            "webhookUrl must not point at a private, loopback, link-local or other internal address"
+                .into(),
+        );
+    }
+    if !https && !loopback_allowed {
+        return Err("webhookUrl must be an https:// URL (http:// only to loopback, when WEBHOOK_ALLOW_LOOPBACK is true)".into());
+    }
+    Ok(())
+}
+
+fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), String> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or("webhookUrl has an unclosed IPv6 address")?;
+        return match after {
+            "" => Ok((host, None)),
+            _ => match after.strip_prefix(':') {
+                Some(port) => Ok((host, Some(port))),
+                None => Err("webhookUrl has an invalid host".into()),
+            },
+        };
+    }
+    Ok(match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Public,
+    Loopback,
+    Internal,
+}
+
+/// Suffixes of names that only resolve inside a network (or to this machine).
+const INTERNAL_SUFFIXES: &[&str] = &[
+    "localhost",
+    "local",
+    "localdomain",
+    "internal",
+    "intranet",
+    "lan",
+    "home",
+    "corp",
+    "private",
+    "arpa",
+];
+
+fn classify_host(host: &str) -> Result<Reach, String> {
+    let garbage = || "webhookUrl has an invalid host".to_string();
+    if host.contains(':') {
+        let ip: Ipv6Addr = host.parse().map_err(|_| garbage())?;
+        return Ok(classify_v6(ip));
+    }
+    let host = host.to_ascii_lowercase();
+    let host = host.strip_suffix('.').unwrap_or(&host);
+    if host.is_empty() || host.len() > 253 {
+        return Err(garbage());
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let last = labels[labels.len() - 1];
+    // WHATWG: a host whose last label is a number is an IPv4 address (or invalid).
+    if last.bytes().all(|b| b.is_ascii_digit()) || last.starts_with("0x") {
+        return Ok(classify_v4(parse_ipv4(&labels).ok_or_else(garbage)?));
+    }
+    let label_ok = |l: &&str| {
+        let b = l.as_bytes();
+        (1..=63).contains(&b.len())
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            && b[0] != b'-'
+            && b[b.len() - 1] != b'-'
+    };
+    if !labels.iter().all(label_ok) {
+        return Err(garbage());
+    }
+    if labels.len() == 1 && last != "localhost" {
+        return Ok(Reach::Internal);
+    }
+    if last == "localhost" {
+        return Ok(Reach::Loopback);
+    }
+    let internal = INTERNAL_SUFFIXES.contains(&last)
+        || (labels.len() >= 2 && labels[labels.len() - 2..] == ["home", "arpa"]);
+    Ok(if internal {
+        Reach::Internal
+    } else {
+        Reach::Public
+    })
+}
+
+/// The WHATWG IPv4 parser: 1–4 parts, each decimal, `0x` hex or `0` octal; the last part fills the
+/// remaining bytes.
+fn parse_ipv4(parts: &[&str]) -> Option<Ipv4Addr> {
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let number = |p: &str| -> Option<u64> {
+        if p.is_empty() {
+            return None;
+        }
+        let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or(p.strip_prefix("0X")) {
+            (h, 16)
+        } else if p.len() > 1 && p.starts_with('0') {
+            (&p[1..], 8)
+        } else {
+            (p, 10)
+        };
+        if digits.is_empty() {
+            return Some(0);
+        }
+        if digits.len() > 12 {
+            return None;
+        }
+        u64::from_str_radix(digits, radix).ok()
+    };
+    let numbers: Vec<u64> = parts.iter().map(|p| number(p)).collect::<Option<_>>()?;
+    let (last, head) = numbers.split_last()?;
+    if head.iter().any(|n| *n > 255) || *last >= 1u64 << (8 * (5 - numbers.len())) {
+        return None;
+    }
+    let mut value = *last;
+    for (i, n) in head.iter().enumerate() {
+        value += n << (8 * (3 - i));
+    }
+    u32::try_from(value).ok().map(Ipv4Addr::from)
+}
+
+fn classify_v4(ip: Ipv4Addr) -> Reach {
+    let [a, b, c, _] = ip.octets();
+    if a == 127 {
+        return Reach::Loopback;
+    }
+    let internal = a == 0
+        || a == 10
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 169 && b == 254)
+        || (a == 172 && (16..32).contains(&b))
+        || (a == 192 && b == 0 && (c == 0 || c == 2))
+        || (a == 192 && b == 88 && c == 99)
+        || (a == 192 && b == 168)
+        || (a == 198 && (b == 18 || b == 19))
+        || (a == 198 && b == 51 && c == 100)
+        || (a == 203 && b == 0 && c == 113)
+        || a >= 224;
+    if internal {
+        Reach::Internal
+    } else {
+        Reach::Public
+    }
+}
+
+fn classify_v6(ip: Ipv6Addr) -> Reach {
+    let s = ip.segments();
+    let embedded = |hi: u16, lo: u16| classify_v4(Ipv4Addr::from(((hi as u32) << 16) | lo as u32));
+    if ip == Ipv6Addr::LOCALHOST {
+        return Reach::Loopback;
+    }
+    match s {
+        // IPv4-compatible (and ::), IPv4-mapped, IPv4-translated: the IPv4 address decides.
+        [0, 0, 0, 0, 0, 0, _, _] | [0, 0, 0, 0, 0, 0xffff, _, _] | [0, 0, 0, 0, 0xffff, 0, _, _] => {
+            match embedded(s[6], s[7]) {
+                Reach::Public if s[5] == 0 && s[4] == 0 => Reach::Internal,
+                reach => reach,
+            }
+        }
+        // NAT64 well-known prefix.
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => embedded(s[6], s[7]),
+        // 6to4: the IPv4 address in bits 16..48.
+        [0x2002, hi, lo, ..] => embedded(hi, lo),
+        _ => {
+            let first = s[0];
+            let internal = (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link-local
+                || (first & 0xffc0) == 0xfec0 // site-local
+                || (first & 0xff00) == 0xff00 // multicast
+                || (first == 0x64 && s[1] == 0xff9b) // NAT64 local use
+                || (first == 0x0100 && s[1..4] == [0, 0, 0]) // discard
+                || (first == 0x2001 && s[1] < 0x0200) // IETF protocol assignments, Teredo
+                || (first == 0x2001 && s[1] == 0x0db8); // documentation
+            if internal {
+                Reach::Internal
+            } else {
+                Reach::Public
+            }
+        }
+    }
+}
+
+/// A new nonce for a webhook's secret: 128 random bits, hex.
+pub fn new_nonce() -> Result<String, String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| format!("getrandom: {e}"))?;
+    Ok(hex::encode(bytes))
+}
+
+/// A new event id: `evt_` + 128 random bits, hex.
+pub fn new_event_id() -> Result<String, String> {
+    new_nonce().map(|n| format!("evt_{n}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_https_urls_pass() {
+        for url in [
+            "https://example.com/hook",
+            "https://hooks.example.com:8443/a/b?x=1&y=%20",
+            "https://EXAMPLE.com.",
+            "https://8.8.8.8/h",
+            "https://[2606:4700::1111]/h",
+            "https://134744072/h", // 8.8.8.8 in decimal: a public address
+        ] {
+            assert_eq!(check_url(url, false), Ok(()), "{url}");
+        }
+    }
+
+    #[test]
+    fn loopback_http_passes_only_when_allowed() {
+        for url in [
+            "http://127.0.0.1:9000/hook",
+            "http://localhost:9000/",
+            "http://[::1]:9000/",
+            "https://127.0.0.1/",
+        ] {
+            assert_eq!(check_url(url, true), Ok(()), "{url}");
+            assert!(check_url(url, false).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn internal_and_garbage_urls_are_refused() {
+        for url in [
+            "http://example.com/hook",
+            "ftp://example.com/",
+            "example.com",
+            "https://",
+            "https:///path",
+            "https://10.0.0.1/",
+            "https://10.1/",
+            "https://172.16.5.4/",
+            "https://192.168.1.1/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/",
+            "https://0.0.0.0/",
+            "https://0/",
+            "https://224.0.0.1/",
+            "https://2130706433/",   // 127.0.0.1 in decimal
+            "https://0177.0.0.1/",   // octal
+            "https://0x7f.1/",       // hex, short form
+            "https://0xa9fea9fe/",   // 169.254.169.254
+            "https://3232235777/",   // 192.168.1.1
+            "https://[::ffff:10.0.0.1]/",
+            "https://[::ffff:7f00:1]/",
+            "https://[::]/",
+            "https://[fe80::1]/",
+            "https://[fd00::1]/",
+            "https://[fc00::1]/",
+            "https://[64:ff9b::a00:1]/",
+            "https://[2002:c0a8:101::1]/",
+            "https://[ff02::1]/",
+            "https://[::1]/",
+            "https://localhost/",
+            "https://api.localhost/",
+            "https://printer.local/",
+            "https://db.internal/",
+            "https://router.home.arpa/",
+            "https://intranet/",
+            "https://example.com@127.0.0.1/",
+            "https://user:pw@example.com/",
+            "https://example.com\\@127.0.0.1/",
+            "https://example.com/#frag",
+            "https://exa mple.com/",
+            "https://exämple.com/",
+            "https://%31%32%37.0.0.1/",
+            "https://example.com:0/",
+            "https://example.com:65536/",
+            "https://example.com:/",
+            "https://example.com:80a/",
+            "https://1.2.3.4.5/",
+            "https://256.1.1.1/",
+            "https://1.2.3.0x100/",
+            "https://-bad-.com/",
+            "https://a..b.com/",
+            "https://[::1/",
+            "https://[fe80::1%25eth0]/",
+            "https://[::1]x/",
+        ] {
+            assert!(check_url(url, false).is_err(), "{url}");
+            let allowed_loopback = url.contains("127.0.0.1/")
+                || url.contains("2130706433")
+                || url.contains("0177.0.0.1")
+                || url.contains("0x7f.1")
+                || url.contains("7f00:1")
+                || url.contains("[::1]/")
+                || url.contains("localhost/");
+            if !allowed_loopback || url.contains('@') || url.contains('\\') {
+                assert!(check_url(url, true).is_err(), "{url} (loopback allowed)");
+            }
+        }
+        assert!(check_url(&format!("https://example.com/{}", "a".repeat(2048)), false).is_err());
+    }
+
+    #[test]
+    fn ipv4_notations_parse_like_whatwg() {
+        let p = |s: &str| parse_ipv4(&s.split('.').collect::<Vec<_>>());
+        assert_eq!(p("127.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
+        assert_eq!(p("0x7f.0.0.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
+        assert_eq!(p("0300.0250.1.1"), Some(Ipv4Addr::new(192, 168, 1, 1)));
+        assert_eq!(p("3232235777"), Some(Ipv4Addr::new(192, 168, 1, 1)));
+        assert_eq!(p("10.0.258"), Some(Ipv4Addr::new(10, 0, 1, 2)));
+        assert_eq!(p("4294967296"), None);
+        assert_eq!(p("09.1.1.1"), None);
+    }
+
+    #[test]
+    fn signatures_are_hmac_sha256_of_t_dot_body() {
+        // RFC 4231 test case 2 checks the HMAC itself.
+        assert_eq!(
+            hex::encode(hmac(b"Jefe", &[b"what do ya want ", b"for nothing?"])),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        let secret = "whsec_test";
+        let sig = signature(secret, 1_700_000_000, r#"{"id":"evt_1"}"#);
+        let expected = hex::encode(hmac(
+            secret.as_bytes(),
+            &[br#"1700000000.{"id":"evt_1"}"#],
+        ));
+        assert_eq!(sig, format!("t=1700000000,v1={expected}"));
+    }
+
+    #[test]
+    fn secrets_are_whsec_and_43_base64url_characters_derived_per_key_and_nonce() {
+        let key = [7u8; 32];
+        let a = secret(&key, "k1", "n1");
+        assert!(a.starts_with(SECRET_PREFIX) && a.len() == 6 + 43, "{a}");
+        assert_eq!(a, secret(&key, "k1", "n1"));
+        assert_ne!(a, secret(&key, "k1", "n2"));
+        assert_ne!(a, secret(&key, "k2", "n1"));
+        assert_ne!(a, secret(&[8u8; 32], "k1", "n1"));
+        assert_eq!(new_nonce().unwrap().len(), 32);
+        assert!(new_event_id().unwrap().starts_with("evt_"));
+    }
+
+    #[test]
+    fn backoff_doubles_from_one_second_to_one_hour() {
+        let waits: Vec<i64> = (1..=14).map(backoff_ms).collect();
+        assert_eq!(&waits[..5], &[1_000, 2_000, 4_000, 8_000, 16_000]);
+        assert_eq!(waits[11], 2_048_000);
+        assert_eq!(waits[12], MAX_BACKOFF_MS);
+        assert_eq!(backoff_ms(u32::MAX), MAX_BACKOFF_MS);
+    }
+}
