@@ -53,10 +53,12 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# worker-build, then the wasm's `name` section removed (see .ci/strip-wasm-names.mjs).
+# worker-build, then the wasm's `name` section removed (see .ci/strip-wasm-names.mjs), then the OpenAPI
+# document written as a static asset (see .ci/openapi-asset.mjs).
 build: tools
 	$(TOOLS)/bin/worker-build --release
 	node .ci/strip-wasm-names.mjs build/index_bg.wasm
+	node .ci/openapi-asset.mjs src/openapi.json build/assets/openapi.json
 
 .dev.vars:
 	cp .dev.vars.example .dev.vars
@@ -87,8 +89,8 @@ deploy: build
 
 # The deploy's own commands, without Cloudflare: migrations to a scratch local D1, `deploy --dry-run`.
 deploy-check: build
-	DRY_RUN=1 JWT_SECRET=deploy-check-secret ADMIN_API_KEY=deploy-check-admin bash .ci/deploy.sh staging
-	DRY_RUN=1 JWT_SECRET=deploy-check-secret ADMIN_API_KEY=deploy-check-admin bash .ci/deploy.sh production
+	DRY_RUN=1 JWT_SECRET=deploy-check-secret ADMIN_API_KEY=deploy-check-admin WEBHOOK_SIGNING_KEY=deploy-check-webhooks bash .ci/deploy.sh staging
+	DRY_RUN=1 JWT_SECRET=deploy-check-secret ADMIN_API_KEY=deploy-check-admin WEBHOOK_SIGNING_KEY=deploy-check-webhooks bash .ci/deploy.sh production
 
 ci: lint
 	$(MAKE) test

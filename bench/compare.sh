@@ -37,7 +37,7 @@ AFTER_NAME="after ($(git rev-parse --short HEAD)$(git diff --quiet || echo ', wi
 # One seeded state, copied for each server.
 SEED=$OUT/compare-seed
 rm -rf "$SEED" && mkdir -p "$SEED"
-sed "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" wrangler.toml > "$SEED/wrangler.toml"
+sed -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" wrangler.toml > "$SEED/wrangler.toml"
 MESSAGES=$MESSAGES bash bench/seed.sh > "$SEED/seed.sql"
 (cd "$SEED" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null \
   && "$WRANGLER" d1 execute DB --local --persist-to d1 --file=seed.sql >/dev/null)

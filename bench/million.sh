@@ -24,7 +24,7 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 source bench/serve.sh
 trap stop_servers EXIT
 
-sed -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" \
+sed -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" \
   -e "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" wrangler.toml > "$OUT/wrangler.toml"
 printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nRATE_LIMITS=off\n' > "$OUT/.dev.vars"
 {

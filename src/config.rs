@@ -15,6 +15,10 @@ pub struct Config {
     pub jwt_algorithms: Result<Vec<crate::auth::jwks::ProviderAlg>, String>,
     /// Allowed CORS origins; `*` allows any.
     pub cors_origins: Vec<String>,
+    /// `WEBHOOK_SIGNING_KEY` (secret): what every webhook's signing secret is derived from.
+    pub webhook_signing_key: String,
+    /// `WEBHOOK_ALLOW_LOOPBACK=true`: webhooks may go to `http://` loopback (development, tests).
+    pub webhook_allow_loopback: bool,
 }
 
 fn text(env: &Env, name: &str) -> Option<String> {
@@ -43,7 +47,15 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            webhook_signing_key: text(env, "WEBHOOK_SIGNING_KEY").unwrap_or_default(),
+            webhook_allow_loopback: text(env, "WEBHOOK_ALLOW_LOOPBACK").as_deref() == Some("true"),
         }
+    }
+
+    /// The key webhook secrets are derived from; without a usable one (at least 32 bytes), webhooks
+    /// cannot be set (503) nor signed.
+    pub fn webhook_signing_key(&self) -> crate::error::Result<&[u8]> {
+        webhook_signing_key(&self.webhook_signing_key)
     }
 
     pub fn jwt(&self) -> crate::auth::JwtSettings<'_> {
@@ -67,4 +79,21 @@ impl Config {
             .find(|o| o.as_str() == origin)
             .cloned()
     }
+}
+
+/// `WEBHOOK_SIGNING_KEY` checked for length (shared with the chat's Durable Object, which reads it from
+/// its own env).
+pub fn webhook_signing_key(text: &str) -> crate::error::Result<&[u8]> {
+    if text.len() < crate::domain::webhooks::MIN_SIGNING_KEY_BYTES {
+        return Err(crate::error::ApiError::not_configured(
+            "webhooks are not configured: the secret WEBHOOK_SIGNING_KEY (at least 32 bytes) is missing",
+            60,
+        ));
+    }
+    Ok(text.as_bytes())
+}
+
+/// The raw `WEBHOOK_SIGNING_KEY` of an env (the chat's Durable Object has no `Config`).
+pub fn webhook_signing_key_text(env: &Env) -> String {
+    text(env, "WEBHOOK_SIGNING_KEY").unwrap_or_default()
 }

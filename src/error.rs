@@ -112,6 +112,15 @@ impl ApiError {
         Self::new(422, message)
     }
 
+    /// A 503 for something not configured on this server (retrying after `retry_after` seconds may
+    /// find it configured).
+    pub fn not_configured(message: impl Into<String>, retry_after: u32) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(503, message)
+        }
+    }
+
     pub fn overloaded() -> Self {
         ApiError {
             status: 503,

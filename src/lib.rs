@@ -27,8 +27,9 @@ use crate::http::{header, json_response, write_cost, Reply};
 use crate::log::{Actor, RequestLine, SocketAction, SocketLine};
 use crate::store::{Cost, Db, SessionStart};
 
-/// The OpenAPI 3.1 document of every route (`GET /openapi.json`); kept true by the router's tests.
-/// `src/openapi.json`, minified by build.rs.
+/// The OpenAPI 3.1 document of every route, for the native tests that hold it true (`src/openapi.json`,
+/// minified by build.rs). The worker serves it as a static asset instead (`handlers::health::openapi`).
+#[cfg(test)]
 pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
 
 const CORS_ALLOW_HEADERS: &str =

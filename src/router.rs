@@ -52,6 +52,8 @@ pub enum AdminRoute {
     CreateKey,
     ListKeys,
     RevokeKey(KeyId),
+    UpdateKey(KeyId),
+    Deliveries(KeyId),
 }
 
 /// Who may call a route, and the route it becomes once the path's ids are parsed.
@@ -151,6 +153,8 @@ pub const ROUTES: &[RouteDef] = &[
     route("POST", "/api/v1/admin/api-keys", Admin(|_| Ok(AdminRoute::CreateKey))),
     route("GET", "/api/v1/admin/api-keys", Admin(|_| Ok(AdminRoute::ListKeys))),
     route("DELETE", "/api/v1/admin/api-keys/{keyId}", Admin(|p| Ok(AdminRoute::RevokeKey(p.key_id()?)))),
+    route("PATCH", "/api/v1/admin/api-keys/{keyId}", Admin(|p| Ok(AdminRoute::UpdateKey(p.key_id()?)))),
+    route("GET", "/api/v1/admin/api-keys/{keyId}/deliveries", Admin(|p| Ok(AdminRoute::Deliveries(p.key_id()?)))),
     surface(Envelope::Session, "GET", "/api/v1/chat/{chatId}/messages",
         Caller(|p| Ok(CallerRoute::SessionMessages(p.chat_id()?)))),
     surface(Envelope::Project, "GET", "/api/chat/projects/{projectId}/chats/{chatId}/messages",

@@ -559,7 +559,6 @@ pub struct ApiKey<'a> {
     name: &'a str,
     project_id: Option<&'a str>,
     sender_id: &'a str,
-    /// Webhooks are not served yet: always null.
     webhook_url: Option<&'a str>,
     created_at: Timestamp,
     revoked_at: Option<Timestamp>,
@@ -572,20 +571,24 @@ impl<'a> ApiKey<'a> {
             name: &row.name,
             project_id: row.project_id.as_deref(),
             sender_id: &row.sender_id,
-            webhook_url: None,
+            webhook_url: row.webhook_url.as_deref(),
             created_at: Timestamp(row.created_at),
             revoked_at: row.revoked_at.map(Timestamp),
         }
     }
 }
 
-/// A new key, with the key itself (shown this once).
+/// A key with what is shown only once: the key itself (when created) and its webhook's signing secret
+/// (when a webhook URL was set).
 #[derive(Serialize)]
-pub struct NewApiKey<'a> {
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyOnce<'a> {
     #[serde(flatten)]
     pub key: ApiKey<'a>,
-    #[serde(rename = "key")]
-    pub secret: &'a str,
+    #[serde(rename = "key", skip_serializing_if = "Option::is_none")]
+    pub secret: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<&'a str>,
 }
 
 #[derive(Serialize)]

@@ -20,6 +20,7 @@
 pub mod client;
 mod live;
 pub mod protocol;
+mod webhooks;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -33,6 +34,7 @@ use worker::{
 use crate::auth::Author;
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
+use crate::store::keys::{self, Hook};
 use crate::store::messages::Plan;
 use crate::store::rows::MessageRow;
 use crate::store::{cost_of, credits, messages, Db, SessionStart};
@@ -140,6 +142,9 @@ impl DurableObject for ChatRoom {
     async fn alarm(&self) -> worker::Result<Response> {
         self.catch_up_list().await?;
         live::close_expired(&self.state).await?;
+        if let Some(next) = webhooks::deliver_due(&self.state, &self.env).await {
+            live::set_alarm_at(&self.state, next).await?;
+        }
         Response::ok("")
     }
 }
@@ -217,10 +222,18 @@ impl ChatRoom {
             }
             spans.push(start..statements.len());
         }
+        // The webhooks interested in this chat, read in the same batch (0 rows when there are none).
+        let chat = group[0].write.chat_id().as_str();
         let results = if statements.is_empty() {
             Ok(Vec::new())
         } else {
-            db.batch(statements).await
+            match keys::hooks_statement(&db, chat) {
+                Ok(hooks) => {
+                    statements.push(hooks);
+                    db.batch(statements).await
+                }
+                Err(e) => Err(e),
+            }
         };
         let results = match results {
             Ok(results) => results,
@@ -228,23 +241,70 @@ impl ChatRoom {
             // The batch failed as a whole: each write on its own, so that none fails for another.
             Err(_) => return self.commit_one_by_one(&db, group, listening).await,
         };
+        let hooks = results.last().map(keys::hooks).unwrap_or(Ok(Vec::new()));
         let bookmark = db.bookmark();
-        plans
+        let replies: Vec<RoomReply> = plans
             .into_iter()
             .zip(spans)
             .zip(group)
-            .map(|((plan, span), queued)| {
+            .enumerate()
+            .map(|(i, ((plan, span), queued))| {
                 let mine = &results[span];
-                // A write refused before any statement (a key's transfer) cost nothing.
-                let cost = if mine.is_empty() {
+                // A write refused before any statement (a key's transfer) cost nothing. The first
+                // write also carries the webhook read's cost.
+                let mut cost = if mine.is_empty() {
                     Default::default()
                 } else {
                     cost_of(mine)
                 };
+                if i == 0 {
+                    let hooks_cost = cost_of(&results[results.len() - 1..]);
+                    cost.rows_read += hooks_cost.rows_read;
+                }
                 let outcome = plan.and_then(|plan| (plan.outcome)(mine));
                 self.reply(queued, outcome, cost, bookmark.clone(), listening)
             })
-            .collect()
+            .collect();
+        self.queue_webhooks(group, &replies, hooks).await;
+        replies
+    }
+
+    /// Records the webhook deliveries of a group's committed writes (in the object's storage, before
+    /// the writes are answered) and sets the alarm that sends them.
+    async fn queue_webhooks(
+        &self,
+        group: &[Queued],
+        replies: &[RoomReply],
+        hooks: Result<Vec<Hook>>,
+    ) {
+        let hooks = match hooks {
+            Ok(hooks) if hooks.is_empty() => return,
+            Ok(hooks) => hooks,
+            Err(e) => {
+                console_error!("chat room: reading the webhooks: {e}");
+                return;
+            }
+        };
+        let commit_ms = now_ms();
+        let events: Vec<webhooks::Event> = group
+            .iter()
+            .zip(replies)
+            .enumerate()
+            .filter_map(|(i, (queued, reply))| {
+                let written = reply.outcome.as_ref().ok().filter(|w| !w.replayed)?;
+                event(queued, written, commit_ms, i)
+                    .map_err(|e| console_error!("chat room: webhook event: {e}"))
+                    .ok()
+            })
+            .collect();
+        let scheduled = match webhooks::record(&self.state, &events, &hooks) {
+            Ok(true) => live::set_alarm_at(&self.state, commit_ms).await,
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = scheduled {
+            console_error!("chat room: recording webhook deliveries: {e}");
+        }
     }
 
     /// After a new message: the members' chat-list order catches up within `LIST_LAG_MS` (a group's
@@ -303,6 +363,17 @@ impl ChatRoom {
             };
             let cost = db.cost() - before;
             replies.push(self.reply(queued, outcome, cost, db.bookmark(), listening));
+        }
+        let committed = replies
+            .iter()
+            .any(|r| r.outcome.as_ref().is_ok_and(|w| !w.replayed));
+        if committed {
+            let chat = group[0].write.chat_id().as_str();
+            let hooks = match keys::hooks_statement(db, chat) {
+                Ok(statement) => db.all(statement).await.and_then(|r| keys::hooks(&r)),
+                Err(e) => Err(e),
+            };
+            self.queue_webhooks(group, &replies, hooks).await;
         }
         replies
     }
@@ -375,6 +446,37 @@ fn plan<'a>(db: &Db, author: &'a Author, write: &'a Write, with_marks: bool) -> 
             _,
         ) => messages::change_plan(db, author, chat_id, message_id, change, now_ms()),
     }
+}
+
+/// A committed write as a webhook event: its body is the Message the write's response carries.
+fn event(
+    queued: &Queued,
+    written: &Written,
+    commit_ms: i64,
+    index: usize,
+) -> std::result::Result<webhooks::Event, String> {
+    let id = crate::domain::webhooks::new_event_id(commit_ms, index)?;
+    let kind = queued.write.event_name();
+    let read_by = written.read_by.iter().map(String::as_str).collect();
+    let body = serde_json::to_string(&webhooks::Payload {
+        id: &id,
+        kind,
+        created_at: crate::domain::time::Timestamp(commit_ms),
+        data: views::Message::new(&written.message, read_by),
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(webhooks::Event {
+        kind,
+        chat_id: queued.write.chat_id().as_str().to_string(),
+        message_id: written.message.id.clone(),
+        body,
+        created_at: commit_ms,
+        author_key: match &queued.author {
+            Author::Service(key) => Some(key.id.clone()),
+            Author::User(_) => None,
+        },
+        id,
+    })
 }
 
 fn failed(error: ApiError) -> RoomReply {

@@ -58,17 +58,43 @@ pub fn credential(header: &str) -> Result<KeyHash> {
     Ok(KeyHash::of(header))
 }
 
-/// What an admin asks for: `{"name", "projectId", "senderId"}`.
+/// What an admin asks for: `{"name", "projectId", "senderId", "webhookUrl"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewApiKey {
     pub name: String,
     pub project: Option<ProjectId>,
     pub sender: UserId,
+    /// Checked by `webhooks::check_url`.
+    pub webhook_url: Option<String>,
+}
+
+/// An optional `webhookUrl`, checked (`allow_loopback`: `WEBHOOK_ALLOW_LOOPBACK`).
+fn webhook_url(body: &mut JsonBody, allow_loopback: bool) -> Option<String> {
+    let url = body.string("webhookUrl", 1, super::webhooks::MAX_URL_LEN)?;
+    match super::webhooks::check_url(&url, allow_loopback) {
+        Ok(()) => Some(url),
+        Err(e) => {
+            body.error(e);
+            None
+        }
+    }
+}
+
+/// `PATCH /api/v1/admin/api-keys/{keyId}`: `{"webhookUrl": "https://…" | null}` (required).
+pub fn parse_webhook_change(bytes: &[u8], allow_loopback: bool) -> Result<Option<String>> {
+    let mut body = JsonBody::parse(bytes)?;
+    if !body.has("webhookUrl") {
+        body.error("webhookUrl is required (null removes the webhook)".into());
+    }
+    let url = webhook_url(&mut body, allow_loopback);
+    body.finish()?;
+    Ok(url)
 }
 
 impl NewApiKey {
-    pub fn parse(bytes: &[u8]) -> Result<Self> {
+    pub fn parse(bytes: &[u8], allow_loopback: bool) -> Result<Self> {
         let mut body = JsonBody::parse(bytes)?;
+        let webhook_url = webhook_url(&mut body, allow_loopback);
         let name = body.required_string("name", 1, MAX_NAME_CHARS);
         if name.as_deref().is_some_and(super::input::is_blank) {
             body.error("name must not be blank".into());
@@ -87,6 +113,7 @@ impl NewApiKey {
                 name,
                 project,
                 sender,
+                webhook_url,
             }),
             _ => Err(ApiError::bad_request("name is required")),
         }
@@ -138,20 +165,53 @@ mod tests {
 
     #[test]
     fn new_keys_parse() {
-        let k = NewApiKey::parse(br#"{"name":"support-bot","projectId":"proj_1"}"#).unwrap();
+        let k = NewApiKey::parse(br#"{"name":"support-bot","projectId":"proj_1"}"#, false).unwrap();
         assert_eq!(k.sender.as_str(), "assistant");
         assert_eq!(k.project.unwrap().as_str(), "proj_1");
-        let k = NewApiKey::parse(br#"{"name":"b","projectId":null,"senderId":"helper"}"#).unwrap();
+        let k = NewApiKey::parse(
+            br#"{"name":"b","projectId":null,"senderId":"helper"}"#,
+            false,
+        )
+        .unwrap();
         assert_eq!((k.project, k.sender.as_str()), (None, "helper"));
+        let k = NewApiKey::parse(
+            br#"{"name":"b","webhookUrl":"https://h.example.com/x"}"#,
+            false,
+        );
+        assert_eq!(k.unwrap().webhook_url.unwrap(), "https://h.example.com/x");
+        let local = br#"{"name":"b","webhookUrl":"http://127.0.0.1:9/x"}"#;
+        assert!(NewApiKey::parse(local, true).unwrap().webhook_url.is_some());
+        assert_eq!(NewApiKey::parse(local, false).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn webhook_changes_parse() {
+        let set = parse_webhook_change(br#"{"webhookUrl":"https://h.example.com/x"}"#, false);
+        assert_eq!(set.unwrap().as_deref(), Some("https://h.example.com/x"));
+        assert_eq!(
+            parse_webhook_change(br#"{"webhookUrl":null}"#, false).unwrap(),
+            None
+        );
+        for bad in [
+            br#"{}"#.as_slice(),
+            br#"{"webhookUrl":""}"#,
+            br#"{"webhookUrl":"https://192.168.0.1/"}"#,
+        ] {
+            let status = parse_webhook_change(bad, false).map_err(|e| e.status);
+            assert_eq!(status, Err(400), "{}", String::from_utf8_lossy(bad));
+        }
         for bad in [
             br#"{}"#.as_slice(),
             br#"{"name":""}"#,
             br#"{"name":"  "}"#,
             br#"{"name":"x","projectId":"a b"}"#,
             br#"{"name":"x","senderId":"bad id"}"#,
+            br#"{"name":"x","webhookUrl":"http://example.com/h"}"#,
+            br#"{"name":"x","webhookUrl":"https://10.0.0.1/h"}"#,
+            br#"{"name":"x","webhookUrl":7}"#,
         ] {
             assert_eq!(
-                NewApiKey::parse(bad).unwrap_err().status,
+                NewApiKey::parse(bad, true).unwrap_err().status,
                 400,
                 "{}",
                 String::from_utf8_lossy(bad)

@@ -10,9 +10,9 @@
 //! link-local, shared, reserved, documentation or multicast; a host name is refused when it has a single
 //! label or ends in an internal suffix (`localhost`, `local`, `internal`, `lan`, `home.arpa`, …).
 //!
-//! The secret: `whsec_` + base64url(HMAC-SHA256(WEBHOOK_SIGNING_KEY, "edge-chat webhook v1\n" + key id
-//! + "\n" + nonce)), 43 characters. Only the nonce is stored, so a copy of the database alone cannot
-//! sign; every URL set gets a new nonce (and so a new secret).
+//! The secret: `whsec_` and 43 base64url characters, the HMAC-SHA256 keyed with `WEBHOOK_SIGNING_KEY`
+//! of `"edge-chat webhook v1\n<key id>\n<nonce>"`. Only the nonce is stored, so a copy of the database
+//! alone cannot sign; every URL set gets a new nonce (and so a new secret).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -55,7 +55,10 @@ pub fn secret(signing_key: &[u8], key_id: &str, nonce: &str) -> String {
             nonce.as_bytes(),
         ],
     );
-    format!("{SECRET_PREFIX}{}", Base64UrlUnpadded::encode_string(&bytes))
+    format!(
+        "{SECRET_PREFIX}{}",
+        Base64UrlUnpadded::encode_string(&bytes)
+    )
 }
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the whole secret string>`.
@@ -76,7 +79,9 @@ pub fn backoff_ms(failures: u32) -> i64 {
 /// Checks a webhook URL (see the module's comment); the error says what is wrong.
 pub fn check_url(url: &str, allow_loopback: bool) -> Result<(), String> {
     if url.len() > MAX_URL_LEN {
-        return Err(format!("webhookUrl must be at most {MAX_URL_LEN} characters"));
+        return Err(format!(
+            "webhookUrl must be at most {MAX_URL_LEN} characters"
+        ));
     }
     if !url.bytes().all(|b| b.is_ascii_graphic()) {
         return Err("webhookUrl must be ASCII without spaces or control characters (punycode for international names)".into());
@@ -276,12 +281,12 @@ fn classify_v6(ip: Ipv6Addr) -> Reach {
     }
     match s {
         // IPv4-compatible (and ::), IPv4-mapped, IPv4-translated: the IPv4 address decides.
-        [0, 0, 0, 0, 0, 0, _, _] | [0, 0, 0, 0, 0, 0xffff, _, _] | [0, 0, 0, 0, 0xffff, 0, _, _] => {
-            match embedded(s[6], s[7]) {
-                Reach::Public if s[5] == 0 && s[4] == 0 => Reach::Internal,
-                reach => reach,
-            }
-        }
+        [0, 0, 0, 0, 0, 0, _, _]
+        | [0, 0, 0, 0, 0, 0xffff, _, _]
+        | [0, 0, 0, 0, 0xffff, 0, _, _] => match embedded(s[6], s[7]) {
+            Reach::Public if s[5] == 0 && s[4] == 0 => Reach::Internal,
+            reach => reach,
+        },
         // NAT64 well-known prefix.
         [0x64, 0xff9b, 0, 0, 0, 0, _, _] => embedded(s[6], s[7]),
         // 6to4: the IPv4 address in bits 16..48.
@@ -312,9 +317,17 @@ pub fn new_nonce() -> Result<String, String> {
     Ok(hex::encode(bytes))
 }
 
-/// A new event id: `evt_` + 128 random bits, hex.
-pub fn new_event_id() -> Result<String, String> {
-    new_nonce().map(|n| format!("evt_{n}"))
+/// A new event id: `evt_`, then the commit time (12 hex digits of epoch ms) and the write's place in its
+/// commit (2 hex digits), so that ids sort in commit order within a chat, then 72 random bits.
+pub fn new_event_id(commit_ms: i64, index: usize) -> Result<String, String> {
+    let mut bytes = [0u8; 9];
+    getrandom::fill(&mut bytes).map_err(|e| format!("getrandom: {e}"))?;
+    Ok(format!(
+        "evt_{:012x}{:02x}{}",
+        commit_ms.clamp(0, 0xffff_ffff_ffff),
+        index.min(0xff),
+        hex::encode(bytes)
+    ))
 }
 
 #[cfg(test)]
@@ -365,11 +378,11 @@ mod tests {
             "https://0.0.0.0/",
             "https://0/",
             "https://224.0.0.1/",
-            "https://2130706433/",   // 127.0.0.1 in decimal
-            "https://0177.0.0.1/",   // octal
-            "https://0x7f.1/",       // hex, short form
-            "https://0xa9fea9fe/",   // 169.254.169.254
-            "https://3232235777/",   // 192.168.1.1
+            "https://2130706433/", // 127.0.0.1 in decimal
+            "https://0177.0.0.1/", // octal
+            "https://0x7f.1/",     // hex, short form
+            "https://0xa9fea9fe/", // 169.254.169.254
+            "https://3232235777/", // 192.168.1.1
             "https://[::ffff:10.0.0.1]/",
             "https://[::ffff:7f00:1]/",
             "https://[::]/",
@@ -442,10 +455,7 @@ mod tests {
         );
         let secret = "whsec_test";
         let sig = signature(secret, 1_700_000_000, r#"{"id":"evt_1"}"#);
-        let expected = hex::encode(hmac(
-            secret.as_bytes(),
-            &[br#"1700000000.{"id":"evt_1"}"#],
-        ));
+        let expected = hex::encode(hmac(secret.as_bytes(), &[br#"1700000000.{"id":"evt_1"}"#]));
         assert_eq!(sig, format!("t=1700000000,v1={expected}"));
     }
 
@@ -459,7 +469,15 @@ mod tests {
         assert_ne!(a, secret(&key, "k2", "n1"));
         assert_ne!(a, secret(&[8u8; 32], "k1", "n1"));
         assert_eq!(new_nonce().unwrap().len(), 32);
-        assert!(new_event_id().unwrap().starts_with("evt_"));
+        let (a, b) = (
+            new_event_id(1_700_000_000_000, 0),
+            new_event_id(1_700_000_000_000, 1),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(
+            a.starts_with("evt_") && a.len() == 4 + 32 && a < b,
+            "{a} {b}"
+        );
     }
 
     #[test]

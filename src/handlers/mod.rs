@@ -26,7 +26,7 @@ pub async fn dispatch(resolved: Resolved<'_>, req: &mut Request, ctx: &Ctx) -> R
     match resolved.route.target {
         Target::Public(bind) => match bind(args)? {
             PublicRoute::Health => health::health(ctx).await,
-            PublicRoute::OpenApi => Ok(Reply::json_text(200, crate::OPENAPI_JSON)),
+            PublicRoute::OpenApi => health::openapi(ctx).await,
         },
         Target::User(bind) => {
             let route = bind(args)?;
@@ -55,6 +55,8 @@ pub async fn dispatch(resolved: Resolved<'_>, req: &mut Request, ctx: &Ctx) -> R
                 AdminRoute::CreateKey => admin::create_key(req, ctx).await,
                 AdminRoute::ListKeys => admin::list_keys(ctx).await,
                 AdminRoute::RevokeKey(id) => admin::revoke_key(ctx, &id).await,
+                AdminRoute::UpdateKey(id) => admin::update_key(req, ctx, &id).await,
+                AdminRoute::Deliveries(id) => admin::deliveries(req, ctx, &id).await,
             }
         }
     }

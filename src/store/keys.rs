@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 
-use super::{first, nth, rows, Db};
-use crate::domain::ids::{new_object_id, ProjectId, UserId};
+use super::{first, first_text, nth, rows, Db};
+use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::keys::{KeyHash, NewApiKey, ServiceKey};
 use crate::error::{ApiError, Result};
 use crate::log::Actor;
@@ -19,11 +19,12 @@ pub struct ApiKeyRow {
     pub sender_id: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    pub webhook_url: Option<String>,
 }
 
 macro_rules! key_columns {
     () => {
-        "id, name, project_id, sender_id, created_at, revoked_at"
+        "id, name, project_id, sender_id, created_at, revoked_at, webhook_url"
     };
 }
 
@@ -31,10 +32,11 @@ macro_rules! key_columns {
 pub const KEY_SQL: &str =
     "SELECT id, project_id, sender_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL";
 
-/// A new key. ?1 hash, ?2 id, ?3 name, ?4 project, ?5 sender, ?6 now.
+/// A new key. ?1 hash, ?2 id, ?3 name, ?4 project, ?5 sender, ?6 now, ?7 webhook URL, ?8 its nonce.
 pub const INSERT_KEY_SQL: &str = concat!(
-    "INSERT INTO api_keys (key_hash, id, name, project_id, sender_id, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING ",
+    "INSERT INTO api_keys (key_hash, id, name, project_id, sender_id, created_at, webhook_url,
+                           webhook_nonce)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING ",
     key_columns!()
 );
 
@@ -48,6 +50,63 @@ pub const KEYS_SQL: &str = concat!(
 /// Revokes key ?1 (by id) at ?2, once: revoking again keeps the first time.
 pub const REVOKE_KEY_SQL: &str =
     "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
+
+/// Sets (?2 URL, ?3 nonce) or removes (both NULL) key ?1's webhook; a revoked key's can only be
+/// removed.
+pub const SET_WEBHOOK_SQL: &str = "UPDATE api_keys SET webhook_url = ?2, webhook_nonce = ?3
+     WHERE id = ?1 AND (revoked_at IS NULL OR ?2 IS NULL)";
+
+/// The live keys with a webhook whose reach includes chat ?1 (its project, or every chat), for a
+/// commit in the chat's Durable Object, as one text: a line `<id> <url> <nonce>` per key (URLs hold no
+/// spaces), NULL for none. Reads the `api_keys_webhooks` partial index: 0 rows when no key has a
+/// webhook.
+pub const HOOKS_SQL: &str =
+    "SELECT group_concat(k.id || ' ' || k.webhook_url || ' ' || k.webhook_nonce,
+                         char(10)) AS text
+     FROM api_keys k
+     WHERE k.webhook_url IS NOT NULL AND k.revoked_at IS NULL
+       AND (k.project_id IS NULL
+            OR k.project_id = (SELECT c.project_id FROM chats c WHERE c.id = ?1))";
+
+/// SQLite's form of an epoch-milliseconds column as the API's timestamp (`2024-01-01T00:00:00.000Z`).
+macro_rules! iso_time {
+    ($column:literal) => {
+        concat!(
+            "strftime('%Y-%m-%dT%H:%M:%fZ', ",
+            $column,
+            " / 1000.0, 'unixepoch')"
+        )
+    };
+}
+
+/// Key ?1's newest ?2 deliveries as the whole `{"deliveries": [...]}` answer, built by SQLite; NULL
+/// when there is no key ?1.
+pub const DELIVERIES_SQL: &str = concat!(
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM api_keys WHERE id = ?1) THEN json_object('deliveries',
+       (SELECT json_group_array(json_object('eventId', event_id, 'type', type, 'chatId', chat_id,
+          'messageId', message_id, 'status', status, 'attempts', attempts,
+          'lastStatusCode', last_status_code,
+          'nextAttemptAt', CASE WHEN next_attempt_at IS NULL THEN NULL ELSE ",
+    iso_time!("next_attempt_at"),
+    " END,
+          'updatedAt', ",
+    iso_time!("updated_at"),
+    "))
+        FROM (SELECT * FROM webhook_deliveries WHERE key_id = ?1
+              ORDER BY created_at DESC, event_id DESC LIMIT ?2))) END AS text"
+);
+
+/// Records a delivery's state after an attempt (a later attempt's record never goes backwards).
+/// ?1 key, ?2 event, ?3 type, ?4 chat, ?5 message, ?6 status, ?7 attempts, ?8 last status code,
+/// ?9 next attempt at, ?10 event created at, ?11 now.
+pub const RECORD_DELIVERY_SQL: &str = "INSERT INTO webhook_deliveries (key_id, event_id, type,
+            chat_id, message_id, status, attempts, last_status_code, next_attempt_at, created_at,
+            updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+     ON CONFLICT (key_id, event_id) DO UPDATE SET status = excluded.status,
+       attempts = excluded.attempts, last_status_code = excluded.last_status_code,
+       next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at
+     WHERE excluded.attempts >= webhook_deliveries.attempts";
 
 /// A key by id. ?1 id.
 pub const KEY_BY_ID_SQL: &str = concat!("SELECT ", key_columns!(), " FROM api_keys WHERE id = ?1");
@@ -83,18 +142,34 @@ pub async fn find(db: &Db, hash: &KeyHash) -> Result<ServiceKey> {
     checked(db, &db.all(check_statement(db, hash)?).await?)
 }
 
-/// Stores a new key. One round trip.
-pub async fn create(db: &Db, key: &NewApiKey, hash: &KeyHash, now_ms: i64) -> Result<ApiKeyRow> {
-    let id = new_object_id(now_ms)?;
+/// A key's webhook as stored: its URL and the nonce its secret derives from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    pub id: String,
+    pub url: String,
+    pub nonce: String,
+}
+
+/// Stores a new key with id `id` (and its webhook, if any). One round trip.
+pub async fn create(
+    db: &Db,
+    id: &str,
+    key: &NewApiKey,
+    hash: &KeyHash,
+    webhook: Option<(&str, &str)>,
+    now_ms: i64,
+) -> Result<ApiKeyRow> {
     let statement = db.statement(
         INSERT_KEY_SQL,
         &[
             hash.as_str().into(),
-            id.as_str().into(),
+            id.into(),
             key.name.as_str().into(),
             key.project.as_ref().map(ProjectId::as_str).into(),
             key.sender.as_str().into(),
             now_ms.into(),
+            webhook.map(|(url, _)| url).into(),
+            webhook.map(|(_, nonce)| nonce).into(),
         ],
     )?;
     first(&db.all(statement).await?)?
@@ -115,4 +190,125 @@ pub async fn revoke(db: &Db, id: &str, now_ms: i64) -> Result<Option<ApiKeyRow>>
         ])
         .await?;
     first(nth(&results, 1)?)
+}
+
+/// Sets or removes key `id`'s webhook (`(url, nonce)` or `None`). `None` for an unknown id; a revoked
+/// key keeps its (removed) webhook unchanged when asked to set one, which the caller sees in the row.
+pub async fn set_webhook(
+    db: &Db,
+    id: &str,
+    webhook: Option<(&str, &str)>,
+) -> Result<Option<ApiKeyRow>> {
+    let results = db
+        .batch(vec![
+            db.statement(
+                SET_WEBHOOK_SQL,
+                &[
+                    id.into(),
+                    webhook.map(|(url, _)| url).into(),
+                    webhook.map(|(_, nonce)| nonce).into(),
+                ],
+            )?,
+            db.statement(KEY_BY_ID_SQL, &[id.into()])?,
+        ])
+        .await?;
+    first(nth(&results, 1)?)
+}
+
+/// Key `id`'s newest `limit` deliveries as the answer's JSON text; `None` for an unknown key. One
+/// round trip.
+pub async fn deliveries(db: &Db, id: &str, limit: i64) -> Result<Option<String>> {
+    let result = db
+        .all(db.statement(DELIVERIES_SQL, &[id.into(), limit.into()])?)
+        .await?;
+    first_text(&result)
+}
+
+/// The statement that reads the hooks interested in chat `chat_id`, for a commit's batch.
+pub fn hooks_statement(db: &Db, chat_id: &str) -> Result<worker::D1PreparedStatement> {
+    db.statement(HOOKS_SQL, &[chat_id.into()])
+}
+
+/// Decodes `hooks_statement`'s result.
+pub fn hooks(result: &worker::D1Result) -> Result<Vec<Hook>> {
+    Ok(parse_hooks(
+        first_text(result)?.as_deref().unwrap_or_default(),
+    ))
+}
+
+/// `HOOKS_SQL`'s lines as hooks.
+fn parse_hooks(text: &str) -> Vec<Hook> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.split(' ');
+            Some(Hook {
+                id: parts.next()?.to_string(),
+                url: parts.next()?.to_string(),
+                nonce: parts.next()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// One delivery's state after an attempt, as `RECORD_DELIVERY_SQL` stores it.
+pub struct DeliveryRecord<'a> {
+    pub key_id: &'a str,
+    pub event_id: &'a str,
+    pub kind: &'a str,
+    pub chat_id: &'a str,
+    pub message_id: &'a str,
+    pub status: &'static str,
+    pub attempts: i64,
+    pub last_status_code: Option<i64>,
+    pub next_attempt_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// Records the states of a round of attempts: one round trip.
+pub async fn record_deliveries(db: &Db, records: &[DeliveryRecord<'_>], now_ms: i64) -> Result<()> {
+    let statements = records
+        .iter()
+        .map(|r| {
+            db.statement(
+                RECORD_DELIVERY_SQL,
+                &[
+                    r.key_id.into(),
+                    r.event_id.into(),
+                    r.kind.into(),
+                    r.chat_id.into(),
+                    r.message_id.into(),
+                    r.status.into(),
+                    r.attempts.into(),
+                    r.last_status_code.into(),
+                    r.next_attempt_at.into(),
+                    r.created_at.into(),
+                    now_ms.into(),
+                ],
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if !statements.is_empty() {
+        db.batch(statements).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_lines_parse() {
+        let hooks = parse_hooks("k1 https://a.example.com/h n1\nk2 http://127.0.0.1:9/x?y=1 n2");
+        assert_eq!(hooks.len(), 2);
+        assert_eq!(
+            hooks[1],
+            Hook {
+                id: "k2".into(),
+                url: "http://127.0.0.1:9/x?y=1".into(),
+                nonce: "n2".into()
+            }
+        );
+        assert!(parse_hooks("").is_empty());
+    }
 }

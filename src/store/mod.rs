@@ -313,6 +313,16 @@ pub fn changes(result: &D1Result) -> u64 {
         .unwrap_or(0) as u64
 }
 
+/// The `text` column of a one-row result (SQLite built the text: JSON, or lines), `None` when it is
+/// NULL or there is no row.
+pub fn first_text(result: &D1Result) -> Result<Option<String>> {
+    #[derive(serde::Deserialize)]
+    struct Text {
+        text: Option<String>,
+    }
+    Ok(first::<Text>(result)?.and_then(|t| t.text))
+}
+
 pub fn first<T: DeserializeOwned>(result: &D1Result) -> Result<Option<T>> {
     Ok(rows::<T>(result)?.into_iter().next())
 }
@@ -407,6 +417,10 @@ mod tests {
         keys::KEYS_SQL,
         keys::REVOKE_KEY_SQL,
         keys::KEY_BY_ID_SQL,
+        keys::SET_WEBHOOK_SQL,
+        keys::HOOKS_SQL,
+        keys::DELIVERIES_SQL,
+        keys::RECORD_DELIVERY_SQL,
         PING_SQL,
     ];
 

@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 
 pub const JWT_SECRET: &str = "test-secret-0123456789abcdef-0123456789";
 pub const ADMIN_API_KEY: &str = "test-admin-key-0123456789";
+/// What the test servers derive webhook secrets from.
+pub const WEBHOOK_SIGNING_KEY: &str = "test-webhook-signing-key-0123456789abcdef";
 pub const ISSUER: &str = "edge-chat-tests";
 pub const AUDIENCE: &str = "edge-chat";
 
@@ -93,6 +95,10 @@ pub fn write_config(dir: &Path) {
         .replace(
             "migrations_dir = \"migrations\"",
             &format!("migrations_dir = \"{}\"", root.join("migrations").display()),
+        )
+        .replace(
+            "directory = \"build/assets\"",
+            &format!("directory = \"{}\"", root.join("build/assets").display()),
         );
     std::fs::create_dir_all(dir).expect("state dir");
     std::fs::write(dir.join("wrangler.toml"), config).expect("write config");
@@ -123,7 +129,7 @@ impl TestServer {
         std::fs::write(
             state_dir.join(".dev.vars"),
             format!(
-                "JWT_SECRET={JWT_SECRET}\nADMIN_API_KEY={ADMIN_API_KEY}\nJWT_ISSUER={ISSUER}\nJWT_AUDIENCE={AUDIENCE}\nCORS_ORIGINS=https://app.example.com\n{}",
+                "JWT_SECRET={JWT_SECRET}\nADMIN_API_KEY={ADMIN_API_KEY}\nWEBHOOK_SIGNING_KEY={WEBHOOK_SIGNING_KEY}\nJWT_ISSUER={ISSUER}\nJWT_AUDIENCE={AUDIENCE}\nCORS_ORIGINS=https://app.example.com\n{}",
                 vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>()
             ),
         )

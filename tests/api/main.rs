@@ -20,3 +20,4 @@ mod service;
 mod surfaces;
 mod sync;
 mod validation;
+mod webhooks;

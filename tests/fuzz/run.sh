@@ -12,10 +12,11 @@ WRANGLER=$ROOT/node_modules/.bin/wrangler
 EXAMPLES=${EXAMPLES:-50}
 
 sed -e "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" \
-  -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" \
+  -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" \
   -e "s#simple = { limit = [0-9]*, period = 60 }#simple = { limit = 1000000, period = 60 }#" wrangler.toml > "$STATE/wrangler.toml"
 ADMIN_KEY=fuzz-admin-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')
-printf 'JWT_SECRET=fuzz-secret-%s\nADMIN_API_KEY=%s\n' "$(od -An -tx8 -N16 /dev/urandom | tr -d ' \n')" "$ADMIN_KEY" > "$STATE/.dev.vars"
+printf 'JWT_SECRET=fuzz-secret-%s\nADMIN_API_KEY=%s\nWEBHOOK_SIGNING_KEY=fuzz-webhooks-%s\n' \
+  "$(od -An -tx8 -N16 /dev/urandom | tr -d ' \n')" "$ADMIN_KEY" "$(od -An -tx8 -N16 /dev/urandom | tr -d ' \n')" > "$STATE/.dev.vars"
 (cd "$STATE" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null)
 
 (cd "$STATE" && exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port 0 --inspector-port 0 --persist-to d1 \

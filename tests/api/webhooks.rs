@@ -1,0 +1,619 @@
+//! Webhooks (API.md "Webhooks") against a real `wrangler dev` of their own (`WEBHOOK_ALLOW_LOOPBACK`)
+//! and real HTTP receivers on loopback, started here: each write arrives once, signed, in order, with
+//! the Message of its HTTP response; retries, a dead receiver, a restart with deliveries pending; and
+//! the URLs refused at configuration time.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::helpers::*;
+
+/// One request a receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: Vec<(String, String)>,
+    body: String,
+    at: Instant,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// A webhook receiver: a real HTTP server on a loopback port, answering each request with the next
+/// status of its plan (200 once the plan is used up), until dropped.
+struct Receiver {
+    port: u16,
+    received: Arc<Mutex<Vec<Received>>>,
+    plan: Arc<Mutex<VecDeque<u16>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        Self::on(TcpListener::bind("127.0.0.1:0").expect("bind receiver"))
+    }
+
+    /// A receiver on `port` again (after `down`): the same URL comes back.
+    fn start_on(port: u16) -> Receiver {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match TcpListener::bind(("127.0.0.1", port)) {
+                Ok(listener) => return Self::on(listener),
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("rebinding {port}: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("rebinding {port}: {e}"),
+            }
+        }
+    }
+
+    fn on(listener: TcpListener) -> Receiver {
+        let port = listener.local_addr().expect("addr").port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let plan = Arc::new(Mutex::new(VecDeque::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (received, plan, stop) = (received.clone(), plan.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let status = plan.lock().unwrap().pop_front().unwrap_or(200);
+                    if let Some(request) = answer(stream, status) {
+                        received.lock().unwrap().push(request);
+                    }
+                }
+            })
+        };
+        Receiver {
+            port,
+            received,
+            plan,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    fn answer_next(&self, statuses: &[u16]) {
+        self.plan.lock().unwrap().extend(statuses);
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests came (panics after `within`).
+    fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + within;
+        loop {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} webhook requests within {within:?}: {got:?}",
+                got.len()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 request and answers `status` with an empty body.
+fn answer(stream: TcpStream, status: u16) -> Option<Received> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    if line.is_empty() {
+        return None;
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    let mut stream = stream;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let _ = stream.flush();
+    Some(Received {
+        headers,
+        body: String::from_utf8(body).ok()?,
+        at: Instant::now(),
+    })
+}
+
+/// Checks `Edge-Chat-Signature` the way a receiver should: HMAC-SHA256 of "<t>.<raw body>" keyed
+/// with the whole secret, hex, and `t` close to now.
+fn assert_signed(request: &Received, secret: &str) {
+    let header = request.header("Edge-Chat-Signature").expect("signature");
+    let (t, v1) = header
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split_once(",v1="))
+        .unwrap_or_else(|| panic!("signature header: {header}"));
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.{}", request.body).as_bytes());
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v1, expected, "signature of {}", request.body);
+    let t: i64 = t.parse().expect("t");
+    assert!((t - now_secs()).abs() < 300, "t={t}");
+    assert_eq!(request.header("Content-Type"), Some("application/json"));
+    let body = request.json();
+    assert_eq!(request.header("Edge-Chat-Event-Id"), body["id"].as_str());
+}
+
+fn admin(api: &Api, method: &str, path: &str, body: Option<&Value>) -> Resp {
+    api.with_key(method, path, ADMIN_API_KEY, body)
+}
+
+/// A key of `project` whose webhook goes to `url`: (key id, key, webhook secret).
+fn hooked_key(api: &Api, project: &str, url: &str) -> (String, String, String) {
+    let resp = api.create_key(&json!({"name": "hooked", "projectId": project, "webhookUrl": url}));
+    resp.expect(201);
+    assert_eq!(resp.body["webhookUrl"], url);
+    let text = |k: &str| resp.body[k].as_str().expect(k).to_string();
+    let secret = text("webhookSecret");
+    assert!(
+        secret.starts_with("whsec_") && secret.len() == 49,
+        "{secret}"
+    );
+    (text("_id"), text("key"), secret)
+}
+
+fn project_chat(api: &Api, owner: &str, other: &str, project: &str) -> String {
+    let resp = api.create_chat(
+        &token(owner),
+        &json!({"participantIds": [other], "type": "group", "title": "t", "projectId": project}),
+    );
+    resp.expect(201);
+    resp.body["_id"].as_str().expect("chat id").to_string()
+}
+
+fn deliveries(api: &Api, key_id: &str) -> Vec<Value> {
+    let resp = admin(
+        api,
+        "GET",
+        &format!("/api/v1/admin/api-keys/{key_id}/deliveries"),
+        None,
+    );
+    resp.expect(200);
+    resp.body["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .clone()
+}
+
+/// Waits until key `key_id`'s deliveries satisfy `done`.
+fn deliveries_until(api: &Api, key_id: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = deliveries(api, key_id);
+        if done(&list) {
+            return list;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "deliveries never settled: {list:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A server of the test's own, webhooks to loopback allowed; its state goes with it.
+fn hook_server(name: &str) -> TestServer {
+    TestServer::start_with(
+        &temp_state_dir(name),
+        true,
+        &[("WEBHOOK_ALLOW_LOOPBACK", "true")],
+    )
+}
+
+/// A send, a transfer, an edit and a delete each arrive once, signed, in order, with the exact Message
+/// of the HTTP response; the key's own write does not come back to it; another project's key gets
+/// nothing; the deliveries endpoint shows them delivered, newest first.
+#[test]
+fn each_committed_write_arrives_once_signed_in_order() {
+    let server = hook_server("webhooks");
+    let api = server.client();
+    let (mine, other) = (Receiver::start(), Receiver::start());
+    let project = "proj_hooks";
+    let (key_id, key, secret) = hooked_key(&api, project, &mine.url());
+    let (other_id, _, _) = hooked_key(&api, "proj_elsewhere", &other.url());
+    let (alice, bob) = (unique_user("alice"), unique_user("bob"));
+    let chat = project_chat(&api, &alice, &bob, project);
+    api.grant(&alice, 50, &format!("grant-{alice}")).expect(201);
+
+    let sent = api.send(&alice, &chat, "hello hooks");
+    sent.expect(201);
+    let id = sent.body["_id"].as_str().unwrap().to_string();
+    // Replays, refusals and read marks make no event.
+    let keyed = api.post(
+        "/api/v1/messages",
+        &token(&alice),
+        &json!({"chatId": chat, "content": "x", "clientMessageId": "c1"}),
+    );
+    keyed.expect(201);
+    let replay = api.post(
+        "/api/v1/messages",
+        &token(&alice),
+        &json!({"chatId": chat, "content": "x", "clientMessageId": "c1"}),
+    );
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    api.transfer(&alice, &chat, &bob, 500, None).expect(422);
+    let transfer = api.transfer(&alice, &chat, &bob, 5, None);
+    transfer.expect(201);
+    api.mark_read(&bob, &chat, &json!({})).expect(200);
+    let edited = api.edit(&alice, &id, "hello again");
+    edited.expect(200);
+    let deleted = api.delete(&alice, &id);
+    deleted.expect(200);
+    // The key's own message is not sent back to it.
+    api.with_key(
+        "POST",
+        "/api/v1/messages",
+        &key,
+        Some(&json!({"chatId": chat, "content": "from the key itself"})),
+    )
+    .expect(201);
+
+    let expected = [
+        ("message.created", &sent.body),
+        ("message.created", &keyed.body),
+        ("message.created", &transfer.body),
+        ("message.updated", &edited.body),
+        ("message.deleted", &deleted.body),
+    ];
+    let got = mine.wait_for(expected.len(), Duration::from_secs(20));
+    // Nothing more comes (once each; not the key's own message).
+    std::thread::sleep(Duration::from_millis(1500));
+    let got_all = mine.received();
+    assert_eq!(got_all.len(), expected.len(), "{got_all:?}");
+    for (request, (kind, message)) in got.iter().zip(expected) {
+        assert_signed(request, &secret);
+        let body = request.json();
+        assert_eq!(body["type"], kind, "{body}");
+        assert_eq!(
+            &body["data"], message,
+            "the Message of the write's response"
+        );
+        assert!(body["createdAt"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+    assert!(
+        other.received().is_empty(),
+        "another project's key got events"
+    );
+
+    let list = deliveries_until(&api, &key_id, |list| {
+        list.len() == expected.len() && list.iter().all(|d| d["status"] == "delivered")
+    });
+    let ids: Vec<&str> = got
+        .iter()
+        .rev()
+        .map(|r| r.header("Edge-Chat-Event-Id").unwrap())
+        .collect();
+    let listed: Vec<&str> = list
+        .iter()
+        .map(|d| d["eventId"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ids, "newest first");
+    for d in &list {
+        assert_eq!(
+            (d["attempts"].as_i64(), d["lastStatusCode"].as_i64()),
+            (Some(1), Some(200))
+        );
+        assert!(d["nextAttemptAt"].is_null() && d["chatId"] == chat.as_str());
+    }
+    assert!(deliveries(&api, &other_id).is_empty());
+    let one = admin(
+        &api,
+        "GET",
+        &format!("/api/v1/admin/api-keys/{key_id}/deliveries?limit=1"),
+        None,
+    );
+    one.expect(200);
+    assert_eq!(one.body["deliveries"].as_array().unwrap().len(), 1);
+
+    // Removing the webhook: the next write goes nowhere.
+    let removed = admin(
+        &api,
+        "PATCH",
+        &format!("/api/v1/admin/api-keys/{key_id}"),
+        Some(&json!({"webhookUrl": null})),
+    );
+    removed.expect(200);
+    assert!(removed.body["webhookUrl"].is_null() && removed.body.get("webhookSecret").is_none());
+    api.send(&alice, &chat, "after removal").expect(201);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(mine.received().len(), expected.len());
+    drop(server);
+}
+
+/// A receiver that answers 500 three times gets the event on the 4th attempt (after 1 s, 2 s and 4 s);
+/// the deliveries endpoint shows the attempts as they happen.
+#[test]
+fn a_failing_receiver_is_retried_with_backoff_until_it_answers() {
+    let server = hook_server("webhook-retries");
+    let api = server.client();
+    let receiver = Receiver::start();
+    receiver.answer_next(&[500, 500, 500]);
+    let (key_id, _, secret) = hooked_key(&api, "proj_retry", &receiver.url());
+    let (alice, bob) = (unique_user("alice"), unique_user("bob"));
+    let chat = project_chat(&api, &alice, &bob, "proj_retry");
+    api.send(&alice, &chat, "retry me").expect(201);
+
+    let pending = deliveries_until(&api, &key_id, |list| {
+        list.len() == 1 && list[0]["attempts"].as_i64() >= Some(2)
+    });
+    if pending[0]["status"] == "pending" {
+        assert_eq!(pending[0]["lastStatusCode"], 500);
+        assert!(pending[0]["nextAttemptAt"].is_string());
+    }
+    let got = receiver.wait_for(4, Duration::from_secs(20));
+    let ids: Vec<_> = got.iter().map(|r| r.header("Edge-Chat-Event-Id")).collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "one event: {ids:?}");
+    let gaps: Vec<u128> = got
+        .windows(2)
+        .map(|w| (w[1].at - w[0].at).as_millis())
+        .collect();
+    for (gap, wait) in gaps.iter().zip([1000, 2000, 4000]) {
+        assert!(*gap >= wait - 100, "gaps {gaps:?}");
+    }
+    assert_signed(&got[3], &secret);
+    let list = deliveries_until(&api, &key_id, |list| list[0]["status"] == "delivered");
+    assert_eq!(list[0]["attempts"], 4);
+    assert_eq!(list[0]["lastStatusCode"], 200);
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(receiver.received().len(), 4);
+    drop(server);
+}
+
+fn median_ms(mut samples: Vec<Duration>) -> f64 {
+    samples.sort();
+    samples[samples.len() / 2].as_secs_f64() * 1000.0
+}
+
+/// 20 sends while the receiver is down take as long as 20 sends into a chat no webhook watches, and
+/// all 20 arrive, in order, once the receiver is back.
+#[test]
+fn a_dead_receiver_slows_no_send_and_gets_all_in_order_once_back() {
+    let server = hook_server("webhook-down");
+    let api = server.client();
+    let receiver = Receiver::start();
+    let (port, url) = (receiver.port, receiver.url());
+    drop(receiver);
+    let (_, _, secret) = hooked_key(&api, "proj_down", &url);
+    let (alice, bob) = (unique_user("alice"), unique_user("bob"));
+    let watched = project_chat(&api, &alice, &bob, "proj_down");
+    let quiet = project_chat(&api, &alice, &bob, "proj_quiet");
+    // Warm both chats' objects.
+    api.send(&alice, &quiet, "warm").expect(201);
+    let first = api.send(&alice, &watched, "warm");
+    first.expect(201);
+    let timed = |chat: &str, label: &str| -> Vec<Duration> {
+        (0..20)
+            .map(|i| {
+                let start = Instant::now();
+                api.send(&alice, chat, &format!("{label} {i}")).expect(201);
+                start.elapsed()
+            })
+            .collect()
+    };
+    let quiet_ms = median_ms(timed(&quiet, "quiet"));
+    let watched_ms = median_ms(timed(&watched, "watched"));
+    assert!(
+        watched_ms < quiet_ms * 3.0 + 50.0,
+        "median send {watched_ms:.1} ms with a dead webhook, {quiet_ms:.1} ms without"
+    );
+
+    let receiver = Receiver::start_on(port);
+    let got = receiver.wait_for(21, Duration::from_secs(40));
+    let mut seen = Vec::new();
+    for request in &got {
+        assert_signed(request, &secret);
+        let body = request.json();
+        let seq = body["data"]["sequenceNumber"].as_i64().expect("sequence");
+        if !seen.contains(&seq) {
+            seen.push(seq);
+        }
+    }
+    let first_seq = first.body["sequenceNumber"].as_i64().unwrap();
+    let want: Vec<i64> = (first_seq..first_seq + 21).collect();
+    assert_eq!(seen, want, "in sequence order, none missing");
+    drop(server);
+}
+
+/// `wrangler dev` stops with deliveries pending (the receiver is down) and starts again on the same
+/// state: they are delivered afterwards, in order, with no new write to wake the chat.
+#[test]
+fn pending_deliveries_survive_a_restart() {
+    let state = temp_state_dir("webhook-restart");
+    let vars = [("WEBHOOK_ALLOW_LOOPBACK", "true")];
+    let server = TestServer::start_with(&state, false, &vars);
+    let api = server.client();
+    let receiver = Receiver::start();
+    let (port, url) = (receiver.port, receiver.url());
+    drop(receiver);
+    let (key_id, _, secret) = hooked_key(&api, "proj_restart", &url);
+    let (alice, bob) = (unique_user("alice"), unique_user("bob"));
+    let chat = project_chat(&api, &alice, &bob, "proj_restart");
+    let sent: Vec<Value> = (0..3)
+        .map(|i| {
+            let resp = api.send(&alice, &chat, &format!("pending {i}"));
+            resp.expect(201);
+            resp.body.clone()
+        })
+        .collect();
+    deliveries_until(&api, &key_id, |list| {
+        list.len() == 3 && list.iter().all(|d| d["status"] == "pending")
+    });
+    server.stop();
+
+    let receiver = Receiver::start_on(port);
+    let server = TestServer::start_with(&state, true, &vars);
+    let got = receiver.wait_for(3, Duration::from_secs(60));
+    let mut bodies: Vec<Value> = Vec::new();
+    for request in &got {
+        assert_signed(request, &secret);
+        let data = request.json()["data"].clone();
+        if !bodies.contains(&data) {
+            bodies.push(data);
+        }
+    }
+    assert_eq!(bodies, sent);
+    drop(server);
+}
+
+/// Bad webhook URLs are a 400 when set; the secret is shown once; a revoked key takes no new webhook.
+#[test]
+fn webhook_urls_are_checked_when_set() {
+    // The shared server does not allow loopback: plain http to 127.0.0.1 is refused there.
+    let shared = app();
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost:9/hook",
+        "http://hooks.example.com/x",
+        "https://2130706433/x",
+        "https://0x7f.1/x",
+        "https://0177.0.0.1/x",
+        "https://[::ffff:127.0.0.1]/x",
+        "https://[::1]/x",
+    ] {
+        shared
+            .create_key(&json!({"name": "bad", "webhookUrl": url}))
+            .expect(400);
+    }
+    let server = hook_server("webhook-urls");
+    let api = server.client();
+    for url in [
+        "http://hooks.example.com/x",
+        "ftp://hooks.example.com/x",
+        "garbage",
+        "https://10.0.0.1/x",
+        "https://192.168.1.20/x",
+        "https://172.16.0.1/x",
+        "https://169.254.169.254/latest/meta-data",
+        "https://3232235777/x",
+        "https://0xa9fea9fe/x",
+        "https://[::ffff:10.0.0.1]/x",
+        "https://[fd00::1]/x",
+        "https://[fe80::1]/x",
+        "https://hooks.example.com@127.0.0.1/x",
+        "https://db.internal/x",
+        "https://intranet/x",
+        "https://hooks.example.com/x#frag",
+    ] {
+        let resp = api.create_key(&json!({"name": "bad", "webhookUrl": url}));
+        resp.expect(400);
+        assert!(
+            resp.error_text().contains("webhookUrl"),
+            "{url}: {}",
+            resp.text
+        );
+    }
+    api.create_key(&json!({"name": "bad", "webhookUrl": 5}))
+        .expect(400);
+
+    // A public https URL (and loopback http here) is taken, with a new secret each time it is set.
+    let (key_id, _, first) = hooked_key(&api, "proj_urls", "https://hooks.example.com/x");
+    let path = format!("/api/v1/admin/api-keys/{key_id}");
+    let again = admin(
+        &api,
+        "PATCH",
+        &path,
+        Some(&json!({"webhookUrl": "https://hooks.example.com/y"})),
+    );
+    again.expect(200);
+    let second = again.body["webhookSecret"].as_str().unwrap();
+    assert!(second.starts_with("whsec_") && second != first);
+    let listed = admin(&api, "GET", "/api/v1/admin/api-keys", None);
+    listed.expect(200);
+    assert!(!listed.text.contains("whsec_"), "secrets are shown once");
+    let entry = listed.body["apiKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["_id"] == key_id.as_str())
+        .unwrap();
+    assert_eq!(entry["webhookUrl"], "https://hooks.example.com/y");
+    for (body, status) in [
+        (json!({"webhookUrl": "https://10.1.2.3/"}), 400),
+        (json!({}), 400),
+        (json!({"webhookUrl": 1}), 400),
+    ] {
+        admin(&api, "PATCH", &path, Some(&body)).expect(status);
+    }
+    let missing = "/api/v1/admin/api-keys/64d15f9e2e6c8f4d5a000000";
+    admin(&api, "PATCH", missing, Some(&json!({"webhookUrl": null}))).expect(404);
+    admin(&api, "GET", &format!("{missing}/deliveries"), None).expect(404);
+    for query in ["limit=0", "limit=101", "limit=x"] {
+        admin(&api, "GET", &format!("{path}/deliveries?{query}"), None).expect(400);
+    }
+    api.with_key("GET", &format!("{path}/deliveries"), "eck_nope", None)
+        .expect(401);
+    // Revoked: the webhook can be removed, not set.
+    admin(&api, "DELETE", &path, None).expect(200);
+    let url = json!({"webhookUrl": "https://hooks.example.com/z"});
+    admin(&api, "PATCH", &path, Some(&url)).expect(409);
+    let removed = admin(&api, "PATCH", &path, Some(&json!({"webhookUrl": null})));
+    removed.expect(200);
+    assert!(removed.body["webhookUrl"].is_null());
+    drop(server);
+}
