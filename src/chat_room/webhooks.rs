@@ -18,7 +18,7 @@ use worker::{
 };
 
 use crate::domain::time::{now_ms, Timestamp};
-use crate::domain::webhooks as rules;
+use crate::domain::webhooks::{self as rules, AfterAttempt};
 use crate::store::keys::{self, DeliveryRecord, Hook};
 use crate::store::{Db, SessionStart};
 
@@ -273,20 +273,10 @@ async fn deliver_key(
             return (Some(pending.next_at), outcomes);
         }
         let code = send(&pending, key_id, signing_key).await;
-        let now = now_ms();
         let attempts = pending.attempts + 1;
-        let delivered = code.is_some_and(|c| (200..300).contains(&c));
-        let given_up = !delivered && now - pending.created_at >= rules::GIVE_UP_AFTER_MS;
         let last_status_code = code.map(i64::from);
-        let (status, next_attempt_at) = if delivered || given_up {
-            if let Err(e) = sql.exec(DONE_SQL, vec![pending.id.into()]) {
-                console_error!("webhooks: updating the queue: {e}");
-                return (None, outcomes);
-            }
-            (if delivered { "delivered" } else { "failed" }, None)
-        } else {
-            let failures = u32::try_from(attempts).unwrap_or(u32::MAX);
-            let at = now + rules::backoff_ms(failures);
+        let next = rules::after_attempt(code, attempts, pending.created_at, now_ms());
+        let (status, next_attempt_at) = if let AfterAttempt::RetryAt(at) = next {
             let retry = sql.exec(
                 RETRY_SQL,
                 vec![
@@ -301,6 +291,13 @@ async fn deliver_key(
                 return (None, outcomes);
             }
             ("pending", Some(at))
+        } else {
+            if let Err(e) = sql.exec(DONE_SQL, vec![pending.id.into()]) {
+                console_error!("webhooks: updating the queue: {e}");
+                return (None, outcomes);
+            }
+            let delivered = next == AfterAttempt::Delivered;
+            (if delivered { "delivered" } else { "failed" }, None)
         };
         outcomes.push(Outcome {
             key_id: key_id.to_string(),
@@ -353,7 +350,15 @@ async fn send(pending: &Pending, key_id: &str, signing_key: &str) -> Option<u16>
         rules::TIMEOUT_MS as u64,
     )));
     let code = match select(sending, timeout).await {
-        Either::Left((Ok(response), _)) => Some(response.status_code()),
+        Either::Left((Ok(response), _)) => {
+            let code = response.status_code();
+            // The body is never read (0 of the 64 KiB a receiver may send): cancel it, so that the
+            // connection is freed now rather than when the response is collected.
+            if let Some(body) = web_sys::Response::from(response).body() {
+                let _ = body.cancel();
+            }
+            Some(code)
+        }
         Either::Left((Err(_), _)) => None,
         Either::Right(_) => {
             controller.abort();

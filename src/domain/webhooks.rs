@@ -76,6 +76,35 @@ pub fn backoff_ms(failures: u32) -> i64 {
         .map_or(MAX_BACKOFF_MS, |d| d.min(MAX_BACKOFF_MS))
 }
 
+/// What follows an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAttempt {
+    Delivered,
+    /// Given up: the event was committed `GIVE_UP_AFTER_MS` ago or more.
+    Failed,
+    /// Tried again at this time (epoch ms).
+    RetryAt(i64),
+}
+
+/// After the `attempts`-th attempt (1 for the first) of an event committed at `created_at`, answered
+/// with `status` (`None`: no answer within the timeout, or no connection): a 2xx is delivered, anything
+/// else (redirects too) waits its backoff, until 24 hours after the commit.
+pub fn after_attempt(
+    status: Option<u16>,
+    attempts: i64,
+    created_at: i64,
+    now: i64,
+) -> AfterAttempt {
+    if status.is_some_and(|code| (200..300).contains(&code)) {
+        AfterAttempt::Delivered
+    } else if now - created_at >= GIVE_UP_AFTER_MS {
+        AfterAttempt::Failed
+    } else {
+        let failures = u32::try_from(attempts.max(1)).unwrap_or(u32::MAX);
+        AfterAttempt::RetryAt(now + backoff_ms(failures))
+    }
+}
+
 /// Checks a webhook URL (see the module's comment); the error says what is wrong.
 pub fn check_url(url: &str, allow_loopback: bool) -> Result<(), String> {
     if url.len() > MAX_URL_LEN {
@@ -477,6 +506,41 @@ mod tests {
         assert!(
             a.starts_with("evt_") && a.len() == 4 + 32 && a < b,
             "{a} {b}"
+        );
+    }
+
+    #[test]
+    fn attempts_end_delivered_on_a_2xx_and_failed_after_24_hours() {
+        let t0 = 1_700_000_000_000;
+        for code in [200, 201, 204, 299] {
+            assert_eq!(
+                after_attempt(Some(code), 1, t0, t0),
+                AfterAttempt::Delivered
+            );
+        }
+        for code in [None, Some(199), Some(301), Some(302), Some(400), Some(500)] {
+            assert_eq!(
+                after_attempt(code, 3, t0, t0 + 7_000),
+                AfterAttempt::RetryAt(t0 + 7_000 + 4_000),
+                "{code:?}"
+            );
+        }
+        let day = GIVE_UP_AFTER_MS;
+        assert_eq!(
+            after_attempt(Some(500), 30, t0, t0 + day - 1),
+            AfterAttempt::RetryAt(t0 + day - 1 + MAX_BACKOFF_MS)
+        );
+        assert_eq!(
+            after_attempt(Some(500), 31, t0, t0 + day),
+            AfterAttempt::Failed
+        );
+        assert_eq!(
+            after_attempt(None, 31, t0, t0 + day + 1),
+            AfterAttempt::Failed
+        );
+        assert_eq!(
+            after_attempt(Some(200), 31, t0, t0 + 2 * day),
+            AfterAttempt::Delivered
         );
     }
 
