@@ -50,8 +50,8 @@ const KEYS_SQL: &str = "SELECT DISTINCT key_id FROM webhook_queue";
 const HEAD_SQL: &str =
     "SELECT id, url, nonce, event_id, type, chat_id, message_id, body, created_at,
      attempts, next_at FROM webhook_queue WHERE key_id = ? ORDER BY id LIMIT 1";
-/// Deliveries D1 has no row for yet (`HEAD_SQL`'s columns), oldest first.
-const UNRECORDED_SQL: &str = "SELECT id, url, nonce, event_id, type, chat_id, message_id, body,
+/// Deliveries D1 has no row for yet (`HEAD_SQL`'s columns, the body left out), oldest first.
+const UNRECORDED_SQL: &str = "SELECT id, url, nonce, event_id, type, chat_id, message_id, '' AS body,
      created_at, attempts, next_at, key_id FROM webhook_queue WHERE recorded = 0 ORDER BY id LIMIT 100";
 const RECORDED_SQL: &str = "UPDATE webhook_queue SET recorded = 1 WHERE id <= ? AND recorded = 0";
 const DONE_SQL: &str = "DELETE FROM webhook_queue WHERE id = ?";
@@ -223,13 +223,17 @@ pub async fn deliver_due(state: &State, env: &Env) -> Option<i64> {
     let signing_key = crate::config::webhook_signing_key_text(env);
     let runs = keys.iter().map(|key| deliver_key(&sql, key, &signing_key));
     let mut next: Option<i64> = None;
+    let mut attempted = Vec::new();
     for (key_next, mut key_records) in join_all(runs).await {
         next = match (next, key_next) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        records.append(&mut key_records);
+        attempted.append(&mut key_records);
     }
+    // A delivery tried in this round is recorded once, as the attempt left it.
+    records.retain(|r| !attempted.iter().any(|a| a.pending.id == r.pending.id));
+    records.append(&mut attempted);
     if record_states(env, &records).await {
         if let Some(id) = newest_unrecorded {
             if let Err(e) = sql.exec(RECORDED_SQL, vec![id.into()]) {
