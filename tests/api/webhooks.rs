@@ -383,6 +383,17 @@ fn each_committed_write_arrives_once_signed_in_order() {
     api.send(&alice, &chat, "after removal").expect(201);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(mine.received().len(), expected.len());
+    // Nothing secret, and no message content, in the server's logs.
+    let output = server.output();
+    for secret in [
+        secret.as_str(),
+        key.as_str(),
+        WEBHOOK_SIGNING_KEY,
+        "hello hooks",
+        "hello again",
+    ] {
+        assert!(!output.contains(secret), "the log shows {secret}");
+    }
     drop(server);
 }
 
