@@ -1,10 +1,10 @@
 //! Chats and participants.
 //!
-//! The chat list sorts the caller's chats by last activity. It reads the caller's membership rows and
-//! their chats (two rows per chat the caller is in) instead of keeping a per-participant activity index:
-//! such an index would cost one row *written* per participant on every message (256 for a full group),
-//! while D1 bills a row written like a thousand rows read. The page's participants and last messages are
-//! then read for the page only.
+//! The chat list sorts the caller's chats by last activity: an index range of the caller's memberships
+//! by `activity_at` (migration 0003), so a page reads its own rows at any number of chats. A send keeps
+//! the members' `activity_at` fresh at a bounded cost (always in a direct chat; at most every 5 s in a
+//! group, the chat's Durable Object catching up the rest), since D1 bills a row written like a thousand
+//! rows read. The page's participants and last messages are then read for the page only.
 
 use super::rows::ChatRow;
 use super::users::{claim_profile, insert_named, ClaimedProfile};
