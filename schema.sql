@@ -45,7 +45,12 @@ CREATE TABLE IF NOT EXISTS chats (
   -- When the members' list order (chat_participants.activity_at) was last refreshed by a send
   -- (migration 0003): a large group's sends refresh it at most every 5 s, the chat's Durable Object
   -- catches up the rest.
-  list_refreshed_at INTEGER NOT NULL DEFAULT 0
+  list_refreshed_at INTEGER NOT NULL DEFAULT 0,
+  -- The activity time the members' chat_list entries carry, and the one they carried before the last
+  -- move (migration 0005): a send sets both in its own write of this row, and the entries are then
+  -- moved by their exact key.
+  list_at           INTEGER NOT NULL DEFAULT 0,
+  list_prev_at      INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS chat_participants (
@@ -235,3 +240,32 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
 ) WITHOUT ROWID;
 
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_key ON webhook_deliveries (key_id, created_at);
+
+-- The chat list's order (migration 0005): one entry per membership in the list of all the user's chats
+-- (list_key '') and one in the list of the chat's project, keyed by the order itself with no other
+-- index, so that moving an entry writes 1 row. (chat_participants.activity_at and its two indexes are
+-- no longer written by sends.)
+CREATE TABLE IF NOT EXISTS chat_list (
+  user_id     TEXT NOT NULL,
+  list_key    TEXT NOT NULL,
+  activity_at INTEGER NOT NULL,
+  chat_id     TEXT NOT NULL,
+  PRIMARY KEY (user_id, list_key, activity_at, chat_id)
+) WITHOUT ROWID;
+
+-- Entries follow memberships.
+CREATE TRIGGER IF NOT EXISTS chat_list_on_join AFTER INSERT ON chat_participants
+BEGIN
+  INSERT OR IGNORE INTO chat_list (user_id, list_key, activity_at, chat_id)
+    SELECT NEW.user_id, '', c.list_at, c.id FROM chats c WHERE c.id = NEW.chat_id;
+  INSERT OR IGNORE INTO chat_list (user_id, list_key, activity_at, chat_id)
+    SELECT NEW.user_id, c.project_id, c.list_at, c.id FROM chats c
+    WHERE c.id = NEW.chat_id AND c.project_id IS NOT NULL;
+END;
+
+CREATE TRIGGER IF NOT EXISTS chat_list_on_leave AFTER DELETE ON chat_participants
+BEGIN
+  DELETE FROM chat_list
+  WHERE user_id = OLD.user_id AND list_key IN ('', COALESCE(OLD.project_id, ''))
+    AND activity_at = (SELECT list_at FROM chats WHERE id = OLD.chat_id) AND chat_id = OLD.chat_id;
+END;

@@ -1,10 +1,11 @@
 //! Chats and participants.
 //!
-//! The chat list sorts the caller's chats by last activity: an index range of the caller's memberships
-//! by `activity_at` (migration 0003), so a page reads its own rows at any number of chats. A send keeps
-//! the members' `activity_at` fresh at a bounded cost (always in a direct chat; at most every 5 s in a
-//! group, the chat's Durable Object catching up the rest), since D1 bills a row written like a thousand
-//! rows read. The page's participants and last messages are then read for the page only.
+//! The chat list sorts the caller's chats by last activity: a range of the caller's `chat_list` entries
+//! (migration 0005), keyed by the order itself, so a page reads its own rows at any number of chats. A
+//! send keeps the members' entries fresh at a bounded cost (always in a direct chat; at most every 5 s
+//! in a group, the chat's Durable Object catching up the rest), moving each entry by its exact key (1
+//! row written), since D1 bills a row written like a thousand rows read. The page's participants and
+//! last messages are then read for the page only.
 
 use super::rows::ChatRow;
 use super::users::{claim_profile, insert_named, ClaimedProfile};
@@ -35,9 +36,8 @@ macro_rules! chat_view {
     };
 }
 
-/// The caller's (?1) chats matching `$filter` (more SQL on `me`), most recently active first as the
-/// caller's memberships order them (`activity_at`, an index range: the cost does not grow with the
-/// number of chats), `LIMIT $limit OFFSET $offset`.
+/// The caller's (?1) chats matching `$filter` (more SQL on `me`), through the caller's memberships:
+/// for one chat (`LIMIT 1`), where the membership also gives the caller's read mark.
 macro_rules! my_chats {
     ($filter:literal, $limit:literal, $offset:literal) => {
         chat_view!(
@@ -69,11 +69,28 @@ pub const DIRECT_CHAT_FOR_CALLER_SQL: &str = my_chats!(
     "0"
 );
 
+/// A page of the list `$key` (`''`: all; else a project) of the caller ?1, most recently active
+/// first: a range of the caller's chat_list entries (the cost does not grow with the number of chats),
+/// `LIMIT ?2 OFFSET ?3`. The caller's read mark is not read here: `list_for` takes it from the
+/// participants the row carries (a lookup per chat would read 20 more rows per page).
+macro_rules! list_page {
+    ($key:literal) => {
+        chat_view!(
+            columns: ["c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at,
+                       c.created_at, c.updated_at, 0 AS my_read_seq, l.activity_at AS list_at"],
+            from: ["FROM chat_list l JOIN chats c ON c.id = l.chat_id
+                    WHERE l.user_id = ?1 AND l.list_key = ", $key, "
+                    ORDER BY l.activity_at DESC, l.chat_id DESC
+                    LIMIT ?2 OFFSET ?3"]
+        )
+    };
+}
+
 /// A page of the caller's chats. ?1 caller, ?2 limit, ?3 offset.
-pub const CHAT_LIST_SQL: &str = my_chats!("", "?2", "?3");
+pub const CHAT_LIST_SQL: &str = list_page!("''");
 
 /// A page of the caller's chats of project ?4. ?1 caller, ?2 limit, ?3 offset, ?4 project.
-pub const PROJECT_CHAT_LIST_SQL: &str = my_chats!("AND me.project_id = ?4", "?2", "?3");
+pub const PROJECT_CHAT_LIST_SQL: &str = list_page!("?4");
 
 /// How many chats the caller is in (one row, kept by triggers). ?1 caller.
 pub const CHAT_COUNT_SQL: &str =
@@ -121,15 +138,23 @@ pub async fn list_for(
     };
     let results = db.batch(vec![count, list]).await?;
     let total = first::<Total>(nth(&results, 0)?)?.map_or(0, |t| t.total);
-    Ok((rows(nth(&results, 1)?)?, total))
+    let mut chats: Vec<ChatRow> = rows(nth(&results, 1)?)?;
+    for chat in &mut chats {
+        let participants = super::rows::decode_participants(&chat.participants)?;
+        chat.my_read_seq = participants
+            .iter()
+            .find(|p| p.user_id == caller.as_str())
+            .map_or(chat.last_seq, |p| p.last_read_seq);
+    }
+    Ok((chats, total))
 }
 
 /// A new chat, unless it is a direct chat whose pair has one already in its project (`direct_key` is
 /// UNIQUE). ?1 id, ?2 type, ?3 title, ?4 direct key, ?5 now, ?6 project.
 pub const INSERT_CHAT_SQL: &str =
     "INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at,
-                        project_id)
-     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5, ?6)
+                        project_id, list_at, list_prev_at)
+     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5, ?6, ?5, ?5)
      ON CONFLICT (direct_key) DO NOTHING";
 
 /// The participants of a chat created in the same batch, with copies of their profiles, the chat's

@@ -70,6 +70,8 @@ pub const TRANSFER_BUMP_SQL: &str = concat!(
     change_stamp!("?1", "?2"),
     ", updated_at = ?2, list_refreshed_at = ",
     crate::list_refresh_stamp!("?2"),
+    ", ",
+    crate::list_move!("?1", "?2"),
     " WHERE id = ?1 AND ",
     transfer_exists!("?3")
 );
@@ -251,7 +253,7 @@ fn transfer_statements(
         line(sender, "transfer_out", -t.amount, recipient)?,
         line(recipient, "transfer_in", t.amount, sender)?,
         db.statement(SEND_READ_MARK_SQL, &[chat, sender, message])?,
-        db.statement(super::messages::LIST_REFRESH_SQL, &[chat, now])?,
+        db.statement(super::messages::LIST_MOVE_SQL, &[chat])?,
     ])
 }
 

@@ -555,6 +555,8 @@ macro_rules! send_bump {
             change_stamp!("?1", "?4"),
             ", updated_at = ?4, list_refreshed_at = ",
             list_refresh_stamp!("?4"),
+            ", ",
+            list_move!("?1", "?4"),
             " WHERE id = ?1 AND ",
             $($guard)*,
             " AND ",
@@ -563,8 +565,25 @@ macro_rules! send_bump {
     };
 }
 
+/// A send's or transfer's new `list_prev_at` and `list_at` (SQL `SET` items): when this write refreshes
+/// the members' list order (always in a direct chat, at most every 5 s in a group; the same test as
+/// `list_refresh_stamp!`), the entries move from the old `list_at` to the new activity time, which
+/// `LIST_MOVE_SQL` then does by their exact keys. Set in the chats row the write updates anyway.
+#[macro_export]
+macro_rules! list_move {
+    ($chat:literal, $now:literal) => {
+        concat!(
+            "list_prev_at = list_at, list_at = CASE WHEN type = 'direct' OR list_refreshed_at <= ",
+            $now,
+            " - 5000 THEN ",
+            change_stamp!($chat, $now),
+            " ELSE list_at END"
+        )
+    };
+}
+
 /// A send's or transfer's new `list_refreshed_at` (now `$now` when this write refreshes the members'
-/// list order: always in a direct chat, at most every 5 s in a group), for `LIST_REFRESH_SQL`.
+/// list order: always in a direct chat, at most every 5 s in a group).
 #[macro_export]
 macro_rules! list_refresh_stamp {
     ($now:literal) => {
@@ -578,26 +597,33 @@ macro_rules! list_refresh_stamp {
     };
 }
 
-/// After a send or transfer: the members' list order moves to the chat's new activity time, when the
-/// bump above chose to refresh it (a direct chat always: 2 rows; a group at most every 5 s; the chat's
-/// Durable Object catches up the rest). Driven from the chats row, so that when it does not refresh
-/// no participant row is visited. ?1 chat, ?2 now.
-pub const LIST_REFRESH_SQL: &str =
-    "UPDATE chat_participants SET activity_at = (SELECT last_activity_at FROM chats WHERE id = ?1)
-     WHERE chat_id IN (SELECT id FROM chats WHERE id = ?1 AND list_refreshed_at = ?2)
-       AND activity_at < (SELECT last_activity_at FROM chats WHERE id = ?1)";
+/// After a write that moved chat ?1's `list_at` (a send or transfer that refreshes, or the catch-up):
+/// its members' chat_list entries move from `list_prev_at` to `list_at`, each found by its exact key,
+/// so each move writes 1 row (a direct chat: 2, or 4 with a project). When nothing moved
+/// (`list_at = list_prev_at`) no entry is visited.
+pub const LIST_MOVE_SQL: &str =
+    "UPDATE chat_list SET activity_at = (SELECT list_at FROM chats WHERE id = ?1)
+     WHERE (user_id, list_key, activity_at, chat_id) IN (
+       SELECT p.user_id, k.list_key, c.list_prev_at, c.id
+       FROM chats c JOIN chat_participants p ON p.chat_id = c.id
+       JOIN (SELECT '' AS list_key
+             UNION ALL SELECT project_id FROM chats WHERE id = ?1 AND project_id IS NOT NULL) k
+       WHERE c.id = ?1 AND c.list_at <> c.list_prev_at)";
 
-/// The chat's Durable Object's catch-up, within 5 s of a group's last send: every member's list
-/// order moves to the chat's activity time (rows that are already there are not written). ?1 chat.
+/// The chat's Durable Object's catch-up, within 5 s of a group's last send: the chat's `list_at`
+/// moves to its activity time (when it is behind), then `LIST_MOVE_SQL` moves the entries. ?1 chat.
 pub const LIST_CATCH_UP_SQL: &str =
-    "UPDATE chat_participants SET activity_at = (SELECT last_activity_at FROM chats WHERE id = ?1)
-     WHERE chat_id = ?1 AND activity_at < (SELECT last_activity_at FROM chats WHERE id = ?1)";
+    "UPDATE chats SET list_prev_at = list_at, list_at = last_activity_at
+     WHERE id = ?1 AND list_at < last_activity_at";
 
 /// Runs the catch-up of one chat's list order. One round trip.
 pub async fn catch_up_list_order(db: &Db, chat: &str) -> Result<()> {
-    db.all(db.statement(LIST_CATCH_UP_SQL, &[chat.into()])?)
-        .await
-        .map(|_| ())
+    db.batch(vec![
+        db.statement(LIST_CATCH_UP_SQL, &[chat.into()])?,
+        db.statement(LIST_MOVE_SQL, &[chat.into()])?,
+    ])
+    .await
+    .map(|_| ())
 }
 
 /// A participant's send: the sender must be in the chat.
@@ -768,7 +794,7 @@ fn send_statements(
             db.statement(SEND_BUMP_SQL, &bump_args)?,
             db.statement(SEND_INSERT_SQL, &insert_args)?,
             db.statement(SEND_READ_MARK_SQL, &[chat, sender, id])?,
-            db.statement(LIST_REFRESH_SQL, &[chat, now_ms.into()])?,
+            db.statement(LIST_MOVE_SQL, &[chat])?,
         ],
         Author::Service(key) => {
             let project: Arg<'_> = key.project.as_ref().map(ProjectId::as_str).into();
@@ -777,7 +803,7 @@ fn send_statements(
             vec![
                 db.statement(SERVICE_SEND_BUMP_SQL, &[c, s, k, n, project])?,
                 db.statement(SERVICE_SEND_INSERT_SQL, &insert_args)?,
-                db.statement(LIST_REFRESH_SQL, &[chat, now_ms.into()])?,
+                db.statement(LIST_MOVE_SQL, &[chat])?,
             ]
         }
     })

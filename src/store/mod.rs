@@ -366,7 +366,7 @@ mod tests {
         messages::SEND_INSERT_SQL,
         messages::SERVICE_SEND_INSERT_SQL,
         messages::SEND_READ_MARK_SQL,
-        messages::LIST_REFRESH_SQL,
+        messages::LIST_MOVE_SQL,
         messages::LIST_CATCH_UP_SQL,
         messages::MESSAGE_BY_CLIENT_ID_SQL,
         messages::MESSAGE_BY_ID_SQL,

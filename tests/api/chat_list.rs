@@ -165,30 +165,35 @@ fn a_send_into_a_large_group_writes_its_members_at_most_every_five_seconds() {
     let (first_50, second_50) = rows_written(50);
     let (first_256, second_256) = rows_written(256);
     // The first send refreshes every member's list order, the next ones within 5 s none: a send's
-    // writes do not grow with the group.
-    // Each member's refresh writes its row and its two list index entries (D1 counts both).
-    assert_eq!(first_50 - second_50, 3 * 50, "{first_50} / {second_50}");
-    assert_eq!(
-        first_256 - second_256,
-        3 * 256,
-        "{first_256} / {second_256}"
-    );
+    // writes do not grow with the group. Each member's refresh moves its one chat_list entry (1 row).
+    assert_eq!(first_50 - second_50, 50, "{first_50} / {second_50}");
+    assert_eq!(first_256 - second_256, 256, "{first_256} / {second_256}");
     assert_eq!(second_50, second_256);
-    // A direct chat refreshes both members on every send.
-    let (a, b) = (unique_user("d-a"), unique_user("d-b"));
-    let chat = api.create_chat(&token(&a), &json!({"participantIds": [b]}));
-    let chat = chat.body["_id"].as_str().unwrap().to_string();
-    api.send(&a, &chat, "one").expect(201);
-    let again = api.send(&a, &chat, "two");
-    again.expect(201);
-    let direct_rows = again.cost("x-d1-rows-written");
+    // A direct chat refreshes both members on every send: 2 rows more than a send that refreshes
+    // nobody (4 in a project, whose list each member's chat is also in).
+    let direct_send = |project: Option<&str>| {
+        let (a, b) = (unique_user("d-a"), unique_user("d-b"));
+        let body = json!({"participantIds": [b], "projectId": project});
+        let chat = api.create_chat(&token(&a), &body);
+        let chat = chat.body["_id"].as_str().unwrap().to_string();
+        api.send(&a, &chat, "one").expect(201);
+        let again = api.send(&a, &chat, "two");
+        again.expect(201);
+        again.cost("x-d1-rows-written")
+    };
+    let (direct_rows, project_rows) = (direct_send(None), direct_send(Some("rows-p")));
     assert_eq!(
         direct_rows,
-        second_50 + 6,
+        second_50 + 2,
         "direct {direct_rows}, group {second_50}"
     );
+    assert_eq!(
+        project_rows,
+        second_50 + 4,
+        "direct in a project {project_rows}"
+    );
     println!(
-        "rows written per send: direct {direct_rows}; group of 50: {first_50} then {second_50}; \
-         group of 256: {first_256} then {second_256}"
+        "rows written per send: direct {direct_rows} (in a project {project_rows}); group of 50: \
+         {first_50} then {second_50}; group of 256: {first_256} then {second_256}"
     );
 }
