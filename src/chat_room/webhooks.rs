@@ -329,8 +329,15 @@ async fn send(pending: &Pending, key_id: &str, signing_key: &str) -> Option<u16>
             return None;
         }
     };
-    let secret = rules::secret(signing_key, key_id, &pending.nonce);
-    let signature = rules::signature(&secret, now_ms() / 1000, &pending.body);
+    let signed = rules::secret(signing_key, key_id, &pending.nonce)
+        .and_then(|secret| rules::signature(&secret, now_ms() / 1000, &pending.body));
+    let signature = match signed {
+        Ok(signature) => signature,
+        Err(e) => {
+            console_error!("webhooks: cannot sign: {e}");
+            return None;
+        }
+    };
     let headers = Headers::new();
     for (name, value) in [
         ("Content-Type", "application/json"),

@@ -35,17 +35,18 @@ pub const MIN_SIGNING_KEY_BYTES: usize = 32;
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts any key length");
+/// HMAC-SHA256 of `parts` joined. (The `hmac` crate refuses no key length for HMAC, but its API
+/// is fallible, so the error travels instead of a panic.)
+fn hmac(key: &[u8], parts: &[&[u8]]) -> Result<[u8; 32], String> {
+    let mut mac = HmacSha256::new_from_slice(key).map_err(|e| format!("HMAC key: {e}"))?;
     for part in parts {
         mac.update(part);
     }
-    mac.finalize().into_bytes().into()
+    Ok(mac.finalize().into_bytes().into())
 }
 
 /// The signing secret of key `key_id`'s webhook set with `nonce`.
-pub fn secret(signing_key: &[u8], key_id: &str, nonce: &str) -> String {
+pub fn secret(signing_key: &[u8], key_id: &str, nonce: &str) -> Result<String, String> {
     let bytes = hmac(
         signing_key,
         &[
@@ -54,18 +55,18 @@ pub fn secret(signing_key: &[u8], key_id: &str, nonce: &str) -> String {
             b"\n",
             nonce.as_bytes(),
         ],
-    );
-    format!(
+    )?;
+    Ok(format!(
         "{SECRET_PREFIX}{}",
         Base64UrlUnpadded::encode_string(&bytes)
-    )
+    ))
 }
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the whole secret string>`.
-pub fn signature(secret: &str, unix_seconds: i64, body: &str) -> String {
+pub fn signature(secret: &str, unix_seconds: i64, body: &str) -> Result<String, String> {
     let t = unix_seconds.to_string();
-    let mac = hmac(secret.as_bytes(), &[t.as_bytes(), b".", body.as_bytes()]);
-    format!("t={t},v1={}", hex::encode(mac))
+    let mac = hmac(secret.as_bytes(), &[t.as_bytes(), b".", body.as_bytes()])?;
+    Ok(format!("t={t},v1={}", hex::encode(mac)))
 }
 
 /// How long to wait after the `failures`-th failed attempt (1 s, 2 s, 4 s, … capped at 1 hour).
@@ -363,6 +364,10 @@ pub fn new_event_id(commit_ms: i64, index: usize) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    fn secret_of(key: &[u8], id: &str, nonce: &str) -> String {
+        secret(key, id, nonce).unwrap()
+    }
+
     #[test]
     fn public_https_urls_pass() {
         for url in [
@@ -479,24 +484,25 @@ mod tests {
     fn signatures_are_hmac_sha256_of_t_dot_body() {
         // RFC 4231 test case 2 checks the HMAC itself.
         assert_eq!(
-            hex::encode(hmac(b"Jefe", &[b"what do ya want ", b"for nothing?"])),
+            hex::encode(hmac(b"Jefe", &[b"what do ya want ", b"for nothing?"]).unwrap()),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         let secret = "whsec_test";
-        let sig = signature(secret, 1_700_000_000, r#"{"id":"evt_1"}"#);
-        let expected = hex::encode(hmac(secret.as_bytes(), &[br#"1700000000.{"id":"evt_1"}"#]));
+        let sig = signature(secret, 1_700_000_000, r#"{"id":"evt_1"}"#).unwrap();
+        let expected =
+            hex::encode(hmac(secret.as_bytes(), &[br#"1700000000.{"id":"evt_1"}"#]).unwrap());
         assert_eq!(sig, format!("t=1700000000,v1={expected}"));
     }
 
     #[test]
     fn secrets_are_whsec_and_43_base64url_characters_derived_per_key_and_nonce() {
         let key = [7u8; 32];
-        let a = secret(&key, "k1", "n1");
+        let a = secret_of(&key, "k1", "n1");
         assert!(a.starts_with(SECRET_PREFIX) && a.len() == 6 + 43, "{a}");
-        assert_eq!(a, secret(&key, "k1", "n1"));
-        assert_ne!(a, secret(&key, "k1", "n2"));
-        assert_ne!(a, secret(&key, "k2", "n1"));
-        assert_ne!(a, secret(&[8u8; 32], "k1", "n1"));
+        assert_eq!(a, secret_of(&key, "k1", "n1"));
+        assert_ne!(a, secret_of(&key, "k1", "n2"));
+        assert_ne!(a, secret_of(&key, "k2", "n1"));
+        assert_ne!(a, secret_of(&[8u8; 32], "k1", "n1"));
         assert_eq!(new_nonce().unwrap().len(), 32);
         let (a, b) = (
             new_event_id(1_700_000_000_000, 0),

@@ -27,7 +27,7 @@ fn new_hook(ctx: &Ctx, key_id: &str, url: Option<String>) -> Result<Option<NewHo
     let signing_key = ctx.config.webhook_signing_key()?;
     let nonce = webhooks::new_nonce().map_err(ApiError::internal)?;
     Ok(Some(NewHook {
-        secret: webhooks::secret(signing_key, key_id, &nonce),
+        secret: webhooks::secret(signing_key, key_id, &nonce).map_err(ApiError::internal)?,
         url,
         nonce,
     }))
