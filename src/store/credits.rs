@@ -147,20 +147,9 @@ struct NewIds {
 }
 
 /// Moves `amount` from the caller to the recipient inside the chat. Must run inside the chat's Durable
-/// Object (one write at a time per chat, in sequence order). One round trip.
-pub async fn transfer(
-    db: &Db,
-    caller: &Caller,
-    t: &NewTransfer,
-    now_ms: i64,
-    with_marks: bool,
-) -> Result<Stored> {
-    transfer_plan(db, caller, t, now_ms, with_marks)?
-        .run(db)
-        .await
-}
-
-/// `transfer` as a plan: its statements, and how to read its outcome from their results. Every
+/// Object (one write at a time per chat, in sequence order). One batch.
+///
+/// A plan: its statements, and how to read its outcome from their results. Every
 /// statement is guarded (none fails), so a refused transfer changes nothing and refuses only itself,
 /// also when it shares a batch with other writes of the chat.
 pub fn transfer_plan<'a>(

@@ -680,24 +680,13 @@ pub const MESSAGE_BY_ID_SQL: &str = concat!(
 /// Stores a message as the chat's next sequence number and, for a user, moves their read mark to it
 /// (a service key's messages stay unread for every participant); or, when `clientMessageId` was seen
 /// before from this sender in this chat, returns the original message (409 if the retry's body
-/// differs). One round trip: one batch, one transaction.
+/// differs). One batch, one transaction.
 ///
 /// Must run inside the chat's Durable Object, which runs the chat's writes one at a time. `with_marks`
 /// also reads the participants' read marks (the object's live listeners need the participant list).
-pub async fn send(
-    db: &Db,
-    author: &Author,
-    message: &NewMessage,
-    role: SenderRole,
-    now_ms: i64,
-    with_marks: bool,
-) -> Result<Stored> {
-    send_plan(db, author, message, role, now_ms, with_marks)?
-        .run(db)
-        .await
-}
-
-/// `send` as a plan: its statements, and how to read its outcome from their results.
+///
+/// A plan: its statements, and how to read its outcome from their results (the chat room commits
+/// it in a group, or alone with `Plan::run`).
 pub fn send_plan<'a>(
     db: &Db,
     author: &'a Author,
@@ -904,23 +893,11 @@ pub const IN_PROJECT_SQL: &str = concat!("SELECT ", chat_in_project!("?1", "?2")
 /// Edits or deletes the author's own message. Only the sender may; credit transfer messages never
 /// change; only text can be edited; a deleted message stays deleted (deleting again returns the
 /// tombstone). `updatedAt` moves past every other `updatedAt` of the chat, so a client walking the sync
-/// window over (`updatedAt`, `_id`) meets the change later in its walk. One round trip.
+/// window over (`updatedAt`, `_id`) meets the change later in its walk. One batch.
 ///
 /// Must run inside the chat's Durable Object, like every write of the chat.
-pub async fn change(
-    db: &Db,
-    author: &Author,
-    chat_id: &ChatId,
-    message_id: &MessageId,
-    change: &Change,
-    now_ms: i64,
-) -> Result<Stored> {
-    change_plan(db, author, chat_id, message_id, change, now_ms)?
-        .run(db)
-        .await
-}
-
-/// `change` as a plan: its statements, and how to read its outcome from their results.
+///
+/// A plan, as `send_plan`.
 pub fn change_plan<'a>(
     db: &Db,
     author: &'a Author,
