@@ -1,6 +1,8 @@
-# Sourced by the benchmark scripts (from the project root, ROOT set): installs wrk if it is missing,
-# builds an earlier revision for before/after runs, and starts and stops `wrangler dev` servers, each in
-# its own process group. The caller sets WRANGLER and calls `trap stop_servers EXIT`.
+# Sourced by the benchmark scripts (from the project root, ROOT set): sets WRANGLER (quiet, offline),
+# installs wrk if it is missing, builds an earlier revision for before/after runs, and starts and stops
+# `wrangler dev` servers, each in its own process group. The caller calls `trap stop_servers EXIT`.
+export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false
+WRANGLER=$ROOT/node_modules/.bin/wrangler
 SERVERS=()
 
 if ! command -v wrk >/dev/null; then

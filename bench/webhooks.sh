@@ -15,8 +15,6 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8s}
 SINGLES=${SINGLES:-200}
 ADMIN=bench-admin-key
-export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false
-WRANGLER=$ROOT/node_modules/.bin/wrangler
 rm -rf "$OUT" && mkdir -p "$OUT/server"
 
 source bench/serve.sh
