@@ -10,7 +10,6 @@ use crate::domain::pagination::PageInfo;
 use crate::error::{ApiError, Result};
 use crate::http::{query, read_json_body, Reply};
 use crate::store::chats;
-use crate::store::rows::ChatRow;
 use crate::views;
 
 pub async fn create_chat(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
@@ -22,11 +21,7 @@ pub async fn create_chat(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Resul
 
 pub async fn list_chats(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
     let ChatListQuery { page, project } = ChatListQuery::parse(query(req)?)?;
-    let (rows, total) = chats::list_for(&ctx.db, &caller.id, page, project.as_ref()).await?;
-    let records = rows
-        .into_iter()
-        .map(ChatRow::decode)
-        .collect::<Result<Vec<_>>>()?;
+    let (records, total) = chats::list_for(&ctx.db, &caller.id, page, project.as_ref()).await?;
     Reply::ok(&views::ChatList {
         chats: records.iter().map(views::Chat::new).collect(),
         info: PageInfo::new(page, total),

@@ -7,7 +7,7 @@
 //! row written), since D1 bills a row written like a thousand rows read. The page's participants and
 //! last messages are then read for the page only.
 
-use super::rows::ChatRow;
+use super::rows::{ChatRecord, ChatRow};
 use super::users::{claim_profile, insert_named, ClaimedProfile};
 use super::{changes, first, nth, read_one, rows, Db, Reach};
 use crate::auth::Caller;
@@ -110,13 +110,14 @@ pub async fn find_for(db: &Db, reach: Reach<'_>, chat_id: &ChatId) -> Result<Opt
     read_one(db, sql, &[who.into(), chat_id.as_str().into()], key).await
 }
 
-/// A page of the caller's chats (of one project, if given) and their total count. One round trip.
+/// A page of the caller's chats (of one project, if given), decoded, and their total count. One round
+/// trip.
 pub async fn list_for(
     db: &Db,
     caller: &UserId,
     page: PageRequest,
     project: Option<&ProjectId>,
-) -> Result<(Vec<ChatRow>, i64)> {
+) -> Result<(Vec<ChatRecord>, i64)> {
     #[derive(serde::Deserialize)]
     struct Total {
         total: i64,
@@ -138,14 +139,18 @@ pub async fn list_for(
     };
     let results = db.batch(vec![count, list]).await?;
     let total = first::<Total>(nth(&results, 0)?)?.map_or(0, |t| t.total);
-    let mut chats: Vec<ChatRow> = rows(nth(&results, 1)?)?;
-    for chat in &mut chats {
-        let participants = super::rows::decode_participants(&chat.participants)?;
-        chat.my_read_seq = participants
-            .iter()
-            .find(|p| p.user_id == caller.as_str())
-            .map_or(chat.last_seq, |p| p.last_read_seq);
-    }
+    let chats = rows::<ChatRow>(nth(&results, 1)?)?
+        .into_iter()
+        .map(|row| {
+            let mut chat = row.decode()?;
+            chat.row.my_read_seq = chat
+                .participants
+                .iter()
+                .find(|p| p.user_id == caller.as_str())
+                .map_or(chat.row.last_seq, |p| p.last_read_seq);
+            Ok(chat)
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok((chats, total))
 }
 
