@@ -17,6 +17,8 @@ BIG_CHAT=00000000000000000000b16c
 rm -rf "$OUT" && mkdir -p "$OUT/seed"
 
 source bench/serve.sh
+# wrangler's info level: the count of key set fetch failures below reads the worker's log lines.
+export BENCH_LOG_LEVEL=${BENCH_LOG_LEVEL:-info}
 trap stop_servers EXIT
 
 setsid node bench/jwks.mjs "$OUT/jwks.port" "$OUT/rs256.token" alice &

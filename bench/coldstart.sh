@@ -15,6 +15,8 @@ ROUNDS=${ROUNDS:-5}
 OUT=$ROOT/bench/out/coldstart
 BIG_CHAT=00000000000000000000b16c
 export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false
+# No devtools inspector proxy (see bench/serve.sh): it costs a third of the CPU under load.
+export VSCODE_INSPECTOR_OPTIONS=off
 WRANGLER=$ROOT/node_modules/.bin/wrangler
 
 rm -rf "$OUT" && mkdir -p "$OUT/seed"

@@ -2,6 +2,12 @@
 # installs wrk if it is missing, builds an earlier revision for before/after runs, and starts and stops
 # `wrangler dev` servers, each in its own process group. The caller calls `trap stop_servers EXIT`.
 export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false
+# No devtools inspector proxy: with it, workerd reports every subrequest (each D1 query and Durable
+# Object call, bodies included) over the inspector to wrangler's Node process, which writes each one
+# to its debug log; that took a third of this machine's CPU under load and is not part of the service.
+# wrangler 4.86 turns its inspector proxy off only in a VS Code debug terminal, which it detects by
+# this variable (it has no flag for it). See bench/README.md "How the servers run".
+export VSCODE_INSPECTOR_OPTIONS=off
 WRANGLER=$ROOT/node_modules/.bin/wrangler
 SERVERS=()
 
@@ -24,20 +30,22 @@ build_revision() {
 
 # start_server <dir>: serves <dir> (its wrangler.toml, .dev.vars and local D1 in <dir>/d1) on a free
 # port, and prints the URL once /health answers. Call it without `$(...)`, redirecting its output to a
-# file: it must run in the calling shell, so that SERVERS keeps the process group.
+# file: it must run in the calling shell, so that SERVERS keeps the process group. wrangler's own log
+# level is BENCH_LOG_LEVEL (default warn: no per-request line through wrangler's Node process; the
+# worker's errors still show); its debug log goes to <dir>/wrangler-debug.log.
 start_server() {
-  local dir=$1 url=
-  (cd "$dir" && exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port 0 --inspector-port 0 --persist-to d1 \
-    --show-interactive-dev-session=false </dev/null >"$dir/wrangler.log" 2>&1) &
+  local dir=$1 port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  (cd "$dir" && WRANGLER_LOG_PATH="$dir/wrangler-debug.log" exec setsid "$WRANGLER" dev --local --ip 127.0.0.1 --port "$port" \
+    --inspector-port 0 --persist-to d1 --log-level "${BENCH_LOG_LEVEL:-warn}" --show-interactive-dev-session=false \
+    </dev/null >"$dir/wrangler.log" 2>&1) &
   SERVERS+=($!)
   for _ in $(seq 600); do
-    url=$(grep -o 'Ready on http://[0-9.:]*' "$dir/wrangler.log" | head -1 | sed 's/Ready on //') || true
-    [ -n "$url" ] && break
+    curl -sf "http://127.0.0.1:$port/health" >/dev/null && { echo "http://127.0.0.1:$port"; return 0; }
     sleep 0.1
   done
-  [ -n "$url" ] || { cat "$dir/wrangler.log" >&2; exit 1; }
-  until curl -sf "$url/health" >/dev/null; do sleep 0.1; done
-  echo "$url"
+  cat "$dir/wrangler.log" >&2
+  exit 1
 }
 
 stop_servers() {

@@ -50,7 +50,15 @@ fn wrangler(config_dir: &Path) -> Command {
         .env("WRANGLER_SEND_METRICS", "false")
         .env("WRANGLER_SEND_ERROR_REPORTS", "false")
         .env("WRANGLER_HIDE_BANNER", "true")
-        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false");
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        // wrangler writes a debug log of everything it handles: keep it with the test's state instead
+        // of piling up under the home directory.
+        .env("WRANGLER_LOG_PATH", config_dir.join("wrangler-debug.log"))
+        // No devtools inspector proxy: with it, workerd reports every subrequest (D1 queries and
+        // Durable Object calls, bodies included) to wrangler's Node process, which writes each to that
+        // debug log, a third of the CPU under load. wrangler 4.86 has no flag for it and turns it off
+        // only in a VS Code debug terminal, which it detects by this variable.
+        .env("VSCODE_INSPECTOR_OPTIONS", "off");
     cmd
 }
 

@@ -8,6 +8,10 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 STATE=$(mktemp -d /tmp/edge-chat-fuzz.XXXXXX)
 export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true CLOUDFLARE_CF_FETCH_ENABLED=false
+# No devtools inspector proxy (see bench/serve.sh): it costs a third of the CPU under load.
+export VSCODE_INSPECTOR_OPTIONS=off
+# wrangler's debug log of everything it handles stays with this run's state (removed on exit).
+export WRANGLER_LOG_PATH=$STATE/wrangler-debug.log
 WRANGLER=$ROOT/node_modules/.bin/wrangler
 EXAMPLES=${EXAMPLES:-50}
 
