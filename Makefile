@@ -25,6 +25,9 @@ export WRANGLER_SEND_METRICS := false
 export WRANGLER_SEND_ERROR_REPORTS := false
 export WRANGLER_HIDE_BANNER := true
 export CLOUDFLARE_CF_FETCH_ENABLED := false
+# wrangler writes a debug log of everything it handles (with `make dev`'s devtools inspector, every D1
+# response too): keep it in the project's git-ignored .wrangler/ instead of ~/.config/.wrangler/logs.
+export WRANGLER_LOG_PATH := $(CURDIR)/.wrangler/logs
 # Point worker-build at local tools instead of letting it download them.
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
 export ESBUILD_BIN := $(CURDIR)/node_modules/@esbuild/linux-x64/bin/esbuild

@@ -5,7 +5,9 @@
 # and latency percentiles, and checks afterwards that each chat's sequence numbers are dense.
 #
 #   BASE=<git revision> (default HEAD~1) or BASE_BUILD=<dir>; CLIENTS (default 32), ROUNDS (default
-#   3), DURATION (default 8s). Results: bench/out/hotchat.md.
+#   3), DURATION (default 8s); D1_RTT_MS (default 0): when set, both builds run behind bench/far-d1.mjs,
+#   which makes each D1 call wait that long first, as a database across a network does (locally D1 is
+#   in-process). Results: bench/out/hotchat.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -13,6 +15,7 @@ OUT=$ROOT/bench/out/hotchat
 CLIENTS=${CLIENTS:-32}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8s}
+D1_RTT_MS=${D1_RTT_MS:-0}
 BIG_CHAT=00000000000000000000b16c
 rm -rf "$OUT" && mkdir -p "$OUT/seed"
 
@@ -35,7 +38,12 @@ MESSAGES=1000 bash bench/seed.sh > "$OUT/seed/seed.sql"
 for side in before after; do
   cp -r "$OUT/seed" "$OUT/$side"
   build=$BASE_BUILD; [ "$side" = after ] && build=$ROOT/build
-  sed -i "s#main = \"build/worker/shim.mjs\"#main = \"$build/worker/shim.mjs\"#" "$OUT/$side/wrangler.toml"
+  main=$build/worker/shim.mjs
+  if [ "$D1_RTT_MS" != 0 ]; then
+    main=$OUT/$side/far-d1.mjs
+    sed -e "s#@BUILD@#$build#" -e "s#@RTT_MS@#$D1_RTT_MS#" bench/far-d1.mjs > "$main"
+  fi
+  sed -i "s#main = \"build/worker/shim.mjs\"#main = \"$main\"#" "$OUT/$side/wrangler.toml"
   start_server "$OUT/$side" > "$OUT/$side.url"
 done
 TOKEN=$(node bench/token.mjs alice 3600 "$OUT/seed/.dev.vars")
@@ -47,8 +55,10 @@ done
 for round in $(seq "$ROUNDS"); do
   order="before after"; [ $((round % 2)) = 0 ] && order="after before"
   for side in $order; do
-    out=$(wrk -t1 -c"$CLIENTS" -d"$DURATION" --latency -s bench/send.lua "$(cat "$OUT/$side.url")")
-    if echo "$out" | grep -q 'Non-2xx'; then echo "non-2xx answers ($side):"; echo "$out"; exit 1; fi
+    # A 30 s timeout, so that every request counts in the latencies (wrk leaves out the ones past its
+    # default 2 s, which a one-at-a-time commit reaches under load), and any error stops the run.
+    out=$(wrk -t1 -c"$CLIENTS" -d"$DURATION" --timeout 30s --latency -s bench/send.lua "$(cat "$OUT/$side.url")")
+    if echo "$out" | grep -q 'Non-2xx\|Socket errors'; then echo "errors ($side):"; echo "$out"; exit 1; fi
     RPS[$side]+="$(echo "$out" | awk '/Requests\/sec/{print $2}') "
     P50[$side]+="$(echo "$out" | awk '$1=="50%"{print $2}') "
     P99[$side]+="$(echo "$out" | awk '$1=="99%"{print $2}') "
@@ -64,19 +74,27 @@ for side in before after; do
   echo "$side: messages, distinct seq, max seq = $count (chat lastSequence $last)" >> "$OUT/dense.txt"
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}'; }
+# The median of durations with units (wrk prints 950.12ms, 1.20s): compared in milliseconds.
+mid() {
+  tr ' ' '\n' | grep -v '^$' | awk '{v=$0; n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n*=1000; print n, v}' \
+    | sort -n | awk '{a[NR]=$2} END{print a[int((NR+1)/2)]}'
+}
 {
   echo "## Hot chat: sends into one chat from $CLIENTS clients, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "wrk: 1 thread, $CLIENTS connections, $DURATION per run, $ROUNDS interleaved rounds (median)."
+  echo "wrk: 1 thread, $CLIENTS connections, $DURATION per run, $ROUNDS interleaved rounds (median). D1 round trip added: $D1_RTT_MS ms."
   echo "Before: $BASE_NAME. After: $(git rev-parse --short HEAD)$(git diff --quiet || echo ', with local changes')."
   echo
-  echo "| build | sends/s | p50 | p99 | rounds (sends/s) |"
-  echo "|---|---|---|---|---|"
+  echo "| build | sends/s | mean latency | p50 | p99 | rounds (sends/s) |"
+  echo "|---|---|---|---|---|---|"
   for side in before after; do
-    printf '| %s | %s | %s | %s | %s |\n' "$side" "$(printf '%s' "${RPS[$side]}" | median)" \
-      "$(printf '%s' "${P50[$side]}" | tr ' ' '\n' | grep -v '^$' | sort -V | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}')" \
-      "$(printf '%s' "${P99[$side]}" | tr ' ' '\n' | grep -v '^$' | sort -V | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}')" "${RPS[$side]% }"
+    rps=$(printf '%s' "${RPS[$side]}" | median)
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$side" "$rps" "$(awk -v c="$CLIENTS" -v r="$rps" 'BEGIN{printf "%.1fms", 1000 * c / r}')" \
+      "$(printf '%s' "${P50[$side]}" | mid)" "$(printf '%s' "${P99[$side]}" | mid)" "${RPS[$side]% }"
   done
+  echo
+  echo "Mean latency is clients ÷ sends/s (Little's law): it counts every request, also those a build left"
+  echo "waiting past the end of a run, which wrk's percentiles (completed requests only) leave out."
   echo
   cat "$OUT/dense.txt"
 } | tee "$ROOT/bench/out/hotchat.md"

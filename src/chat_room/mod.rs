@@ -14,18 +14,18 @@
 //! rests on UNIQUE constraints, not on memory.
 //!
 //! Layout: `protocol` (the typed requests and replies between the worker and the object, and the socket
-//! frames), `client` (the worker's side), `live` (the sockets). The object's own `fetch` takes a
+//! frames), `client` (the worker's side), `line` (the writes waiting for their group, and the commit
+//! turn), `live` (the sockets), `webhooks` (their queue and delivery). The object's own `fetch` takes a
 //! WebSocket upgrade (`live`) or a JSON `RoomRequest` and answers a JSON `RoomReply`.
 
 pub mod client;
+mod line;
 mod live;
 pub mod protocol;
 mod webhooks;
 
-use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::cell::Cell;
 
-use futures_util::lock::Mutex;
 use worker::{
     console_error, durable_object, DurableObject, Env, Request, Response, State, WebSocket,
     WebSocketIncomingMessage,
@@ -52,7 +52,6 @@ const LIST_LAG_MS: i64 = 5_000;
 
 /// A write waiting for its group.
 struct Queued {
-    ticket: u64,
     author: Author,
     write: Write,
 }
@@ -61,14 +60,10 @@ struct Queued {
 pub struct ChatRoom {
     state: State,
     env: Env,
-    /// Writes not yet committed, in arrival order (which is sequence order).
-    queue: RefCell<VecDeque<Queued>>,
-    /// Replies of committed writes, by ticket, until their requests pick them up.
-    replies: RefCell<HashMap<u64, RoomReply>>,
-    next_ticket: Cell<u64>,
-    /// Held while a group commits, D1 batch and broadcast included: one batch at a time per chat,
-    /// and its events out before the next batch starts.
-    commit: Mutex<()>,
+    /// Writes not yet committed, in arrival order (which is sequence order), and the commit turn:
+    /// one group at a time per chat, D1 batch and broadcast included, so its events are out before
+    /// the next group starts.
+    line: line::Line<Queued, RoomReply>,
     /// Whether an alarm will catch up the members' chat-list order.
     catch_up_scheduled: Cell<bool>,
 }
@@ -78,10 +73,11 @@ impl DurableObject for ChatRoom {
         ChatRoom {
             state,
             env,
-            queue: RefCell::new(VecDeque::new()),
-            replies: RefCell::new(HashMap::new()),
-            next_ticket: Cell::new(0),
-            commit: Mutex::new(()),
+            line: line::Line::new(|| {
+                failed(ApiError::internal(
+                    "chat room: the commit of this write was interrupted",
+                ))
+            }),
             catch_up_scheduled: Cell::new(false),
         }
     }
@@ -155,27 +151,17 @@ fn event_text(name: &'static str, data: &impl serde::Serialize) -> String {
 }
 
 impl ChatRoom {
-    /// Queues a write and waits for the group that commits it: whoever holds the commit turn commits
-    /// everything queued so far (in arrival order), so a write that arrives while a batch is in
-    /// flight joins the next one. Events leave in commit order, before the next batch starts.
+    /// Queues a write and waits for the group that commits it (`line`): the write holding the turn
+    /// commits the oldest writes in line, its own among them, and answers each at once; a write that
+    /// arrives meanwhile joins the next group. Events leave in commit order, before the next group.
     async fn write(&self, author: Author, write: Write) -> RoomReply {
-        let ticket = self.next_ticket.get();
-        self.next_ticket.set(ticket + 1);
-        self.queue.borrow_mut().push_back(Queued {
-            ticket,
-            author,
-            write,
-        });
-        let _turn = self.commit.lock().await;
+        let mut place = self.line.join(Queued { author, write });
         loop {
-            if let Some(reply) = self.replies.borrow_mut().remove(&ticket) {
-                return reply;
+            match place.next().await {
+                line::Step::Answered(reply) => return reply,
+                line::Step::Commit => {}
             }
-            let group: Vec<Queued> = {
-                let mut queue = self.queue.borrow_mut();
-                let n = queue.len().min(MAX_GROUP);
-                queue.drain(..n).collect()
-            };
+            let (tickets, group) = place.take_group(MAX_GROUP);
             if group.is_empty() {
                 return failed(ApiError::internal("chat room: a queued write went missing"));
             }
@@ -188,10 +174,7 @@ impl ChatRoom {
                 self.schedule_list_catch_up(queued.write.chat_id().as_str())
                     .await;
             }
-            let mut done = self.replies.borrow_mut();
-            for (queued, reply) in group.iter().zip(replies) {
-                done.insert(queued.ticket, reply);
-            }
+            place.answer_group(&tickets, replies);
         }
     }
 
