@@ -239,6 +239,7 @@ impl TestServer {
             agent: ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(30))
                 .build(),
+            log: self.state_dir.join("wrangler.log"),
         }
     }
 }
@@ -381,6 +382,8 @@ impl Resp {
 pub struct Api {
     pub base_url: String,
     agent: ureq::Agent,
+    /// The server's `wrangler dev` output, whose end a failed request's panic shows.
+    log: PathBuf,
 }
 
 impl Api {
@@ -393,7 +396,15 @@ impl Api {
         body: Option<&[u8]>,
     ) -> Resp {
         self.try_raw(method, path, headers, body)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+            .unwrap_or_else(|e| {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "{method} {path}: {e}\nthe end of the server's log:\n{}",
+                    tail.join("\n")
+                )
+            })
     }
 
     /// Like `raw`, but a transport failure (server gone) is an `Err` instead of a panic.
