@@ -166,15 +166,16 @@ impl ChatRoom {
                 return failed(ApiError::internal("chat room: a queued write went missing"));
             }
             let replies = self.commit_group(&group).await;
-            let moved = group.iter().zip(&replies).find(|(queued, reply)| {
+            let moved = group.iter().zip(&replies).any(|(queued, reply)| {
                 !matches!(queued.write, Write::Change { .. })
                     && reply.outcome.as_ref().is_ok_and(|w| !w.replayed)
             });
-            if let Some((queued, _)) = moved {
-                self.schedule_list_catch_up(queued.write.chat_id().as_str())
+            // Answered first: the writers need not wait for the catch-up's storage write.
+            place.answer_group(&tickets, replies);
+            if moved {
+                self.schedule_list_catch_up(group[0].write.chat_id().as_str())
                     .await;
             }
-            place.answer_group(&tickets, replies);
         }
     }
 
