@@ -26,9 +26,7 @@ SERVERS+=($!)
 until [ -s "$OUT/jwks.port" ]; do sleep 0.1; done
 JWKS_URL="http://127.0.0.1:$(cat "$OUT/jwks.port")/jwks.json"
 
-sed -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" \
-  -e "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" \
-  -e "s#simple = { limit = [0-9]*, period = 60 }#simple = { limit = 100000000, period = 60 }#" wrangler.toml > "$OUT/seed/wrangler.toml"
+bench_config "$OUT/seed" "" "s#simple = { limit = [0-9]*, period = 60 }#simple = { limit = 100000000, period = 60 }#"
 MESSAGES=1000 bash bench/seed.sh > "$OUT/seed/seed.sql"
 (cd "$OUT/seed" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null \
   && "$WRANGLER" d1 execute DB --local --persist-to d1 --file=seed.sql >/dev/null)

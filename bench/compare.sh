@@ -35,7 +35,7 @@ AFTER_NAME="after ($(git rev-parse --short HEAD)$(git diff --quiet || echo ', wi
 # One seeded state, copied for each server.
 SEED=$OUT/compare-seed
 rm -rf "$SEED" && mkdir -p "$SEED"
-sed -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" wrangler.toml > "$SEED/wrangler.toml"
+bench_config "$SEED"
 MESSAGES=$MESSAGES bash bench/seed.sh > "$SEED/seed.sql"
 (cd "$SEED" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null \
   && "$WRANGLER" d1 execute DB --local --persist-to d1 --file=seed.sql >/dev/null)
@@ -44,7 +44,7 @@ MESSAGES=$MESSAGES bash bench/seed.sh > "$SEED/seed.sql"
 serve() {
   local dir=$OUT/compare-$1
   rm -rf "$dir" && cp -r "$SEED" "$dir"
-  sed -i "s#main = \"build/worker/shim.mjs\"#main = \"$2/worker/shim.mjs\"#" "$dir/wrangler.toml"
+  set_main "$dir" "$2/worker/shim.mjs"
   printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nRATE_LIMITS=off\n' > "$dir/.dev.vars"
   start_server "$dir"
 }
@@ -75,7 +75,6 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}'; }
 {
   echo "## Before/after of $(date -u +%Y-%m-%dT%H:%MZ)"
   echo

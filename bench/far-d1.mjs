@@ -20,22 +20,12 @@ class Statement {
   bind(...values) {
     return new Statement(this.real.bind(...values));
   }
-  async first(column) {
+}
+for (const run of ["first", "all", "raw", "run"]) {
+  Statement.prototype[run] = async function (...args) {
     await away();
-    return this.real.first(column);
-  }
-  async all() {
-    await away();
-    return this.real.all();
-  }
-  async raw(options) {
-    await away();
-    return this.real.raw(options);
-  }
-  async run() {
-    await away();
-    return this.real.run();
-  }
+    return this.real[run](...args);
+  };
 }
 
 // A database or a session: prepare, batch (one round trip for the whole batch), bookmark.

@@ -30,7 +30,7 @@ else
   BASE_NAME=$BASE_BUILD
 fi
 
-sed -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" wrangler.toml > "$OUT/seed/wrangler.toml"
+bench_config "$OUT/seed"
 printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nRATE_LIMITS=off\n' > "$OUT/seed/.dev.vars"
 MESSAGES=1000 bash bench/seed.sh > "$OUT/seed/seed.sql"
 (cd "$OUT/seed" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null \
@@ -43,7 +43,7 @@ for side in before after; do
     main=$OUT/$side/far-d1.mjs
     sed -e "s#@BUILD@#$build#" -e "s#@RTT_MS@#$D1_RTT_MS#" bench/far-d1.mjs > "$main"
   fi
-  sed -i "s#main = \"build/worker/shim.mjs\"#main = \"$main\"#" "$OUT/$side/wrangler.toml"
+  set_main "$OUT/$side" "$main"
   start_server "$OUT/$side" > "$OUT/$side.url"
 done
 TOKEN=$(node bench/token.mjs alice 3600 "$OUT/seed/.dev.vars")
@@ -73,12 +73,6 @@ for side in before after; do
     | tr -d ' \n' | sed 's/.*"n":\([0-9]*\),"d":\([0-9]*\),"m":\([0-9]*\).*/\1 \2 \3/')
   echo "$side: messages, distinct seq, max seq = $count (chat lastSequence $last)" >> "$OUT/dense.txt"
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}'; }
-# The median of durations with units (wrk prints 950.12ms, 1.20s): compared in milliseconds.
-mid() {
-  tr ' ' '\n' | grep -v '^$' | awk '{v=$0; n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n*=1000; print n, v}' \
-    | sort -n | awk '{a[NR]=$2} END{print a[int((NR+1)/2)]}'
-}
 {
   echo "## Hot chat: sends into one chat from $CLIENTS clients, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
@@ -90,7 +84,7 @@ mid() {
   for side in before after; do
     rps=$(printf '%s' "${RPS[$side]}" | median)
     printf '| %s | %s | %s | %s | %s | %s |\n' "$side" "$rps" "$(awk -v c="$CLIENTS" -v r="$rps" 'BEGIN{printf "%.1fms", 1000 * c / r}')" \
-      "$(printf '%s' "${P50[$side]}" | mid)" "$(printf '%s' "${P99[$side]}" | mid)" "${RPS[$side]% }"
+      "$(printf '%s' "${P50[$side]}" | median)" "$(printf '%s' "${P99[$side]}" | median)" "${RPS[$side]% }"
   done
   echo
   echo "Mean latency is clients ÷ sends/s (Little's law): it counts every request, also those a build left"

@@ -22,8 +22,7 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 source bench/serve.sh
 trap stop_servers EXIT
 
-sed -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" \
-  -e "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" wrangler.toml > "$OUT/wrangler.toml"
+bench_config "$OUT"
 printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nRATE_LIMITS=off\n' > "$OUT/.dev.vars"
 {
   MESSAGES=$BIG bash bench/seed.sh
@@ -72,7 +71,6 @@ for round in $(seq "$ROUNDS"); do
     RUNS[$i]+="$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "$AUTH" "$URL${ALL[$i]}" | awk '/Requests\/sec/{print $2}') "
   done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}'; }
 {
   echo "## A million messages, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo

@@ -48,6 +48,30 @@ start_server() {
   exit 1
 }
 
+# bench_config <dir> [<main>] [<sed expression> ...]: writes <dir>/wrangler.toml, the project's with its
+# paths made absolute (migrations, assets, and `main`: the built worker unless given), then any extra
+# rewrites (such as a raised rate limit).
+bench_config() {
+  local dir=$1 main=${2:-$ROOT/build/worker/shim.mjs} rewrites=()
+  shift $(($# < 2 ? $# : 2))
+  for expression in "$@"; do rewrites+=(-e "$expression"); done
+  sed -e "s#^main = \".*\"#main = \"$main\"#" -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" \
+    -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" "${rewrites[@]}" "$ROOT/wrangler.toml" > "$dir/wrangler.toml"
+}
+
+# set_main <dir> <entry module>: points <dir>/wrangler.toml (from bench_config) at another build.
+set_main() {
+  sed -i "s#^main = \".*\"#main = \"$2\"#" "$1/wrangler.toml"
+}
+
+# median: the median of the whitespace-separated values on standard input, plain numbers or wrk's
+# durations (850.12us, 950.12ms, 1.20s, compared in milliseconds), printed as given.
+median() {
+  tr ' ' '\n' | grep -v '^$' \
+    | awk '{v = $0; n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n *= 1000; print n, v}' \
+    | sort -n | awk '{a[NR] = $2} END {print a[int((NR + 1) / 2)]}'
+}
+
 stop_servers() {
   for pid in "${SERVERS[@]}"; do kill -TERM -- -"$pid" 2>/dev/null || true; done
   sleep 1

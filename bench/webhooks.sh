@@ -27,8 +27,7 @@ RECEIVER=$!
 for _ in $(seq 100); do [ -s "$OUT/receiver.port" ] && break; sleep 0.1; done
 HOOK=http://127.0.0.1:$(cat "$OUT/receiver.port")/hooks
 
-sed -e "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" \
-  -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" wrangler.toml > "$OUT/server/wrangler.toml"
+bench_config "$OUT/server"
 printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=%s\nRATE_LIMITS=off\nWEBHOOK_SIGNING_KEY=bench-webhook-signing-key-0123456789abcdef\nWEBHOOK_ALLOW_LOOPBACK=true\n' "$ADMIN" > "$OUT/server/.dev.vars"
 (cd "$OUT/server" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null)
 start_server "$OUT/server" > "$OUT/server.url"
@@ -97,7 +96,6 @@ wait_events "$SINGLES"
 SINGLE_STATS=$(curl -sf "${HOOK%/hooks}/stats")
 FAILED=$(curl -sf -H "X-API-Key: $ADMIN" "$URL/api/v1/admin/api-keys/$KEY_ID/deliveries?limit=100" | { grep -o '"status":"failed"' || true; } | wc -l)
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -V | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}'; }
 {
   echo "## Webhooks: sends into one chat with 0 and 1 webhook, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
