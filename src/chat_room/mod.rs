@@ -291,8 +291,8 @@ impl ChatRoom {
         }
     }
 
-    /// After a new message: the members' chat-list order catches up within `LIST_LAG_MS` (a group's
-    /// sends refresh it themselves at most every 5 s; this covers the sends in between). The chat is
+    /// After a new message: the members' chat-list order catches up within `LIST_LAG_MS` (a large
+    /// group's sends refresh it themselves at most every 5 s; this covers the sends in between). The chat is
     /// kept in storage, so an alarm after an eviction still knows it.
     async fn schedule_list_catch_up(&self, chat: &str) {
         if self.catch_up_scheduled.replace(true) {

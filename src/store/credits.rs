@@ -69,7 +69,7 @@ pub const TRANSFER_BUMP_SQL: &str = concat!(
     "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ",
     change_stamp!("?1", "?2"),
     ", updated_at = ?2, list_refreshed_at = ",
-    crate::list_refresh_stamp!("?2"),
+    crate::list_refresh_stamp!("?1", "?2"),
     ", ",
     crate::list_move!("?1", "?2"),
     " WHERE id = ?1 AND ",

@@ -554,7 +554,7 @@ macro_rules! send_bump {
             "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ",
             change_stamp!("?1", "?4"),
             ", updated_at = ?4, list_refreshed_at = ",
-            list_refresh_stamp!("?4"),
+            list_refresh_stamp!("?1", "?4"),
             ", ",
             list_move!("?1", "?4"),
             " WHERE id = ?1 AND ",
@@ -565,32 +565,50 @@ macro_rules! send_bump {
     };
 }
 
+/// Whether a send or transfer to chat `$chat` at `$now` refreshes the members' list order (an SQL
+/// condition on the chats row it updates): always in a direct chat and in a small group (up to 8
+/// members), at most every 5 s in a larger one. API.md lets only large groups trail. A group's send
+/// always counts its members (at most 9 rows read, twice), so its rows read do not depend on when
+/// the last refresh was.
+#[macro_export]
+macro_rules! refreshes_list {
+    ($chat:literal, $now:literal) => {
+        concat!(
+            "(type = 'direct' OR (SELECT COUNT(*) FROM (SELECT 1 FROM chat_participants WHERE chat_id = ",
+            $chat,
+            " LIMIT 9)) <= 8 OR list_refreshed_at <= ",
+            $now,
+            " - 5000)"
+        )
+    };
+}
+
 /// A send's or transfer's new `list_prev_at` and `list_at` (SQL `SET` items): when this write refreshes
-/// the members' list order (always in a direct chat, at most every 5 s in a group; the same test as
-/// `list_refresh_stamp!`), the entries move from the old `list_at` to the new activity time, which
-/// `LIST_MOVE_SQL` then does by their exact keys. Set in the chats row the write updates anyway.
+/// the members' list order (`refreshes_list!`), the entries move from the old `list_at` to the new
+/// activity time, which `LIST_MOVE_SQL` then does by their exact keys. Set in the chats row the write
+/// updates anyway.
 #[macro_export]
 macro_rules! list_move {
     ($chat:literal, $now:literal) => {
         concat!(
-            "list_prev_at = list_at, list_at = CASE WHEN type = 'direct' OR list_refreshed_at <= ",
-            $now,
-            " - 5000 THEN ",
+            "list_prev_at = list_at, list_at = CASE WHEN ",
+            $crate::refreshes_list!($chat, $now),
+            " THEN ",
             change_stamp!($chat, $now),
             " ELSE list_at END"
         )
     };
 }
 
-/// A send's or transfer's new `list_refreshed_at` (now `$now` when this write refreshes the members'
-/// list order: always in a direct chat, at most every 5 s in a group).
+/// A send's or transfer's new `list_refreshed_at` (`$now` when this write refreshes the members' list
+/// order, `refreshes_list!`).
 #[macro_export]
 macro_rules! list_refresh_stamp {
-    ($now:literal) => {
+    ($chat:literal, $now:literal) => {
         concat!(
-            "CASE WHEN type = 'direct' OR list_refreshed_at <= ",
-            $now,
-            " - 5000 THEN ",
+            "CASE WHEN ",
+            $crate::refreshes_list!($chat, $now),
+            " THEN ",
             $now,
             " ELSE list_refreshed_at END"
         )

@@ -1,8 +1,8 @@
 //! The chat list at any size (issue 13): `GET /api/v1/chats` reads the same rows for a caller in 20
 //! chats and in 2,000 (seeded by SQL on a server of this test's own), with and without `projectId`;
-//! its order follows sends at once in direct chats and within 5 s in large groups, while
-//! `lastMessage` and `unreadCount` are exact at once; and a send into a large group does not write a
-//! row per member every time.
+//! its order follows sends at once in direct chats and small groups (up to 8 members) and within 5 s
+//! in large groups, while `lastMessage` and `unreadCount` are exact at once; and a send into a large
+//! group does not write a row per member every time.
 
 use std::time::{Duration, Instant};
 
@@ -99,7 +99,7 @@ fn the_list_reads_the_same_rows_in_20_chats_and_in_2000() {
 }
 
 #[test]
-fn direct_chats_reorder_at_once_and_large_groups_within_five_seconds() {
+fn direct_chats_and_small_groups_reorder_at_once_and_large_groups_within_five_seconds() {
     let api = app();
     let me = unique_user("order");
     let (b, c) = (unique_user("order-b"), unique_user("order-c"));
@@ -113,6 +113,20 @@ fn direct_chats_reorder_at_once_and_large_groups_within_five_seconds() {
     assert_eq!(ids(&api.chats(&me, "limit=5"))[..2], [y.clone(), x.clone()]);
     api.send(&me, &x, "x again").expect(201);
     assert_eq!(ids(&api.chats(&me, "limit=5"))[..2], [x.clone(), y.clone()]);
+
+    // A small group (3 members) moves at once on every send, like a direct chat.
+    let small = api.group(&me, &[&b, &c]);
+    api.send(&b, &small, "small one").expect(201);
+    api.send(&b, &x, "x between").expect(201);
+    assert_eq!(
+        ids(&api.chats(&me, "limit=5"))[..2],
+        [x.clone(), small.clone()]
+    );
+    api.send(&c, &small, "small two").expect(201);
+    assert_eq!(
+        ids(&api.chats(&me, "limit=5"))[..2],
+        [small.clone(), x.clone()]
+    );
 
     // A group of 50: its first send moves it at once; a second send within 5 s moves it within 5 s,
     // while its lastMessage and unreadCount are exact at once.
@@ -164,6 +178,10 @@ fn a_send_into_a_large_group_writes_its_members_at_most_every_five_seconds() {
     };
     let (first_50, second_50) = rows_written(50);
     let (first_256, second_256) = rows_written(256);
+    // Up to 8 members a group is small: every send refreshes its members, as in a direct chat (API.md
+    // lets only large groups trail). From 9 it coalesces.
+    assert_eq!(rows_written(8), (second_50 + 8, second_50 + 8));
+    assert_eq!(rows_written(9), (second_50 + 9, second_50));
     // The first send refreshes every member's list order, the next ones within 5 s none: a send's
     // writes do not grow with the group. Each member's refresh moves its one chat_list entry (1 row).
     assert_eq!(first_50 - second_50, 50, "{first_50} / {second_50}");
