@@ -97,6 +97,7 @@ impl DurableObject for ChatRoom {
                 outcome: Err(ApiError::internal(format!("chat room request: {e}"))),
                 cost: Default::default(),
                 bookmark: None,
+                list_behind: false,
             },
         };
         if let Err(err) = &reply.outcome {
@@ -166,13 +167,10 @@ impl ChatRoom {
                 return failed(ApiError::internal("chat room: a queued write went missing"));
             }
             let replies = self.commit_group(&group).await;
-            let moved = group.iter().zip(&replies).any(|(queued, reply)| {
-                !matches!(queued.write, Write::Change { .. })
-                    && reply.outcome.as_ref().is_ok_and(|w| !w.replayed)
-            });
+            let behind = replies.iter().any(|reply| reply.list_behind);
             // Answered first: the writers need not wait for the catch-up's storage write.
             place.answer_group(&tickets, replies);
-            if moved {
+            if behind {
                 self.schedule_list_catch_up(group[0].write.chat_id().as_str())
                     .await;
             }
@@ -291,8 +289,9 @@ impl ChatRoom {
         }
     }
 
-    /// After a new message: the members' chat-list order catches up within `LIST_LAG_MS` (a large
-    /// group's sends refresh it themselves at most every 5 s; this covers the sends in between). The chat is
+    /// After a write that left the members' chat-list order behind (a large group's send between its
+    /// refreshes, which come at most every 5 s): the order catches up within `LIST_LAG_MS`. Direct
+    /// chats and small groups never need it, so their sends schedule no alarm. The chat is
     /// kept in storage, so an alarm after an eviction still knows it.
     async fn schedule_list_catch_up(&self, chat: &str) {
         if self.catch_up_scheduled.replace(true) {
@@ -371,6 +370,7 @@ impl ChatRoom {
         bookmark: Option<String>,
         listening: bool,
     ) -> RoomReply {
+        let list_behind = outcome.as_ref().is_ok_and(|stored| stored.list_behind);
         let outcome = outcome.map(|stored| {
             let written = written(stored.message, &stored.read_marks, !stored.committed);
             if listening && stored.committed {
@@ -382,6 +382,7 @@ impl ChatRoom {
             outcome,
             cost,
             bookmark,
+            list_behind,
         }
     }
 
@@ -468,6 +469,7 @@ fn failed(error: ApiError) -> RoomReply {
         outcome: Err(error),
         cost: Default::default(),
         bookmark: None,
+        list_behind: false,
     }
 }
 

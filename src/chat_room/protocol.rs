@@ -91,6 +91,10 @@ pub struct RoomReply {
     /// The bookmark of the write's D1 session, for the worker's `X-D1-Bookmark`.
     #[serde(default)]
     pub bookmark: Option<String>,
+    /// The object's own note, not sent: the write left the members' list order behind, so a catch-up
+    /// is due (`Stored::list_behind`).
+    #[serde(skip)]
+    pub list_behind: bool,
 }
 
 /// A write as stored.

@@ -494,6 +494,10 @@ pub struct Stored {
     /// Participants' read marks: read when the message may be older than this write (a replay, an
     /// edit) or when asked for (the live listeners need the participant list); else empty.
     pub read_marks: Vec<(String, i64)>,
+    /// True when this write committed a message that its members' chat lists do not order yet (a large
+    /// group's send between refreshes moved no entry): the chat's Durable Object then schedules the
+    /// catch-up. A direct chat's or small group's send moves the entries itself.
+    pub list_behind: bool,
 }
 
 /// A write's statements, and how to read its outcome from their results. The chat's Durable Object
@@ -750,6 +754,8 @@ pub fn send_plan<'a>(
             message: stored,
             committed,
             read_marks: read_marks(results.get(read_back + 1))?,
+            // The send's last statement is LIST_MOVE_SQL.
+            list_behind: committed && changes(nth(results, read_back - 1)?) == 0,
         })
     };
     Ok(Plan {
@@ -967,6 +973,7 @@ pub fn change_plan<'a>(
             committed: changes(nth(results, 0)?) > 0,
             message: stored,
             read_marks: read_marks(results.get(3))?,
+            list_behind: false,
         })
     };
     Ok(Plan {
