@@ -76,11 +76,10 @@ CREATE TABLE IF NOT EXISTS chat_participants (
   PRIMARY KEY (chat_id, user_id)
 ) WITHOUT ROWID;
 
--- "My chats", most recently active first, all of them or one project's.
+-- A user's memberships (migration 0003 ordered "my chats" by it; since 0005 chat_list does, and a
+-- profile change finds the user's memberships through it). Migration 0006 dropped its per-project twin.
 CREATE INDEX IF NOT EXISTS chat_participants_by_activity
   ON chat_participants (user_id, activity_at, chat_id);
-CREATE INDEX IF NOT EXISTS chat_participants_by_project_activity
-  ON chat_participants (user_id, project_id, activity_at, chat_id);
 
 -- How many chats each user is in: all (project_id '') and per project, kept by triggers (migration
 -- 0003), so the chat list's `total` reads one row.
@@ -243,8 +242,8 @@ CREATE INDEX IF NOT EXISTS webhook_deliveries_by_key ON webhook_deliveries (key_
 
 -- The chat list's order (migration 0005): one entry per membership in the list of all the user's chats
 -- (list_key '') and one in the list of the chat's project, keyed by the order itself with no other
--- index, so that moving an entry writes 1 row. (chat_participants.activity_at and its two indexes are
--- no longer written by sends.)
+-- index, so that moving an entry writes 1 row. (chat_participants.activity_at and its index are no
+-- longer written by sends; migration 0006 dropped the other index.)
 CREATE TABLE IF NOT EXISTS chat_list (
   user_id     TEXT NOT NULL,
   list_key    TEXT NOT NULL,

@@ -234,3 +234,33 @@ fn get_chat_is_one_round_trip() {
     assert_eq!(resp.body["messageCount"], 1);
     assert_eq!(resp.body["lastSequenceNumber"], 1);
 }
+
+#[test]
+fn creating_a_group_writes_five_rows_per_new_member_seven_in_a_project() {
+    let api = app();
+    let owner = unique_user("cost-owner");
+    // The owner's own user row is made by their first request, not counted below.
+    api.group(&owner, &[&unique_user("cost-first")]);
+    let written = |size: usize, project: Option<&str>| {
+        let others: Vec<String> = (1..size)
+            .map(|i| unique_user(&format!("cost{i}")))
+            .collect();
+        let body =
+            json!({"type": "group", "title": "t", "participantIds": others, "projectId": project});
+        let made = api.create_chat(&token(&owner), &body);
+        made.expect(201);
+        made.cost("x-d1-rows-written") as usize
+    };
+    // Per member: the user row (new here; the owner's exists), the membership, its one index entry,
+    // the chat_list entry and the chat_counts row, and in a project a second entry and count. Per chat:
+    // its row and its `direct_key` index entry (NULL for a group, still an entry). So an index or
+    // trigger added later shows here; the one migration 0006 dropped made it 6 and 8 per member.
+    for size in [8, 256] {
+        assert_eq!(written(size, None), 5 * size + 1, "{size} members");
+        assert_eq!(
+            written(size, Some("cost-p")),
+            7 * size + 1,
+            "{size} members in a project"
+        );
+    }
+}
