@@ -3,8 +3,8 @@
 //! The chat list sorts the caller's chats by last activity: a range of the caller's `chat_list` entries
 //! (migration 0005), keyed by the order itself, so a page reads its own rows at any number of chats. A
 //! send keeps the members' entries fresh at a bounded cost (always in a direct chat and a group of up
-//! to 8; at most every 5 s in a larger group, the chat's Durable Object catching up the rest), moving each entry by its exact key (1
-//! row written), since D1 bills a row written like a thousand rows read. The page's participants and
+//! to 8; at most every 5 s in a larger group, the chat's Durable Object catching up the rest), moving
+//! each entry by its exact key (1 row written), since D1 bills a row written like a thousand rows read. The page's participants and
 //! last messages are then read for the page only.
 
 use super::rows::{ChatRecord, ChatRow};

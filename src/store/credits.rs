@@ -11,10 +11,12 @@
 use serde::Deserialize;
 use worker::{D1PreparedStatement, D1Result};
 
-use super::messages::{read_marks, read_marks_statement, Plan, Stored, SEND_READ_MARK_SQL};
+use super::messages::{
+    left_list_behind, read_marks, read_marks_statement, Plan, Stored, SEND_READ_MARK_SQL,
+};
 use super::rows::MessageRow;
 use super::users::{claim_profile, ClaimedProfile};
-use super::{changes, first, nth, rows, Arg, Db};
+use super::{first, nth, rows, Arg, Db};
 use crate::auth::Caller;
 use crate::domain::credits::{NewGrant, NewTransfer, MAX_BALANCE};
 use crate::domain::ids::{new_object_id, MessageId, UserId};
@@ -268,8 +270,7 @@ fn transfer_outcome(
             message,
             committed,
             read_marks: read_marks(results.get(read_back + 2))?,
-            // The transfer's last statement is LIST_MOVE_SQL.
-            list_behind: committed && changes(nth(results, read_back - 1)?) == 0,
+            list_behind: left_list_behind(results, read_back, committed)?,
         });
     }
     let why: Diagnosis = first(nth(results, read_back + 1)?)?

@@ -500,6 +500,17 @@ pub struct Stored {
     pub list_behind: bool,
 }
 
+/// Whether a send or transfer left its members' list order behind: it committed a message, and its
+/// `LIST_MOVE_SQL`, the last statement before its read-back at `read_back`, moved no entry.
+pub(super) fn left_list_behind(
+    results: &[D1Result],
+    read_back: usize,
+    committed: bool,
+) -> Result<bool> {
+    let moved = changes(nth(results, read_back.saturating_sub(1))?);
+    Ok(committed && moved == 0)
+}
+
 /// A write's statements, and how to read its outcome from their results. The chat's Durable Object
 /// commits the statements of several writes in one batch (group commit) and gives each write the
 /// slice of the results its own statements produced.
@@ -754,8 +765,7 @@ pub fn send_plan<'a>(
             message: stored,
             committed,
             read_marks: read_marks(results.get(read_back + 1))?,
-            // The send's last statement is LIST_MOVE_SQL.
-            list_behind: committed && changes(nth(results, read_back - 1)?) == 0,
+            list_behind: left_list_behind(results, read_back, committed)?,
         })
     };
     Ok(Plan {
