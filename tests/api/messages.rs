@@ -334,17 +334,17 @@ fn a_sends_rows_read_do_not_grow_with_the_senders_chat_count_nor_other_projects_
     let chat = api.create_chat(&token(&busy), &body);
     chat.expect(201);
     let chat = chat.body["_id"].as_str().unwrap().to_string();
-    // Measured with one other chat already: moving the sender's list entries reads a few rows more or
-    // less with where they land among the sender's other entries (41 to 44 here), not with how many
-    // there are.
-    api.group(&busy, &[&unique_user("other")]);
+    // The same send reads 41 or 44 rows from run to run (measured; where its list entries and the
+    // message land in the b-trees), so the two are compared within 3 rows. Growth would be far more:
+    // a row per chat, or (the scan this guards against) 2 rows per webhook key, 20 for the 10 below.
     api.send(&busy, &chat, "first").expect(201);
+    api.group(&busy, &[&unique_user("other")]);
     let before = api.send(&busy, &chat, "two chats").cost("x-d1-rows-read");
     for _ in 0..15 {
         api.group(&busy, &[&unique_user("other")]);
     }
     // Webhooks of other projects: a commit reads the keys that reach its chat only.
-    for i in 0..3 {
+    for i in 0..10 {
         let url = "https://hooks.example.com/elsewhere";
         let name = format!("elsewhere-{i}");
         let key = api.create_key(
@@ -355,8 +355,8 @@ fn a_sends_rows_read_do_not_grow_with_the_senders_chat_count_nor_other_projects_
     let after = api
         .send(&busy, &chat, "seventeen chats")
         .cost("x-d1-rows-read");
-    assert_eq!(
-        before, after,
-        "a send read {before} rows in 2 chats, {after} in 17 with 3 webhooks elsewhere"
+    assert!(
+        before.abs_diff(after) <= 3,
+        "a send read {before} rows in 2 chats, {after} in 17 with 10 webhooks elsewhere"
     );
 }
