@@ -5,7 +5,7 @@
 #   make fuzz   only the fuzzer
 #   make lint   fmt, clippy (host and wasm32), and actionlint over .github/workflows
 #   make bundle-check   what `wrangler deploy` would upload (default and staging), and the wasm's gzip
-#               budget (300 KiB)
+#               budget (450 KiB)
 #   make deploy ENV=staging|production   D1 migrations (--remote), then the worker with its secrets;
 #               what CI runs on main (README "Deploy"). `make deploy-check` runs it dry, for both.
 #   make ci     what .ci/run does: lint, test, bundle-check, deploy-check
@@ -56,12 +56,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# worker-build, then the wasm's `name` section removed (see .ci/strip-wasm-names.mjs), then the OpenAPI
-# document written as a static asset (see .ci/openapi-asset.mjs).
+# worker-build, then the wasm's `name` section removed (see .ci/strip-wasm-names.mjs).
 build: tools
 	$(TOOLS)/bin/worker-build --release
 	node .ci/strip-wasm-names.mjs build/index_bg.wasm
-	node .ci/openapi-asset.mjs src/openapi.json build/assets/openapi.json
 
 .dev.vars:
 	cp .dev.vars.example .dev.vars

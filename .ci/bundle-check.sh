@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The bundle check: what `wrangler deploy` would upload, built without uploading (`--dry-run --outdir`)
-# for each environment named, and the gzip -9 size of its wasm against the budget (issue 14: 300 KB).
+# for each environment named, and the gzip -9 size of its wasm against the budget (issue 21: 450 KiB).
 #
 #   bash .ci/bundle-check.sh [ENV…]     ENV: default (the top level), staging, production
-#   WASM_GZIP_BUDGET=<bytes>            default 307200 (300 KiB)
+#   WASM_GZIP_BUDGET=<bytes>            default 460800 (450 KiB; the product stays under 400 KiB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true
 WRANGLER=node_modules/.bin/wrangler
-BUDGET=${WASM_GZIP_BUDGET:-307200}
+BUDGET=${WASM_GZIP_BUDGET:-460800}
 envs=("$@")
 [ ${#envs[@]} -gt 0 ] || envs=(default staging)
 scratch=$(mktemp -d)

@@ -20,7 +20,7 @@ export VSCODE_INSPECTOR_OPTIONS=off
 WRANGLER=$ROOT/node_modules/.bin/wrangler
 
 rm -rf "$OUT" && mkdir -p "$OUT/seed"
-sed -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" wrangler.toml > "$OUT/seed/wrangler.toml"
+sed -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" wrangler.toml > "$OUT/seed/wrangler.toml"
 printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nRATE_LIMITS=off\n' > "$OUT/seed/.dev.vars"
 MESSAGES=1000 bash bench/seed.sh > "$OUT/seed/seed.sql"
 (cd "$OUT/seed" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null \

@@ -24,7 +24,7 @@ fi
 
 rm -rf "$STATE" && mkdir -p "$STATE"
 sed -e "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" \
-  -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" wrangler.toml > "$STATE/wrangler.toml"
+  -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" wrangler.toml > "$STATE/wrangler.toml"
 printf 'JWT_SECRET=bench-secret-0123456789abcdef-0123456789\nADMIN_API_KEY=bench-admin-key\nRATE_LIMITS=off\n' > "$STATE/.dev.vars"
 WRANGLER=$ROOT/node_modules/.bin/wrangler
 

@@ -49,14 +49,14 @@ start_server() {
 }
 
 # bench_config <dir> [<main>] [<sed expression> ...]: writes <dir>/wrangler.toml, the project's with its
-# paths made absolute (migrations, assets, and `main`: the built worker unless given), then any extra
+# paths made absolute (migrations, and `main`: the built worker unless given), then any extra
 # rewrites (such as a raised rate limit).
 bench_config() {
   local dir=$1 main=${2:-$ROOT/build/worker/shim.mjs} rewrites=()
   shift $(($# < 2 ? $# : 2))
   for expression in "$@"; do rewrites+=(-e "$expression"); done
   sed -e "s#^main = \".*\"#main = \"$main\"#" -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" \
-    -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" "${rewrites[@]}" "$ROOT/wrangler.toml" > "$dir/wrangler.toml"
+    "${rewrites[@]}" "$ROOT/wrangler.toml" > "$dir/wrangler.toml"
 }
 
 # set_main <dir> <entry module>: points <dir>/wrangler.toml (from bench_config) at another build.

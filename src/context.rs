@@ -22,9 +22,20 @@ pub struct Ctx {
     /// Whether the client's `X-D1-Bookmark` was well formed (a malformed one is refused after
     /// authentication, so that a missing credential is still the 401).
     pub bookmark: Result<()>,
+    /// Who the request turned out to be, for its log line (a service key: `Db::checked_key`).
+    pub trace: crate::log::Trace,
 }
 
 impl Ctx {
+    /// The request's actor as far as it got: the user its token named, or the service key storage
+    /// found live.
+    pub fn actor(&self) -> Option<Actor> {
+        self.db
+            .checked_key()
+            .map(Actor::Key)
+            .or_else(|| self.trace.actor())
+    }
+
     /// Who a request presents itself as: a user's token (`Authorization`: `Bearer <jwt>` or a bare
     /// token) or a service key (`X-API-Key`), not both (400). The key is checked for form here and
     /// against storage in the request's own round trip.
@@ -93,9 +104,7 @@ impl Ctx {
                 auth::verified_provider_claims(&untrusted, &settings, now)?
             }
         };
-        self.db
-            .trace
-            .note(Actor::User(caller.id.as_str().to_string()));
+        self.trace.note(Actor::User(caller.id.as_str().to_string()));
         self.limits
             .spend_user(&self.env, caller.id.as_str())
             .await?;

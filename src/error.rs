@@ -1,4 +1,4 @@
-//! The one error type of the API and its envelope (API.md "Conventions").
+//! The one error type of the API (API.md "Conventions"); `http::errors` answers it in its envelope.
 //!
 //! Use the short constructors: `bad_request` for input that breaks a rule (name the field and the rule),
 //! `not_found` for unknown things *and* chats the caller is not in (never reveal that a chat exists),
@@ -7,8 +7,6 @@
 //! sent). Storage errors are translated in one place, `from_storage_message`.
 
 use serde::{Deserialize, Serialize};
-
-use crate::domain::time::Timestamp;
 
 /// The error envelope of a route's answers after it is resolved: the main one, or the one of the
 /// existing API a compatibility surface reproduces (API.md "Compatibility surfaces").
@@ -36,17 +34,6 @@ pub struct ApiError {
     /// The envelope it is answered in (the route's).
     #[serde(skip)]
     pub envelope: Envelope,
-}
-
-/// The error envelope of API.md.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MainEnvelope<'a> {
-    is_success: bool,
-    status_code: u16,
-    data: Option<()>,
-    errors: &'a [String],
-    timestamp: Timestamp,
 }
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -164,53 +151,10 @@ impl ApiError {
         Self::internal(message.to_string())
     }
 
-    /// The envelope of API.md: `{"isSuccess": false, "statusCode", "data": null, "errors", "timestamp"}`.
-    pub fn envelope(&self, now_ms: i64) -> MainEnvelope<'_> {
-        MainEnvelope {
-            is_success: false,
-            status_code: self.status,
-            data: None,
-            errors: &self.errors,
-            timestamp: Timestamp(now_ms),
-        }
-    }
-}
-
-/// The envelope of the compatibility surfaces: `{"success": false, "statusCode", "message"}`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SurfaceEnvelope {
-    success: bool,
-    status_code: u16,
-    message: String,
-}
-
-impl ApiError {
     /// The same error, answered in `envelope`.
     pub fn in_envelope(mut self, envelope: Envelope) -> Self {
         self.envelope = envelope;
         self
-    }
-
-    /// The error's body in its envelope, as JSON text.
-    pub fn body(&self, now_ms: i64) -> String {
-        let message = |fixed: Option<&str>| SurfaceEnvelope {
-            success: false,
-            status_code: self.status,
-            message: fixed.map_or_else(|| self.errors.join("; "), str::to_string),
-        };
-        let text = match (self.envelope, self.status) {
-            (Envelope::Main, _) => serde_json::to_string(&self.envelope(now_ms)),
-            // The messages the original APIs answer with.
-            (Envelope::Session, 404) => {
-                serde_json::to_string(&message(Some("Chat not found or access denied")))
-            }
-            (Envelope::Project, 401) => {
-                serde_json::to_string(&message(Some("Authentication required or invalid token.")))
-            }
-            (Envelope::Session | Envelope::Project, _) => serde_json::to_string(&message(None)),
-        };
-        text.unwrap_or_default()
     }
 }
 
@@ -239,20 +183,6 @@ impl From<serde_json::Error> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn envelope_has_the_documented_shape() {
-        let error = ApiError::bad_request("limit must be an integer between 1 and 100");
-        let body = serde_json::to_value(error.envelope(0)).unwrap();
-        assert_eq!(body["isSuccess"], false);
-        assert_eq!(body["statusCode"], 400);
-        assert!(body["data"].is_null());
-        assert_eq!(
-            body["errors"][0],
-            "limit must be an integer between 1 and 100"
-        );
-        assert_eq!(body["timestamp"], "1970-01-01T00:00:00.000Z");
-    }
 
     #[test]
     fn storage_errors_are_translated_and_opaque() {

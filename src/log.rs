@@ -8,7 +8,7 @@ use std::cell::RefCell;
 
 use serde::Serialize;
 
-use crate::store::Cost;
+use crate::cost::Cost;
 
 /// Who a request turned out to be, as far as it got: noted by authentication (a user) or by the
 /// storage check of a service key (its id, never the key).

@@ -22,23 +22,7 @@ pub async fn health(ctx: &Ctx) -> Result<Reply> {
     }
 }
 
-/// The OpenAPI document, a static asset (`make build` writes build/assets/openapi.json from
-/// src/openapi.json), read through the ASSETS binding: 86 KB of JSON the wasm does not carry.
-pub async fn openapi(ctx: &Ctx) -> Result<Reply> {
-    let internal = |e: worker::Error| ApiError::internal(format!("the OpenAPI asset: {e}"));
-    let assets = ctx.env.assets("ASSETS").map_err(internal)?;
-    let mut response = assets
-        .fetch("https://assets.invalid/openapi.json", None)
-        .await
-        .map_err(internal)?;
-    if response.status_code() != 200 {
-        return Err(ApiError::internal(format!(
-            "the OpenAPI asset answered {}",
-            response.status_code()
-        )));
-    }
-    Ok(Reply::json_text(
-        200,
-        response.text().await.map_err(internal)?,
-    ))
+/// The OpenAPI document, embedded in the wasm as minified JSON text (build.rs): served without I/O.
+pub fn openapi() -> Reply {
+    Reply::json_text(200, crate::OPENAPI_JSON)
 }

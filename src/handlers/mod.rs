@@ -14,9 +14,40 @@ use worker::Request;
 
 use crate::auth::{Caller, Credential};
 use crate::context::Ctx;
-use crate::error::Result;
-use crate::http::Reply;
-use crate::router::{AdminRoute, CallerRoute, PublicRoute, Resolved, Target, UserRoute};
+use crate::error::{ApiError, Result};
+use crate::http::{cors, header, Exchange, Reply};
+use crate::router::{self, AdminRoute, CallerRoute, PublicRoute, Resolved, Target, UserRoute};
+
+/// Answers a request: `OPTIONS` from the route table, else the route it resolves to (404 for an unknown
+/// path, 405 for a method it does not serve), run by `dispatch`; errors come back in the route's
+/// envelope.
+pub async fn serve(req: &mut Request, ctx: &Ctx, exchange: &Exchange) -> Result<Reply> {
+    if exchange.method == "OPTIONS" {
+        return cors::options(&ctx.config, &exchange.path, exchange.origin.as_deref());
+    }
+    let resolved = router::resolve(&exchange.method, &exchange.path)?;
+    let envelope = resolved.route.envelope;
+    // workerd shows every request that carries `Upgrade: websocket` to the worker as a GET without its
+    // body, whatever its method was: outside the live route such a request is refused, never served
+    // as the GET it looks like.
+    let upgrade =
+        header(req, "Upgrade").is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"));
+    if upgrade && !resolved.route.opens_socket() {
+        return Err(ApiError::bad_request(
+            "Upgrade: websocket is only accepted on /api/v1/chats/{chatId}/live",
+        ));
+    }
+    let outcome = dispatch(resolved, req, ctx).await;
+    // A request that failed authentication (or had none) spends its client's budget: past it, the
+    // answer is the 429 instead of the 401.
+    if outcome.as_ref().is_err_and(|e| e.status == 401) {
+        ctx.limits
+            .spend_unauthenticated(&ctx.env)
+            .await
+            .map_err(|e| e.in_envelope(envelope))?;
+    }
+    outcome.map_err(|e| e.in_envelope(envelope))
+}
 
 /// Runs a resolved route: its path arguments are parsed (400), its caller authenticated as its target
 /// says (401; 403 for a service key on a route only users may call), its `X-D1-Bookmark` checked
@@ -26,7 +57,7 @@ pub async fn dispatch(resolved: Resolved<'_>, req: &mut Request, ctx: &Ctx) -> R
     match resolved.route.target {
         Target::Public(bind) => match bind(args)? {
             PublicRoute::Health => health::health(ctx).await,
-            PublicRoute::OpenApi => health::openapi(ctx).await,
+            PublicRoute::OpenApi => Ok(health::openapi()),
         },
         Target::User(bind) => {
             let route = bind(args)?;

@@ -8,7 +8,6 @@ use super::{first, first_text, nth, rows, Db};
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::keys::{KeyHash, NewApiKey, ServiceKey};
 use crate::error::{ApiError, Result};
-use crate::log::Actor;
 
 /// A stored key as the admin sees it (never the key itself, nor its hash).
 #[derive(Debug, Clone, Deserialize)]
@@ -129,7 +128,7 @@ pub fn checked(db: &Db, result: &worker::D1Result) -> Result<ServiceKey> {
         sender_id: String,
     }
     let found = first::<Found>(result)?.ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
-    db.trace.note(Actor::Key(found.id.clone()));
+    db.note_checked_key(&found.id);
     Ok(ServiceKey {
         id: found.id,
         project: found

@@ -23,24 +23,7 @@ use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result};
 use crate::auth::{Author, Credential};
 use crate::error::{ApiError, Result};
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Cost {
-    pub queries: u64,
-    pub rows_read: u64,
-    pub rows_written: u64,
-}
-
-impl std::ops::Sub for Cost {
-    type Output = Cost;
-
-    fn sub(self, other: Cost) -> Cost {
-        Cost {
-            queries: self.queries.saturating_sub(other.queries),
-            rows_read: self.rows_read.saturating_sub(other.rows_read),
-            rows_written: self.rows_written.saturating_sub(other.rows_written),
-        }
-    }
-}
+pub use crate::cost::Cost;
 
 /// The cost of one write's slice of a shared batch: the round trip counts once for every write that
 /// shared it, rows are the write's own statements'.
@@ -56,18 +39,6 @@ pub fn cost_of(results: &[D1Result]) -> Cost {
         }
     }
     cost
-}
-
-impl std::ops::Add for Cost {
-    type Output = Cost;
-
-    fn add(self, other: Cost) -> Cost {
-        Cost {
-            queries: self.queries + other.queries,
-            rows_read: self.rows_read + other.rows_read,
-            rows_written: self.rows_written + other.rows_written,
-        }
-    }
 }
 
 /// Whose reach a read is limited to: a participant's chats, or the chats of a service key's project
@@ -137,8 +108,9 @@ pub struct Db {
     cost: Cell<Cost>,
     /// A bookmark from work done elsewhere for this request (the chat's Durable Object's write).
     later_bookmark: RefCell<Option<String>>,
-    /// Who the request's storage work was for, for its log line (a key is known only once checked).
-    pub trace: crate::log::Trace,
+    /// The id of the service key this session found live (`keys::checked`), for the request's log
+    /// line: a key is known only once storage has checked it.
+    checked_key: RefCell<Option<String>>,
 }
 
 impl Db {
@@ -156,7 +128,7 @@ impl Db {
             db,
             cost: Cell::new(Cost::default()),
             later_bookmark: RefCell::new(None),
-            trace: crate::log::Trace::default(),
+            checked_key: RefCell::new(None),
         })
     }
 
@@ -176,6 +148,15 @@ impl Db {
         if bookmark.is_some() {
             *self.later_bookmark.borrow_mut() = bookmark;
         }
+    }
+
+    /// The id of the service key this session checked, if any.
+    pub fn checked_key(&self) -> Option<String> {
+        self.checked_key.borrow().clone()
+    }
+
+    pub(crate) fn note_checked_key(&self, id: &str) {
+        *self.checked_key.borrow_mut() = Some(id.to_string());
     }
 
     pub fn cost(&self) -> Cost {

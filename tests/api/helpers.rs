@@ -103,10 +103,6 @@ pub fn write_config(dir: &Path) {
         .replace(
             "migrations_dir = \"migrations\"",
             &format!("migrations_dir = \"{}\"", root.join("migrations").display()),
-        )
-        .replace(
-            "directory = \"build/assets\"",
-            &format!("directory = \"{}\"", root.join("build/assets").display()),
         );
     std::fs::create_dir_all(dir).expect("state dir");
     std::fs::write(dir.join("wrangler.toml"), config).expect("write config");

@@ -16,7 +16,7 @@ WRANGLER=$ROOT/node_modules/.bin/wrangler
 EXAMPLES=${EXAMPLES:-50}
 
 sed -e "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\"#" \
-  -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" -e "s#directory = \"build/assets\"#directory = \"$ROOT/build/assets\"#" \
+  -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" \
   -e "s#simple = { limit = [0-9]*, period = 60 }#simple = { limit = 1000000, period = 60 }#" wrangler.toml > "$STATE/wrangler.toml"
 ADMIN_KEY=fuzz-admin-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')
 printf 'JWT_SECRET=fuzz-secret-%s\nADMIN_API_KEY=%s\nWEBHOOK_SIGNING_KEY=fuzz-webhooks-%s\n' \

@@ -1,11 +1,43 @@
-//! The HTTP edge: reading bodies and query strings with their limits, and the reply type handlers return.
+//! The HTTP edge: reading bodies and query strings with their limits, the reply type handlers return,
+//! and the response every request gets (`respond`: the reply with the common headers). Errors in their
+//! envelopes, CORS and request ids have modules of their own.
+
+pub mod cors;
+pub mod errors;
+pub mod request_id;
 
 use serde::Serialize;
 use worker::{Headers, Request, Response, WebSocket};
 
+use crate::config::Config;
+use crate::cost::Cost;
 use crate::domain::input::{Query, MAX_BODY_BYTES};
 use crate::error::{ApiError, Result};
-use crate::store::Cost;
+use crate::log::{self, Actor};
+use crate::router;
+
+/// What answering a request needs to know about it, read once when it arrives.
+pub struct Exchange {
+    pub request_id: String,
+    /// The method's name as sent: the runtime's method enum reads unknown names as GET.
+    pub method: String,
+    pub path: String,
+    pub origin: Option<String>,
+    /// When it arrived (epoch ms).
+    pub now: i64,
+}
+
+impl Exchange {
+    pub fn of(req: &Request, now: i64) -> Self {
+        Exchange {
+            request_id: request_id::choose(header(req, "X-Request-Id"), now),
+            method: req.inner().method(),
+            path: req.path(),
+            origin: header(req, "Origin"),
+            now,
+        }
+    }
+}
 
 /// Set on a replayed idempotent write's answer (API.md "Send").
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
@@ -127,6 +159,88 @@ pub fn json_response(status: u16, body: String) -> Result<Response> {
     response
         .headers()
         .set("Content-Type", "application/json; charset=utf-8")?;
+    Ok(response)
+}
+
+/// The request's log line, and for a refused live socket a socket line too. A 5xx carries its detail
+/// (never a token, key or message content: details name the failing step).
+fn log_request(
+    exchange: &Exchange,
+    status: u16,
+    cost: Cost,
+    actor: Option<Actor>,
+    failure: Option<&str>,
+) {
+    let route = router::pattern_of(&exchange.path);
+    let chat_id = route
+        .and_then(|pattern| router::path_arg(pattern, &exchange.path, "chatId"))
+        .filter(|id| crate::domain::ids::is_object_id(id));
+    let user_id = match &actor {
+        Some(Actor::User(id)) => Some(id.clone()),
+        _ => None,
+    };
+    let mut line =
+        log::RequestLine::new(&exchange.request_id, &exchange.method, status, cost).by(actor);
+    line.route = route;
+    line.duration_ms = crate::domain::time::now_ms() - exchange.now;
+    line.chat_id = chat_id;
+    line.error = failure;
+    log::emit(&line);
+    if status >= 400 && route == Some(router::LIVE_PATTERN) {
+        let mut socket = log::SocketLine::new(log::SocketAction::Refused);
+        socket.request_id = Some(&exchange.request_id);
+        socket.chat_id = chat_id;
+        socket.user_id = user_id.as_deref();
+        socket.code = Some(status);
+        log::emit(&socket);
+    }
+}
+
+/// Logs a request's outcome and answers it: the reply, or the error in its envelope (`errors`).
+pub fn finish(
+    outcome: Result<Reply>,
+    exchange: &Exchange,
+    cost: Cost,
+    actor: Option<Actor>,
+    bookmark: Option<String>,
+    config: &Config,
+) -> worker::Result<Response> {
+    let (reply, failure) = match outcome {
+        Ok(reply) => (reply, None),
+        Err(err) => {
+            let failure = (err.status >= 500).then(|| err.to_string());
+            (errors::reply(&err, &exchange.path, exchange.now), failure)
+        }
+    };
+    log_request(exchange, reply.status, cost, actor, failure.as_deref());
+    respond(reply, exchange, cost, bookmark, config)
+}
+
+/// The response to a request: the reply (or its error in its envelope), with the headers every response
+/// carries: `X-Request-Id`, the D1 cost and bookmark, and CORS for an allowed origin.
+fn respond(
+    reply: Reply,
+    exchange: &Exchange,
+    cost: Cost,
+    bookmark: Option<String>,
+    config: &Config,
+) -> worker::Result<Response> {
+    let mut response = match reply.websocket {
+        Some(ws) => Response::from_websocket(ws)?,
+        None if reply.body.is_empty() => Response::empty()?.with_status(reply.status),
+        None => json_response(reply.status, reply.body)
+            .map_err(|e| worker::Error::RustError(e.to_string()))?,
+    };
+    let headers = response.headers_mut();
+    headers.set("X-Request-Id", &exchange.request_id)?;
+    if let Some(bookmark) = &bookmark {
+        headers.set("X-D1-Bookmark", bookmark)?;
+    }
+    write_cost(headers, cost).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    cors::grant(headers, config, exchange.origin.as_deref())?;
+    for (name, value) in &reply.headers {
+        headers.set(name, value)?;
+    }
     Ok(response)
 }
 
