@@ -7,8 +7,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use edge_chat::domain::message::{MessageKind, SenderRole};
 use edge_chat::domain::pagination::{PageInfo, PageRequest};
 use edge_chat::domain::time::format_ms;
+use edge_chat::domain::user::Availability;
 use edge_chat::store::rows::{MessageRow, ParticipantRow};
 use edge_chat::views;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
@@ -25,7 +27,7 @@ fn rows() -> (Vec<MessageRow>, Vec<ParticipantRow>) {
             photo_id: None,
             photo_url: None,
             photo_type: None,
-            availability: Some("available".into()),
+            availability: Some(Availability::Available),
             first_name: None,
         })
         .collect();
@@ -35,8 +37,8 @@ fn rows() -> (Vec<MessageRow>, Vec<ParticipantRow>) {
             chat_id: "00000000000000000000b16c".into(),
             seq,
             sender_id: if seq % 2 == 0 { "alice" } else { "bob" }.into(),
-            sender_role: "user".into(),
-            kind: "text".into(),
+            sender_role: SenderRole::User,
+            kind: MessageKind::Text,
             content: Some(format!("seeded message number {seq}")),
             media: None,
             metadata: (seq % 5 == 0).then(|| r#"{"k":[1,2],"s":"x"}"#.to_string()),

@@ -9,8 +9,11 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::auth::Caller;
+use crate::domain::chat::ChatKind;
+use crate::domain::message::{MessageKind, SenderRole};
 use crate::domain::pagination::PageInfo;
 use crate::domain::time::Timestamp;
+use crate::domain::user::Availability;
 use crate::store::credits::LedgerRow;
 use crate::store::keys::ApiKeyRow;
 use crate::store::rows::{ChatRecord, MessageRow, ParticipantRow, UserRow};
@@ -50,7 +53,7 @@ pub struct User<'a> {
     username: &'a str,
     first_name: &'a str,
     profile_photo: Option<Photo<'a>>,
-    availability_status: &'a str,
+    availability_status: Availability,
     credits: i64,
 }
 
@@ -61,7 +64,7 @@ impl<'a> User<'a> {
             username: &row.username,
             first_name: &row.first_name,
             profile_photo: photo(&row.photo_id, &row.photo_url, &row.photo_type),
-            availability_status: &row.availability,
+            availability_status: row.availability,
             credits: row.credits,
         }
     }
@@ -78,7 +81,7 @@ impl<'a> User<'a> {
                 url,
                 kind: "image",
             }),
-            availability_status: "available",
+            availability_status: Availability::Available,
             credits: 0,
         }
     }
@@ -91,7 +94,7 @@ pub struct Participant<'a> {
     id: &'a str,
     username: &'a str,
     profile_photo: Option<Photo<'a>>,
-    availability_status: &'a str,
+    availability_status: Availability,
 }
 
 impl<'a> Participant<'a> {
@@ -100,7 +103,7 @@ impl<'a> Participant<'a> {
             id: &row.user_id,
             username: row.username.as_deref().unwrap_or(&row.user_id),
             profile_photo: photo(&row.photo_id, &row.photo_url, &row.photo_type),
-            availability_status: row.availability.as_deref().unwrap_or("available"),
+            availability_status: row.availability.unwrap_or_default(),
         }
     }
 
@@ -143,9 +146,9 @@ pub struct Message<'a> {
     id: &'a str,
     chat_id: &'a str,
     sender_id: &'a str,
-    sender_role: &'a str,
+    sender_role: SenderRole,
     #[serde(rename = "type")]
-    kind: &'a str,
+    kind: MessageKind,
     content: Option<&'a str>,
     media: Option<&'a RawValue>,
     credit_transfer: Option<CreditTransfer<'a>>,
@@ -163,12 +166,8 @@ impl<'a> Message<'a> {
     pub fn new(row: &'a MessageRow, read_by: Vec<&'a str>) -> Self {
         // Tombstones keep their place and sequence number but none of their content.
         let live = row.deleted_at.is_none();
-        let credit_transfer = match (
-            row.kind.as_str(),
-            row.transfer_amount,
-            &row.transfer_recipient,
-        ) {
-            ("credit_transfer", Some(amount), Some(recipient)) => Some(CreditTransfer {
+        let credit_transfer = match (row.kind, row.transfer_amount, &row.transfer_recipient) {
+            (MessageKind::CreditTransfer, Some(amount), Some(recipient)) => Some(CreditTransfer {
                 amount,
                 recipient_id: recipient,
                 sender_id: &row.sender_id,
@@ -179,8 +178,8 @@ impl<'a> Message<'a> {
             id: &row.id,
             chat_id: &row.chat_id,
             sender_id: &row.sender_id,
-            sender_role: &row.sender_role,
-            kind: &row.kind,
+            sender_role: row.sender_role,
+            kind: row.kind,
             content: row.content.as_deref().filter(|_| live),
             media: raw_json(&row.media).filter(|_| live),
             credit_transfer,
@@ -214,7 +213,7 @@ pub struct Chat<'a> {
     #[serde(rename = "_id")]
     id: &'a str,
     #[serde(rename = "type")]
-    kind: &'a str,
+    kind: ChatKind,
     title: Option<&'a str>,
     project_id: Option<&'a str>,
     participants: Vec<Participant<'a>>,
@@ -231,7 +230,7 @@ impl<'a> Chat<'a> {
         let row = &chat.row;
         Chat {
             id: &row.id,
-            kind: &row.kind,
+            kind: row.kind,
             title: row.title.as_deref(),
             project_id: row.project_id.as_deref(),
             participants: Participant::all(&chat.participants),
@@ -386,7 +385,7 @@ pub struct SessionMessage<'a> {
 
 impl<'a> SessionMessage<'a> {
     pub fn new(row: &'a MessageRow) -> Self {
-        let file = matches!(row.kind.as_str(), "media" | "file");
+        let file = row.kind.has_media();
         let message = if file {
             stored_media(row)
                 .and_then(|m| m.name.or(m.url))
@@ -400,10 +399,10 @@ impl<'a> SessionMessage<'a> {
             chat_id: &row.chat_id,
             user_id: &row.sender_id,
             message,
-            message_type: match row.sender_role.as_str() {
-                "assistant" => "ai",
-                "system" => "system",
-                _ => "user",
+            message_type: match row.sender_role {
+                SenderRole::Assistant => "ai",
+                SenderRole::System => "system",
+                SenderRole::User => "user",
             },
             kind: if file { "file" } else { "message" },
             sequence_number: row.seq,
@@ -506,7 +505,7 @@ impl<'a> ProjectList<'a> {
 pub struct AssistantMessage<'a> {
     id: &'a str,
     content: Option<&'a str>,
-    sender_role: &'a str,
+    sender_role: SenderRole,
     media_type: Option<Cow<'a, str>>,
     media_url: Option<Cow<'a, str>>,
     created_at: Timestamp,
@@ -529,7 +528,7 @@ impl<'a> AssistantMessage<'a> {
         AssistantMessage {
             id: &row.id,
             content: row.content.as_deref().filter(|_| live),
-            sender_role: &row.sender_role,
+            sender_role: row.sender_role,
             media_type,
             media_url,
             created_at: Timestamp(row.created_at),
@@ -677,8 +676,8 @@ mod tests {
             chat_id: "64d15f9e2e6c8f4d5a654321".into(),
             seq: 42,
             sender_id: "u1".into(),
-            sender_role: "user".into(),
-            kind: "text".into(),
+            sender_role: SenderRole::User,
+            kind: MessageKind::Text,
             content: Some("Hello there!".into()),
             media: None,
             metadata: Some(r#"{"k":[1,2]}"#.into()),

@@ -9,8 +9,18 @@
 //! A failed attempt (no 2xx within 10 s, redirects not followed) waits 1 s, doubling to 1 hour; 24 hours
 //! after the commit the delivery is given up. After each round the object records the deliveries' states
 //! in D1 (`webhook_deliveries`) for the admin's deliveries endpoint.
+//!
+//! Each round's work is bounded, whatever the number of keys and events: at most `MAX_PARALLEL` keys are
+//! sent to at once (a Worker invocation holds 6 connections open at a time anyway) and at most
+//! `MAX_ATTEMPTS_PER_RUN` attempts are made; the alarm comes back at once for the rest. Unbounded, a
+//! chat watched by hundreds of keys whose hosts do not resolve started hundreds of doomed fetches per
+//! round, every round: under `wrangler dev` that flood stalled the whole runtime (requests of other
+//! chats waited 10 s, some were lost with wrangler's 503 "Your worker restarted mid-request").
 
-use futures_util::future::{join_all, select, Either};
+use std::cell::Cell;
+
+use futures_util::future::{select, Either};
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use worker::{
     console_error, AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit,
@@ -22,8 +32,11 @@ use crate::domain::webhooks::{self as rules, AfterAttempt};
 use crate::store::keys::{self, DeliveryRecord, Hook};
 use crate::store::{Db, SessionStart};
 
-/// The most deliveries one key sends in one alarm run (the alarm comes back at once for the rest).
-const MAX_PER_RUN: usize = 100;
+/// The most keys one alarm run sends to at the same time.
+const MAX_PARALLEL: usize = 6;
+/// The most attempts one alarm run makes, over all keys (the alarm comes back at once for the rest):
+/// with the D1 record of the round, a run stays within 100 D1 statements.
+const MAX_ATTEMPTS_PER_RUN: usize = 50;
 
 const QUEUE_SQL: &str = "CREATE TABLE IF NOT EXISTS webhook_queue (
   id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -52,7 +65,7 @@ const HEAD_SQL: &str =
      attempts, next_at FROM webhook_queue WHERE key_id = ? ORDER BY id LIMIT 1";
 /// Deliveries D1 has no row for yet (`HEAD_SQL`'s columns, the body left out), oldest first.
 const UNRECORDED_SQL: &str = "SELECT id, url, nonce, event_id, type, chat_id, message_id, '' AS body,
-     created_at, attempts, next_at, key_id FROM webhook_queue WHERE recorded = 0 ORDER BY id LIMIT 100";
+     created_at, attempts, next_at, key_id FROM webhook_queue WHERE recorded = 0 ORDER BY id LIMIT 50";
 const RECORDED_SQL: &str = "UPDATE webhook_queue SET recorded = 1 WHERE id <= ? AND recorded = 0";
 const DONE_SQL: &str = "DELETE FROM webhook_queue WHERE id = ?";
 const RETRY_SQL: &str =
@@ -221,10 +234,15 @@ pub async fn deliver_due(state: &State, env: &Env) -> Option<i64> {
     });
     let newest_unrecorded = records.last().map(|o| o.pending.id);
     let signing_key = crate::config::webhook_signing_key_text(env);
-    let runs = keys.iter().map(|key| deliver_key(&sql, key, &signing_key));
+    let budget = Cell::new(MAX_ATTEMPTS_PER_RUN);
+    let runs: Vec<_> = stream::iter(&keys)
+        .map(|key| deliver_key(&sql, key, &signing_key, &budget))
+        .buffer_unordered(MAX_PARALLEL)
+        .collect()
+        .await;
     let mut next: Option<i64> = None;
     let mut attempted = Vec::new();
-    for (key_next, mut key_records) in join_all(runs).await {
+    for (key_next, mut key_records) in runs {
         next = match (next, key_next) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -254,14 +272,16 @@ struct Outcome {
     next_attempt_at: Option<i64>,
 }
 
-/// Sends key `key_id`'s due deliveries in order, stopping at the first that fails (or is not due).
+/// Sends key `key_id`'s due deliveries in order, stopping at the first that fails (or is not due), or
+/// when the run's `budget` of attempts is spent.
 async fn deliver_key(
     sql: &SqlStorage,
     key_id: &str,
     signing_key: &str,
+    budget: &Cell<usize>,
 ) -> (Option<i64>, Vec<Outcome>) {
     let mut outcomes = Vec::new();
-    for _ in 0..MAX_PER_RUN {
+    loop {
         let head = sql
             .exec(HEAD_SQL, vec![key_id.into()])
             .and_then(|cursor| cursor.raw().next().transpose());
@@ -276,6 +296,11 @@ async fn deliver_key(
         if pending.next_at > now_ms() {
             return (Some(pending.next_at), outcomes);
         }
+        let Some(left) = budget.get().checked_sub(1) else {
+            // The run's attempts are spent: come back at once.
+            return (Some(now_ms()), outcomes);
+        };
+        budget.set(left);
         let code = send(&pending, key_id, signing_key).await;
         let attempts = pending.attempts + 1;
         let last_status_code = code.map(i64::from);
@@ -315,8 +340,6 @@ async fn deliver_key(
             return (Some(at), outcomes);
         }
     }
-    // More are waiting: come back at once.
-    (Some(now_ms()), outcomes)
 }
 
 /// One attempt: the receiver's status code, or `None` when it gave none in time (or the request could

@@ -8,7 +8,8 @@ use crate::error::{ApiError, Result};
 pub const MAX_GROUP_PARTICIPANTS: usize = 256;
 pub const MAX_TITLE_CHARS: usize = 200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ChatKind {
     Direct,
     Group,

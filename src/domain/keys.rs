@@ -70,7 +70,7 @@ pub struct NewApiKey {
 
 /// An optional `webhookUrl`, checked (`allow_loopback`: `WEBHOOK_ALLOW_LOOPBACK`).
 fn webhook_url(body: &mut JsonBody, allow_loopback: bool) -> Option<String> {
-    let url = body.string("webhookUrl", 1, super::webhooks::MAX_URL_LEN)?;
+    let url = body.string("webhookUrl", 1, super::url::MAX_URL_LEN)?;
     match super::webhooks::check_url(&url, allow_loopback) {
         Ok(()) => Some(url),
         Err(e) => {

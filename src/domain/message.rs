@@ -30,6 +30,45 @@ impl SendKind {
     }
 }
 
+/// Every kind of stored message: what a client sends (`SendKind`), and what only the server makes (a
+/// credit transfer's message; `system` messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Text,
+    Media,
+    File,
+    CreditTransfer,
+    System,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Media => "media",
+            MessageKind::File => "file",
+            MessageKind::CreditTransfer => "credit_transfer",
+            MessageKind::System => "system",
+        }
+    }
+
+    /// Whether the message carries a media object (`media` and `file`).
+    pub fn has_media(self) -> bool {
+        matches!(self, MessageKind::Media | MessageKind::File)
+    }
+}
+
+impl From<SendKind> for MessageKind {
+    fn from(kind: SendKind) -> Self {
+        match kind {
+            SendKind::Text => MessageKind::Text,
+            SendKind::Media => MessageKind::Media,
+            SendKind::File => MessageKind::File,
+        }
+    }
+}
+
 /// Who a message speaks for (API.md "Send"): a user's own words, an assistant, or the system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -12,5 +12,6 @@ pub mod message;
 pub mod pagination;
 pub mod surfaces;
 pub mod time;
+pub mod url;
 pub mod user;
 pub mod webhooks;

@@ -4,6 +4,38 @@ use super::input::{has_control, is_blank, is_https_url, trim_blank, JsonBody};
 use crate::error::{ApiError, Result};
 
 pub const AVAILABILITY: &[&str] = &["available", "away", "busy", "offline"];
+
+/// A user's `availabilityStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Availability {
+    #[default]
+    Available,
+    Away,
+    Busy,
+    Offline,
+}
+
+impl Availability {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "available" => Availability::Available,
+            "away" => Availability::Away,
+            "busy" => Availability::Busy,
+            "offline" => Availability::Offline,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Availability::Available => "available",
+            Availability::Away => "away",
+            Availability::Busy => "busy",
+            Availability::Offline => "offline",
+        }
+    }
+}
 pub const MAX_USERNAME_CHARS: usize = 64;
 pub const MAX_FIRST_NAME_CHARS: usize = 100;
 

@@ -19,7 +19,7 @@ use crate::domain::ids::{ChatId, MessageId, ProjectId, UserId};
 use crate::domain::input::MAX_SAFE_INTEGER;
 use crate::domain::keys::KeyHash;
 use crate::domain::listing::{Position, ResolvedBounds};
-use crate::domain::message::{Change, NewMessage, SenderRole};
+use crate::domain::message::{Change, MessageKind, NewMessage, SenderRole};
 use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Result};
 use worker::D1Result;
@@ -999,7 +999,7 @@ fn refuse_change(stored: &MessageRow, caller: &UserId, change: &Change) -> Resul
             "only the sender can edit or delete this message",
         ));
     }
-    if stored.kind == "credit_transfer" {
+    if stored.kind == MessageKind::CreditTransfer {
         return Err(ApiError::conflict(
             "credit transfer messages cannot be edited or deleted",
         ));
@@ -1008,7 +1008,7 @@ fn refuse_change(stored: &MessageRow, caller: &UserId, change: &Change) -> Resul
         if stored.deleted_at.is_some() {
             return Err(ApiError::conflict("the message is deleted"));
         }
-        if stored.kind != "text" {
+        if stored.kind != MessageKind::Text {
             return Err(ApiError::conflict("only text messages can be edited"));
         }
     }
@@ -1048,18 +1048,15 @@ mod tests {
                 "request_hash" | "media" | "metadata" | "transfer_amount"
                 | "transfer_recipient" | "client_message_id" | "edited_at" | "deleted_at"
                 | "content" => serde_json::Value::Null,
+                "type" => serde_json::json!("media"),
+                "sender_role" => serde_json::json!("assistant"),
                 other => serde_json::json!(other),
             })
             .collect();
         let row: MessageRow = serde_json::from_value(serde_json::Value::Array(values)).unwrap();
         assert_eq!(
-            (
-                row.id.as_str(),
-                row.kind.as_str(),
-                row.seq,
-                row.sender_role.as_str()
-            ),
-            ("id", "type", 7, "sender_role")
+            (row.id.as_str(), row.kind, row.seq, row.sender_role),
+            ("id", MessageKind::Media, 7, SenderRole::Assistant)
         );
     }
 
@@ -1075,8 +1072,8 @@ mod tests {
             ("u1", 4, 9)
         );
         assert_eq!(
-            (row.username.as_deref(), row.availability.as_deref()),
-            (Some("name"), Some("away"))
+            (row.username.as_deref(), row.availability),
+            (Some("name"), Some(crate::domain::user::Availability::Away))
         );
         let inner = PARTICIPANT_JSON
             .trim_start_matches("json_array(")

@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::chat::ChatKind;
+use crate::domain::message::{MessageKind, SenderRole};
+use crate::domain::user::Availability;
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct UserRow {
     pub id: String,
@@ -10,7 +14,7 @@ pub struct UserRow {
     pub photo_id: Option<String>,
     pub photo_url: Option<String>,
     pub photo_type: Option<String>,
-    pub availability: String,
+    pub availability: Availability,
     pub credits: i64,
 }
 
@@ -24,7 +28,7 @@ pub struct ParticipantRow {
     pub photo_id: Option<String>,
     pub photo_url: Option<String>,
     pub photo_type: Option<String>,
-    pub availability: Option<String>,
+    pub availability: Option<Availability>,
     /// A copy of the user's first name (NULL on memberships made before the copy existed).
     #[serde(default)]
     pub first_name: Option<String>,
@@ -38,9 +42,9 @@ pub struct MessageRow {
     pub chat_id: String,
     pub seq: i64,
     pub sender_id: String,
-    pub sender_role: String,
+    pub sender_role: SenderRole,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: MessageKind,
     pub content: Option<String>,
     pub media: Option<String>,
     pub metadata: Option<String>,
@@ -60,7 +64,7 @@ pub struct MessageRow {
 pub struct ChatRow {
     pub id: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ChatKind,
     pub title: Option<String>,
     pub project_id: Option<String>,
     pub last_seq: i64,

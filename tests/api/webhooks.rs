@@ -628,3 +628,111 @@ fn webhook_urls_are_checked_when_set() {
     assert!(removed.body["webhookUrl"].is_null());
     drop(server);
 }
+
+/// A receiver that accepts connections and never answers (each held open until it is dropped).
+struct HangingReceiver {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HangingReceiver {
+    fn start() -> HangingReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        let port = listener.local_addr().expect("addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(stream) = stream {
+                        held.push(stream);
+                    }
+                }
+            })
+        };
+        HangingReceiver {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+}
+
+impl Drop for HangingReceiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// With 50 deliveries pending to receivers that hang and to hosts that do not resolve, the chat's
+/// sends and read marks answer as promptly as in a chat no webhook watches, and no delivery failure
+/// escapes as an uncaught exception (which would reset the chat's object and fail its writes).
+#[test]
+fn writes_answer_promptly_while_deliveries_hang_or_fail() {
+    let server = hook_server("webhook-hang");
+    let api = server.client();
+    let hanging = HangingReceiver::start();
+    let project = "proj_hang";
+    for i in 0..5 {
+        hooked_key(&api, project, &hanging.url());
+        hooked_key(
+            &api,
+            project,
+            &format!("https://edge-chat-unresolvable-{i}.example.com/hook"),
+        );
+    }
+    let (alice, bob) = (unique_user("alice"), unique_user("bob"));
+    let watched = project_chat(&api, &alice, &bob, project);
+    let quiet = project_chat(&api, &alice, &bob, "proj_no_hooks");
+    api.send(&alice, &quiet, "warm").expect(201);
+    // 5 sends to 10 keys: 50 deliveries, all pending.
+    for i in 0..5 {
+        api.send(&alice, &watched, &format!("pending {i}"))
+            .expect(201);
+    }
+    let timed = |chat: &str, label: &str| -> Vec<Duration> {
+        (0..15)
+            .flat_map(|i| {
+                let start = Instant::now();
+                api.send(&alice, chat, &format!("{label} {i}")).expect(201);
+                let sent = start.elapsed();
+                let start = Instant::now();
+                api.mark_read(&bob, chat, &json!({})).expect(200);
+                [sent, start.elapsed()]
+            })
+            .collect()
+    };
+    let watched_times = timed(&watched, "watched");
+    let quiet_times = timed(&quiet, "quiet");
+    let (watched_ms, quiet_ms) = (median_ms(watched_times.clone()), median_ms(quiet_times));
+    assert!(
+        watched_ms < quiet_ms * 3.0 + 50.0,
+        "median send or read mark {watched_ms:.1} ms with 50 deliveries pending, {quiet_ms:.1} ms without"
+    );
+    // No write waited for a delivery (a receiver hangs for 10 s before its attempt gives up).
+    let slowest = watched_times.iter().max().copied().unwrap_or_default();
+    assert!(slowest < Duration::from_secs(3), "a write took {slowest:?}");
+    // The deliveries are still pending (the hanging ones time out only after 10 s), and none of
+    // their failures escaped as an uncaught exception.
+    let log = server.output();
+    assert!(
+        log.contains("DNS lookup failed"),
+        "the unresolvable hosts were tried"
+    );
+    let uncaught: Vec<&str> = log.lines().filter(|l| l.contains("Uncaught")).collect();
+    assert!(uncaught.is_empty(), "uncaught exceptions: {uncaught:?}");
+    drop(server);
+}
