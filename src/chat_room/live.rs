@@ -23,7 +23,7 @@ use crate::domain::live::{
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
 use crate::log::{self, SocketAction, SocketLine};
-use crate::store::{messages, Db, Reach, SessionStart};
+use crate::store::{listing, Db, Reach, SessionStart};
 use crate::views::SamaMessage;
 
 /// Accepts a socket for the user the worker vouches for (token and membership were checked there),
@@ -201,7 +201,7 @@ async fn message_list(
         Err(e) => return send(ws, &failure(id, e)),
     };
     let reach = Reach::Member(&socket.user);
-    let page = match messages::list_window(&db, reach, &socket.chat, query).await {
+    let page = match listing::list_window(&db, reach, &socket.chat, query).await {
         Ok(Some(page)) => page,
         Ok(None) => {
             send(ws, &failure(id, ApiError::not_found("chat")));

@@ -35,9 +35,9 @@ use crate::auth::Author;
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
 use crate::store::keys::{self, Hook};
-use crate::store::messages::Plan;
 use crate::store::rows::MessageRow;
-use crate::store::{cost_of, credits, messages, Db, SessionStart};
+use crate::store::writes::{self, Plan};
+use crate::store::{chat_list, cost_of, credits, Db, SessionStart};
 use crate::views;
 use protocol::{Event, ReadEvent, RoomReply, RoomRequest, Write, Written};
 
@@ -322,7 +322,7 @@ impl ChatRoom {
             .map_err(|e| ApiError::internal(e.to_string()))
             .and_then(|db| Db::new(&db, SessionStart::Primary));
         let outcome = match db {
-            Ok(db) => messages::catch_up_list_order(&db, &chat).await,
+            Ok(db) => chat_list::catch_up(&db, &chat).await,
             Err(e) => Err(e),
         };
         if let Err(e) = outcome {
@@ -365,7 +365,7 @@ impl ChatRoom {
     fn reply(
         &self,
         queued: &Queued,
-        outcome: Result<messages::Stored>,
+        outcome: Result<writes::Stored>,
         cost: crate::store::Cost,
         bookmark: Option<String>,
         listening: bool,
@@ -414,7 +414,7 @@ impl ChatRoom {
 fn plan<'a>(db: &Db, author: &'a Author, write: &'a Write, with_marks: bool) -> Result<Plan<'a>> {
     match (write, author) {
         (Write::Send { message, role }, _) => {
-            messages::send_plan(db, author, message, *role, now_ms(), with_marks)
+            writes::send_plan(db, author, message, *role, now_ms(), with_marks)
         }
         (Write::Transfer(transfer), Author::User(caller)) => {
             credits::transfer_plan(db, caller, transfer, now_ms(), with_marks)
@@ -429,7 +429,7 @@ fn plan<'a>(db: &Db, author: &'a Author, write: &'a Write, with_marks: bool) -> 
                 change,
             },
             _,
-        ) => messages::change_plan(db, author, chat_id, message_id, change, now_ms()),
+        ) => writes::change_plan(db, author, chat_id, message_id, change, now_ms()),
     }
 }
 

@@ -130,9 +130,32 @@ pub struct ServiceKey {
     pub sender: UserId,
 }
 
+impl ServiceKey {
+    /// Whether the key reaches a chat of project `chat_project`: a key of no project reaches every
+    /// chat, a project's key only that project's chats.
+    pub fn reaches(&self, chat_project: Option<&str>) -> bool {
+        match &self.project {
+            None => true,
+            Some(project) => chat_project == Some(project.as_str()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_reaches_its_projects_chats_or_every_chat() {
+        let key = |project: Option<&str>| ServiceKey {
+            id: "k".into(),
+            project: project.map(|p| ProjectId::parse(p, "projectId").unwrap()),
+            sender: UserId::parse("assistant", "senderId").unwrap(),
+        };
+        assert!(key(None).reaches(None) && key(None).reaches(Some("p1")));
+        assert!(key(Some("p1")).reaches(Some("p1")));
+        assert!(!key(Some("p1")).reaches(Some("p2")) && !key(Some("p1")).reaches(None));
+    }
 
     #[test]
     fn keys_are_eck_and_43_base64url_characters_of_256_bits() {

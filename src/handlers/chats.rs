@@ -9,7 +9,7 @@ use crate::domain::ids::ChatId;
 use crate::domain::pagination::PageInfo;
 use crate::error::{ApiError, Result};
 use crate::http::{query, read_json_body, Reply};
-use crate::store::chats;
+use crate::store::{chat_list, chats};
 use crate::views;
 
 pub async fn create_chat(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
@@ -21,7 +21,7 @@ pub async fn create_chat(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Resul
 
 pub async fn list_chats(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
     let ChatListQuery { page, project } = ChatListQuery::parse(query(req)?)?;
-    let (records, total) = chats::list_for(&ctx.db, &caller.id, page, project.as_ref()).await?;
+    let (records, total) = chat_list::page(&ctx.db, &caller.id, page, project.as_ref()).await?;
     Reply::ok(&views::ChatList {
         chats: records.iter().map(views::Chat::new).collect(),
         info: PageInfo::new(page, total),

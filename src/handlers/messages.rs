@@ -15,7 +15,7 @@ use crate::domain::message::{Change, NewMessage, SenderRole};
 use crate::domain::pagination::{MessagePageQuery, PageInfo};
 use crate::error::{ApiError, Result};
 use crate::http::{query, read_json_body, Reply};
-use crate::store::{chats, messages};
+use crate::store::{chats, listing, writes};
 use crate::views;
 
 pub async fn list_messages(
@@ -29,7 +29,7 @@ pub async fn list_messages(
         return list_window(ctx, who, chat_id, CursorQuery::parse(params, chat_id)?).await;
     }
     let request = MessagePageQuery::parse(params)?;
-    let page = messages::list_page(&ctx.db, reach(who), chat_id, request.page, request.as_of)
+    let page = listing::list_page(&ctx.db, reach(who), chat_id, request.page, request.as_of)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))?;
     let snapshot = request.as_of.unwrap_or(page.chat_last_seq);
@@ -55,7 +55,7 @@ async fn list_window(
     chat_id: &ChatId,
     request: CursorQuery,
 ) -> Result<Reply> {
-    let page = messages::list_window(&ctx.db, reach(who), chat_id, &request)
+    let page = listing::list_window(&ctx.db, reach(who), chat_id, &request)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))?;
     let end = window_end(chat_id, &request, &page.bounds, &page.positions())?;
@@ -144,7 +144,7 @@ async fn change_message(
     message_id: MessageId,
     change: Change,
 ) -> Result<Reply> {
-    let (author, chat_id) = messages::chat_of(&ctx.db, who, &message_id).await?;
+    let (author, chat_id) = writes::chat_of(&ctx.db, who, &message_id).await?;
     let chat_id = chat_id.ok_or_else(|| ApiError::not_found("message"))?;
     let write = Write::Change {
         chat_id,

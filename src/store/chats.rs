@@ -1,157 +1,64 @@
-//! Chats and participants.
-//!
-//! The chat list sorts the caller's chats by last activity: a range of the caller's `chat_list` entries
-//! (migration 0005), keyed by the order itself, so a page reads its own rows at any number of chats. A
-//! send keeps the members' entries fresh at a bounded cost (always in a direct chat and a group of up
-//! to 8; at most every 5 s in a larger group, the chat's Durable Object catching up the rest), moving
-//! each entry by its exact key (1 row written), since D1 bills a row written like a thousand rows read. The page's participants and
-//! last messages are then read for the page only.
+//! Chats and participants: one chat as its caller sees it, creating a chat, membership and read
+//! marks. (The chat list is `chat_list`.)
 
-use super::rows::{ChatRecord, ChatRow};
+use super::rows::ChatRow;
+use super::sql::{concatcp, MESSAGE_JSON, PARTICIPANTS_OF_ROW};
 use super::users::{claim_profile, insert_named, ClaimedProfile};
-use super::{changes, first, nth, read_one, rows, Db, Reach};
+use super::{changes, first, nth, read_in_reach, Db, Reach};
 use crate::auth::Caller;
 use crate::domain::chat::NewChat;
 use crate::domain::ids::{ChatId, ProjectId, UserId};
-use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Result};
 
-/// Chats as one caller sees them: `$columns` (the chat's columns, the caller's read mark as
-/// `my_read_seq` and the list's sort time as `list_at`) of the rows `$from` selects (`FROM … WHERE …`
-/// with its order and limit), each with its participants and last message. Those two are correlated
-/// subqueries, so they run for the returned rows only, and the page is read once (a `WITH page`
-/// co-routine read every page row a second time: 20 rows more for a page of 20).
-macro_rules! chat_view {
-    (columns: [$($columns:tt)*], from: [$($from:tt)*]) => {
-        concat!(
-            "SELECT ",
-            $($columns)*,
-            ", ",
-            participants_of!("c.id"),
-            " AS participants, (SELECT ",
-            message_json!(),
-            " FROM messages m WHERE m.chat_id = c.id AND m.seq = c.last_seq) AS last_message ",
-            $($from)*
-        )
-    };
-}
+/// A chat's participants and last message, after its columns: correlated subqueries, so they run for
+/// the rows returned only.
+const CHAT_EXTRAS: &str = concatcp!(
+    ", ",
+    PARTICIPANTS_OF_ROW,
+    " AS participants, (SELECT ",
+    MESSAGE_JSON,
+    " FROM messages m WHERE m.chat_id = c.id AND m.seq = c.last_seq) AS last_message "
+);
 
-/// The caller's (?1) chats matching `$filter` (more SQL on `me`), through the caller's memberships:
-/// for one chat (`LIMIT 1`), where the membership also gives the caller's read mark.
-macro_rules! my_chats {
-    ($filter:literal, $limit:literal, $offset:literal) => {
-        chat_view!(
-            columns: ["c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at,
-                       c.created_at, c.updated_at, me.last_read_seq AS my_read_seq,
-                       me.activity_at AS list_at"],
-            from: ["FROM chat_participants me JOIN chats c ON c.id = me.chat_id
-                    WHERE me.user_id = ?1 ", $filter, "
-                    ORDER BY me.activity_at DESC, me.chat_id DESC
-                    LIMIT ", $limit, " OFFSET ", $offset]
-        )
-    };
-}
+/// A chat through caller ?1's membership, which also gives the caller's read mark; the condition on
+/// the membership `me` follows.
+const MY_CHAT: &str = concatcp!(
+    "SELECT c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at, c.created_at,
+            c.updated_at, me.last_read_seq AS my_read_seq, me.activity_at AS list_at",
+    CHAT_EXTRAS,
+    "FROM chat_participants me JOIN chats c ON c.id = me.chat_id
+     WHERE me.user_id = ?1 AND "
+);
 
 /// One chat as its participant sees it. ?1 caller, ?2 chat.
-pub const CHAT_FOR_CALLER_SQL: &str = my_chats!("AND me.chat_id = ?2", "1", "0");
-
-/// One chat as a service key sees it: no read mark, so nothing is unread. ?1 key hash, ?2 chat.
-pub const CHAT_FOR_KEY_SQL: &str = chat_view!(
-    columns: ["c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at, c.created_at,
-               c.updated_at, c.last_seq AS my_read_seq, c.last_activity_at AS list_at"],
-    from: ["FROM chats c WHERE c.id = ?2 AND ", key_reaches!("?1", "c.project_id")]
-);
+pub const CHAT_FOR_CALLER_SQL: &str = concatcp!(MY_CHAT, "me.chat_id = ?2");
 
 /// The direct chat of a pair as one of them sees it. ?1 caller, ?2 the pair's `direct_key`.
-pub const DIRECT_CHAT_FOR_CALLER_SQL: &str = my_chats!(
-    "AND me.chat_id = (SELECT id FROM chats WHERE direct_key = ?2)",
-    "1",
-    "0"
+pub const DIRECT_CHAT_FOR_CALLER_SQL: &str = concatcp!(
+    MY_CHAT,
+    "me.chat_id = (SELECT id FROM chats WHERE direct_key = ?2)"
 );
 
-/// A page of the list `$key` (`''`: all; else a project) of the caller ?1, most recently active
-/// first: a range of the caller's chat_list entries (the cost does not grow with the number of chats),
-/// `LIMIT ?2 OFFSET ?3`. The caller's read mark is not read here: `list_for` takes it from the
-/// participants the row carries (a lookup per chat would read 20 more rows per page).
-macro_rules! list_page {
-    ($key:literal) => {
-        chat_view!(
-            columns: ["c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at,
-                       c.created_at, c.updated_at, 0 AS my_read_seq, l.activity_at AS list_at"],
-            from: ["FROM chat_list l JOIN chats c ON c.id = l.chat_id
-                    WHERE l.user_id = ?1 AND l.list_key = ", $key, "
-                    ORDER BY l.activity_at DESC, l.chat_id DESC
-                    LIMIT ?2 OFFSET ?3"]
-        )
-    };
-}
-
-/// A page of the caller's chats. ?1 caller, ?2 limit, ?3 offset.
-pub const CHAT_LIST_SQL: &str = list_page!("''");
-
-/// A page of the caller's chats of project ?4. ?1 caller, ?2 limit, ?3 offset, ?4 project.
-pub const PROJECT_CHAT_LIST_SQL: &str = list_page!("?4");
-
-/// How many chats the caller is in (one row, kept by triggers). ?1 caller.
-pub const CHAT_COUNT_SQL: &str =
-    "SELECT chats AS total FROM chat_counts WHERE user_id = ?1 AND project_id = ''";
-
-/// How many chats of project ?2 the caller is in (one row). ?1 caller.
-pub const PROJECT_CHAT_COUNT_SQL: &str =
-    "SELECT chats AS total FROM chat_counts WHERE user_id = ?1 AND project_id = ?2";
+/// One chat as a service key sees it: no read mark, so nothing is unread (the key's reach is checked
+/// against the row's project). ?1 chat.
+pub const CHAT_SQL: &str = concatcp!(
+    "SELECT c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at, c.created_at,
+            c.updated_at, c.last_seq AS my_read_seq, c.last_activity_at AS list_at",
+    CHAT_EXTRAS,
+    "FROM chats c WHERE c.id = ?1"
+);
 
 /// One chat as the caller sees it; `None` when it does not exist or is out of the caller's reach. One
 /// round trip (a service key is checked in the same batch: unknown or revoked, a 401).
 pub async fn find_for(db: &Db, reach: Reach<'_>, chat_id: &ChatId) -> Result<Option<ChatRow>> {
-    let (sql, who, key) = match reach {
-        Reach::Member(user) => (CHAT_FOR_CALLER_SQL, user.as_str(), None),
-        Reach::Key(hash) => (CHAT_FOR_KEY_SQL, hash.as_str(), Some(hash)),
-    };
-    read_one(db, sql, &[who.into(), chat_id.as_str().into()], key).await
-}
-
-/// A page of the caller's chats (of one project, if given), decoded, and their total count. One round
-/// trip.
-pub async fn list_for(
-    db: &Db,
-    caller: &UserId,
-    page: PageRequest,
-    project: Option<&ProjectId>,
-) -> Result<(Vec<ChatRecord>, i64)> {
-    #[derive(serde::Deserialize)]
-    struct Total {
-        total: i64,
-    }
-    let me = caller.as_str().into();
-    let (limit, offset) = (page.limit.into(), page.offset().into());
-    let (count, list) = match project {
-        None => (
-            db.statement(CHAT_COUNT_SQL, &[me])?,
-            db.statement(CHAT_LIST_SQL, &[me, limit, offset])?,
-        ),
-        Some(project) => {
-            let project = project.as_str().into();
-            (
-                db.statement(PROJECT_CHAT_COUNT_SQL, &[me, project])?,
-                db.statement(PROJECT_CHAT_LIST_SQL, &[me, limit, offset, project])?,
-            )
+    let chat = chat_id.as_str().into();
+    match reach {
+        Reach::Member(user) => {
+            let args = [user.as_str().into(), chat];
+            read_in_reach(db, reach, CHAT_FOR_CALLER_SQL, &args).await
         }
-    };
-    let results = db.batch(vec![count, list]).await?;
-    let total = first::<Total>(nth(&results, 0)?)?.map_or(0, |t| t.total);
-    let chats = rows::<ChatRow>(nth(&results, 1)?)?
-        .into_iter()
-        .map(|row| {
-            let mut chat = row.decode()?;
-            chat.row.my_read_seq = chat
-                .participants
-                .iter()
-                .find(|p| p.user_id == caller.as_str())
-                .map_or(chat.row.last_seq, |p| p.last_read_seq);
-            Ok(chat)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((chats, total))
+        Reach::Key(_) => read_in_reach(db, reach, CHAT_SQL, &[chat]).await,
+    }
 }
 
 /// A new chat, unless it is a direct chat whose pair has one already in its project (`direct_key` is

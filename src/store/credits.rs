@@ -11,11 +11,13 @@
 use serde::Deserialize;
 use worker::{D1PreparedStatement, D1Result};
 
-use super::messages::{
+use super::chat_list::{LIST_MOVE_SQL, REFRESH_SET};
+use super::rows::MessageRow;
+use super::sql::{concatcp, CHANGE_STAMP, IS_MEMBER, MESSAGE_COLUMNS};
+use super::users::{claim_profile, ClaimedProfile};
+use super::writes::{
     left_list_behind, read_marks, read_marks_statement, Plan, Stored, SEND_READ_MARK_SQL,
 };
-use super::rows::MessageRow;
-use super::users::{claim_profile, ClaimedProfile};
 use super::{first, nth, rows, Arg, Db};
 use crate::auth::Caller;
 use crate::domain::credits::{NewGrant, NewTransfer, MAX_BALANCE};
@@ -23,30 +25,17 @@ use crate::domain::ids::{new_object_id, MessageId, UserId};
 use crate::domain::pagination::PageRequest;
 use crate::error::{ApiError, Result};
 
-/// Whether the money movement `$id` (an SQL expression) was accepted in this batch.
-macro_rules! transfer_exists {
-    ($id:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM credit_transfers WHERE id = ",
-            $id,
-            ")"
-        )
-    };
-}
-
 /// A transfer, only when every rule holds: sender and recipient differ and are both in the chat, the
 /// key is new for this sender, the balance covers it, and the recipient's stays a safe integer.
 /// ?1 chat, ?2 sender, ?3 recipient, ?4 amount, ?5 transfer id, ?6 message id, ?7 key, ?8 hash,
 /// ?9 now, ?10 largest balance.
-pub const TRANSFER_SQL: &str = concat!(
+pub const TRANSFER_SQL: &str = concatcp!(
     "INSERT INTO credit_transfers (id, kind, sender_id, recipient_id, amount, chat_id, message_id,
                                    idempotency_key, request_hash, created_at)
      SELECT ?5, 'transfer', ?2, ?3, ?4, ?1, ?6, ?7, ?8, ?9
      WHERE ?2 <> ?3 AND ",
-    is_member!("?1", "?2"),
-    " AND ",
-    is_member!("?1", "?3"),
-    "
+    IS_MEMBER,
+    " AND EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?1 AND user_id = ?3)
        AND NOT EXISTS (SELECT 1 FROM credit_transfers
                        WHERE kind = 'transfer' AND sender_id = ?2 AND idempotency_key = ?7)
        AND (SELECT credits FROM users WHERE id = ?2) >= ?4
@@ -54,77 +43,66 @@ pub const TRANSFER_SQL: &str = concat!(
 );
 
 /// A debit of an accepted movement. ?1 user, ?2 amount, ?3 now, ?4 movement id.
-pub const DEBIT_SQL: &str = concat!(
-    "UPDATE users SET credits = credits - ?2, updated_at = ?3 WHERE id = ?1 AND ",
-    transfer_exists!("?4")
-);
+pub const DEBIT_SQL: &str = "UPDATE users SET credits = credits - ?2, updated_at = ?3
+     WHERE id = ?1 AND EXISTS (SELECT 1 FROM credit_transfers WHERE id = ?4)";
 
 /// A credit of an accepted movement. ?1 user, ?2 amount, ?3 now, ?4 movement id.
-pub const CREDIT_SQL: &str = concat!(
-    "UPDATE users SET credits = credits + ?2, updated_at = ?3 WHERE id = ?1 AND ",
-    transfer_exists!("?4")
-);
+pub const CREDIT_SQL: &str = "UPDATE users SET credits = credits + ?2, updated_at = ?3
+     WHERE id = ?1 AND EXISTS (SELECT 1 FROM credit_transfers WHERE id = ?4)";
 
-/// The chat's next sequence number and write stamp, for an accepted transfer. ?1 chat, ?2 now,
-/// ?3 transfer id.
-pub const TRANSFER_BUMP_SQL: &str = concat!(
+/// Chat ?1's next sequence number, write stamp and list order at ?4 (now), for the accepted transfer
+/// ?3 of sender ?2.
+pub const TRANSFER_BUMP_SQL: &str = concatcp!(
     "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ",
-    change_stamp!("?1", "?2"),
-    ", updated_at = ?2, list_refreshed_at = ",
-    crate::list_refresh_stamp!("?1", "?2"),
-    ", ",
-    crate::list_move!("?1", "?2"),
-    " WHERE id = ?1 AND ",
-    transfer_exists!("?3")
+    CHANGE_STAMP,
+    ", updated_at = ?4, ",
+    REFRESH_SET,
+    " WHERE id = ?1 AND EXISTS (SELECT 1 FROM credit_transfers WHERE id = ?3 AND sender_id = ?2)"
 );
 
 /// The `credit_transfer` message of an accepted transfer. ?1 chat, ?2 message id, ?3 sender, ?4 note,
 /// ?5 amount, ?6 recipient, ?7 hash, ?8 transfer id.
-pub const TRANSFER_MESSAGE_SQL: &str = concat!(
+pub const TRANSFER_MESSAGE_SQL: &str =
     "INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, transfer_amount,
                            transfer_recipient, request_hash, created_at, updated_at)
      SELECT ?1, c.last_seq, ?2, ?3, 'user', 'credit_transfer', ?4, ?5, ?6, ?7,
             c.last_activity_at, c.last_activity_at FROM chats c
-     WHERE c.id = ?1 AND ",
-    transfer_exists!("?8")
-);
+     WHERE c.id = ?1 AND EXISTS (SELECT 1 FROM credit_transfers WHERE id = ?8)";
 
 /// One line of a user's ledger for an accepted movement, with the balance after it. ?1 user,
 /// ?2 movement id, ?3 kind, ?4 signed amount, ?5 counterparty, ?6 chat, ?7 message id, ?8 now.
-pub const LEDGER_LINE_SQL: &str = concat!(
+pub const LEDGER_LINE_SQL: &str =
     "INSERT INTO ledger_entries (user_id, seq, transfer_id, kind, amount, balance_after,
                                  counterparty_id, chat_id, message_id, created_at)
      SELECT ?1, COALESCE((SELECT MAX(seq) FROM ledger_entries WHERE user_id = ?1), 0) + 1, ?2, ?3,
             ?4, (SELECT credits FROM users WHERE id = ?1), ?5, ?6, ?7, ?8
-     WHERE ",
-    transfer_exists!("?2")
-);
+     WHERE EXISTS (SELECT 1 FROM credit_transfers WHERE id = ?2)";
 
 /// The stored transfer with its message, by the sender's key: new, or the original of a retry.
 /// ?1 sender, ?2 key.
-pub const TRANSFER_BY_KEY_SQL: &str = concat!(
+pub const TRANSFER_BY_KEY_SQL: &str = concatcp!(
     "SELECT t.id AS transfer_id, t.request_hash AS transfer_hash, ",
-    message_columns!(),
+    MESSAGE_COLUMNS,
     " FROM credit_transfers t JOIN messages m ON m.id = t.message_id
      WHERE t.kind = 'transfer' AND t.sender_id = ?1 AND t.idempotency_key = ?2"
 );
 
 /// The stored transfer with its message, by id. ?1 transfer id.
-pub const TRANSFER_BY_ID_SQL: &str = concat!(
+pub const TRANSFER_BY_ID_SQL: &str = concatcp!(
     "SELECT t.id AS transfer_id, t.request_hash AS transfer_hash, ",
-    message_columns!(),
+    MESSAGE_COLUMNS,
     " FROM credit_transfers t JOIN messages m ON m.id = t.message_id WHERE t.id = ?1"
 );
 
 /// Why a transfer was not accepted. ?1 chat, ?2 sender, ?3 recipient.
-pub const TRANSFER_DIAGNOSIS_SQL: &str = concat!(
+pub const TRANSFER_DIAGNOSIS_SQL: &str = concatcp!(
     "SELECT ",
-    is_member!("?1", "?2"),
-    " AS sender_member, ",
-    is_member!("?1", "?3"),
-    " AS recipient_member,
-            COALESCE((SELECT credits FROM users WHERE id = ?2), 0) AS balance,
-            COALESCE((SELECT credits FROM users WHERE id = ?3), 0) AS recipient_balance"
+    IS_MEMBER,
+    " AS sender_member,
+       EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?1 AND user_id = ?3)
+         AS recipient_member,
+       COALESCE((SELECT credits FROM users WHERE id = ?2), 0) AS balance,
+       COALESCE((SELECT credits FROM users WHERE id = ?3), 0) AS recipient_balance"
 );
 
 /// The transfer columns of the read-back row (the same row also decodes as a `MessageRow`).
@@ -236,7 +214,7 @@ fn transfer_statements(
         )?,
         db.statement(DEBIT_SQL, &[sender, amount, now, id])?,
         db.statement(CREDIT_SQL, &[recipient, amount, now, id])?,
-        db.statement(TRANSFER_BUMP_SQL, &[chat, now, id])?,
+        db.statement(TRANSFER_BUMP_SQL, &[chat, sender, id, now])?,
         db.statement(
             TRANSFER_MESSAGE_SQL,
             &[chat, message, sender, note, amount, recipient, hash, id],
@@ -244,7 +222,7 @@ fn transfer_statements(
         line(sender, "transfer_out", -t.amount, recipient)?,
         line(recipient, "transfer_in", t.amount, sender)?,
         db.statement(SEND_READ_MARK_SQL, &[chat, sender, message])?,
-        db.statement(super::messages::LIST_MOVE_SQL, &[chat])?,
+        db.statement(LIST_MOVE_SQL, &[chat])?,
     ])
 }
 

@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use super::sql::concatcp;
 use super::{first, first_text, nth, rows, Db};
 use crate::domain::ids::{ProjectId, UserId};
 use crate::domain::keys::{KeyHash, NewApiKey, ServiceKey};
@@ -21,28 +22,25 @@ pub struct ApiKeyRow {
     pub webhook_url: Option<String>,
 }
 
-macro_rules! key_columns {
-    () => {
-        "id, name, project_id, sender_id, created_at, revoked_at, webhook_url"
-    };
-}
+/// A key row's columns, as `ApiKeyRow` decodes them.
+const KEY_COLUMNS: &str = "id, name, project_id, sender_id, created_at, revoked_at, webhook_url";
 
 /// The live key with hash ?1 (not revoked). One row read.
 pub const KEY_SQL: &str =
     "SELECT id, project_id, sender_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL";
 
 /// A new key. ?1 hash, ?2 id, ?3 name, ?4 project, ?5 sender, ?6 now, ?7 webhook URL, ?8 its nonce.
-pub const INSERT_KEY_SQL: &str = concat!(
+pub const INSERT_KEY_SQL: &str = concatcp!(
     "INSERT INTO api_keys (key_hash, id, name, project_id, sender_id, created_at, webhook_url,
                            webhook_nonce)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING ",
-    key_columns!()
+    KEY_COLUMNS
 );
 
 /// Every key, newest first.
-pub const KEYS_SQL: &str = concat!(
+pub const KEYS_SQL: &str = concatcp!(
     "SELECT ",
-    key_columns!(),
+    KEY_COLUMNS,
     " FROM api_keys ORDER BY created_at DESC, id DESC"
 );
 
@@ -70,33 +68,18 @@ pub const HOOKS_SQL: &str =
            WHERE project_id = (SELECT c.project_id FROM chats c WHERE c.id = ?1)
              AND webhook_url IS NOT NULL AND revoked_at IS NULL) k";
 
-/// SQLite's form of an epoch-milliseconds column as the API's timestamp (`2024-01-01T00:00:00.000Z`).
-macro_rules! iso_time {
-    ($column:literal) => {
-        concat!(
-            "strftime('%Y-%m-%dT%H:%M:%fZ', ",
-            $column,
-            " / 1000.0, 'unixepoch')"
-        )
-    };
-}
-
-/// Key ?1's newest ?2 deliveries as the whole `{"deliveries": [...]}` answer, built by SQLite; NULL
-/// when there is no key ?1.
-pub const DELIVERIES_SQL: &str = concat!(
+/// Key ?1's newest ?2 deliveries as the whole `{"deliveries": [...]}` answer, built by SQLite (epoch
+/// milliseconds as the API's timestamps); NULL when there is no key ?1.
+pub const DELIVERIES_SQL: &str =
     "SELECT CASE WHEN EXISTS (SELECT 1 FROM api_keys WHERE id = ?1) THEN json_object('deliveries',
        (SELECT json_group_array(json_object('eventId', event_id, 'type', type, 'chatId', chat_id,
           'messageId', message_id, 'status', status, 'attempts', attempts,
           'lastStatusCode', last_status_code,
-          'nextAttemptAt', CASE WHEN next_attempt_at IS NULL THEN NULL ELSE ",
-    iso_time!("next_attempt_at"),
-    " END,
-          'updatedAt', ",
-    iso_time!("updated_at"),
-    "))
+          'nextAttemptAt', CASE WHEN next_attempt_at IS NULL THEN NULL
+            ELSE strftime('%Y-%m-%dT%H:%M:%fZ', next_attempt_at / 1000.0, 'unixepoch') END,
+          'updatedAt', strftime('%Y-%m-%dT%H:%M:%fZ', updated_at / 1000.0, 'unixepoch')))
         FROM (SELECT * FROM webhook_deliveries WHERE key_id = ?1
-              ORDER BY created_at DESC, event_id DESC LIMIT ?2))) END AS text"
-);
+              ORDER BY created_at DESC, event_id DESC LIMIT ?2))) END AS text";
 
 /// Records a delivery's state after an attempt (a later attempt's record never goes backwards).
 /// ?1 key, ?2 event, ?3 type, ?4 chat, ?5 message, ?6 status, ?7 attempts, ?8 last status code,
@@ -111,7 +94,7 @@ pub const RECORD_DELIVERY_SQL: &str = "INSERT INTO webhook_deliveries (key_id, e
      WHERE excluded.attempts >= webhook_deliveries.attempts";
 
 /// A key by id. ?1 id.
-pub const KEY_BY_ID_SQL: &str = concat!("SELECT ", key_columns!(), " FROM api_keys WHERE id = ?1");
+pub const KEY_BY_ID_SQL: &str = concatcp!("SELECT ", KEY_COLUMNS, " FROM api_keys WHERE id = ?1");
 
 /// The statement that checks a request's key, for the request's own batch.
 pub fn check_statement(db: &Db, hash: &KeyHash) -> Result<worker::D1PreparedStatement> {

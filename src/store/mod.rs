@@ -1,18 +1,22 @@
-//! Every SQL statement lives under this module, next to the row types it returns.
+//! Every SQL statement lives under this module, next to the row types it returns: `listing` (the
+//! message list's modes), `writes` (a chat's message writes as plans the chat's Durable Object
+//! commits), `chat_list` (the chat list's order and pages), `chats`, `credits`, `users`, `keys`; shared
+//! pieces of SQL in `sql`, row types in `rows`.
 //!
 //! `Db` wraps the D1 binding and counts what each request costs: round trips (a batch counts once), rows
 //! read and rows written, as D1 reports them. Those counts become the `X-D1-*` response headers, and the
 //! tests assert them, so a query that starts scanning shows up as a failing test, not a surprise bill.
 //! Integers are bound as f64: D1 refuses BigInt, and every stored integer stays below 2^53.
 
-#[macro_use]
-mod fragments;
+pub mod chat_list;
 pub mod chats;
 pub mod credits;
 pub mod keys;
-pub mod messages;
+pub mod listing;
 pub mod rows;
+pub mod sql;
 pub mod users;
+pub mod writes;
 
 use std::cell::{Cell, RefCell};
 
@@ -211,23 +215,36 @@ impl Db {
     }
 }
 
-/// Runs a read that returns at most one row; for a service key, in one batch after the key's check
-/// (an unknown or revoked key is a 401): still one round trip.
-pub(crate) async fn read_one<T: DeserializeOwned>(
+/// A row that names the project of its chat, for a service key's reach.
+pub(crate) trait OfProject {
+    fn project_id(&self) -> Option<&str>;
+}
+
+impl OfProject for rows::ChatRow {
+    fn project_id(&self) -> Option<&str> {
+        self.project_id.as_deref()
+    }
+}
+
+/// Runs a read of one row for `reach`: for a service key, in one batch after the key's check (an
+/// unknown or revoked key is a 401), and the row only when its chat is in the key's reach
+/// (`ServiceKey::reaches`). A participant's reach is the statement's own condition. One round trip.
+pub(crate) async fn read_in_reach<T: DeserializeOwned + OfProject>(
     db: &Db,
+    reach: Reach<'_>,
     sql: &str,
     args: &[Arg<'_>],
-    key: Option<&crate::domain::keys::KeyHash>,
 ) -> Result<Option<T>> {
     let read = db.statement(sql, args)?;
-    let Some(key) = key else {
+    let Reach::Key(hash) = reach else {
         return first::<T>(&db.all(read).await?);
     };
     let results = db
-        .batch(vec![keys::check_statement(db, key)?, read])
+        .batch(vec![keys::check_statement(db, hash)?, read])
         .await?;
-    keys::checked(db, nth(&results, 0)?)?;
-    first::<T>(nth(&results, 1)?)
+    let key = keys::checked(db, nth(&results, 0)?)?;
+    let row = first::<T>(nth(&results, 1)?)?;
+    Ok(row.filter(|row| key.reaches(row.project_id())))
 }
 
 /// Runs a read that returns at most one row as the author `who` presents: a service key is checked in
@@ -326,36 +343,32 @@ macro_rules! named {
 /// whole, and `tests/api/schema.rs` has the local D1 plan each one (none may scan a table or index
 /// whose size grows with the data, unless listed there).
 pub const STATEMENTS: &[(&str, &str)] = named![
-    messages::PAGE_SQL,
-    messages::PAGE_FOR_KEY_SQL,
-    messages::BACKWARD_SQL,
-    messages::BACKWARD_FOR_KEY_SQL,
-    messages::FORWARD_SQL,
-    messages::FORWARD_FOR_KEY_SQL,
-    messages::IDS_SQL,
-    messages::IDS_FOR_KEY_SQL,
-    messages::SYNC_SQL,
-    messages::SYNC_FOR_KEY_SQL,
-    messages::SESSION_SQL,
-    messages::SESSION_FOR_KEY_SQL,
-    messages::READ_MARKS_SQL,
-    messages::SEND_BUMP_SQL,
-    messages::SERVICE_SEND_BUMP_SQL,
-    messages::SEND_INSERT_SQL,
-    messages::SERVICE_SEND_INSERT_SQL,
-    messages::SEND_READ_MARK_SQL,
-    messages::LIST_MOVE_SQL,
-    messages::LIST_CATCH_UP_SQL,
-    messages::MESSAGE_BY_CLIENT_ID_SQL,
-    messages::MESSAGE_BY_ID_SQL,
-    messages::CHAT_OF_MESSAGE_SQL,
-    messages::EDIT_SQL,
-    messages::SERVICE_EDIT_SQL,
-    messages::DELETE_SQL,
-    messages::SERVICE_DELETE_SQL,
-    messages::MESSAGE_IN_CHAT_SQL,
-    messages::IS_MEMBER_SQL,
-    messages::IN_PROJECT_SQL,
+    listing::PAGE_SQL,
+    listing::BACKWARD_SQL,
+    listing::FORWARD_SQL,
+    listing::IDS_SQL,
+    listing::SYNC_SQL,
+    listing::SESSION_SQL,
+    writes::READ_MARKS_SQL,
+    writes::SEND_BUMP_SQL,
+    writes::SERVICE_SEND_BUMP_SQL,
+    writes::SEND_INSERT_SQL,
+    writes::SERVICE_SEND_INSERT_SQL,
+    writes::SEND_READ_MARK_SQL,
+    writes::MESSAGE_BY_CLIENT_ID_SQL,
+    writes::MESSAGE_BY_ID_SQL,
+    writes::CHAT_OF_MESSAGE_SQL,
+    writes::EDIT_SQL,
+    writes::SERVICE_EDIT_SQL,
+    writes::DELETE_SQL,
+    writes::SERVICE_DELETE_SQL,
+    writes::MESSAGE_IN_CHAT_SQL,
+    writes::IS_MEMBER_SQL,
+    writes::IN_PROJECT_SQL,
+    chat_list::LIST_MOVE_SQL,
+    chat_list::LIST_CATCH_UP_SQL,
+    chat_list::CHAT_LIST_SQL,
+    chat_list::CHAT_COUNT_SQL,
     credits::TRANSFER_SQL,
     credits::DEBIT_SQL,
     credits::CREDIT_SQL,
@@ -379,12 +392,8 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     users::UPDATE_PROFILE_SQL,
     users::COPY_PROFILE_SQL,
     chats::CHAT_FOR_CALLER_SQL,
-    chats::CHAT_FOR_KEY_SQL,
     chats::DIRECT_CHAT_FOR_CALLER_SQL,
-    chats::CHAT_LIST_SQL,
-    chats::PROJECT_CHAT_LIST_SQL,
-    chats::CHAT_COUNT_SQL,
-    chats::PROJECT_CHAT_COUNT_SQL,
+    chats::CHAT_SQL,
     chats::INSERT_CHAT_SQL,
     chats::INSERT_PARTICIPANTS_SQL,
     chats::IS_PARTICIPANT_SQL,
@@ -424,11 +433,13 @@ mod tests {
         // The list holds every statement the store's files declare.
         let declared: usize = [
             include_str!("mod.rs"),
+            include_str!("chat_list.rs"),
             include_str!("chats.rs"),
             include_str!("credits.rs"),
-            include_str!("messages.rs"),
+            include_str!("listing.rs"),
             include_str!("users.rs"),
             include_str!("keys.rs"),
+            include_str!("writes.rs"),
         ]
         .iter()
         .map(|file| {

@@ -1,6 +1,7 @@
 //! Users: profile reads and writes, and the "create on first write" rule of API.md "Users".
 
 use super::rows::UserRow;
+use super::sql::concatcp;
 use super::{first, nth, Arg, Db};
 use crate::auth::Caller;
 use crate::domain::ids::new_object_id;
@@ -8,11 +9,9 @@ use crate::domain::user::ProfilePatch;
 use crate::error::{ApiError, Result};
 use worker::D1PreparedStatement;
 
-macro_rules! user_columns {
-    () => {
-        "id, username, first_name, photo_id, photo_url, photo_type, availability, credits"
-    };
-}
+/// A user row's columns, in `UserRow` field order.
+const USER_COLUMNS: &str =
+    "id, username, first_name, photo_id, photo_url, photo_type, availability, credits";
 
 /// Profile defaults from the caller's token: the id stands in for missing names.
 pub struct ClaimedProfile<'a> {
@@ -92,30 +91,29 @@ pub const PROFILE_COPIES_SQL: &str =
      WHERE user_id IN (SELECT id FROM users WHERE id = ?1 AND claimed = 0)";
 
 /// The caller's row from their token: created, or filled in when others created it with defaults
-/// (`claimed = 0`); never over a profile the user set. `$guard` decides whether to write at all.
-macro_rules! claim {
-    ($guard:literal) => {
-        concat!(
-            "INSERT INTO users (id, username, first_name, photo_id, photo_url, photo_type, claimed,
-                                created_at, updated_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7 WHERE ",
-            $guard,
-            "
-             ON CONFLICT (id) DO UPDATE SET
-               username = excluded.username, first_name = excluded.first_name,
-               photo_id = excluded.photo_id, photo_url = excluded.photo_url,
-               photo_type = excluded.photo_type, claimed = 1, updated_at = excluded.updated_at
-             WHERE users.claimed = 0"
-        )
-    };
-}
+/// (`claimed = 0`); never over a profile the user set. ?1 user, ?2 username, ?3 first name, ?4 photo
+/// id, ?5 photo URL, ?6 photo type, ?7 now; the condition to write at all follows, then `CLAIM_TAIL`.
+const CLAIM_HEAD: &str =
+    "INSERT INTO users (id, username, first_name, photo_id, photo_url, photo_type, claimed,
+                        created_at, updated_at)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7 WHERE ";
 
-/// ?1 user, ?2 username, ?3 first name, ?4 photo id, ?5 photo URL, ?6 photo type, ?7 now.
-pub const CLAIM_SQL: &str = claim!("true");
+const CLAIM_TAIL: &str = "
+     ON CONFLICT (id) DO UPDATE SET
+       username = excluded.username, first_name = excluded.first_name,
+       photo_id = excluded.photo_id, photo_url = excluded.photo_url,
+       photo_type = excluded.photo_type, claimed = 1, updated_at = excluded.updated_at
+     WHERE users.claimed = 0";
+
+/// The caller's row from their token (`CLAIM_HEAD`).
+pub const CLAIM_SQL: &str = concatcp!(CLAIM_HEAD, "true", CLAIM_TAIL);
 
 /// As `CLAIM_SQL`, only when the user participates in chat ?8 (a refused write leaves no trace).
-pub const CLAIM_IF_MEMBER_SQL: &str =
-    claim!("EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?8 AND user_id = ?1)");
+pub const CLAIM_IF_MEMBER_SQL: &str = concatcp!(
+    CLAIM_HEAD,
+    "EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?8 AND user_id = ?1)",
+    CLAIM_TAIL
+);
 
 /// Rows for users named as participants, with every profile field defaulting to the id.
 /// ?1 the user ids as a JSON array, ?2 now.
@@ -129,7 +127,7 @@ pub fn insert_named(db: &Db, ids_json: &str, now_ms: i64) -> Result<D1PreparedSt
 }
 
 /// A user's row. ?1 user.
-pub const USER_SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?1");
+pub const USER_SQL: &str = concatcp!("SELECT ", USER_COLUMNS, " FROM users WHERE id = ?1");
 
 /// One round trip. `None` when the user has no row yet (reads never write).
 pub async fn find(db: &Db, id: &str) -> Result<Option<UserRow>> {
@@ -140,7 +138,7 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<UserRow>> {
 /// A profile change, creating the row from the token's claims first if needed. ?1 user, ?2 username,
 /// ?3 first name, ?4 whether the photo changes, ?5 / ?6 / ?7 its id, URL and type, ?8 availability,
 /// ?9 / ?10 / ?11 / ?12 / ?13 the claims' username, first name, photo id, URL and type, ?14 now.
-pub const UPDATE_PROFILE_SQL: &str = concat!(
+pub const UPDATE_PROFILE_SQL: &str = concatcp!(
     "INSERT INTO users (id, username, first_name, photo_id, photo_url, photo_type, availability,
                         claimed, created_at, updated_at)
      VALUES (?1, COALESCE(?2, ?9), COALESCE(?3, ?10),
@@ -156,7 +154,7 @@ pub const UPDATE_PROFILE_SQL: &str = concat!(
        claimed = 1,
        updated_at = ?14
      RETURNING ",
-    user_columns!()
+    USER_COLUMNS
 );
 
 /// The user's public profile onto every membership (one row per chat the user is in). ?1 user.

@@ -1,0 +1,366 @@
+//! The message list's reads: page mode, the cursor windows (`before` / `after`, `ids`, the sync window)
+//! and the AI-session surface's read.
+//!
+//! Pages are ranges of the `(chat_id, seq)` primary key, computed from the snapshot's last sequence
+//! number (see `domain::pagination`), never OFFSET scans and never `COUNT(*)`: a page costs `limit`
+//! message rows at any depth. Every read here is one statement returning one row: SQLite builds the
+//! participants and the messages as JSON strings, so the worker decodes two strings instead of crossing
+//! into JavaScript for every field of every row.
+//!
+//! Reach: one statement serves participants and service keys. A participant's membership is checked
+//! by the statement (`?2` the caller; NULL for a key) or from the participants it returns; a key is
+//! checked in the same batch (`read_in_reach`) and its project compared with the row's.
+
+use super::rows::{decode_participants, MessageRow, ParticipantRow};
+use super::sql::{concatcp, IS_MEMBER, LISTED_COLUMNS, MESSAGE_JSON, PARTICIPANTS_OF_CHAT};
+use super::{read_in_reach, Arg, Db, OfProject, Reach};
+use crate::domain::cursor::{Bound, CursorQuery, SyncPosition, Window};
+use crate::domain::ids::{ChatId, MessageId};
+use crate::domain::input::MAX_SAFE_INTEGER;
+use crate::domain::listing::{Position, ResolvedBounds};
+use crate::domain::pagination::PageRequest;
+use crate::error::Result;
+
+/// Page mode: the newest ?5 (limit) messages at or below ?3 (asOf; NULL: the chat's last message)
+/// minus ?4 (offset), read backwards along the primary key (with two bounds instead of one, SQLite's
+/// planner stopped using the upper one: a scan to the end). The page needs no earlier read: the
+/// snapshot defaults to `chats.last_seq` in the same statement. ?1 chat, ?2 the caller (NULL for a
+/// service key): a non-participant reads 2 rows.
+pub const PAGE_SQL: &str = concatcp!(
+    "SELECT c.last_seq AS chat_last_seq, c.project_id, ",
+    PARTICIPANTS_OF_CHAT,
+    " AS participants,
+       (SELECT json_group_array(",
+    MESSAGE_JSON,
+    ") FROM (
+          SELECT * FROM messages m
+          WHERE m.chat_id = ?1 AND m.seq <= COALESCE(?3, c.last_seq) - ?4
+          ORDER BY m.seq DESC LIMIT ?5) m) AS messages
+     FROM chats c WHERE c.id = ?1 AND (?2 IS NULL OR ",
+    IS_MEMBER,
+    ")"
+);
+
+/// The head of every cursor-mode listing of chat ?1: its last sequence number, project and
+/// participants. (A participant's membership is checked from the participants, which saves the row
+/// an `EXISTS` would read.)
+const WINDOW_HEAD: &str = concatcp!(
+    "SELECT c.last_seq AS chat_last_seq, c.project_id, ",
+    PARTICIPANTS_OF_CHAT,
+    " AS participants, "
+);
+
+/// The page of a cursor-mode listing as a JSON array: the messages the query that follows selects.
+const WINDOW_MESSAGES: &str = concatcp!(
+    "(SELECT json_group_array(",
+    MESSAGE_JSON,
+    ") FROM (SELECT ",
+    LISTED_COLUMNS,
+    " "
+);
+
+/// The tail of every cursor-mode listing.
+const WINDOW_TAIL: &str = ") m) AS messages FROM chats c WHERE c.id = ?1";
+
+/// The first message created at or after time ?5 (through `messages_by_created`, whose order is the
+/// sequence order because each chat's `createdAt` never decreases), else past the last one.
+const FIRST_AT_OR_AFTER_5: &str =
+    "COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at >= ?5
+     ORDER BY created_at, seq LIMIT 1), 9007199254740991)";
+
+/// `before` only: the newest ?2 (limit) messages strictly before the bound, read backwards from it.
+/// The bound is one of ?3 a sequence number (from a cursor), ?4 a message id (resolved through the
+/// `id` index; its sequence number comes back as `before_seq`, NULL when the id is not in this chat)
+/// or ?5 a time; the other two NULL. ?1 chat.
+pub const BACKWARD_SQL: &str = concatcp!(
+    WINDOW_HEAD,
+    "NULL AS after_seq,
+     (SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1) AS before_seq, ",
+    WINDOW_MESSAGES,
+    "FROM messages m
+     WHERE m.chat_id = ?1 AND m.seq < CASE
+       WHEN ?3 IS NOT NULL THEN ?3
+       WHEN ?4 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1)
+       ELSE ",
+    FIRST_AT_OR_AFTER_5,
+    " END
+     ORDER BY m.seq DESC LIMIT ?2",
+    WINDOW_TAIL
+);
+
+/// `after`, with or without `before`: the oldest ?2 (limit) messages strictly after `after`, read
+/// forwards from it (one bound in the range; a read that runs past `before` is cut by
+/// `domain::listing`). `after` is one of ?3 a sequence number, ?4 a message id or ?5 a time (all NULL:
+/// from the start); `before` one of ?6, ?7, ?8 likewise. `after_seq` comes back for an id (NULL: not in
+/// this chat), `before_seq` for any `before`. ?1 chat.
+pub const FORWARD_SQL: &str = concatcp!(
+    WINDOW_HEAD,
+    "(SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1) AS after_seq,
+     CASE WHEN ?6 IS NOT NULL THEN ?6
+          WHEN ?7 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?7 AND chat_id = ?1)
+          WHEN ?8 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
+            AND created_at >= ?8 ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
+       AS before_seq, ",
+    WINDOW_MESSAGES,
+    "FROM messages m
+     WHERE m.chat_id = ?1 AND m.seq > CASE
+       WHEN ?3 IS NOT NULL THEN ?3
+       WHEN ?4 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1)
+       WHEN ?5 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
+         AND created_at <= ?5 ORDER BY created_at DESC, seq DESC LIMIT 1), 0)
+       ELSE 0 END
+     ORDER BY m.seq LIMIT ?2",
+    WINDOW_TAIL
+);
+
+/// `ids`: exactly those messages of chat ?1, driven from the id list ?2 (a JSON array; with
+/// `m.id IN (…)` SQLite scanned the whole chat instead): two rows per id found.
+pub const IDS_SQL: &str = concatcp!(
+    WINDOW_HEAD,
+    WINDOW_MESSAGES,
+    "FROM json_each(?2) j CROSS JOIN messages m WHERE m.id = j.value AND m.chat_id = ?1",
+    WINDOW_TAIL
+);
+
+/// The sync window: what changed strictly after the position (`updatedAt`, `_id`) = (?3, ?4) and
+/// before ?5, in that order, from the covering index `messages_by_update` (?2 = limit + 1 entries, the
+/// extra one only says that more follow). Ids are lowercase hex, so ?4 = "~" sorts after all of them:
+/// "strictly after this millisecond". ?1 chat.
+pub const SYNC_SQL: &str = concatcp!(
+    WINDOW_HEAD,
+    WINDOW_MESSAGES,
+    "FROM messages m
+     WHERE m.chat_id = ?1 AND (m.updated_at, m.id) > (?3, ?4) AND m.updated_at < ?5
+     ORDER BY m.updated_at, m.id LIMIT ?2",
+    WINDOW_TAIL
+);
+
+/// The AI-session surface's read: up to ?4 (limit) messages after sequence number ?3, oldest first,
+/// with the chat's last sequence number and project (no participants: the surface shows none).
+/// ?1 chat, ?2 the caller (NULL for a service key).
+pub const SESSION_SQL: &str = concatcp!(
+    "SELECT c.last_seq AS chat_last_seq, c.project_id,
+       (SELECT json_group_array(",
+    MESSAGE_JSON,
+    ") FROM (SELECT ",
+    LISTED_COLUMNS,
+    " FROM messages m WHERE m.chat_id = ?1 AND m.seq > ?3 ORDER BY m.seq LIMIT ?4) m) AS messages
+     FROM chats c WHERE c.id = ?1 AND (?2 IS NULL OR ",
+    IS_MEMBER,
+    ")"
+);
+
+/// The caller a statement checks membership for: the participant, or NULL for a service key.
+fn caller(reach: Reach<'_>) -> Arg<'_> {
+    match reach {
+        Reach::Member(user) => user.as_str().into(),
+        Reach::Key(_) => Arg::Null,
+    }
+}
+
+pub struct MessagePage {
+    pub chat_last_seq: i64,
+    pub project_id: Option<String>,
+    pub participants: Vec<ParticipantRow>,
+    pub messages: Vec<MessageRow>,
+}
+
+/// The one row every listing statement returns.
+#[derive(serde::Deserialize)]
+struct ListingRow {
+    chat_last_seq: i64,
+    project_id: Option<String>,
+    #[serde(default)]
+    participants: Option<String>,
+    messages: String,
+    #[serde(default)]
+    after_seq: Option<i64>,
+    #[serde(default)]
+    before_seq: Option<i64>,
+}
+
+impl OfProject for ListingRow {
+    fn project_id(&self) -> Option<&str> {
+        self.project_id.as_deref()
+    }
+}
+
+impl ListingRow {
+    fn participants(&self) -> Result<Vec<ParticipantRow>> {
+        decode_participants(self.participants.as_deref().unwrap_or("[]"))
+    }
+
+    /// The messages in sequence order.
+    fn messages_by_seq(&self) -> Result<Vec<MessageRow>> {
+        let mut messages: Vec<MessageRow> = serde_json::from_str(&self.messages)?;
+        messages.sort_by_key(|m| m.seq);
+        Ok(messages)
+    }
+}
+
+/// One page of messages, oldest first, over the snapshot `as_of` (default: the chat's last message).
+/// `None` when the chat does not exist or the caller is not in it. One round trip; rows read: the chat
+/// (1) + the caller's membership (1) + participants + the page, whatever its depth.
+pub async fn list_page(
+    db: &Db,
+    reach: Reach<'_>,
+    chat_id: &ChatId,
+    page: PageRequest,
+    as_of: Option<i64>,
+) -> Result<Option<MessagePage>> {
+    let args = [
+        chat_id.as_str().into(),
+        caller(reach),
+        as_of.into(),
+        page.offset().into(),
+        page.limit.into(),
+    ];
+    let Some(row) = read_in_reach::<ListingRow>(db, reach, PAGE_SQL, &args).await? else {
+        return Ok(None);
+    };
+    Ok(Some(MessagePage {
+        chat_last_seq: row.chat_last_seq,
+        participants: row.participants()?,
+        messages: row.messages_by_seq()?,
+        project_id: row.project_id,
+    }))
+}
+
+/// A cursor-mode page (`domain::cursor`), in the window's order: by sequence number, or by
+/// (`updatedAt`, `_id`) for the sync window.
+pub struct WindowPage {
+    pub bounds: ResolvedBounds,
+    pub project_id: Option<String>,
+    pub participants: Vec<ParticipantRow>,
+    pub messages: Vec<MessageRow>,
+}
+
+impl WindowPage {
+    /// Where each message sits, for `domain::listing::window_end`.
+    pub fn positions(&self) -> Vec<Position<'_>> {
+        self.messages
+            .iter()
+            .map(|m| Position {
+                seq: m.seq,
+                updated_at: m.updated_at,
+                id: &m.id,
+            })
+            .collect()
+    }
+}
+
+/// One cursor-mode page. `None` when the chat does not exist or the caller is not in it.
+///
+/// A participant's membership is checked here from the participant list the page shows anyway,
+/// which saves the row an `EXISTS` would read (a non-member's request reads a page it never gets; it
+/// costs them a 404). Rows read: the chat (1) + participants (+ 1 when the scan meets the next chat's
+/// first row) + the page, plus up to 3 one-row index probes for `before` / `after` given as times or
+/// message ids (both bounds ids, forward, is the worst case).
+pub async fn list_window(
+    db: &Db,
+    reach: Reach<'_>,
+    chat_id: &ChatId,
+    query: &CursorQuery,
+) -> Result<Option<WindowPage>> {
+    let (chat, limit) = (chat_id.as_str(), query.limit);
+    let ids_json;
+    let (sql, args): (&str, Vec<Arg<'_>>) = match &query.window {
+        Window::Backward { before } => {
+            let [seq, id, time] = bound_args(Some(before));
+            (BACKWARD_SQL, vec![chat.into(), limit.into(), seq, id, time])
+        }
+        Window::Forward { after, before } => {
+            let [a_seq, a_id, a_time] = bound_args(after.as_ref());
+            let [b_seq, b_id, b_time] = bound_args(before.as_ref());
+            let args = vec![
+                chat.into(),
+                limit.into(),
+                a_seq,
+                a_id,
+                a_time,
+                b_seq,
+                b_id,
+                b_time,
+            ];
+            (FORWARD_SQL, args)
+        }
+        Window::Ids(ids) => {
+            let ids: Vec<&str> = ids.iter().map(MessageId::as_str).collect();
+            ids_json = serde_json::to_string(&ids)?;
+            (IDS_SQL, vec![chat.into(), ids_json.as_str().into()])
+        }
+        Window::Sync { after, before } => (SYNC_SQL, sync_args(chat, limit, after, *before)),
+    };
+    let Some(row) = read_in_reach::<ListingRow>(db, reach, sql, &args).await? else {
+        return Ok(None);
+    };
+    let participants = row.participants()?;
+    if let Reach::Member(user) = reach {
+        if !participants.iter().any(|p| p.user_id == user.as_str()) {
+            return Ok(None);
+        }
+    }
+    let mut messages = row.messages_by_seq()?;
+    if let Window::Sync { .. } = &query.window {
+        messages.sort_by(|x, y| (x.updated_at, &x.id).cmp(&(y.updated_at, &y.id)));
+    }
+    Ok(Some(WindowPage {
+        bounds: ResolvedBounds {
+            chat_last_seq: row.chat_last_seq,
+            after_seq: row.after_seq,
+            before_seq: row.before_seq,
+        },
+        project_id: row.project_id,
+        participants,
+        messages,
+    }))
+}
+
+/// The sync window's arguments (`SYNC_SQL`): `limit + 1` rows, the extra one only says that more
+/// follow.
+fn sync_args<'a>(
+    chat: &'a str,
+    limit: i64,
+    after: &'a SyncPosition,
+    before: Option<i64>,
+) -> Vec<Arg<'a>> {
+    vec![
+        chat.into(),
+        (limit + 1).into(),
+        after.updated_at.into(),
+        after.id.as_ref().map_or("~", MessageId::as_str).into(),
+        before.unwrap_or(MAX_SAFE_INTEGER).into(),
+    ]
+}
+
+/// Messages after sequence number `after`, oldest first, at most `limit`, and the chat's last sequence
+/// number; `None` when the chat is out of reach. One round trip (a key checked in the same batch).
+pub async fn list_session(
+    db: &Db,
+    reach: Reach<'_>,
+    chat_id: &ChatId,
+    after: i64,
+    limit: i64,
+) -> Result<Option<(i64, Vec<MessageRow>)>> {
+    let args = [
+        chat_id.as_str().into(),
+        caller(reach),
+        after.into(),
+        limit.into(),
+    ];
+    let Some(row) = read_in_reach::<ListingRow>(db, reach, SESSION_SQL, &args).await? else {
+        return Ok(None);
+    };
+    Ok(Some((row.chat_last_seq, row.messages_by_seq()?)))
+}
+
+/// A bound as the three parameters of the window statements: (sequence number, message id, time),
+/// exactly one of them set, or none for an open end.
+fn bound_args(bound: Option<&Bound>) -> [Arg<'_>; 3] {
+    match bound {
+        None => [Arg::Null, Arg::Null, Arg::Null],
+        Some(Bound::Seq(n)) => [Arg::Int(*n), Arg::Null, Arg::Null],
+        Some(Bound::Message(id)) => [Arg::Null, Arg::Text(id.as_str()), Arg::Null],
+        Some(Bound::Time(t)) => [Arg::Null, Arg::Null, Arg::Int(*t)],
+    }
+}

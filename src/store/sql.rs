@@ -1,0 +1,148 @@
+//! SQL pieces that several statements share, as constant text. Statements are `const`s composed of
+//! these with `concatcp!` (compile-time concatenation, nothing at run time), so each statement's whole
+//! text is known where it is written, and a reader can print it whole (`store::STATEMENTS`) and paste
+//! it into `EXPLAIN QUERY PLAN`. A piece that names parameters says which (`?1` is always the chat).
+
+pub use const_format::concatcp;
+
+/// A message row's columns, in `MessageRow` field order (decoded by name).
+pub const MESSAGE_COLUMNS: &str =
+    "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, m.metadata, \
+     m.transfer_amount, m.transfer_recipient, m.client_message_id, m.request_hash, m.edited_at, \
+     m.deleted_at, m.created_at, m.updated_at";
+
+/// The columns a listing shows (all but the request fingerprint), which `messages_by_update` covers.
+pub const LISTED_COLUMNS: &str =
+    "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, m.metadata, \
+     m.transfer_amount, m.transfer_recipient, m.client_message_id, m.edited_at, m.deleted_at, \
+     m.created_at, m.updated_at";
+
+/// A message as a positional JSON array in `MessageRow` field order, for embedding messages in one
+/// row: leaving out the key names makes a page's D1 result less than half the size. Listings never
+/// need the request fingerprint, so it is sent as null.
+pub const MESSAGE_JSON: &str =
+    "json_array(m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, \
+     m.metadata, m.transfer_amount, m.transfer_recipient, m.client_message_id, NULL, m.edited_at, \
+     m.deleted_at, m.created_at, m.updated_at)";
+
+/// A participant (profile copy and read mark) as a positional JSON array in `ParticipantRow` order.
+pub const PARTICIPANT_JSON: &str =
+    "json_array(p.user_id, p.last_read_seq, p.joined_at, p.username, p.photo_id, p.photo_url, \
+     p.photo_type, p.availability, p.first_name)";
+
+/// The participants of chat ?1 as one JSON array, for embedding in a row.
+pub const PARTICIPANTS_OF_CHAT: &str = concatcp!(
+    "(SELECT json_group_array(",
+    PARTICIPANT_JSON,
+    ") FROM chat_participants p WHERE p.chat_id = ?1)"
+);
+
+/// The participants of the row's chat `c` as one JSON array.
+pub const PARTICIPANTS_OF_ROW: &str = concatcp!(
+    "(SELECT json_group_array(",
+    PARTICIPANT_JSON,
+    ") FROM chat_participants p WHERE p.chat_id = c.id)"
+);
+
+/// Whether user ?2 participates in chat ?1. One index entry read.
+pub const IS_MEMBER: &str =
+    "EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?1 AND user_id = ?2)";
+
+/// The time stamp of a write to chat ?1 at time ?4 (now): later than every `updatedAt` in the chat, so
+/// `updatedAt` strictly increases in write order and `createdAt` never decreases along the sequence
+/// numbers, even if the clock steps back (see schema.sql). One index entry read.
+pub const CHANGE_STAMP: &str =
+    "MAX(?4, COALESCE((SELECT MAX(updated_at) FROM messages WHERE chat_id = ?1), 0) + 1)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// MESSAGE_JSON is decoded by position: its columns must follow `MessageRow`'s fields, which follow
+    /// MESSAGE_COLUMNS (decoded by name).
+    #[test]
+    fn message_json_follows_the_row_field_order() {
+        use crate::domain::message::{MessageKind, SenderRole};
+        use crate::store::rows::MessageRow;
+        let columns: Vec<&str> = MESSAGE_COLUMNS
+            .split(',')
+            .map(|c| c.trim().trim_start_matches("m."))
+            .collect();
+        let inner = MESSAGE_JSON
+            .trim_start_matches("json_array(")
+            .trim_end_matches(')');
+        let positional: Vec<&str> = inner
+            .split(',')
+            .map(|c| c.trim().trim_start_matches("m."))
+            .collect();
+        assert_eq!(columns.len(), positional.len());
+        for (column, item) in columns.iter().zip(&positional) {
+            assert!(
+                item == column || (*item == "NULL" && *column == "request_hash"),
+                "{column} vs {item}"
+            );
+        }
+        let values: Vec<serde_json::Value> = columns
+            .iter()
+            .map(|c| match *c {
+                "seq" | "created_at" | "updated_at" => serde_json::json!(7),
+                "request_hash" | "media" | "metadata" | "transfer_amount"
+                | "transfer_recipient" | "client_message_id" | "edited_at" | "deleted_at"
+                | "content" => serde_json::Value::Null,
+                "type" => serde_json::json!("media"),
+                "sender_role" => serde_json::json!("assistant"),
+                other => serde_json::json!(other),
+            })
+            .collect();
+        let row: MessageRow = serde_json::from_value(serde_json::Value::Array(values)).unwrap();
+        assert_eq!(
+            (row.id.as_str(), row.kind, row.seq, row.sender_role),
+            ("id", MessageKind::Media, 7, SenderRole::Assistant)
+        );
+        let listed: Vec<&str> = LISTED_COLUMNS.split(", ").collect();
+        let all: Vec<&str> = MESSAGE_COLUMNS
+            .split(", ")
+            .filter(|c| *c != "m.request_hash")
+            .collect();
+        assert_eq!(listed, all);
+    }
+
+    #[test]
+    fn participant_json_follows_the_row_field_order() {
+        use crate::store::rows::ParticipantRow;
+        let row: ParticipantRow = serde_json::from_str(
+            r#"["u1", 4, 9, "name", "pid", "https://x.test/p", "image", "away", "Una"]"#,
+        )
+        .unwrap();
+        assert_eq!(row.first_name.as_deref(), Some("Una"));
+        assert_eq!(
+            (row.user_id.as_str(), row.last_read_seq, row.joined_at),
+            ("u1", 4, 9)
+        );
+        assert_eq!(
+            (row.username.as_deref(), row.availability),
+            (Some("name"), Some(crate::domain::user::Availability::Away))
+        );
+        let inner = PARTICIPANT_JSON
+            .trim_start_matches("json_array(")
+            .trim_end_matches(')');
+        let names: Vec<&str> = inner
+            .split(',')
+            .map(|c| c.trim().trim_start_matches("p."))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "user_id",
+                "last_read_seq",
+                "joined_at",
+                "username",
+                "photo_id",
+                "photo_url",
+                "photo_type",
+                "availability",
+                "first_name"
+            ]
+        );
+    }
+}

@@ -1,0 +1,433 @@
+//! The writes of a chat's messages as plans: a send, an edit and a delete (a credit transfer is
+//! `credits::transfer_plan`). Each is one group of statements that the chat's Durable Object commits in
+//! one D1 batch (one transaction), alone or with the other writes of its group (group commit), and a
+//! function that reads the write's outcome from the results of its own statements.
+//!
+//! Writes happen only inside the chat's Durable Object (`chat_room`), one group at a time per chat, and
+//! each assigns the next sequence number from `chats.last_seq` inside its own transaction, so sequence
+//! numbers stay dense even if the object restarts mid-write. Every statement is guarded, so a refused
+//! write changes nothing and refuses only itself.
+
+use worker::{D1PreparedStatement, D1Result};
+
+use super::chat_list::{LIST_MOVE_SQL, REFRESH_SET};
+use super::rows::MessageRow;
+use super::sql::{concatcp, CHANGE_STAMP, IS_MEMBER, MESSAGE_COLUMNS};
+use super::users::{claim_profile, ClaimedProfile};
+use super::{changes, first, nth, read_as, rows, Arg, Db};
+use crate::auth::{Author, Credential};
+use crate::domain::ids::{ChatId, MessageId, ProjectId, UserId};
+use crate::domain::message::{Change, MessageKind, NewMessage, SenderRole};
+use crate::error::{ApiError, Result};
+
+/// A write as stored, by a send, a transfer, an edit or a delete.
+pub struct Stored {
+    pub message: MessageRow,
+    /// False when this call committed nothing: a replayed idempotent send or transfer, or deleting a
+    /// deleted message again.
+    pub committed: bool,
+    /// Participants' read marks: read when the message may be older than this write (a replay, an
+    /// edit) or when asked for (the live listeners need the participant list); else empty.
+    pub read_marks: Vec<(String, i64)>,
+    /// True when this write committed a message that its members' chat lists do not order yet (a large
+    /// group's send between refreshes moved no entry): the chat's Durable Object then schedules the
+    /// catch-up. A direct chat's or small group's send moves the entries itself.
+    pub list_behind: bool,
+}
+
+/// A write's statements, and how to read its outcome from their results. The chat's Durable Object
+/// commits the statements of several writes in one batch (group commit) and gives each write the
+/// slice of the results its own statements produced.
+pub struct Plan<'a> {
+    pub statements: Vec<D1PreparedStatement>,
+    pub outcome: Outcome<'a>,
+}
+
+/// Reads a write's outcome from the results of its own statements.
+pub type Outcome<'a> = Box<dyn FnOnce(&[D1Result]) -> Result<Stored> + 'a>;
+
+impl Plan<'_> {
+    /// Runs the plan alone: one round trip.
+    pub async fn run(self, db: &Db) -> Result<Stored> {
+        let results = db.batch(self.statements).await?;
+        (self.outcome)(&results)
+    }
+}
+
+/// Whether a send or transfer left its members' list order behind: it committed a message, and its
+/// `LIST_MOVE_SQL`, the last statement before its read-back at `read_back`, moved no entry.
+pub(super) fn left_list_behind(
+    results: &[D1Result],
+    read_back: usize,
+    committed: bool,
+) -> Result<bool> {
+    let moved = changes(nth(results, read_back.saturating_sub(1))?);
+    Ok(committed && moved == 0)
+}
+
+/// The chat's read marks, read in a write's batch. ?1 chat.
+pub const READ_MARKS_SQL: &str =
+    "SELECT user_id, last_read_seq FROM chat_participants WHERE chat_id = ?1";
+
+pub(super) fn read_marks_statement(db: &Db, chat_id: &str) -> Result<D1PreparedStatement> {
+    db.statement(READ_MARKS_SQL, &[chat_id.into()])
+}
+
+/// Decodes `read_marks_statement`'s result (empty when it was not read).
+pub(super) fn read_marks(result: Option<&D1Result>) -> Result<Vec<(String, i64)>> {
+    #[derive(serde::Deserialize)]
+    struct ReadMark {
+        user_id: String,
+        last_read_seq: i64,
+    }
+    match result {
+        Some(marks) => Ok(rows::<ReadMark>(marks)?
+            .into_iter()
+            .map(|m| (m.user_id, m.last_read_seq))
+            .collect()),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Whether sender ?2 has not sent `clientMessageId` ?3 in chat ?1 yet (true when ?3 is NULL).
+const NOT_SENT_YET: &str =
+    "NOT EXISTS (SELECT 1 FROM messages WHERE chat_id = ?1 AND sender_id = ?2 AND client_message_id = ?3)";
+
+/// Send, step 1: chat ?1's next sequence number, write stamp and list order at ?4 (now), when sender
+/// ?2 may send (the guard on the chat row that follows) and `clientMessageId` ?3 is new (`NOT_SENT_YET`
+/// after the guard).
+const SEND_BUMP: &str = concatcp!(
+    "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ",
+    CHANGE_STAMP,
+    ", updated_at = ?4, ",
+    REFRESH_SET,
+    " WHERE id = ?1 AND "
+);
+
+/// A participant's send: the sender must be in the chat. ?1 chat, ?2 sender, ?3 clientMessageId,
+/// ?4 now.
+pub const SEND_BUMP_SQL: &str = concatcp!(SEND_BUMP, IS_MEMBER, " AND ", NOT_SENT_YET);
+
+/// A service key's send: the chat must be in the key's project ?5 (NULL: any chat).
+pub const SERVICE_SEND_BUMP_SQL: &str = concatcp!(
+    SEND_BUMP,
+    "(?5 IS NULL OR project_id = ?5) AND ",
+    NOT_SENT_YET
+);
+
+/// Send, step 2: the message, under the same guards, with the bumped sequence number and stamp. ?1 chat,
+/// ?2 sender, ?3 clientMessageId, ?4 id, ?5 type, ?6 content, ?7 media, ?8 metadata, ?9 request hash,
+/// ?10 senderRole; the reach guard follows.
+const SEND_INSERT: &str =
+    "INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, media, metadata,
+                           client_message_id, request_hash, created_at, updated_at)
+     SELECT ?1, c.last_seq, ?4, ?2, ?10, ?5, ?6, ?7, ?8, ?3, ?9, c.last_activity_at,
+            c.last_activity_at FROM chats c
+     WHERE c.id = ?1 AND ";
+
+/// A participant's send.
+pub const SEND_INSERT_SQL: &str = concatcp!(SEND_INSERT, IS_MEMBER, " AND ", NOT_SENT_YET);
+
+/// A service key's send: ?11 the key's project (NULL: any chat).
+pub const SERVICE_SEND_INSERT_SQL: &str = concatcp!(
+    SEND_INSERT,
+    "(?11 IS NULL OR c.project_id = ?11) AND ",
+    NOT_SENT_YET
+);
+
+/// Send, step 3: sender ?2's read mark in chat ?1 moves to the new message ?3 (if it was stored).
+pub const SEND_READ_MARK_SQL: &str =
+    "UPDATE chat_participants SET last_read_seq = (SELECT seq FROM messages WHERE id = ?3)
+     WHERE chat_id = ?1 AND user_id = ?2 AND EXISTS (SELECT 1 FROM messages WHERE id = ?3)";
+
+/// Send, step 4 with a `clientMessageId`: the stored message, new or the original of a retry.
+/// ?1 chat, ?2 sender, ?3 clientMessageId.
+pub const MESSAGE_BY_CLIENT_ID_SQL: &str = concatcp!(
+    "SELECT ",
+    MESSAGE_COLUMNS,
+    " FROM messages m WHERE m.chat_id = ?1 AND m.sender_id = ?2 AND m.client_message_id = ?3"
+);
+
+/// A message by id. ?1 id.
+pub const MESSAGE_BY_ID_SQL: &str = concatcp!(
+    "SELECT ",
+    MESSAGE_COLUMNS,
+    " FROM messages m WHERE m.id = ?1"
+);
+
+/// Stores a message as the chat's next sequence number and, for a user, moves their read mark to it
+/// (a service key's messages stay unread for every participant); or, when `clientMessageId` was seen
+/// before from this sender in this chat, returns the original message (409 if the retry's body
+/// differs). `with_marks` also reads the participants' read marks (the object's live listeners need
+/// the participant list).
+pub fn send_plan<'a>(
+    db: &Db,
+    author: &'a Author,
+    message: &'a NewMessage,
+    role: SenderRole,
+    now_ms: i64,
+    with_marks: bool,
+) -> Result<Plan<'a>> {
+    let id = MessageId::generate(now_ms)?;
+    let hash = message.request_hash(role);
+    let (chat, sender) = (message.chat_id.as_str(), author.sender().as_str());
+    let client_id = message.client_message_id.as_deref();
+    let mut statements = match author {
+        Author::User(caller) => {
+            claim_profile(db, &ClaimedProfile::of(caller, now_ms)?, now_ms, Some(chat))?
+        }
+        Author::Service(_) => Vec::new(),
+    };
+    statements.extend(send_statements(
+        db, author, message, role, &id, &hash, now_ms,
+    )?);
+    let read_back = statements.len();
+    statements.push(match client_id {
+        Some(client_id) => db.statement(
+            MESSAGE_BY_CLIENT_ID_SQL,
+            &[chat.into(), sender.into(), client_id.into()],
+        )?,
+        None => db.statement(MESSAGE_BY_ID_SQL, &[id.as_str().into()])?,
+    });
+    if client_id.is_some() || with_marks {
+        statements.push(read_marks_statement(db, chat)?);
+    }
+    let outcome = move |results: &[D1Result]| {
+        let stored: MessageRow =
+            first(nth(results, read_back)?)?.ok_or_else(|| ApiError::not_found("chat"))?;
+        let committed = stored.id == id.as_str();
+        if !committed && stored.request_hash.as_deref() != Some(hash.as_str()) {
+            return Err(ApiError::conflict(
+                "clientMessageId was already used for a different message in this chat",
+            ));
+        }
+        Ok(Stored {
+            message: stored,
+            committed,
+            read_marks: read_marks(results.get(read_back + 1))?,
+            list_behind: left_list_behind(results, read_back, committed)?,
+        })
+    };
+    Ok(Plan {
+        statements,
+        outcome: Box::new(outcome),
+    })
+}
+
+/// The statements that store a new message: the chat's counter, the message, for a user their read
+/// mark, and the members' list order.
+fn send_statements(
+    db: &Db,
+    author: &Author,
+    message: &NewMessage,
+    role: SenderRole,
+    id: &MessageId,
+    hash: &str,
+    now_ms: i64,
+) -> Result<Vec<D1PreparedStatement>> {
+    let media = message
+        .media
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    let metadata = message
+        .metadata
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    let chat = Arg::Text(message.chat_id.as_str());
+    let sender = Arg::Text(author.sender().as_str());
+    let client_id = message.client_message_id.as_deref().into();
+    let id = Arg::Text(id.as_str());
+    let mut insert_args = vec![
+        chat,
+        sender,
+        client_id,
+        id,
+        MessageKind::from(message.kind).as_str().into(),
+        message.content.as_deref().into(),
+        media.as_deref().into(),
+        metadata.as_deref().into(),
+        hash.into(),
+        role.as_str().into(),
+    ];
+    let bump_args = [chat, sender, client_id, now_ms.into()];
+    Ok(match author {
+        Author::User(_) => vec![
+            db.statement(SEND_BUMP_SQL, &bump_args)?,
+            db.statement(SEND_INSERT_SQL, &insert_args)?,
+            db.statement(SEND_READ_MARK_SQL, &[chat, sender, id])?,
+            db.statement(LIST_MOVE_SQL, &[chat])?,
+        ],
+        Author::Service(key) => {
+            let project: Arg<'_> = key.project.as_ref().map(ProjectId::as_str).into();
+            insert_args.push(project);
+            let [c, s, k, n] = bump_args;
+            vec![
+                db.statement(SERVICE_SEND_BUMP_SQL, &[c, s, k, n, project])?,
+                db.statement(SERVICE_SEND_INSERT_SQL, &insert_args)?,
+                db.statement(LIST_MOVE_SQL, &[chat])?,
+            ]
+        }
+    })
+}
+
+/// The chat a message belongs to. ?1 message id.
+pub const CHAT_OF_MESSAGE_SQL: &str = "SELECT chat_id FROM messages WHERE id = ?1";
+
+/// The chat a message belongs to, to find the Durable Object that owns its writes, and the author
+/// asking (a service key checked in the same batch). One round trip.
+pub async fn chat_of(
+    db: &Db,
+    who: &Credential,
+    message_id: &MessageId,
+) -> Result<(Author, Option<ChatId>)> {
+    #[derive(serde::Deserialize)]
+    struct Chat {
+        chat_id: String,
+    }
+    let (author, chat) =
+        read_as::<Chat>(db, who, CHAT_OF_MESSAGE_SQL, &[message_id.as_str().into()]).await?;
+    let chat_id = chat
+        .map(|c| ChatId::parse(&c.chat_id, "chatId"))
+        .transpose()?;
+    Ok((author, chat_id))
+}
+
+/// An edit: new content ?5, `editedAt` and a write stamp at ?4 (now) for sender ?2's own live text
+/// message ?3 of chat ?1; the reach guard follows.
+const EDIT: &str = concatcp!(
+    "UPDATE messages SET content = ?5, edited_at = ?4, updated_at = ",
+    CHANGE_STAMP,
+    " WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type = 'text' AND deleted_at IS NULL
+       AND "
+);
+
+/// A participant's edit: they must still be in the chat.
+pub const EDIT_SQL: &str = concatcp!(EDIT, IS_MEMBER);
+
+/// A service key's edit: the chat must be in the key's project ?6 (NULL: any chat).
+pub const SERVICE_EDIT_SQL: &str = concatcp!(
+    EDIT,
+    "EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND (?6 IS NULL OR project_id = ?6))"
+);
+
+/// A delete: the tombstone (content, media and metadata gone, `deletedAt` and a write stamp set at ?4)
+/// of sender ?2's own message ?3 of chat ?1, never of a credit transfer; the reach guard follows.
+const DELETE: &str = concatcp!(
+    "UPDATE messages SET content = NULL, media = NULL, metadata = NULL, deleted_at = ?4,
+                         updated_at = ",
+    CHANGE_STAMP,
+    " WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type <> 'credit_transfer'
+       AND deleted_at IS NULL AND "
+);
+
+/// A participant's delete.
+pub const DELETE_SQL: &str = concatcp!(DELETE, IS_MEMBER);
+
+/// A service key's delete: ?5 its project.
+pub const SERVICE_DELETE_SQL: &str = concatcp!(
+    DELETE,
+    "EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND (?5 IS NULL OR project_id = ?5))"
+);
+
+/// Message ?2 of chat ?1.
+pub const MESSAGE_IN_CHAT_SQL: &str = concatcp!(
+    "SELECT ",
+    MESSAGE_COLUMNS,
+    " FROM messages m WHERE m.id = ?2 AND m.chat_id = ?1"
+);
+
+/// Whether user ?2 participates in chat ?1.
+pub const IS_MEMBER_SQL: &str = concatcp!("SELECT ", IS_MEMBER, " AS is_member");
+
+/// Whether chat ?1 is in a service key's reach: its project ?2 (NULL: any chat).
+pub const IN_PROJECT_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND (?2 IS NULL OR project_id = ?2)) AS is_member";
+
+/// Edits or deletes the author's own message. Only the sender may; credit transfer messages never
+/// change; only text can be edited; a deleted message stays deleted (deleting again returns the
+/// tombstone). `updatedAt` moves past every other `updatedAt` of the chat, so a client walking the sync
+/// window over (`updatedAt`, `_id`) meets the change later in its walk.
+pub fn change_plan<'a>(
+    db: &Db,
+    author: &'a Author,
+    chat_id: &ChatId,
+    message_id: &MessageId,
+    change: &'a Change,
+    now_ms: i64,
+) -> Result<Plan<'a>> {
+    #[derive(serde::Deserialize)]
+    struct Member {
+        is_member: i64,
+    }
+    let (chat, sender, id) = (
+        chat_id.as_str(),
+        author.sender().as_str(),
+        message_id.as_str(),
+    );
+    let mut args = vec![chat.into(), sender.into(), id.into(), now_ms.into()];
+    if let Change::Edit(content) = change {
+        args.push(content.as_str().into());
+    }
+    let (update, reach) = match (author, change) {
+        (Author::User(_), Change::Edit(_)) => (EDIT_SQL, IS_MEMBER_SQL),
+        (Author::User(_), Change::Delete) => (DELETE_SQL, IS_MEMBER_SQL),
+        (Author::Service(_), Change::Edit(_)) => (SERVICE_EDIT_SQL, IN_PROJECT_SQL),
+        (Author::Service(_), Change::Delete) => (SERVICE_DELETE_SQL, IN_PROJECT_SQL),
+    };
+    let reach_args = match author {
+        Author::User(_) => [chat.into(), sender.into()],
+        Author::Service(key) => {
+            let project: Arg<'_> = key.project.as_ref().map(ProjectId::as_str).into();
+            args.push(project);
+            [chat.into(), project]
+        }
+    };
+    let statements = vec![
+        db.statement(update, &args)?,
+        db.statement(MESSAGE_IN_CHAT_SQL, &[chat.into(), id.into()])?,
+        db.statement(reach, &reach_args)?,
+        read_marks_statement(db, chat)?,
+    ];
+    let outcome = move |results: &[D1Result]| {
+        let reached = first::<Member>(nth(results, 2)?)?.is_some_and(|m| m.is_member == 1);
+        let stored = first::<MessageRow>(nth(results, 1)?)?
+            .filter(|_| reached)
+            .ok_or_else(|| ApiError::not_found("message"))?;
+        refuse_change(&stored, author.sender(), change)?;
+        Ok(Stored {
+            committed: changes(nth(results, 0)?) > 0,
+            message: stored,
+            read_marks: read_marks(results.get(3))?,
+            list_behind: false,
+        })
+    };
+    Ok(Plan {
+        statements,
+        outcome: Box::new(outcome),
+    })
+}
+
+/// Why a change the statement did not apply was refused (or Ok when it applied or had nothing to do).
+fn refuse_change(stored: &MessageRow, caller: &UserId, change: &Change) -> Result<()> {
+    if stored.sender_id != caller.as_str() {
+        return Err(ApiError::forbidden(
+            "only the sender can edit or delete this message",
+        ));
+    }
+    if stored.kind == MessageKind::CreditTransfer {
+        return Err(ApiError::conflict(
+            "credit transfer messages cannot be edited or deleted",
+        ));
+    }
+    if let Change::Edit(_) = change {
+        if stored.deleted_at.is_some() {
+            return Err(ApiError::conflict("the message is deleted"));
+        }
+        if stored.kind != MessageKind::Text {
+            return Err(ApiError::conflict("only text messages can be edited"));
+        }
+    }
+    Ok(())
+}
