@@ -32,7 +32,7 @@ export WRANGLER_LOG_PATH := $(CURDIR)/.wrangler/logs
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
 export ESBUILD_BIN := $(CURDIR)/node_modules/@esbuild/linux-x64/bin/esbuild
 
-.PHONY: tools build dev test fuzz lint bundle-check deploy deploy-check ci bench bench-compare clean
+.PHONY: tools build openapi dev test fuzz lint bundle-check deploy deploy-check ci bench bench-compare clean
 
 tools: $(TOOLS)/.worker-build-$(WORKER_BUILD_VERSION) $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) node_modules/.package-lock.json
 	@rustup target list --installed | grep -q '^wasm32-unknown-unknown$$' || rustup target add wasm32-unknown-unknown
@@ -55,6 +55,11 @@ $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION):
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
+
+# The OpenAPI document, generated from the code (src/openapi/) into docs/openapi.json, which the
+# worker embeds: run it after changing a route, a wire struct or a view (a test says when it is due).
+openapi:
+	cargo run --quiet --bin openapi
 
 # worker-build, then the wasm's `name` section removed (see .ci/strip-wasm-names.mjs).
 build: tools

@@ -1,11 +1,12 @@
-//! Embeds `src/openapi.json` with the whitespace between its tokens removed: the document stays
-//! readable in the repository and costs about half as many bytes in the wasm (key order kept).
+//! Embeds the OpenAPI document (`docs/openapi.json`, generated from the code by `make openapi` and held
+//! to it by a test) with the whitespace between its tokens removed: the file stays readable in the
+//! repository and costs about half as many bytes in the wasm (key order kept).
 
 use std::{env, fs, path::Path};
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/openapi.json");
-    let source = fs::read_to_string("src/openapi.json").expect("src/openapi.json is readable");
+    println!("cargo:rerun-if-changed=docs/openapi.json");
+    let source = fs::read_to_string("docs/openapi.json").expect("docs/openapi.json is readable");
     let out = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("openapi.min.json");
     fs::write(out, minify(&source)).expect("OUT_DIR is writable");
 }

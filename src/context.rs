@@ -86,7 +86,7 @@ impl Ctx {
         if header(req, "Authorization").is_some() || header(req, "X-API-Key").is_some() {
             return self.user(req).await;
         }
-        let token = query(req)?.get("access_token").map(str::to_string);
+        let token = query::<crate::domain::live::SocketQuery>(req)?.access_token;
         self.user_from(token.as_deref()).await
     }
 

@@ -14,6 +14,8 @@ pub mod handlers;
 pub mod http;
 pub mod limits;
 pub mod log;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod openapi;
 pub mod router;
 pub mod store;
 pub mod views;
@@ -28,8 +30,8 @@ use crate::error::ApiError;
 use crate::http::Exchange;
 use crate::store::{Db, SessionStart};
 
-/// The OpenAPI 3.1 document of every route (`src/openapi.json`, minified by build.rs), served at
-/// `/openapi.json`.
+/// The OpenAPI 3.1 document of every route, generated from the code (`src/openapi/`, written to
+/// `docs/openapi.json` by `make openapi`) and minified by build.rs: served at `/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
 
 #[event(fetch)]

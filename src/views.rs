@@ -1,19 +1,27 @@
-//! Rows to the JSON of API.md: one `#[derive(Serialize)]` view struct per response shape, borrowing
-//! from the rows, with the fields in API.md's order. Derived fields (`readBy`, `unreadCount`,
+//! Rows to the JSON of API.md: one `#[derive(Serialize, JsonSchema)]` view struct per response shape,
+//! borrowing from the rows, with the fields in API.md's order; its schema is the document's (the
+//! attributes say what a Rust type cannot: ranges, patterns, which id a string is). Derived fields (`readBy`, `unreadCount`,
 //! `messageCount`) are computed here from sequence numbers and read marks, never counted in the
 //! database. Stored JSON (media, metadata) is written back as is (`RawValue`), without building a tree.
 
 use std::borrow::Cow;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::auth::Caller;
-use crate::domain::chat::ChatKind;
-use crate::domain::message::{MessageKind, SenderRole};
-use crate::domain::pagination::PageInfo;
+use crate::domain::chat::{ChatKind, MAX_GROUP_PARTICIPANTS, MAX_TITLE_CHARS};
+use crate::domain::credits::MAX_AMOUNT;
+use crate::domain::ids::{ObjectId, ProjectId, UserId};
+use crate::domain::input::MAX_SAFE_INTEGER;
+use crate::domain::message::{
+    Media, MediaKind, MessageKind, Metadata, SenderRole, MAX_CONTENT_CHARS,
+};
+use crate::domain::pagination::{PageInfo, MAX_LIMIT};
 use crate::domain::time::Timestamp;
-use crate::domain::user::Availability;
+use crate::domain::url::HttpsUrl;
+use crate::domain::user::{Availability, PhotoKind};
 use crate::store::credits::LedgerRow;
 use crate::store::keys::ApiKeyRow;
 use crate::store::rows::{ChatRecord, MessageRow, ParticipantRow, UserRow};
@@ -24,12 +32,15 @@ fn raw_json(text: &Option<String>) -> Option<&RawValue> {
         .and_then(|t| serde_json::from_str::<&RawValue>(t).ok())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct Photo<'a> {
     #[serde(rename = "_id")]
+    #[schemars(with = "Option<ObjectId>")]
     id: Option<&'a str>,
+    #[schemars(with = "HttpsUrl")]
     url: &'a str,
     #[serde(rename = "type")]
+    #[schemars(with = "PhotoKind")]
     kind: &'a str,
 }
 
@@ -45,15 +56,19 @@ fn photo<'a>(
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User<'a> {
     #[serde(rename = "_id")]
+    #[schemars(with = "UserId")]
     id: &'a str,
+    #[schemars(length(min = 1))]
     username: &'a str,
+    #[schemars(length(min = 1))]
     first_name: &'a str,
     profile_photo: Option<Photo<'a>>,
     availability_status: Availability,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     credits: i64,
 }
 
@@ -87,11 +102,13 @@ impl<'a> User<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Participant<'a> {
     #[serde(rename = "_id")]
+    #[schemars(with = "UserId")]
     id: &'a str,
+    #[schemars(length(min = 1))]
     username: &'a str,
     profile_photo: Option<Photo<'a>>,
     availability_status: Availability,
@@ -131,30 +148,45 @@ pub fn marks(participants: &[ParticipantRow]) -> impl Iterator<Item = (&str, i64
         .map(|p| (p.user_id.as_str(), p.last_read_seq))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreditTransfer<'a> {
+    #[schemars(range(min = 1, max = MAX_AMOUNT))]
     amount: i64,
+    #[schemars(with = "UserId")]
     recipient_id: &'a str,
+    #[schemars(with = "UserId")]
     sender_id: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Message<'a> {
     #[serde(rename = "_id")]
+    #[schemars(with = "ObjectId")]
     id: &'a str,
+    #[schemars(with = "ObjectId")]
     chat_id: &'a str,
+    #[schemars(with = "UserId")]
     sender_id: &'a str,
     sender_role: SenderRole,
     #[serde(rename = "type")]
     kind: MessageKind,
+    /// null on tombstones; the note (or null) of a credit transfer.
+    #[schemars(length(max = MAX_CONTENT_CHARS))]
     content: Option<&'a str>,
+    #[schemars(with = "Option<Media>")]
     media: Option<&'a RawValue>,
     credit_transfer: Option<CreditTransfer<'a>>,
+    #[schemars(with = "Option<Metadata>")]
     metadata: Option<&'a RawValue>,
+    /// Participants other than the sender whose read mark is at or past this message.
+    #[schemars(with = "Vec<UserId>")]
     read_by: Vec<&'a str>,
+    /// Dense per chat: 1, 2, 3, ... in commit order.
+    #[schemars(range(min = 1, max = MAX_SAFE_INTEGER))]
     sequence_number: i64,
+    #[schemars(length(min = 1, max = 64))]
     client_message_id: Option<&'a str>,
     edited_at: Option<Timestamp>,
     deleted_at: Option<Timestamp>,
@@ -207,19 +239,27 @@ impl<'a> Message<'a> {
 }
 
 /// A chat as its caller sees it.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Chat<'a> {
     #[serde(rename = "_id")]
+    #[schemars(with = "ObjectId")]
     id: &'a str,
     #[serde(rename = "type")]
     kind: ChatKind,
+    #[schemars(length(max = MAX_TITLE_CHARS))]
     title: Option<&'a str>,
+    #[schemars(with = "Option<ProjectId>")]
     project_id: Option<&'a str>,
+    #[schemars(length(min = 1, max = MAX_GROUP_PARTICIPANTS))]
     participants: Vec<Participant<'a>>,
     last_message: Option<Message<'a>>,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     message_count: i64,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     last_sequence_number: i64,
+    /// Messages from others above the caller's read mark (0 for a service key, which has none).
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     unread_count: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -251,67 +291,115 @@ impl<'a> Chat<'a> {
     }
 }
 
-#[derive(Serialize)]
+/// A page of the caller's chats, most recently active first.
+#[derive(Serialize, JsonSchema)]
 pub struct ChatList<'a> {
     pub chats: Vec<Chat<'a>>,
     #[serde(flatten)]
     pub info: PageInfo,
 }
 
-#[derive(Serialize)]
+/// Page mode.
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageList<'a> {
+    #[schemars(length(max = MAX_LIMIT))]
     pub messages: Vec<Message<'a>>,
     pub participants: Vec<Participant<'a>>,
     #[serde(flatten)]
     pub info: PageInfo,
+    /// Pass back as asOf to pin later pages to this snapshot.
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub as_of_sequence: i64,
 }
 
-/// A cursor-mode message list (API.md): no page numbers, `hasMore` and the opaque `nextCursor` instead.
-#[derive(Serialize)]
+/// Cursor mode: no page numbers, `hasMore` and the opaque `nextCursor` instead.
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageWindow<'a> {
+    #[schemars(length(max = MAX_LIMIT))]
     pub messages: Vec<Message<'a>>,
     pub participants: Vec<Participant<'a>>,
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: i64,
+    /// Every message of the chat, tombstones included.
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub total: i64,
     pub has_more: bool,
+    /// Opaque; pass back as cursor=<nextCursor>. Null when hasMore is false.
+    #[schemars(pattern("^(?:[0-9a-f]{2}){1,256}$"))]
     pub next_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A page (page mode) or a window (cursor mode) of a chat's messages.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum MessageListing<'a> {
+    Page(MessageList<'a>),
+    Window(MessageWindow<'a>),
+}
+
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadMark<'a> {
+    #[schemars(with = "ObjectId")]
     pub chat_id: &'a str,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub last_read_sequence: i64,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub unread_count: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Grant<'a> {
+    #[schemars(with = "UserId")]
     pub user_id: &'a str,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub credits: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct Health {
+    #[schemars(extend("const" = "ok"))]
     pub status: &'static str,
+    #[schemars(extend("const" = "ok"))]
     pub database: &'static str,
+    #[schemars(length(min = 1))]
     pub version: &'static str,
 }
 
-#[derive(Serialize)]
+/// What a ledger line records.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum LedgerKind {
+    Grant,
+    TransferIn,
+    TransferOut,
+}
+
+/// Grants have no counterparty, chat or message.
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerEntry<'a> {
+    #[schemars(range(min = 1, max = MAX_SAFE_INTEGER))]
     sequence: i64,
+    #[schemars(with = "ObjectId")]
     transfer_id: &'a str,
+    #[schemars(with = "LedgerKind")]
     kind: &'a str,
+    /// Signed: negative for transfers out.
+    #[schemars(range(min = -1_000_000_000, max = MAX_AMOUNT))]
     amount: i64,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     balance_after: i64,
+    #[schemars(with = "Option<UserId>")]
     counterparty_id: Option<&'a str>,
+    #[schemars(with = "Option<ObjectId>")]
     chat_id: Option<&'a str>,
+    #[schemars(with = "Option<ObjectId>")]
     message_id: Option<&'a str>,
     created_at: Timestamp,
 }
@@ -333,7 +421,8 @@ impl<'a> LedgerEntry<'a> {
 }
 
 /// `GET /api/v1/users/me/credits/ledger`: the caller's statement, newest first.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(description = "A page of the caller's ledger, newest first.")]
 pub struct Ledger<'a> {
     entries: Vec<LedgerEntry<'a>>,
     #[serde(flatten)]
@@ -367,18 +456,26 @@ fn stored_media(row: &MessageRow) -> Option<StoredMedia<'_>> {
 }
 
 /// A message of the AI-chat session surface (API.md "AI chat sessions").
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionMessage<'a> {
+    #[schemars(with = "ObjectId")]
     id: &'a str,
+    #[schemars(with = "ObjectId")]
     chat_id: &'a str,
+    #[schemars(with = "UserId")]
     user_id: &'a str,
+    /// The content, a credit transfer's note, a media or file message's media name (else its URL),
+    /// or "".
     message: Cow<'a, str>,
     /// `ai` for an assistant, `system` for the system, else `user`.
+    #[schemars(extend("enum" = ["user", "ai", "system"]))]
     message_type: &'static str,
     /// `file` for media and file messages, else `message`.
     #[serde(rename = "type")]
+    #[schemars(extend("enum" = ["message", "file"]))]
     kind: &'static str,
+    #[schemars(range(min = 1, max = MAX_SAFE_INTEGER))]
     sequence_number: i64,
     timestamp: Timestamp,
 }
@@ -412,12 +509,16 @@ impl<'a> SessionMessage<'a> {
 }
 
 /// `{"success": true, "statusCode": 200, "message", "data"}` of the AI-chat session surface.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionList<'a> {
+    #[schemars(extend("const" = true))]
     success: bool,
+    #[schemars(extend("const" = 200))]
     status_code: u16,
+    #[schemars(extend("const" = "Messages retrieved successfully"))]
     message: &'static str,
+    #[schemars(length(max = crate::domain::surfaces::SESSION_LIMIT))]
     data: Vec<SessionMessage<'a>>,
 }
 
@@ -439,34 +540,42 @@ impl<'a> SessionList<'a> {
 
 /// A sender as the project-chat surface shows it: `firstName` is the participant's first name, or the
 /// `senderId` of a sender who is no participant (a service key's).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectSender<'a> {
     #[serde(rename = "_id")]
+    #[schemars(with = "UserId")]
     id: &'a str,
+    #[schemars(length(min = 1))]
     first_name: &'a str,
 }
 
 /// A message of the project-chat surface (API.md "Project chats"); tombstones show `content: null`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectMessage<'a> {
     #[serde(rename = "_id")]
+    #[schemars(with = "ObjectId")]
     id: &'a str,
+    /// null on tombstones.
     content: Option<&'a str>,
     sender: ProjectSender<'a>,
     created_at: Timestamp,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ProjectMessages<'a> {
+    #[schemars(length(max = MAX_LIMIT))]
     messages: Vec<ProjectMessage<'a>>,
+    /// Every message, tombstones included.
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     total: i64,
 }
 
 /// `{"success": true, "data": {"messages", "total"}}`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ProjectList<'a> {
+    #[schemars(extend("const" = true))]
     success: bool,
     data: ProjectMessages<'a>,
 }
@@ -501,14 +610,18 @@ impl<'a> ProjectList<'a> {
 
 /// A message of the assistant-chat surface (API.md "Assistant chats"): `media_type` / `media_url`
 /// from its media, `metadata` or `{}`, `content: null` on tombstones.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct AssistantMessage<'a> {
+    #[schemars(with = "ObjectId")]
     id: &'a str,
     content: Option<&'a str>,
     sender_role: SenderRole,
+    #[schemars(with = "Option<MediaKind>")]
     media_type: Option<Cow<'a, str>>,
+    #[schemars(with = "Option<HttpsUrl>")]
     media_url: Option<Cow<'a, str>>,
     created_at: Timestamp,
+    #[schemars(with = "Metadata")]
     metadata: ObjectOrEmpty<'a>,
 }
 
@@ -540,24 +653,34 @@ impl<'a> AssistantMessage<'a> {
 }
 
 /// `{"messages", "total", "offset", "limit", "has_more"}` of the assistant-chat surface.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct AssistantList<'a> {
+    #[schemars(length(max = MAX_LIMIT))]
     pub messages: Vec<AssistantMessage<'a>>,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub total: i64,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub offset: i64,
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: i64,
     pub has_more: bool,
 }
 
-/// A service key as the admin sees it (never the key itself).
-#[derive(Serialize)]
+/// A service key (never the key itself).
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKey<'a> {
     #[serde(rename = "_id")]
+    #[schemars(with = "ObjectId")]
     id: &'a str,
+    #[schemars(length(min = 1, max = crate::domain::keys::MAX_NAME_CHARS))]
     name: &'a str,
+    #[schemars(with = "Option<ProjectId>")]
     project_id: Option<&'a str>,
+    #[schemars(with = "UserId")]
     sender_id: &'a str,
+    /// The key's webhook, or null.
+    #[schemars(length(max = crate::domain::url::MAX_URL_LEN), pattern("^https?://"))]
     webhook_url: Option<&'a str>,
     created_at: Timestamp,
     revoked_at: Option<Timestamp>,
@@ -579,25 +702,73 @@ impl<'a> ApiKey<'a> {
 
 /// A key with what is shown only once: the key itself (when created) and its webhook's signing secret
 /// (when a webhook URL was set).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(
+    description = "A service key with what is shown only once: the key itself (in the answer that creates it) and its webhook's signing secret (in an answer that sets a webhook URL)."
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyOnce<'a> {
     #[serde(flatten)]
     pub key: ApiKey<'a>,
+    /// Shown only in the answer that creates the key: only its SHA-256 is stored.
     #[serde(rename = "key", skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern("^eck_[A-Za-z0-9_-]{43}$"))]
     pub secret: Option<&'a str>,
+    /// The webhook's signing secret, shown only in this answer (present when a webhookUrl was set).
+    /// Verify Edge-Chat-Signature with it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern("^whsec_[A-Za-z0-9_-]{43}$"))]
     pub webhook_secret: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeys<'a> {
     pub api_keys: Vec<ApiKey<'a>>,
 }
 
+/// A key's webhook deliveries, newest first, as SQLite builds them (`store::keys::DELIVERIES_SQL`).
+/// A revoked key's deliveries are still listed (200): the history stays readable after revocation.
+#[derive(JsonSchema)]
+#[schemars(description = "A key's webhook deliveries, newest first (a revoked key's too).")]
+#[allow(dead_code)]
+pub struct Deliveries {
+    #[schemars(length(max = 100))]
+    deliveries: Vec<Delivery>,
+}
+
+/// One event's delivery to one key's webhook, as of its last attempt.
+#[derive(JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Delivery {
+    event_id: crate::domain::webhooks::EventId,
+    #[serde(rename = "type")]
+    kind: crate::domain::live::MessageEvent,
+    chat_id: ObjectId,
+    message_id: ObjectId,
+    status: DeliveryStatus,
+    /// Attempts so far: 0 while the delivery waits behind earlier ones of its chat.
+    attempts: u32,
+    /// The receiver's last status; null when it gave none (timeout, refused connection).
+    #[schemars(range(min = 100, max = 599))]
+    last_status_code: Option<u16>,
+    /// When a pending delivery is tried again; null once delivered or failed.
+    next_attempt_at: Option<Timestamp>,
+    updated_at: Timestamp,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
 /// A SAMA attachment: the message's media (`file_id` = its URL, `file_name` = its name).
-#[derive(Serialize, serde::Deserialize)]
+#[derive(Serialize, serde::Deserialize, JsonSchema)]
 pub struct Attachment<'a> {
     #[serde(rename = "file_id", alias = "url", borrow)]
     file_id: Option<Cow<'a, str>>,
@@ -606,25 +777,37 @@ pub struct Attachment<'a> {
 }
 
 /// An empty JSON object: SAMA's `reactions` (edge-chat has no reactions yet), an absent metadata.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(description = "No reactions yet: an empty object.")]
+#[schemars(extend("maxProperties" = 0))]
 pub struct NoReactions {}
 
 /// A message in the shape of the SAMA chat server (`message_list` answers on the WebSocket, API.md):
 /// `status` is `read` once any other participant's read mark reached it, `attachments` carries the
 /// media, `t` is Unix seconds. `updated_at` is our addition, for clients that resume a sync window.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(
+    description = "A message in the shape of the SAMA chat server: status is read once another participant's read mark reached it, attachments carries the media, t is Unix seconds; updated_at (an addition) lets a client resume a sync window."
+)]
 pub struct SamaMessage<'a> {
     #[serde(rename = "_id")]
+    #[schemars(with = "ObjectId")]
     id: &'a str,
     body: Option<&'a str>,
+    #[schemars(with = "ObjectId")]
     cid: &'a str,
+    #[schemars(with = "UserId")]
     from: &'a str,
+    #[schemars(extend("enum" = ["sent", "read"]))]
     status: &'static str,
+    #[schemars(length(max = 1))]
     attachments: Vec<Attachment<'a>>,
     reactions: NoReactions,
+    #[schemars(range(min = 0))]
     t: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
+    #[schemars(range(min = 1, max = MAX_SAFE_INTEGER))]
     seq: i64,
 }
 

@@ -22,7 +22,7 @@ pub mod client;
 mod line;
 mod live;
 pub mod protocol;
-mod webhooks;
+pub mod webhooks;
 
 use std::cell::Cell;
 
@@ -441,7 +441,7 @@ fn event(
     index: usize,
 ) -> std::result::Result<webhooks::Event, String> {
     let id = crate::domain::webhooks::new_event_id(commit_ms, index)?;
-    let kind = queued.write.event_name();
+    let kind = queued.write.event();
     let read_by = written.read_by.iter().map(String::as_str).collect();
     let body = serde_json::to_string(&webhooks::Payload {
         id: &id,
@@ -451,7 +451,7 @@ fn event(
     })
     .map_err(|e| e.to_string())?;
     Ok(webhooks::Event {
-        kind,
+        kind: kind.name(),
         chat_id: queued.write.chat_id().as_str().to_string(),
         message_id: written.message.id.clone(),
         body,

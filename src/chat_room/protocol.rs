@@ -5,11 +5,13 @@
 //! `NewTransfer`, `Change`), and sends those with the caller. The object runs the write and answers
 //! with the stored message, or with the typed error, and the D1 cost it incurred.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Author;
 use crate::domain::credits::NewTransfer;
 use crate::domain::ids::{ChatId, MessageId, UserId};
+pub use crate::domain::live::MessageEvent;
 use crate::domain::message::{Change, NewMessage, SenderRole};
 use crate::error::ApiError;
 use crate::store::rows::MessageRow;
@@ -67,18 +69,22 @@ impl Write {
     }
 
     /// The live event a committed write sends.
-    pub fn event_name(&self) -> &'static str {
+    pub fn event(&self) -> MessageEvent {
         match self {
-            Write::Send { .. } | Write::Transfer(_) => "message.created",
+            Write::Send { .. } | Write::Transfer(_) => MessageEvent::Created,
             Write::Change {
                 change: Change::Edit(_),
                 ..
-            } => "message.updated",
+            } => MessageEvent::Updated,
             Write::Change {
                 change: Change::Delete,
                 ..
-            } => "message.deleted",
+            } => MessageEvent::Deleted,
         }
+    }
+
+    pub fn event_name(&self) -> &'static str {
+        self.event().name()
     }
 }
 
@@ -113,12 +119,38 @@ pub struct Written {
 pub const SOCKET_HEADER: &str = "X-Chat-Room-Socket";
 
 /// `{"event": "read.updated", "data": {...}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadEvent {
     pub chat_id: ChatId,
     pub user_id: UserId,
+    #[schemars(range(min = 0, max = crate::domain::input::MAX_SAFE_INTEGER))]
     pub last_read_sequence: i64,
+}
+
+/// A server-to-client frame on the chat's WebSocket, in the document (`LiveEvent`): the frames are
+/// `Event`s built from these names and values.
+#[derive(JsonSchema)]
+#[schemars(description = "A server-to-client frame on the chat's WebSocket.")]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum LiveEvent<'a> {
+    Message {
+        event: MessageEvent,
+        data: crate::views::Message<'a>,
+    },
+    Read {
+        event: ReadUpdated,
+        data: ReadEvent,
+    },
+}
+
+/// The name of a read mark's event.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub enum ReadUpdated {
+    #[serde(rename = "read.updated")]
+    ReadUpdated,
 }
 
 /// A server-to-client event frame: `{"event": <name>, "data": <data>}`.
@@ -135,26 +167,64 @@ pub struct ResponseFrame<T: Serialize> {
 }
 
 /// `{"id", "error": {"status", "message"}}` inside a `ResponseFrame`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ErrorResponse<'a> {
+    #[schemars(with = "FrameId")]
     pub id: &'a serde_json::Value,
     pub error: FrameFailure,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct FrameFailure {
     pub status: u16,
     pub message: String,
 }
 
 /// `{"id", "messages", "hasMore", "nextCursor"}` inside a `ResponseFrame`: a `message_list` answer.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "MessageListPage")]
 pub struct MessageListResponse<'a> {
+    /// The request's `id`, as sent.
+    #[schemars(with = "FrameId")]
     pub id: &'a serde_json::Value,
     pub messages: Vec<crate::views::SamaMessage<'a>>,
     pub has_more: bool,
     pub next_cursor: Option<String>,
+}
+
+/// A request frame's `id`: a string or a number, echoed.
+pub struct FrameId;
+
+impl JsonSchema for FrameId {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FrameId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": ["string", "number", "null"]})
+    }
+}
+
+/// The answer to a `message_list` request frame, in the document (`MessageListResponse`).
+#[derive(JsonSchema)]
+#[schemars(description = "The answer to a message_list request frame.")]
+#[schemars(rename = "MessageListResponse")]
+#[allow(dead_code)]
+pub struct MessageListAnswer<'a> {
+    response: ListOrError<'a>,
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ListOrError<'a> {
+    List(MessageListResponse<'a>),
+    Error(ErrorResponse<'a>),
 }
 
 /// `{"pong": <what the ping carried>}`.

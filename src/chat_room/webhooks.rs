@@ -84,13 +84,16 @@ pub struct Event {
     pub author_key: Option<String>,
 }
 
-/// The body of an event.
-#[derive(Serialize)]
+/// The body of a webhook delivery: the committed write's Message exactly as its HTTP response carried
+/// it; createdAt is the commit's time.
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "WebhookEvent")]
 pub struct Payload<'a, T: Serialize> {
+    #[schemars(with = "crate::domain::webhooks::EventId")]
     pub id: &'a str,
     #[serde(rename = "type")]
-    pub kind: &'a str,
+    pub kind: crate::domain::live::MessageEvent,
     pub created_at: Timestamp,
     pub data: T,
 }

@@ -1,14 +1,19 @@
 //! A chat as a client asks to create it (API.md "Chats").
 
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
 use super::ids::{ProjectId, UserId};
-use super::input::{is_blank, JsonBody, Query};
-use super::pagination::PageRequest;
+use super::input::{is_blank, NOT_BLANK_PATTERN};
+use super::pagination::{PageRequest, MAX_LIMIT, MAX_PAGE};
+use super::wire::{self, Checks};
 use crate::error::{ApiError, Result};
 
 pub const MAX_GROUP_PARTICIPANTS: usize = 256;
 pub const MAX_TITLE_CHARS: usize = 200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatKind {
     Direct,
@@ -34,45 +39,96 @@ pub struct NewChat {
     pub project: Option<ProjectId>,
 }
 
+/// A chat to create.
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "NewChat", transform = no_title_on_direct)]
+pub struct NewChatBody {
+    /// The caller is always a participant; duplicates and the caller's own id are ignored. direct:
+    /// exactly one other participant; group: 1 to 255 others.
+    #[schemars(with = "Vec<UserId>", length(min = 1, max = MAX_GROUP_PARTICIPANTS))]
+    pub participant_ids: Option<Value>,
+    /// Absent or null: direct when exactly one other participant is named, else group.
+    #[serde(rename = "type")]
+    #[schemars(with = "Option<ChatKind>")]
+    pub kind: Option<Value>,
+    /// Groups only; a blank title is stored as null.
+    #[schemars(with = "Option<String>", length(max = MAX_TITLE_CHARS))]
+    pub title: Option<Value>,
+    /// Set at creation, never changed. A direct chat is unique per pair within a project.
+    #[schemars(with = "Option<ProjectId>")]
+    pub project_id: Option<Value>,
+    /// Who asks (the caller is always a participant), set by the handler.
+    #[serde(skip)]
+    pub caller: Option<UserId>,
+}
+
+/// A direct chat takes no title (a blank one counts as none).
+fn no_title_on_direct(schema: &mut schemars::Schema) {
+    schema.insert(
+        "allOf".into(),
+        serde_json::json!([{
+            "if": {"required": ["type"], "properties": {"type": {"const": "direct"}}},
+            "then": {"properties": {"title": {"anyOf": [
+                {"type": "null"},
+                {"type": "string", "not": {"pattern": NOT_BLANK_PATTERN}}
+            ]}}}
+        }]),
+    );
+}
+
 impl NewChat {
     pub fn parse(bytes: &[u8], caller: &UserId) -> Result<Self> {
-        let mut body = JsonBody::parse(bytes)?;
-        let ids = body.string_array("participantIds");
-        if !body.has("participantIds") {
-            body.error("participantIds is required: an array of user ids".into());
+        let mut body: NewChatBody = wire::body(bytes)?;
+        body.caller = Some(caller.clone());
+        body.try_into()
+    }
+}
+
+impl TryFrom<NewChatBody> for NewChat {
+    type Error = ApiError;
+
+    fn try_from(body: NewChatBody) -> Result<Self> {
+        let caller = body
+            .caller
+            .ok_or_else(|| ApiError::internal("a new chat without its caller"))?;
+        let mut check = Checks::new();
+        let ids = check.string_array("participantIds", body.participant_ids.as_ref());
+        if body.participant_ids.is_none() {
+            check.error("participantIds is required: an array of user ids");
         }
         if ids
             .as_ref()
             .is_some_and(|ids| ids.len() > MAX_GROUP_PARTICIPANTS)
         {
-            body.error(format!(
+            check.error(format!(
                 "participantIds holds at most {MAX_GROUP_PARTICIPANTS} ids"
             ));
         }
-        let kind = match body.string("type", 1, 16).as_deref() {
+        let kind = match check.string("type", body.kind.as_ref(), 1, 16).as_deref() {
             None => None,
             Some("direct") => Some(ChatKind::Direct),
             Some("group") => Some(ChatKind::Group),
             Some(_) => {
-                body.error("type must be direct or group".into());
+                check.error("type must be direct or group");
                 None
             }
         };
-        let title = body
-            .string("title", 0, MAX_TITLE_CHARS)
+        let title = check
+            .string("title", body.title.as_ref(), 0, MAX_TITLE_CHARS)
             .filter(|t| !is_blank(t));
-        let project = body
-            .string("projectId", 1, 64)
-            .and_then(|p| body.check(ProjectId::parse(&p, "projectId")));
+        let project = check
+            .string("projectId", body.project_id.as_ref(), 1, 64)
+            .and_then(|p| check.check(ProjectId::parse(&p, "projectId")));
         let mut others: Vec<UserId> = Vec::new();
         for (i, raw) in ids.unwrap_or_default().iter().enumerate() {
             match UserId::parse(raw, &format!("participantIds[{i}]")) {
-                Ok(id) if &id == caller || others.contains(&id) => {}
+                Ok(id) if id == caller || others.contains(&id) => {}
                 Ok(id) => others.push(id),
-                Err(e) => body.error(e.errors.join("; ")),
+                Err(e) => check.error(e.errors.join("; ")),
             }
         }
-        body.finish()?;
+        check.finish()?;
         let kind = kind.unwrap_or(if others.len() == 1 {
             ChatKind::Direct
         } else {
@@ -98,7 +154,9 @@ impl NewChat {
             }),
         }
     }
+}
 
+impl NewChat {
     /// The key that makes a direct chat unique per pair within its project, whichever side asks:
     /// `"<a> <b>"` (the two ids sorted) without a project, `"<project> <a> <b>"` with one. Ids hold no
     /// spaces, so the two forms never meet.
@@ -127,21 +185,33 @@ pub struct ChatListQuery {
     pub project: Option<ProjectId>,
 }
 
-impl ChatListQuery {
-    pub fn parse(mut query: Query) -> Result<Self> {
-        let page = PageRequest::from_query(&mut query);
-        let project = match query
-            .get("projectId")
-            .map(|p| ProjectId::parse(p, "projectId"))
-        {
-            None => None,
-            Some(Ok(project)) => Some(project),
-            Some(Err(e)) => {
-                query.error(e.errors.join("; "));
-                None
-            }
-        };
-        query.finish()?;
+/// `GET /api/v1/chats`'s query.
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatListParams {
+    /// Default 1: the most recently active chats.
+    #[schemars(with = "Option<u64>", range(min = 1, max = MAX_PAGE))]
+    pub page: Option<String>,
+    /// Default 20.
+    #[schemars(with = "Option<u64>", range(min = 1, max = MAX_LIMIT))]
+    pub limit: Option<String>,
+    /// Only the caller's chats of this project.
+    #[schemars(with = "Option<ProjectId>")]
+    pub project_id: Option<String>,
+}
+
+impl TryFrom<ChatListParams> for ChatListQuery {
+    type Error = ApiError;
+
+    fn try_from(query: ChatListParams) -> Result<Self> {
+        let mut check = Checks::new();
+        let page =
+            PageRequest::from_parts(&mut check, query.page.as_deref(), query.limit.as_deref());
+        let project = query
+            .project_id
+            .as_deref()
+            .and_then(|p| check.check(ProjectId::parse(p, "projectId")));
+        check.finish()?;
         let page = page.ok_or_else(|| ApiError::bad_request("invalid page query"))?;
         Ok(ChatListQuery { page, project })
     }

@@ -1,10 +1,13 @@
 //! Credit transfers and grants as clients ask for them (API.md "Credit transfer").
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::ids::{ChatId, UserId};
-use super::input::{has_control, is_header_text, JsonBody};
+use super::input::{has_control, is_header_text, NO_CONTROL_PATTERN};
 use super::message::hex_sha256;
+use super::wire::{self, Checks};
 use crate::error::{ApiError, Result};
 
 pub const MAX_AMOUNT: i64 = 1_000_000_000;
@@ -29,72 +32,123 @@ pub struct NewGrant {
     pub idempotency_key: Option<String>,
 }
 
+/// Credits to send to another participant of the chat.
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "NewTransfer")]
+pub struct NewTransferBody {
+    #[schemars(with = "ChatId")]
+    pub chat_id: Option<Value>,
+    /// Another participant of the chat.
+    #[schemars(with = "UserId")]
+    pub recipient_id: Option<Value>,
+    #[schemars(with = "u64", range(min = 1, max = MAX_AMOUNT))]
+    pub amount: Option<Value>,
+    /// The message's content.
+    #[schemars(with = "Option<String>", length(max = MAX_NOTE_CHARS))]
+    pub note: Option<Value>,
+    /// Or the Idempotency-Key header (both given: they must be equal).
+    #[schemars(
+        with = "Option<String>",
+        length(min = 1, max = MAX_KEY_CHARS),
+        pattern(NO_CONTROL_PATTERN)
+    )]
+    pub idempotency_key: Option<Value>,
+    /// The `Idempotency-Key` header, set by the handler.
+    #[serde(skip)]
+    pub key_header: Option<String>,
+}
+
+/// Credits to grant to a user.
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "NewGrant")]
+pub struct NewGrantBody {
+    #[schemars(with = "UserId")]
+    pub user_id: Option<Value>,
+    #[schemars(with = "u64", range(min = 1, max = MAX_AMOUNT))]
+    pub amount: Option<Value>,
+    /// Or the Idempotency-Key header (both given: they must be equal).
+    #[schemars(
+        with = "Option<String>",
+        length(min = 1, max = MAX_KEY_CHARS),
+        pattern(NO_CONTROL_PATTERN)
+    )]
+    pub idempotency_key: Option<Value>,
+    /// The `Idempotency-Key` header, set by the handler.
+    #[serde(skip)]
+    pub key_header: Option<String>,
+}
+
 /// The key from the body or the `Idempotency-Key` header; both given and different is a 400.
-fn idempotency_key(body: &mut JsonBody, header: Option<&str>) -> Option<String> {
-    let from_body = body.string("idempotencyKey", 1, MAX_KEY_CHARS);
+fn idempotency_key(
+    check: &mut Checks,
+    body: Option<&Value>,
+    header: Option<&str>,
+) -> Option<String> {
+    let from_body = check.string("idempotencyKey", body, 1, MAX_KEY_CHARS);
     let from_header = header.map(|h| h.trim_end_matches([' ', '\t']).to_string());
     if from_header
         .as_ref()
         .is_some_and(|h| !is_header_text(h) || h.len() > MAX_KEY_CHARS)
     {
-        body.error(format!(
+        check.error(format!(
             "Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters of visible ASCII (spaces inside allowed)"
         ));
         return None;
     }
     let key = match (from_body, from_header) {
         (Some(b), Some(h)) if b != h => {
-            body.error("idempotencyKey and the Idempotency-Key header differ".into());
+            check.error("idempotencyKey and the Idempotency-Key header differ");
             None
         }
         (b, h) => b.or(h),
     };
     if key.as_deref().is_some_and(has_control) {
-        body.error("idempotencyKey must not contain control characters".into());
+        check.error("idempotencyKey must not contain control characters");
     }
     key
 }
 
-fn amount(body: &mut JsonBody) -> Option<i64> {
-    let amount = body.integer("amount", 1, MAX_AMOUNT);
-    if body.value("amount").is_none() {
-        body.error(format!(
+fn amount(check: &mut Checks, value: Option<&Value>) -> Option<i64> {
+    let amount = check.integer("amount", value, 1, MAX_AMOUNT);
+    if value.is_none() {
+        check.error(format!(
             "amount is required: an integer between 1 and {MAX_AMOUNT}"
         ));
     }
     amount
 }
 
-fn user(body: &mut JsonBody, field: &str) -> Option<UserId> {
-    let raw = body.required_string(field, 1, 64)?;
-    match UserId::parse(&raw, field) {
-        Ok(id) => Some(id),
-        Err(e) => {
-            body.error(e.errors.join("; "));
-            None
-        }
+impl NewTransfer {
+    pub fn parse(bytes: &[u8], key_header: Option<&str>) -> Result<Self> {
+        let mut body: NewTransferBody = wire::body(bytes)?;
+        body.key_header = key_header.map(str::to_string);
+        body.try_into()
     }
 }
 
-impl NewTransfer {
-    pub fn parse(bytes: &[u8], key_header: Option<&str>) -> Result<Self> {
-        let mut body = JsonBody::parse(bytes)?;
-        let chat_id = body.required_string("chatId", 1, 64).and_then(|id| {
-            match ChatId::parse(&id, "chatId") {
-                Ok(id) => Some(id),
-                Err(e) => {
-                    body.error(e.errors.join("; "));
-                    None
-                }
-            }
+impl TryFrom<NewTransferBody> for NewTransfer {
+    type Error = ApiError;
+
+    fn try_from(body: NewTransferBody) -> Result<Self> {
+        let mut check = Checks::new();
+        let chat_id = check
+            .required_string("chatId", body.chat_id.as_ref(), 1, 64)
+            .and_then(|id| check.check(ChatId::parse(&id, "chatId")));
+        let recipient = check.required_parsed("recipientId", body.recipient_id.as_ref(), |id| {
+            UserId::parse(id, "recipientId")
         });
-        let recipient = user(&mut body, "recipientId");
-        let amount = amount(&mut body);
-        let note = body
-            .string("note", 0, MAX_NOTE_CHARS)
+        let amount = amount(&mut check, body.amount.as_ref());
+        let note = check
+            .string("note", body.note.as_ref(), 0, MAX_NOTE_CHARS)
             .filter(|n| !n.is_empty());
-        let idempotency_key = idempotency_key(&mut body, key_header);
-        body.finish()?;
+        let idempotency_key = idempotency_key(
+            &mut check,
+            body.idempotency_key.as_ref(),
+            body.key_header.as_deref(),
+        );
+        check.finish()?;
         match (chat_id, recipient, amount) {
             (Some(chat_id), Some(recipient), Some(amount)) => Ok(NewTransfer {
                 chat_id,
@@ -108,7 +162,9 @@ impl NewTransfer {
             )),
         }
     }
+}
 
+impl NewTransfer {
     pub fn request_hash(&self) -> String {
         let canonical = (
             "transfer",
@@ -123,11 +179,27 @@ impl NewTransfer {
 
 impl NewGrant {
     pub fn parse(bytes: &[u8], key_header: Option<&str>) -> Result<Self> {
-        let mut body = JsonBody::parse(bytes)?;
-        let user = user(&mut body, "userId");
-        let amount = amount(&mut body);
-        let idempotency_key = idempotency_key(&mut body, key_header);
-        body.finish()?;
+        let mut body: NewGrantBody = wire::body(bytes)?;
+        body.key_header = key_header.map(str::to_string);
+        body.try_into()
+    }
+}
+
+impl TryFrom<NewGrantBody> for NewGrant {
+    type Error = ApiError;
+
+    fn try_from(body: NewGrantBody) -> Result<Self> {
+        let mut check = Checks::new();
+        let user = check.required_parsed("userId", body.user_id.as_ref(), |id| {
+            UserId::parse(id, "userId")
+        });
+        let amount = amount(&mut check, body.amount.as_ref());
+        let idempotency_key = idempotency_key(
+            &mut check,
+            body.idempotency_key.as_ref(),
+            body.key_header.as_deref(),
+        );
+        check.finish()?;
         match (user, amount) {
             (Some(user), Some(amount)) => Ok(NewGrant {
                 user,
@@ -137,7 +209,9 @@ impl NewGrant {
             _ => Err(ApiError::bad_request("userId and amount are required")),
         }
     }
+}
 
+impl NewGrant {
     pub fn request_hash(&self) -> String {
         let canonical = ("grant", self.user.as_str(), self.amount);
         hex_sha256(&serde_json::to_vec(&canonical).unwrap_or_default())

@@ -9,11 +9,110 @@
 //! A cursor is the page's end position in that same form (sequence numbers, or `updatedAt` and `_id`),
 //! tied to its chat, hex-encoded so that clients treat it as opaque.
 
+use schemars::JsonSchema;
+use serde::Deserialize;
+
 use super::ids::{is_object_id, ChatId, MessageId};
-use super::input::{Query, MAX_SAFE_INTEGER};
+use super::input::MAX_SAFE_INTEGER;
 use super::pagination::{DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE};
-use super::time::parse_time_param;
+use super::time::{parse_time_param, TimeParam};
+use super::wire::Checks;
 use crate::error::{ApiError, Result};
+
+/// `GET /api/v1/messages/chat/{chatId}`'s query: page mode (`page`, `limit`, `asOf`), or cursor mode
+/// when any of the others is given (`page` is then ignored).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct MessageListQuery {
+    /// Page mode: default 1 (the newest `limit` messages).
+    #[schemars(with = "Option<u64>", range(min = 1, max = MAX_PAGE))]
+    pub page: Option<String>,
+    /// Default 20.
+    #[schemars(with = "Option<u64>", range(min = 1, max = MAX_LIMIT))]
+    pub limit: Option<String>,
+    /// Page mode only: the asOfSequence of an earlier page pins the pages to that snapshot (above the
+    /// chat's last sequence number: 400).
+    #[serde(rename = "asOf")]
+    #[schemars(with = "Option<u64>", range(max = MAX_SAFE_INTEGER))]
+    pub as_of: Option<String>,
+    /// Cursor mode: the newest `limit` messages strictly older than this message or time (with
+    /// `after`: strictly between, oldest first).
+    #[schemars(with = "Option<MessageOrTime>")]
+    pub before: Option<String>,
+    /// Cursor mode: the oldest `limit` messages strictly newer than this message or time.
+    #[schemars(with = "Option<MessageOrTime>")]
+    pub after: Option<String>,
+    /// Cursor mode: comma-separated message ids (1 to 100, spaces around commas allowed): exactly
+    /// those messages of this chat, chronological; unknown ids are left out.
+    #[schemars(
+        with = "Option<String>",
+        pattern("^ *[0-9a-f]{24} *(, *[0-9a-f]{24} *){0,99}$")
+    )]
+    pub ids: Option<String>,
+    /// Sync window: messages whose updatedAt is strictly after this time, ordered by (updatedAt,
+    /// _id), tombstones included.
+    #[serde(rename = "updatedAfter")]
+    #[schemars(with = "Option<TimeParam>")]
+    pub updated_after: Option<String>,
+    /// Same as updatedAfter (SAMA spelling); give one of the two.
+    #[serde(rename = "updated_at.gt")]
+    #[schemars(with = "Option<TimeParam>")]
+    pub updated_at_gt: Option<String>,
+    /// Sync window: messages whose updatedAt is strictly before this time.
+    #[serde(rename = "updatedBefore")]
+    #[schemars(with = "Option<TimeParam>")]
+    pub updated_before: Option<String>,
+    /// Same as updatedBefore (SAMA spelling); give one of the two.
+    #[serde(rename = "updated_at.lt")]
+    #[schemars(with = "Option<TimeParam>")]
+    pub updated_at_lt: Option<String>,
+    /// The nextCursor of an earlier cursor-mode page (opaque): continues exactly where it ended, in the
+    /// same direction. No other cursor parameter may come with it; limit may.
+    #[schemars(with = "Option<String>", pattern("^(?:[0-9a-fA-F]{2}){1,256}$"))]
+    pub cursor: Option<String>,
+}
+
+/// A `before` / `after` bound in the document: a message id of this chat, or a time.
+pub struct MessageOrTime;
+
+impl JsonSchema for MessageOrTime {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MessageOrTime".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                {"type": "string", "pattern": "^[0-9a-f]{24}$"},
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "pattern": "^[0-9]{1,15}$"}
+            ],
+            "description": "A message id of this chat, or a time: RFC 3339 (2024-01-15T10:30:00.000Z) or 1 to 15 digits of milliseconds since the epoch; times before 1970 or after 9999 count as those years' ends."
+        })
+    }
+}
+
+impl MessageListQuery {
+    /// The cursor-mode parameters given, by name, in the order API.md lists them (`cursor` last).
+    fn cursor_params(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("before", &self.before),
+            ("after", &self.after),
+            ("ids", &self.ids),
+            ("updatedAfter", &self.updated_after),
+            ("updatedBefore", &self.updated_before),
+            ("updated_at.gt", &self.updated_at_gt),
+            ("updated_at.lt", &self.updated_at_lt),
+            ("cursor", &self.cursor),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
+        .collect()
+    }
+}
 
 /// Most ids one `ids` request may name.
 pub const MAX_IDS: usize = 100;
@@ -61,34 +160,30 @@ pub struct CursorQuery {
     pub window: Window,
 }
 
-/// The parameters that select cursor mode.
-pub const CURSOR_PARAMS: &[&str] = &[
-    "before",
-    "after",
-    "ids",
-    "updatedAfter",
-    "updatedBefore",
-    "updated_at.gt",
-    "updated_at.lt",
-    "cursor",
-];
-
-pub fn is_cursor_query(query: &Query) -> bool {
-    CURSOR_PARAMS.iter().any(|p| query.has(p))
+/// Whether a message-list query is in cursor mode.
+pub fn is_cursor_query(query: &MessageListQuery) -> bool {
+    !query.cursor_params().is_empty()
 }
 
 impl CursorQuery {
     /// Reads a cursor-mode query for the chat `chat` (a cursor of another chat is refused). `page` is
     /// ignored, as API.md says (but must still be a valid page number, as the document says); `asOf`
     /// belongs to page mode and is refused here.
-    pub fn parse(mut query: Query, chat: &ChatId) -> Result<Self> {
-        let limit = query.integer("limit", 1, MAX_LIMIT, Some(DEFAULT_LIMIT));
-        query.integer("page", 1, MAX_PAGE, None);
-        if query.has("asOf") {
-            query.error("asOf applies to page mode only; cursors need no snapshot".into());
+    pub fn parse(query: &MessageListQuery, chat: &ChatId) -> Result<Self> {
+        let mut check = Checks::new();
+        let limit = check.query_integer(
+            "limit",
+            query.limit.as_deref(),
+            1,
+            MAX_LIMIT,
+            Some(DEFAULT_LIMIT),
+        );
+        check.query_integer("page", query.page.as_deref(), 1, MAX_PAGE, None);
+        if query.as_of.is_some() {
+            check.error("asOf applies to page mode only; cursors need no snapshot");
         }
-        let window = parse_window(&mut query, chat);
-        query.finish()?;
+        let window = parse_window(&mut check, query, chat);
+        check.finish()?;
         match (limit, window) {
             (Some(limit), Some(window)) => Ok(CursorQuery { limit, window }),
             _ => Err(ApiError::bad_request("invalid cursor query")),
@@ -96,35 +191,40 @@ impl CursorQuery {
     }
 }
 
-fn given<'a>(query: &'a Query, names: &[&'a str]) -> Vec<&'a str> {
-    names.iter().copied().filter(|n| query.has(n)).collect()
-}
-
-fn parse_window(query: &mut Query, chat: &ChatId) -> Option<Window> {
-    let range = given(query, &["before", "after"]);
-    let sync = given(
-        query,
-        &[
-            "updatedAfter",
-            "updatedBefore",
-            "updated_at.gt",
-            "updated_at.lt",
-        ],
-    );
-    let ids = query.has("ids");
-    if let Some(raw) = query.get("cursor").map(str::to_string) {
-        let others = given(query, &CURSOR_PARAMS[..CURSOR_PARAMS.len() - 1]);
+fn parse_window(check: &mut Checks, query: &MessageListQuery, chat: &ChatId) -> Option<Window> {
+    let given = query.cursor_params();
+    let named = |names: &[&str]| -> Vec<&'static str> {
+        given
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| names.contains(name))
+            .collect()
+    };
+    let range = named(&["before", "after"]);
+    let sync = named(&[
+        "updatedAfter",
+        "updatedBefore",
+        "updated_at.gt",
+        "updated_at.lt",
+    ]);
+    let ids = query.ids.is_some();
+    if let Some(raw) = &query.cursor {
+        let others: Vec<&str> = given
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| *name != "cursor")
+            .collect();
         if !others.is_empty() {
-            query.error(format!(
+            check.error(format!(
                 "cursor continues an earlier query and cannot be combined with {}",
                 others.join(", ")
             ));
             return None;
         }
-        return match Cursor::decode(&raw, chat) {
+        return match Cursor::decode(raw, chat) {
             Ok(window) => Some(window),
             Err(message) => {
-                query.error(message);
+                check.error(message);
                 None
             }
         };
@@ -134,24 +234,23 @@ fn parse_window(query: &mut Query, chat: &ChatId) -> Option<Window> {
         .filter(|m| **m)
         .count();
     if modes > 1 {
-        query.error(
-            "before/after, ids and updatedAfter/updatedBefore are different modes; use one of them"
-                .into(),
+        check.error(
+            "before/after, ids and updatedAfter/updatedBefore are different modes; use one of them",
         );
         return None;
     }
-    if ids {
-        return parse_ids(query).map(Window::Ids);
+    if let Some(raw) = &query.ids {
+        return parse_ids(check, raw).map(Window::Ids);
     }
     if !sync.is_empty() {
-        return parse_sync(query);
+        return parse_sync(check, query);
     }
-    let after = bound(query, "after");
-    let before = bound(query, "before");
+    let after = bound(check, "after", query.after.as_deref());
+    let before = bound(check, "before", query.before.as_deref());
     let (after, before) = (after?, before?);
     if let (Some(Bound::Time(a)), Some(Bound::Time(b))) = (&after, &before) {
         if b <= a {
-            query.error("before must be later than after".into());
+            check.error("before must be later than after");
             return None;
         }
     }
@@ -162,12 +261,12 @@ fn parse_window(query: &mut Query, chat: &ChatId) -> Option<Window> {
 }
 
 /// `before` / `after`: a message id (24 hex) or a time. `Some(None)` when absent, `None` when invalid.
-fn bound(query: &mut Query, name: &str) -> Option<Option<Bound>> {
-    let Some(raw) = query.get(name).map(str::to_string) else {
+fn bound(check: &mut Checks, name: &str, raw: Option<&str>) -> Option<Option<Bound>> {
+    let Some(raw) = raw else {
         return Some(None);
     };
-    let Some(value) = raw_bound(&raw) else {
-        query.error(format!(
+    let Some(value) = raw_bound(raw) else {
+        check.error(format!(
             "{name} must be a message id (24 lowercase hex characters) or a time \
              (RFC 3339, or milliseconds since the epoch, up to year 9999)"
         ));
@@ -183,23 +282,26 @@ fn raw_bound(raw: &str) -> Option<Bound> {
     parse_time_param(raw).map(Bound::Time)
 }
 
-fn time(query: &mut Query, names: [&str; 2]) -> Option<Option<i64>> {
-    let present = given(query, &names);
+/// One time of the sync window, given under either of its two names (both given: a 400).
+fn time(check: &mut Checks, names: [(&str, Option<&str>); 2]) -> Option<Option<i64>> {
+    let present: Vec<(&str, &str)> = names
+        .iter()
+        .filter_map(|(name, raw)| raw.map(|raw| (*name, raw)))
+        .collect();
     if present.len() > 1 {
-        query.error(format!(
+        check.error(format!(
             "{} and {} are the same parameter; give one",
-            names[0], names[1]
+            names[0].0, names[1].0
         ));
         return None;
     }
-    let Some(name) = present.first() else {
+    let Some((name, raw)) = present.first() else {
         return Some(None);
     };
-    let raw = query.get(name).unwrap_or_default().to_string();
-    match parse_time_param(&raw) {
+    match parse_time_param(raw) {
         Some(ms) => Some(Some(ms)),
         None => {
-            query.error(format!(
+            check.error(format!(
                 "{name} must be a time (RFC 3339, or milliseconds since the epoch, up to year 9999)"
             ));
             None
@@ -207,13 +309,25 @@ fn time(query: &mut Query, names: [&str; 2]) -> Option<Option<i64>> {
     }
 }
 
-fn parse_sync(query: &mut Query) -> Option<Window> {
-    let after = time(query, ["updatedAfter", "updated_at.gt"]);
-    let before = time(query, ["updatedBefore", "updated_at.lt"]);
+fn parse_sync(check: &mut Checks, query: &MessageListQuery) -> Option<Window> {
+    let after = time(
+        check,
+        [
+            ("updatedAfter", query.updated_after.as_deref()),
+            ("updated_at.gt", query.updated_at_gt.as_deref()),
+        ],
+    );
+    let before = time(
+        check,
+        [
+            ("updatedBefore", query.updated_before.as_deref()),
+            ("updated_at.lt", query.updated_at_lt.as_deref()),
+        ],
+    );
     let (after, before) = (after?, before?);
     if let (Some(a), Some(b)) = (after, before) {
         if b <= a {
-            query.error("updatedBefore must be later than updatedAfter".into());
+            check.error("updatedBefore must be later than updatedAfter");
             return None;
         }
     }
@@ -227,11 +341,10 @@ fn parse_sync(query: &mut Query) -> Option<Window> {
     })
 }
 
-fn parse_ids(query: &mut Query) -> Option<Vec<MessageId>> {
-    let raw = query.get("ids").unwrap_or_default().to_string();
+fn parse_ids(check: &mut Checks, raw: &str) -> Option<Vec<MessageId>> {
     let parts: Vec<&str> = raw.split(',').map(|p| p.trim_matches(' ')).collect();
     if parts.len() > MAX_IDS {
-        query.error(format!(
+        check.error(format!(
             "ids holds at most {MAX_IDS} message ids, got {}",
             parts.len()
         ));
@@ -244,7 +357,7 @@ fn parse_ids(query: &mut Query) -> Option<Vec<MessageId>> {
             Ok(_) => {}
             Err(_) => {
                 let shown: String = part.chars().take(40).collect();
-                query.error(format!(
+                check.error(format!(
                     "ids must be comma-separated message ids of 24 lowercase hex characters; \
                      {shown:?} is not one"
                 ));
@@ -424,12 +537,16 @@ mod tests {
         ChatId::parse("64d15f9e2e6c8f4d5a654321", "chatId").unwrap()
     }
 
-    fn q(pairs: &[(&str, &str)]) -> Query {
-        Query::of(pairs)
+    fn q(pairs: &[(&str, &str)]) -> MessageListQuery {
+        let pairs = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        crate::domain::wire::query(pairs).unwrap()
     }
 
     fn parse(pairs: &[(&str, &str)]) -> Result<CursorQuery> {
-        CursorQuery::parse(q(pairs), &chat())
+        CursorQuery::parse(&q(pairs), &chat())
     }
 
     fn errors(pairs: &[(&str, &str)]) -> String {

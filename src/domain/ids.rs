@@ -2,9 +2,36 @@
 //! random bytes (so they sort roughly by creation time, like MongoDB ObjectIds). User ids come from the
 //! JWT `sub`: 1 to 64 characters of `[A-Za-z0-9_.:@-]`.
 
+use std::borrow::Cow;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{ApiError, Result};
+
+/// The document's `ObjectId`: what `is_object_id` accepts.
+pub const OBJECT_ID_PATTERN: &str = "^[0-9a-f]{24}$";
+/// The document's `UserId`: what `is_user_id` accepts.
+pub const USER_ID_PATTERN: &str = "^[A-Za-z0-9_.:@-]{1,64}$";
+/// The document's `ProjectId`: what `ProjectId::parse` accepts.
+pub const PROJECT_ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
+
+/// A server-generated id in the document (`ObjectId`): every id type below is shown as this one.
+pub struct ObjectId;
+
+impl JsonSchema for ObjectId {
+    fn schema_name() -> Cow<'static, str> {
+        "ObjectId".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": OBJECT_ID_PATTERN,
+            "description": "A server-generated id: 24 lowercase hex characters (4 bytes of Unix seconds, then 8 random bytes)."
+        })
+    }
+}
 
 /// A server-generated 24-hex id.
 pub fn new_object_id(now_ms: i64) -> Result<String> {
@@ -55,6 +82,21 @@ macro_rules! object_id_type {
         }
 
         id_serde!($name);
+
+        /// Shown as `ObjectId` (a reference to it).
+        impl JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+                generator.subschema_for::<ObjectId>()
+            }
+        }
     };
 }
 
@@ -109,6 +151,20 @@ impl UserId {
 
 id_serde!(UserId);
 
+impl JsonSchema for UserId {
+    fn schema_name() -> Cow<'static, str> {
+        "UserId".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": USER_ID_PATTERN,
+            "description": "A user id (the JWT sub): 1 to 64 of A-Z a-z 0-9 _ . : @ -."
+        })
+    }
+}
+
 /// A project (API.md "Projects"): 1 to 64 characters of `[A-Za-z0-9_-]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProjectId(String);
@@ -133,6 +189,20 @@ impl ProjectId {
 }
 
 id_serde!(ProjectId);
+
+impl JsonSchema for ProjectId {
+    fn schema_name() -> Cow<'static, str> {
+        "ProjectId".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": PROJECT_ID_PATTERN,
+            "description": "A project (one app or tenant of a shared backend): 1 to 64 of A-Z a-z 0-9 _ -."
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -166,6 +236,55 @@ mod tests {
         for bad in ["", "has space", "a.b", "é", &"p".repeat(65)] {
             assert!(ProjectId::parse(bad, "projectId").is_err(), "{bad}");
         }
+    }
+
+    /// The checks and the document's patterns agree, on hand-picked and on random strings (a regex
+    /// engine from the test-only JSON Schema validator decides the pattern's side).
+    #[test]
+    fn the_documented_patterns_are_the_checks() {
+        let validator = |pattern: &str| {
+            jsonschema::validator_for(&serde_json::json!({"type": "string", "pattern": pattern}))
+                .unwrap()
+        };
+        let (object, user, project) = (
+            validator(OBJECT_ID_PATTERN),
+            validator(USER_ID_PATTERN),
+            validator(PROJECT_ID_PATTERN),
+        );
+        let matches = |pattern: &str, s: &str| {
+            let v = match pattern {
+                OBJECT_ID_PATTERN => &object,
+                USER_ID_PATTERN => &user,
+                _ => &project,
+            };
+            v.is_valid(&serde_json::json!(s))
+        };
+        let pieces = [
+            "a", "Z", "0", "f", "9", "_", "-", ".", ":", "@", " ", "/", "é", "G",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for i in 0..5000 {
+            let mut s = String::new();
+            let len = if i % 10 == 0 {
+                24
+            } else {
+                (seed % 70) as usize
+            };
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                s.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            assert_eq!(is_object_id(&s), matches(OBJECT_ID_PATTERN, &s), "{s:?}");
+            assert_eq!(is_user_id(&s), matches(USER_ID_PATTERN, &s), "{s:?}");
+            assert_eq!(
+                ProjectId::parse(&s, "p").is_ok(),
+                matches(PROJECT_ID_PATTERN, &s),
+                "{s:?}"
+            );
+        }
+        assert!(matches(OBJECT_ID_PATTERN, "64d15f9e2e6c8f4d5a123456"));
     }
 
     #[test]

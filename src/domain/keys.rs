@@ -3,11 +3,15 @@
 //! random bits from getrandom); it is shown once, and only its SHA-256 is stored.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::ids::{ProjectId, UserId};
-use super::input::JsonBody;
+use super::input::NOT_BLANK_PATTERN;
+use super::url::WebhookUrl;
+use super::wire::{self, Checks};
 use crate::error::{ApiError, Result};
 
 pub const KEY_PREFIX: &str = "eck_";
@@ -68,13 +72,57 @@ pub struct NewApiKey {
     pub webhook_url: Option<String>,
 }
 
+/// A service key to create.
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "NewApiKey")]
+pub struct NewApiKeyBody {
+    #[schemars(
+        with = "String",
+        length(min = 1, max = MAX_NAME_CHARS),
+        pattern(NOT_BLANK_PATTERN)
+    )]
+    pub name: Option<Value>,
+    /// null: every chat.
+    #[schemars(with = "Option<ProjectId>")]
+    pub project_id: Option<Value>,
+    /// The senderId of the key's messages; default assistant.
+    #[schemars(with = "Option<UserId>")]
+    pub sender_id: Option<Value>,
+    /// Optional: a webhook for the key; its signing secret is in the answer only.
+    #[schemars(with = "Option<WebhookUrl>")]
+    pub webhook_url: Option<Value>,
+    /// The server's `WEBHOOK_ALLOW_LOOPBACK`, set by the handler.
+    #[serde(skip)]
+    pub allow_loopback: bool,
+}
+
+/// A webhook to set or remove.
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "WebhookChange", transform = url_required)]
+pub struct WebhookChangeBody {
+    /// A URL sets the webhook (with a new secret); null removes it.
+    #[serde(default, deserialize_with = "wire::keep_null")]
+    #[schemars(with = "Option<WebhookUrl>")]
+    pub webhook_url: Option<Value>,
+    /// The server's `WEBHOOK_ALLOW_LOOPBACK`, set by the handler.
+    #[serde(skip)]
+    pub allow_loopback: bool,
+}
+
+/// `webhookUrl` must be there, as a URL or as null.
+fn url_required(schema: &mut schemars::Schema) {
+    schema.insert("required".into(), serde_json::json!(["webhookUrl"]));
+}
+
 /// An optional `webhookUrl`, checked (`allow_loopback`: `WEBHOOK_ALLOW_LOOPBACK`).
-fn webhook_url(body: &mut JsonBody, allow_loopback: bool) -> Option<String> {
-    let url = body.string("webhookUrl", 1, super::url::MAX_URL_LEN)?;
+fn webhook_url(check: &mut Checks, value: Option<&Value>, allow_loopback: bool) -> Option<String> {
+    let url = check.string("webhookUrl", value, 1, super::url::MAX_URL_LEN)?;
     match super::webhooks::check_url(&url, allow_loopback) {
         Ok(()) => Some(url),
         Err(e) => {
-            body.error(e);
+            check.error(e);
             None
         }
     }
@@ -82,32 +130,45 @@ fn webhook_url(body: &mut JsonBody, allow_loopback: bool) -> Option<String> {
 
 /// `PATCH /api/v1/admin/api-keys/{keyId}`: `{"webhookUrl": "https://…" | null}` (required).
 pub fn parse_webhook_change(bytes: &[u8], allow_loopback: bool) -> Result<Option<String>> {
-    let mut body = JsonBody::parse(bytes)?;
-    if !body.has("webhookUrl") {
-        body.error("webhookUrl is required (null removes the webhook)".into());
+    let mut body: WebhookChangeBody = wire::body(bytes)?;
+    body.allow_loopback = allow_loopback;
+    let mut check = Checks::new();
+    if body.webhook_url.is_none() {
+        check.error("webhookUrl is required (null removes the webhook)");
     }
-    let url = webhook_url(&mut body, allow_loopback);
-    body.finish()?;
+    let value = body.webhook_url.as_ref().filter(|v| !v.is_null());
+    let url = webhook_url(&mut check, value, body.allow_loopback);
+    check.finish()?;
     Ok(url)
 }
 
 impl NewApiKey {
     pub fn parse(bytes: &[u8], allow_loopback: bool) -> Result<Self> {
-        let mut body = JsonBody::parse(bytes)?;
-        let webhook_url = webhook_url(&mut body, allow_loopback);
-        let name = body.required_string("name", 1, MAX_NAME_CHARS);
+        let mut body: NewApiKeyBody = wire::body(bytes)?;
+        body.allow_loopback = allow_loopback;
+        body.try_into()
+    }
+}
+
+impl TryFrom<NewApiKeyBody> for NewApiKey {
+    type Error = ApiError;
+
+    fn try_from(body: NewApiKeyBody) -> Result<Self> {
+        let mut check = Checks::new();
+        let webhook_url = webhook_url(&mut check, body.webhook_url.as_ref(), body.allow_loopback);
+        let name = check.required_string("name", body.name.as_ref(), 1, MAX_NAME_CHARS);
         if name.as_deref().is_some_and(super::input::is_blank) {
-            body.error("name must not be blank".into());
+            check.error("name must not be blank");
         }
-        let project = body
-            .string("projectId", 1, 64)
-            .and_then(|p| body.check(ProjectId::parse(&p, "projectId")));
-        let sender = body
-            .string("senderId", 1, 64)
+        let project = check
+            .string("projectId", body.project_id.as_ref(), 1, 64)
+            .and_then(|p| check.check(ProjectId::parse(&p, "projectId")));
+        let sender = check
+            .string("senderId", body.sender_id.as_ref(), 1, 64)
             .map_or(UserId::parse(DEFAULT_SENDER, "senderId").ok(), |s| {
-                body.check(UserId::parse(&s, "senderId"))
+                check.check(UserId::parse(&s, "senderId"))
             });
-        body.finish()?;
+        check.finish()?;
         match (name, sender) {
             (Some(name), Some(sender)) => Ok(NewApiKey {
                 name,

@@ -33,6 +33,35 @@ pub const CLOSE_POLICY: u16 = 1008;
 pub const MAX_FRAMES_PER_WINDOW: u32 = 20;
 pub const FRAME_WINDOW_MS: i64 = 10_000;
 
+/// A committed write's event (live and to webhooks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "EventType")]
+pub enum MessageEvent {
+    #[serde(rename = "message.created")]
+    Created,
+    #[serde(rename = "message.updated")]
+    Updated,
+    #[serde(rename = "message.deleted")]
+    Deleted,
+}
+
+impl MessageEvent {
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageEvent::Created => "message.created",
+            MessageEvent::Updated => "message.updated",
+            MessageEvent::Deleted => "message.deleted",
+        }
+    }
+}
+
+/// The live route's query: the token, for browsers that cannot set headers on a WebSocket (the
+/// document's `accessToken` security scheme).
+#[derive(serde::Deserialize)]
+pub struct SocketQuery {
+    pub access_token: Option<String>,
+}
+
 /// What the chat's Durable Object keeps with each socket (its hibernation attachment).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LiveSocket {

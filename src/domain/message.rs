@@ -1,18 +1,24 @@
 //! A message as a client sends it, parsed once into a value that cannot break the rules of API.md "Send".
 
+use schemars::{json_schema, JsonSchema, Schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::ids::ChatId;
-use super::input::{has_control, is_blank, is_https_url, whole_number, JsonBody, MAX_SAFE_INTEGER};
+use super::input::{
+    has_control, is_blank, is_https_url, whole_number, MAX_SAFE_INTEGER, NOT_BLANK_PATTERN,
+    NO_CONTROL_PATTERN,
+};
+use super::url::HttpsUrl;
+use super::wire::{self, Checks};
 use crate::error::{ApiError, Result};
 
 pub const MAX_CONTENT_CHARS: usize = 4000;
 pub const MAX_METADATA_BYTES: usize = 4096;
 
 /// The kinds a client may send; `credit_transfer` and `system` messages are made by the server only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SendKind {
     Text,
@@ -32,7 +38,7 @@ impl SendKind {
 
 /// Every kind of stored message: what a client sends (`SendKind`), and what only the server makes (a
 /// credit transfer's message; `system` messages).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     Text,
@@ -70,7 +76,7 @@ impl From<SendKind> for MessageKind {
 }
 
 /// Who a message speaks for (API.md "Send"): a user's own words, an assistant, or the system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SenderRole {
     User,
@@ -104,19 +110,149 @@ impl SenderRole {
     }
 }
 
+/// What a media object holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaKind {
+    Image,
+    Video,
+    Audio,
+    File,
+}
+
+impl MediaKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "image" => MediaKind::Image,
+            "video" => MediaKind::Video,
+            "audio" => MediaKind::Audio,
+            "file" => MediaKind::File,
+            _ => return None,
+        })
+    }
+}
+
 /// A media object as stored and shown: every documented key present (`null` where not given). Fields
 /// are in alphabetical order, the order in which stored media JSON has always been written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(description = "A message's media: every key present, null where not given.")]
 pub struct Media {
+    /// Seconds.
+    #[schemars(range(min = 0))]
     pub duration: Option<f64>,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub height: Option<i64>,
+    #[schemars(length(max = 255))]
     pub name: Option<String>,
+    /// Bytes.
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub size: Option<i64>,
+    #[schemars(with = "Option<HttpsUrl>")]
     pub thumbnail_url: Option<String>,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: MediaKind,
+    #[schemars(with = "HttpsUrl")]
     pub url: String,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub width: Option<i64>,
+}
+
+/// A media object as sent: url and type required; unknown keys are ignored.
+#[derive(JsonSchema)]
+#[schemars(rename = "NewMedia")]
+pub struct MediaBody {
+    pub url: HttpsUrl,
+    #[serde(rename = "type")]
+    pub kind: MediaKind,
+    #[schemars(length(max = 255))]
+    pub name: Option<String>,
+    /// Bytes.
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
+    pub size: Option<u64>,
+    /// Seconds.
+    #[schemars(range(min = 0))]
+    pub duration: Option<f64>,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
+    pub width: Option<u64>,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
+    pub height: Option<u64>,
+    pub thumbnail_url: Option<HttpsUrl>,
+}
+
+/// A message's `metadata` in the document: any JSON object of at most 4 KiB serialized.
+pub struct Metadata;
+
+impl JsonSchema for Metadata {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Metadata".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "additionalProperties": true,
+            "description": "Any JSON object, at most 4 KiB serialized."
+        })
+    }
+}
+
+/// A message to send: a text message needs a non-blank content, a media or file message a media
+/// object.
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "NewMessage", transform = kind_rules)]
+pub struct NewMessageBody {
+    #[schemars(with = "ChatId")]
+    pub chat_id: Option<Value>,
+    /// Absent or null: text.
+    #[serde(rename = "type")]
+    #[schemars(with = "Option<SendKind>")]
+    pub kind: Option<Value>,
+    /// text: required, not blank. media and file: an optional caption.
+    #[schemars(with = "Option<String>", length(max = MAX_CONTENT_CHARS))]
+    pub content: Option<Value>,
+    /// Required for media and file messages; not allowed on text.
+    #[schemars(with = "Option<MediaBody>")]
+    pub media: Option<Value>,
+    #[schemars(with = "Option<Metadata>")]
+    pub metadata: Option<Value>,
+    /// Makes the send idempotent per sender and chat.
+    #[schemars(
+        with = "Option<String>",
+        length(min = 1, max = 64),
+        pattern(NO_CONTROL_PATTERN)
+    )]
+    pub client_message_id: Option<Value>,
+    /// A user's token sends as user (anything else: 403); a service key as assistant (its default)
+    /// or system (user: 403).
+    #[schemars(with = "Option<SenderRole>")]
+    pub sender_role: Option<Value>,
+}
+
+/// The rules of each kind that a plain object schema cannot say: text needs a non-blank `content`
+/// and no media; media and file need a media object.
+fn kind_rules(schema: &mut Schema) {
+    schema.insert(
+        "allOf".into(),
+        serde_json::json!([{
+            "if": {"properties": {"type": {"enum": ["text", null]}}},
+            "then": {
+                "required": ["content"],
+                "properties": {
+                    "content": {
+                        "type": "string", "minLength": 1, "maxLength": MAX_CONTENT_CHARS,
+                        "pattern": NOT_BLANK_PATTERN,
+                        "description": "Not blank (not only spaces, tabs and line breaks)."
+                    },
+                    "media": {"type": "null"}
+                }
+            },
+            "else": {
+                "required": ["media"],
+                "properties": {"media": {"$ref": "#/components/schemas/NewMedia"}}
+            }
+        }]),
+    );
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,40 +269,8 @@ pub struct NewMessage {
 
 impl NewMessage {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let mut body = JsonBody::parse(bytes)?;
-        let chat_id = body.required_parsed("chatId", |id| ChatId::parse(id, "chatId"));
-        let kind = send_kind(&mut body);
-        let content = body.string("content", 0, MAX_CONTENT_CHARS);
-        let media = body
-            .object("media")
-            .and_then(|m| parse_media(&mut body, &m));
-        let metadata = metadata(&mut body);
-        let client_message_id = body.string("clientMessageId", 1, 64);
-        if client_message_id.as_deref().is_some_and(has_control) {
-            body.error("clientMessageId must not contain control characters".into());
-        }
-        let role = sender_role(&mut body, "senderRole");
-        if let Some(kind) = kind {
-            check_kind_rules(&mut body, kind, content.as_deref());
-        }
-        body.finish()?;
-        // `finish` returned Ok, so every required piece parsed.
-        match (chat_id, kind) {
-            (Some(chat_id), Some(kind)) => Ok(NewMessage {
-                chat_id,
-                kind,
-                content: content.filter(|c| !c.is_empty()),
-                media,
-                metadata,
-                client_message_id,
-                role,
-            }),
-            _ => Err(crate::error::ApiError::bad_request(
-                "chatId and type are required",
-            )),
-        }
+        wire::body::<NewMessageBody>(bytes)?.try_into()
     }
-
     /// Fingerprint of what the client asked for, sent as `role`: a retry with the same
     /// `clientMessageId` must match it. (A user's messages hash as they always have.)
     pub fn request_hash(&self, role: SenderRole) -> String {
@@ -185,6 +289,32 @@ impl NewMessage {
     }
 }
 
+/// Where to move the caller's read mark (it only moves forward).
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "ReadMarkRequest")]
+pub struct ReadMarkBody {
+    /// Absent or null: the chat's last message. Above the last sequence number: 400.
+    #[schemars(with = "Option<u64>", range(max = MAX_SAFE_INTEGER))]
+    pub up_to_sequence: Option<Value>,
+}
+
+impl ReadMarkBody {
+    /// The sequence number to read up to (`None`: the chat's last message).
+    pub fn parse(bytes: &[u8]) -> Result<Option<i64>> {
+        let body: ReadMarkBody = wire::body(bytes)?;
+        let mut check = Checks::new();
+        let up_to = check.integer(
+            "upToSequence",
+            body.up_to_sequence.as_ref(),
+            0,
+            MAX_SAFE_INTEGER,
+        );
+        check.finish()?;
+        Ok(up_to)
+    }
+}
+
 /// What a message may change into (API.md "Read marks, edits, deletes").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -195,57 +325,122 @@ pub enum Change {
     Delete,
 }
 
+impl TryFrom<NewMessageBody> for NewMessage {
+    type Error = ApiError;
+
+    fn try_from(body: NewMessageBody) -> Result<Self> {
+        let mut check = Checks::new();
+        let chat_id = check.required_parsed("chatId", body.chat_id.as_ref(), |id| {
+            ChatId::parse(id, "chatId")
+        });
+        let kind = send_kind(&mut check, body.kind.as_ref());
+        let content = check.string("content", body.content.as_ref(), 0, MAX_CONTENT_CHARS);
+        let media = check
+            .object("media", body.media.as_ref())
+            .and_then(|m| parse_media(&mut check, &m));
+        let metadata = metadata(&mut check, body.metadata.as_ref());
+        let client_message_id =
+            check.string("clientMessageId", body.client_message_id.as_ref(), 1, 64);
+        if client_message_id.as_deref().is_some_and(has_control) {
+            check.error("clientMessageId must not contain control characters");
+        }
+        let role = sender_role(&mut check, "senderRole", body.sender_role.as_ref());
+        if let Some(kind) = kind {
+            check_kind_rules(&mut check, kind, content.as_deref(), body.media.is_some());
+        }
+        check.finish()?;
+        // `finish` returned Ok, so every required piece parsed.
+        match (chat_id, kind) {
+            (Some(chat_id), Some(kind)) => Ok(NewMessage {
+                chat_id,
+                kind,
+                content: content.filter(|c| !c.is_empty()),
+                media,
+                metadata,
+                client_message_id,
+                role,
+            }),
+            _ => Err(ApiError::bad_request("chatId and type are required")),
+        }
+    }
+}
+
+/// A text message's new content.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "EditMessage")]
+pub struct EditBody {
+    /// Not blank (not only spaces, tabs and line breaks).
+    #[schemars(
+        with = "String",
+        length(min = 1, max = MAX_CONTENT_CHARS),
+        pattern(NOT_BLANK_PATTERN)
+    )]
+    pub content: Option<Value>,
+}
+
+impl TryFrom<EditBody> for Change {
+    type Error = ApiError;
+
+    fn try_from(body: EditBody) -> Result<Self> {
+        let mut check = Checks::new();
+        let content = check.required_string("content", body.content.as_ref(), 1, MAX_CONTENT_CHARS);
+        if content.as_deref().is_some_and(is_blank) {
+            check.error("content must not be blank");
+        }
+        check.finish()?;
+        content
+            .map(Change::Edit)
+            .ok_or_else(|| ApiError::bad_request("content is required"))
+    }
+}
+
 impl Change {
     /// The body of `PATCH /api/v1/messages/{messageId}`: `{"content"}`, non-blank, at most 4,000 characters.
     pub fn parse_edit(bytes: &[u8]) -> Result<Self> {
-        let mut body = JsonBody::parse(bytes)?;
-        let content = body.required_string("content", 1, MAX_CONTENT_CHARS);
-        if content.as_deref().is_some_and(is_blank) {
-            body.error("content must not be blank".into());
-        }
-        body.finish()?;
-        content
-            .map(Change::Edit)
-            .ok_or_else(|| crate::error::ApiError::bad_request("content is required"))
+        wire::body::<EditBody>(bytes)?.try_into()
     }
 }
 
 /// The sender role field (`senderRole`; the assistant surface's `sender_role`): `user`, `assistant` or
 /// `system`; absent or null leaves it to the sender's kind.
-pub(super) fn sender_role(body: &mut JsonBody, field: &str) -> Option<SenderRole> {
-    match body.string(field, 1, 16).as_deref() {
+pub(super) fn sender_role(
+    check: &mut Checks,
+    field: &str,
+    value: Option<&Value>,
+) -> Option<SenderRole> {
+    match check.string(field, value, 1, 16).as_deref() {
         None => None,
         Some("user") => Some(SenderRole::User),
         Some("assistant") => Some(SenderRole::Assistant),
         Some("system") => Some(SenderRole::System),
         Some(_) => {
-            body.error(format!("{field} must be one of user, assistant, system"));
+            check.error(format!("{field} must be one of user, assistant, system"));
             None
         }
     }
 }
 
 /// `type`: absent or null means text.
-fn send_kind(body: &mut JsonBody) -> Option<SendKind> {
-    match body.string("type", 1, 32).as_deref() {
+fn send_kind(check: &mut Checks, value: Option<&Value>) -> Option<SendKind> {
+    match check.string("type", value, 1, 32).as_deref() {
         None | Some("text") => Some(SendKind::Text),
         Some("media") => Some(SendKind::Media),
         Some("file") => Some(SendKind::File),
         Some(_) => {
-            body.error("type must be one of text, media, file".into());
+            check.error("type must be one of text, media, file");
             None
         }
     }
 }
 
 /// `metadata`: a JSON object of at most 4 KiB once serialized.
-pub(super) fn metadata(body: &mut JsonBody) -> Option<Map<String, Value>> {
-    let metadata = body.object("metadata");
+pub(super) fn metadata(check: &mut Checks, value: Option<&Value>) -> Option<Map<String, Value>> {
+    let metadata = check.object("metadata", value);
     let size = metadata
         .as_ref()
         .map_or(0, |m| serde_json::to_string(m).map_or(0, |text| text.len()));
     if size > MAX_METADATA_BYTES {
-        body.error(format!(
+        check.error(format!(
             "metadata must serialize to at most {MAX_METADATA_BYTES} bytes"
         ));
     }
@@ -253,20 +448,20 @@ pub(super) fn metadata(body: &mut JsonBody) -> Option<Map<String, Value>> {
 }
 
 /// What each kind needs: text a non-blank `content` and no media; media and file a media object.
-fn check_kind_rules(body: &mut JsonBody, kind: SendKind, content: Option<&str>) {
+fn check_kind_rules(check: &mut Checks, kind: SendKind, content: Option<&str>, has_media: bool) {
     match kind {
-        SendKind::Text if content.is_none_or(is_blank) => body.error(format!(
+        SendKind::Text if content.is_none_or(is_blank) => check.error(format!(
             "content is required for text messages: a non-empty string of at most {MAX_CONTENT_CHARS} characters"
         )),
         // Absent or `null`: a media object with `url` and `type` is required. (A present but invalid
         // object has its own errors already.)
-        SendKind::Media | SendKind::File if body.value("media").is_none() => body.error(
-            "media is required for media and file messages: an object with url and type".into(),
+        SendKind::Media | SendKind::File if !has_media => check.error(
+            "media is required for media and file messages: an object with url and type",
         ),
         _ => {}
     }
-    if kind == SendKind::Text && body.value("media").is_some() {
-        body.error("media is only allowed on media and file messages".into());
+    if kind == SendKind::Text && has_media {
+        check.error("media is only allowed on media and file messages");
     }
 }
 
@@ -275,17 +470,17 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 }
 
 /// Checks a media object and returns it normalized: `url` and `type` required, URLs `https://`.
-fn parse_media(body: &mut JsonBody, media: &Map<String, Value>) -> Option<Media> {
-    let before = body.error_count();
+fn parse_media(check: &mut Checks, media: &Map<String, Value>) -> Option<Media> {
+    let before = check.count();
     let mut field =
-        |key: &str, required: bool, rule: &str, check: &dyn Fn(&Value) -> bool| match media
+        |key: &str, required: bool, rule: &str, valid: &dyn Fn(&Value) -> bool| match media
             .get(key)
             .filter(|v| !v.is_null())
         {
-            Some(v) if check(v) => Some(v.clone()),
+            Some(v) if valid(v) => Some(v.clone()),
             None if !required => None,
             _ => {
-                body.error(format!("media.{key} {rule}"));
+                check.error(format!("media.{key} {rule}"));
                 None
             }
         };
@@ -323,7 +518,7 @@ fn parse_media(body: &mut JsonBody, media: &Map<String, Value>) -> Option<Media>
         &|v| v.as_f64().is_some_and(|d| d.is_finite() && d >= 0.0),
     );
     let thumbnail_url = field("thumbnail_url", false, "must be an https:// URL", &https);
-    if body.error_count() != before {
+    if check.count() != before {
         return None;
     }
     let text = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_string));
@@ -334,7 +529,7 @@ fn parse_media(body: &mut JsonBody, media: &Map<String, Value>) -> Option<Media>
         name: text(name),
         size: int(size),
         thumbnail_url: text(thumbnail_url),
-        kind: text(kind)?,
+        kind: MediaKind::parse(&text(kind)?)?,
         url: text(url)?,
         width: int(width),
     })

@@ -15,3 +15,4 @@ pub mod time;
 pub mod url;
 pub mod user;
 pub mod webhooks;
+pub mod wire;

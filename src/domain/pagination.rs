@@ -3,7 +3,10 @@
 //! `[snapshot - p*limit + 1, snapshot - (p-1)*limit]`, one contiguous primary-key read that costs the same
 //! at page 2,000 as at page 1. (`store::messages` computes the same range in SQL.)
 
-use super::input::Query;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::wire::Checks;
 use crate::error::Result;
 
 pub const DEFAULT_LIMIT: i64 = 20;
@@ -17,11 +20,22 @@ pub struct PageRequest {
     pub limit: i64,
 }
 
+/// A query of page mode's parameters only (the ledger's).
+#[derive(Deserialize, JsonSchema)]
+pub struct PageQuery {
+    /// Default 1: the newest.
+    #[schemars(with = "Option<u64>", range(min = 1, max = MAX_PAGE))]
+    pub page: Option<String>,
+    /// Default 20.
+    #[schemars(with = "Option<u64>", range(min = 1, max = MAX_LIMIT))]
+    pub limit: Option<String>,
+}
+
 impl PageRequest {
-    /// Reads `page` and `limit`; problems are recorded in `query`.
-    pub fn from_query(query: &mut Query) -> Option<Self> {
-        let page = query.integer("page", 1, MAX_PAGE, Some(1));
-        let limit = query.integer("limit", 1, MAX_LIMIT, Some(DEFAULT_LIMIT));
+    /// Reads `page` and `limit` (each optional); problems are recorded in `check`.
+    pub fn from_parts(check: &mut Checks, page: Option<&str>, limit: Option<&str>) -> Option<Self> {
+        let page = check.query_integer("page", page, 1, MAX_PAGE, Some(1));
+        let limit = check.query_integer("limit", limit, 1, MAX_LIMIT, Some(DEFAULT_LIMIT));
         Some(PageRequest {
             page: page?,
             limit: limit?,
@@ -29,9 +43,10 @@ impl PageRequest {
     }
 
     /// A query string that holds only page-mode parameters (`page`, `limit`).
-    pub fn parse(mut query: Query) -> Result<Self> {
-        let page = Self::from_query(&mut query);
-        query.finish()?;
+    pub fn parse(query: PageQuery) -> Result<Self> {
+        let mut check = Checks::new();
+        let page = Self::from_parts(&mut check, query.page.as_deref(), query.limit.as_deref());
+        check.finish()?;
         page.ok_or_else(|| crate::error::ApiError::bad_request("invalid page query"))
     }
 
@@ -41,12 +56,16 @@ impl PageRequest {
 }
 
 /// The page fields every paged response carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PageInfo {
+    #[schemars(range(min = 1, max = MAX_PAGE))]
     pub page: i64,
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: i64,
+    #[schemars(range(min = 0, max = super::input::MAX_SAFE_INTEGER))]
     pub total: i64,
+    #[schemars(range(min = 0, max = super::input::MAX_SAFE_INTEGER))]
     pub total_pages: i64,
     pub has_next_page: bool,
     pub has_previous_page: bool,
@@ -84,11 +103,19 @@ pub struct MessagePageQuery {
 }
 
 impl MessagePageQuery {
-    pub fn parse(mut query: Query) -> Result<Self> {
-        let page = PageRequest::from_query(&mut query);
-        let as_of = query.integer("asOf", 0, super::input::MAX_SAFE_INTEGER, None);
-        let as_of_given = query.has("asOf");
-        query.finish()?;
+    pub fn parse(query: &super::cursor::MessageListQuery) -> Result<Self> {
+        let mut check = Checks::new();
+        let page =
+            PageRequest::from_parts(&mut check, query.page.as_deref(), query.limit.as_deref());
+        let as_of_given = query.as_of.is_some();
+        let as_of = check.query_integer(
+            "asOf",
+            query.as_of.as_deref(),
+            0,
+            super::input::MAX_SAFE_INTEGER,
+            None,
+        );
+        check.finish()?;
         match page {
             Some(page) if as_of.is_some() || !as_of_given => Ok(MessagePageQuery { page, as_of }),
             _ => Err(crate::error::ApiError::bad_request("invalid page query")),
@@ -133,11 +160,17 @@ mod tests {
 
     #[test]
     fn parse_rejects_bad_values() {
-        let q = Query::of;
-        assert!(MessagePageQuery::parse(q(&[("page", "0")])).is_err());
-        assert!(MessagePageQuery::parse(q(&[("asOf", "-1")])).is_err());
+        let q = |pairs: &[(&str, &str)]| -> super::super::cursor::MessageListQuery {
+            let pairs = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            super::super::wire::query(pairs).unwrap()
+        };
+        assert!(MessagePageQuery::parse(&q(&[("page", "0")])).is_err());
+        assert!(MessagePageQuery::parse(&q(&[("asOf", "-1")])).is_err());
         let ok =
-            MessagePageQuery::parse(q(&[("page", "2"), ("limit", "50"), ("asOf", "7")])).unwrap();
+            MessagePageQuery::parse(&q(&[("page", "2"), ("limit", "50"), ("asOf", "7")])).unwrap();
         assert_eq!(
             ok,
             MessagePageQuery {

@@ -13,6 +13,41 @@ pub fn now_ms() -> i64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timestamp(pub i64);
 
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$",
+            "description": "RFC 3339 UTC with milliseconds, e.g. 2024-01-15T10:30:00.000Z"
+        })
+    }
+}
+
+/// A time a query parameter takes: RFC 3339, or 1 to 15 digits of milliseconds since the epoch
+/// (`parse_time_param`).
+pub struct TimeParam;
+
+impl schemars::JsonSchema for TimeParam {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Time".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "pattern": "^[0-9]{1,15}$"}
+            ],
+            "description": "RFC 3339 (2024-01-15T10:30:00.000Z) or 1 to 15 digits of milliseconds since the epoch; times before 1970 or after 9999 count as those years' ends."
+        })
+    }
+}
+
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&format_ms(self.0))

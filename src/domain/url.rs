@@ -18,6 +18,54 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// The longest URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
 
+/// The document's `HttpsUrl`: exactly what `media_url` accepts (a test holds the two together).
+pub const HTTPS_URL_PATTERN: &str = concat!(
+    "^https://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?",
+    "(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?",
+    "(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2}|/)*)?",
+    "(?:\\?(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2}|[/?])*)?",
+    "(?:#(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2}|[/?])*)?$"
+);
+
+/// A media or photo URL in the document (`HttpsUrl`).
+pub struct HttpsUrl;
+
+impl schemars::JsonSchema for HttpsUrl {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HttpsUrl".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "uri",
+            "maxLength": MAX_URL_LEN,
+            "pattern": HTTPS_URL_PATTERN,
+            "description": "An absolute https URL with a DNS host name (no IP literal, no user info, ASCII only), an optional port 1 to 65535, and a path, query or fragment of RFC 3986 characters (% only as %HH)."
+        })
+    }
+}
+
+/// A webhook URL in the document (`WebhookUrl`). Its pattern holds every URL `webhooks::check_url`
+/// may accept (an `http://` or `https://` URL of URL characters, without a fragment); what a pattern
+/// cannot say (the host's reach, its length) the description does, and the server answers 400.
+pub struct WebhookUrl;
+
+impl schemars::JsonSchema for WebhookUrl {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WebhookUrl".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "maxLength": MAX_URL_LEN,
+            "pattern": "^https?://[A-Za-z0-9.\\[\\]:-]+(?:[/?][A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$",
+            "description": "Where the key's webhook events are POSTed: an absolute https URL, an optional port 1 to 65535, a path and query of RFC 3986 characters (% only as %HH), no fragment, no user info. Its host must be public: a DNS name of at least two labels (not longer than 253 characters, not ending in an internal suffix: localhost, local, localdomain, internal, intranet, lan, home, corp, private, arpa) or a public IP address; private, link-local, loopback, reserved and multicast addresses, in any notation, are a 400. Where the server's WEBHOOK_ALLOW_LOOPBACK is true (local development), http:// and https:// to a loopback address are accepted too."
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     Https,
@@ -282,6 +330,66 @@ mod tests {
         ] {
             assert!(!media_url(bad), "{bad}");
         }
+    }
+
+    /// `media_url` is exactly the document's `HttpsUrl` pattern: same verdict on hand-picked URLs and
+    /// on 20,000 random ones built from URL characters (a regex engine from the test-only JSON Schema
+    /// validator decides the pattern's side).
+    #[test]
+    fn media_urls_are_exactly_the_documented_pattern() {
+        let schema = serde_json::json!({
+            "type": "string", "pattern": HTTPS_URL_PATTERN, "maxLength": MAX_URL_LEN,
+        });
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let pieces = [
+            "https://", "https://", "a", "Z", "9", "-", ".", ".", "example", "com", ":", "443",
+            "65536", "0", "/", "?", "#", "%2F", "%", "z", "[", "]", "@", "!", "$", "&", "'", "(",
+            ")", "*", "+", ",", ";", "=", "~", "_", " ", "\\", "é", "\"", "<", "^", "`", "{", "|",
+            "http://", "xn--",
+        ];
+        let hosts = [
+            "a",
+            "example.com",
+            "x-1.example",
+            "a.b.c",
+            "cdn.example:8443",
+            "a.example:1",
+            "a.example:0",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut accepted = 0;
+        for i in 0..20_000 {
+            let mut url = if i % 4 == 0 {
+                String::new()
+            } else {
+                "https://".to_string()
+            };
+            if i % 2 == 1 {
+                url.push_str(hosts[(next() % hosts.len() as u64) as usize]);
+                url.push_str(["/", "?", "#", ""][(next() % 4) as usize]);
+            }
+            for _ in 0..(next() % 12) {
+                url.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            let by_pattern = validator.is_valid(&serde_json::Value::String(url.clone()));
+            assert_eq!(media_url(&url), by_pattern, "{url:?}");
+            accepted += usize::from(by_pattern);
+        }
+        let long = format!("https://a.example/{}", "x".repeat(2048));
+        assert_eq!(
+            media_url(&long),
+            validator.is_valid(&serde_json::Value::String(long.clone()))
+        );
+        assert!(
+            accepted > 500,
+            "the corpus must hold valid URLs too: {accepted}"
+        );
     }
 
     #[test]

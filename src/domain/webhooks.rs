@@ -33,6 +33,23 @@ pub const MAX_BACKOFF_MS: i64 = 3_600_000;
 /// The shortest `WEBHOOK_SIGNING_KEY` accepted (bytes).
 pub const MIN_SIGNING_KEY_BYTES: usize = 32;
 
+/// An event's id in the document: receivers deduplicate by it (delivery is at least once).
+pub struct EventId;
+
+impl schemars::JsonSchema for EventId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EventId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^evt_[0-9a-f]{32}$",
+            "description": "An event's id: receivers deduplicate by it (delivery is at least once)."
+        })
+    }
+}
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// HMAC-SHA256 of `parts` joined. (The `hmac` crate refuses no key length for HMAC, but its API
@@ -104,6 +121,22 @@ pub fn after_attempt(
         let failures = u32::try_from(attempts.max(1)).unwrap_or(u32::MAX);
         AfterAttempt::RetryAt(now + backoff_ms(failures))
     }
+}
+
+/// `GET /api/v1/admin/api-keys/{keyId}/deliveries`'s query.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub struct DeliveriesQuery {
+    /// Default 50.
+    #[schemars(with = "Option<u64>", range(min = 1, max = 100))]
+    pub limit: Option<String>,
+}
+
+/// How many deliveries to list (1 to 100, default 50).
+pub fn deliveries_limit(query: DeliveriesQuery) -> crate::error::Result<i64> {
+    let mut check = super::wire::Checks::new();
+    let limit = check.query_integer("limit", query.limit.as_deref(), 1, 100, Some(50));
+    check.finish()?;
+    Ok(limit.unwrap_or(50))
 }
 
 /// Checks a webhook URL (see the module's comment): one of `url::parse`'s URLs, without a fragment,

@@ -102,9 +102,7 @@ pub async fn revoke_key(ctx: &Ctx, id: &KeyId) -> Result<Reply> {
 
 /// A key's webhook deliveries, newest first: `?limit=` 1–100, default 50.
 pub async fn deliveries(req: &Request, ctx: &Ctx, id: &KeyId) -> Result<Reply> {
-    let mut query = query(req)?;
-    let limit = query.integer("limit", 1, 100, Some(50)).unwrap_or(50);
-    query.finish()?;
+    let limit = crate::domain::webhooks::deliveries_limit(query(req)?)?;
     let text = store::keys::deliveries(&ctx.db, id.as_str(), limit)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;

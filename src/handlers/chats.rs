@@ -4,7 +4,7 @@ use worker::Request;
 
 use crate::auth::{Caller, Credential};
 use crate::context::{reach, Ctx};
-use crate::domain::chat::{ChatListQuery, NewChat};
+use crate::domain::chat::{ChatListParams, ChatListQuery, NewChat};
 use crate::domain::ids::ChatId;
 use crate::domain::pagination::PageInfo;
 use crate::error::{ApiError, Result};
@@ -20,7 +20,7 @@ pub async fn create_chat(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Resul
 }
 
 pub async fn list_chats(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
-    let ChatListQuery { page, project } = ChatListQuery::parse(query(req)?)?;
+    let ChatListQuery { page, project } = ChatListQuery::try_from(query::<ChatListParams>(req)?)?;
     let (records, total) = chat_list::page(&ctx.db, &caller.id, page, project.as_ref()).await?;
     Reply::ok(&views::ChatList {
         chats: records.iter().map(views::Chat::new).collect(),

@@ -7,11 +7,10 @@ use crate::auth::{Author, Caller, Credential};
 use crate::chat_room::client;
 use crate::chat_room::protocol::{ReadEvent, Write};
 use crate::context::{reach, Ctx};
-use crate::domain::cursor::{is_cursor_query, CursorQuery};
+use crate::domain::cursor::{is_cursor_query, CursorQuery, MessageListQuery};
 use crate::domain::ids::{ChatId, MessageId};
-use crate::domain::input::{JsonBody, MAX_SAFE_INTEGER};
 use crate::domain::listing::window_end;
-use crate::domain::message::{Change, NewMessage, SenderRole};
+use crate::domain::message::{Change, NewMessage, ReadMarkBody, SenderRole};
 use crate::domain::pagination::{MessagePageQuery, PageInfo};
 use crate::error::{ApiError, Result};
 use crate::http::{query, read_json_body, Reply};
@@ -24,11 +23,11 @@ pub async fn list_messages(
     who: &Credential,
     chat_id: &ChatId,
 ) -> Result<Reply> {
-    let params = query(req)?;
+    let params: MessageListQuery = query(req)?;
     if is_cursor_query(&params) {
-        return list_window(ctx, who, chat_id, CursorQuery::parse(params, chat_id)?).await;
+        return list_window(ctx, who, chat_id, CursorQuery::parse(&params, chat_id)?).await;
     }
-    let request = MessagePageQuery::parse(params)?;
+    let request = MessagePageQuery::parse(&params)?;
     let page = listing::list_page(&ctx.db, reach(who), chat_id, request.page, request.as_of)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))?;
@@ -92,9 +91,7 @@ pub async fn mark_read(
     caller: &Caller,
     chat_id: &ChatId,
 ) -> Result<Reply> {
-    let mut body = JsonBody::parse(&read_json_body(req).await?)?;
-    let up_to = body.integer("upToSequence", 0, MAX_SAFE_INTEGER);
-    body.finish()?;
+    let up_to = ReadMarkBody::parse(&read_json_body(req).await?)?;
     let mark = chats::mark_read(&ctx.db, &caller.id, chat_id, up_to)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))?;

@@ -1,6 +1,7 @@
 //! Errors as the API answers them: the envelope of API.md, or the compatibility surface's own, with
 //! `Retry-After` for 429 and 503, `Allow` for 405 and `Sec-WebSocket-Version` for 426.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::Reply;
@@ -8,23 +9,41 @@ use crate::domain::time::Timestamp;
 use crate::error::{ApiError, Envelope};
 use crate::router;
 
-/// The error envelope of API.md: `{"isSuccess": false, "statusCode", "data": null, "errors", "timestamp"}`.
-#[derive(Debug, Serialize)]
+/// The error envelope of API.md: `{"isSuccess": false, "statusCode", "data": null, "errors", "timestamp"}`
+/// (`Error` in the document).
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct MainEnvelope<'a> {
+#[schemars(
+    rename = "Error",
+    description = "The error envelope, with an HTTP status equal to statusCode."
+)]
+pub struct MainEnvelope<'a> {
+    #[schemars(extend("const" = false))]
     is_success: bool,
+    #[schemars(range(min = 400, max = 599))]
     status_code: u16,
+    #[schemars(with = "()")]
     data: Option<()>,
+    /// One message per problem found, naming the field and the rule.
+    #[schemars(length(min = 1), inner(length(min = 1)))]
     errors: &'a [String],
     timestamp: Timestamp,
 }
 
-/// The envelope of the compatibility surfaces: `{"success": false, "statusCode", "message"}`.
-#[derive(Debug, Serialize)]
+/// The error envelope of the AI-session and project-chat surfaces: `{"success": false, "statusCode",
+/// "message"}` (`SurfaceError` in the document).
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct SurfaceEnvelope {
+#[schemars(
+    rename = "SurfaceError",
+    description = "The error envelope of the AI-session and project-chat surfaces."
+)]
+pub struct SurfaceEnvelope {
+    #[schemars(extend("const" = false))]
     success: bool,
+    #[schemars(range(min = 400, max = 599))]
     status_code: u16,
+    #[schemars(length(min = 1))]
     message: String,
 }
 

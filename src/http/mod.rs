@@ -11,7 +11,7 @@ use worker::{Headers, Request, Response, WebSocket};
 
 use crate::config::Config;
 use crate::cost::Cost;
-use crate::domain::input::{Query, MAX_BODY_BYTES};
+use crate::domain::input::{query_pairs, MAX_BODY_BYTES};
 use crate::error::{ApiError, Result};
 use crate::log::{self, Actor};
 use crate::router;
@@ -127,8 +127,9 @@ pub async fn read_json_body(req: &mut Request) -> Result<Vec<u8>> {
     }
 }
 
-pub fn query(req: &Request) -> Result<Query> {
-    Ok(Query::from_url(&req.inner().url()))
+/// The request's query string as its wire struct (`domain::wire`).
+pub fn query<Q: serde::de::DeserializeOwned>(req: &Request) -> Result<Q> {
+    crate::domain::wire::query(query_pairs(&req.inner().url()))
 }
 
 /// The client's `X-D1-Bookmark`, if it sent one; a malformed one is a 400.

@@ -188,7 +188,7 @@ pub async fn update_profile(
             photo_id.as_deref().into(),
             photo_url.into(),
             photo_type.into(),
-            patch.availability.as_deref().into(),
+            patch.availability.map(|a| a.as_str()).into(),
             claimed.username.into(),
             claimed.first_name.into(),
             claimed.photo_id.as_deref().into(),

@@ -34,7 +34,7 @@ fn a_client_generated_from_the_document_compiles_and_works() {
     let dir = root.join("target/typed-client");
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::copy(root.join("tests/client/send.mts"), dir.join("send.mts")).expect("copy");
-    let document = root.join("src/openapi.json");
+    let document = root.join("docs/openapi.json");
     run(
         &dir,
         "openapi-typescript",

@@ -17,7 +17,7 @@ struct Contract {
 fn contract() -> &'static Contract {
     static CONTRACT: OnceLock<Contract> = OnceLock::new();
     CONTRACT.get_or_init(|| Contract {
-        doc: serde_json::from_str(include_str!("../../src/openapi.json")).expect("openapi.json"),
+        doc: serde_json::from_str(include_str!("../../docs/openapi.json")).expect("openapi.json"),
         validators: Mutex::new(HashMap::new()),
     })
 }

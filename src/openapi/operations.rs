@@ -1,0 +1,397 @@
+//! Each route's operation in the document: its id, tag and summary, the wire structs of its query and
+//! body, its successes and the error statuses its access and shape do not imply. Each route of the
+//! table (`router::ROUTES`) names its operation by id (a test holds the two one-to-one); longer prose
+//! is in `overlay.json`.
+
+use super::{fields, schema, Operation, Success};
+use crate::domain::chat::{ChatListParams, NewChatBody};
+use crate::domain::credits::{NewGrantBody, NewTransferBody};
+use crate::domain::cursor::MessageListQuery;
+use crate::domain::keys::{NewApiKeyBody, WebhookChangeBody};
+use crate::domain::message::{EditBody, NewMessageBody, ReadMarkBody};
+use crate::domain::pagination::PageQuery;
+use crate::domain::surfaces::{AssistantQuery, AssistantSendBody, ProjectQuery, SessionQuery};
+use crate::domain::user::ProfilePatchBody;
+use crate::domain::webhooks::DeliveriesQuery;
+use crate::views;
+
+/// An operation with the parts most have none of.
+const fn op(id: &'static str, tag: &'static str, summary: &'static str) -> Operation {
+    Operation {
+        id,
+        tag,
+        summary,
+        query: None,
+        body: None,
+        headers: &[],
+        success: &[],
+        errors: &[],
+    }
+}
+
+const REPLAYED: &[&str] = &["Idempotent-Replayed"];
+
+pub const HEALTH: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "Service and D1 answer.",
+        schema::<views::Health>,
+    )],
+    errors: &[503],
+    ..op(
+        "health",
+        "service",
+        "Liveness and database check (no auth).",
+    )
+};
+
+pub const OPENAPI: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "OpenAPI 3.1 document.",
+        schema::<serde_json::Map<String, serde_json::Value>>,
+    )],
+    ..op("openapi", "service", "This document (no auth).")
+};
+
+pub const GET_ME: Operation = Operation {
+    success: &[Success::json(200, "The caller.", schema::<views::User>)],
+    ..op(
+        "getMe",
+        "users",
+        "The caller; answered from the token's claims (0 credits) before the caller's first write.",
+    )
+};
+
+pub const PATCH_ME: Operation = Operation {
+    body: Some((schema::<ProfilePatchBody>, true)),
+    success: &[Success::json(
+        200,
+        "The updated user.",
+        schema::<views::User>,
+    )],
+    ..op("patchMe", "users", "Change the caller's profile.")
+};
+
+pub const LEDGER: Operation = Operation {
+    query: Some(fields::<PageQuery>),
+    success: &[Success::json(
+        200,
+        "A page of ledger entries.",
+        schema::<views::Ledger>,
+    )],
+    ..op("getLedger", "credits", "The caller's ledger, newest first.")
+};
+
+pub const LIST_CHATS: Operation = Operation {
+    query: Some(fields::<ChatListParams>),
+    success: &[Success::json(
+        200,
+        "A page of chats.",
+        schema::<views::ChatList>,
+    )],
+    ..op(
+        "listChats",
+        "chats",
+        "The caller's chats, most recently active first.",
+    )
+};
+
+pub const CREATE_CHAT: Operation = Operation {
+    body: Some((schema::<NewChatBody>, true)),
+    success: &[
+        Success::json(
+            200,
+            "The existing direct chat of the pair.",
+            schema::<views::Chat>,
+        ),
+        Success::json(201, "The new chat.", schema::<views::Chat>),
+    ],
+    ..op(
+        "createChat",
+        "chats",
+        "Create a chat; the existing direct chat of the same pair is returned with 200.",
+    )
+};
+
+pub const GET_CHAT: Operation = Operation {
+    success: &[Success::json(200, "The chat.", schema::<views::Chat>)],
+    ..op(
+        "getChat",
+        "chats",
+        "One chat of the caller, or in a service key's reach.",
+    )
+};
+
+pub const OPEN_LIVE: Operation = Operation {
+    headers: &["Upgrade", "Sec-WebSocket-Version", "Sec-WebSocket-Key"],
+    success: &[Success {
+        status: 101,
+        description: "Switching Protocols: the socket is open.",
+        body: None,
+        headers: &[],
+    }],
+    errors: &[426],
+    ..op("openLive", "live", "Open a WebSocket on one chat.")
+};
+
+pub const SEND_MESSAGE: Operation = Operation {
+    body: Some((schema::<NewMessageBody>, true)),
+    success: &[Success::json(
+        201,
+        "The message (also for a replayed clientMessageId).",
+        schema::<views::Message>,
+    )
+    .with_headers(REPLAYED)],
+    errors: &[403, 404, 409],
+    ..op(
+        "sendMessage",
+        "messages",
+        "Send a message (through the chat's Durable Object).",
+    )
+};
+
+pub const LIST_MESSAGES: Operation = Operation {
+    query: Some(fields::<MessageListQuery>),
+    success: &[Success::json(
+        200,
+        "A page (page mode) or a window (cursor mode).",
+        schema::<views::MessageListing>,
+    )],
+    ..op(
+        "listMessages",
+        "messages",
+        "Messages of a chat: a page (page mode) or a window (cursor mode).",
+    )
+};
+
+pub const MARK_READ: Operation = Operation {
+    body: Some((schema::<ReadMarkBody>, false)),
+    success: &[Success::json(
+        200,
+        "The read mark.",
+        schema::<views::ReadMark>,
+    )],
+    ..op(
+        "markRead",
+        "messages",
+        "Move the caller's read mark forward.",
+    )
+};
+
+pub const CREDIT_TRANSFER: Operation = Operation {
+    body: Some((schema::<NewTransferBody>, true)),
+    headers: &["Idempotency-Key"],
+    success: &[Success::json(
+        201,
+        "The credit_transfer message (also for a replayed key).",
+        schema::<views::Message>,
+    )
+    .with_headers(REPLAYED)],
+    errors: &[404, 409, 422],
+    ..op(
+        "creditTransfer",
+        "credits",
+        "Send credits to another participant of a chat (through the chat's Durable Object).",
+    )
+};
+
+pub const EDIT_MESSAGE: Operation = Operation {
+    body: Some((schema::<EditBody>, true)),
+    success: &[Success::json(
+        200,
+        "The edited message.",
+        schema::<views::Message>,
+    )],
+    errors: &[403, 409],
+    ..op(
+        "editMessage",
+        "messages",
+        "Edit the caller's own text message.",
+    )
+};
+
+pub const DELETE_MESSAGE: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "The tombstone (also when it was deleted before).",
+        schema::<views::Message>,
+    )],
+    errors: &[403, 409],
+    ..op(
+        "deleteMessage",
+        "messages",
+        "Delete the caller's own message, leaving a tombstone.",
+    )
+};
+
+pub const GRANT_CREDITS: Operation = Operation {
+    body: Some((schema::<NewGrantBody>, true)),
+    headers: &["Idempotency-Key"],
+    success: &[Success::json(
+        201,
+        "The user's balance (also for a replayed key).",
+        schema::<views::Grant>,
+    )
+    .with_headers(REPLAYED)],
+    errors: &[409, 422],
+    ..op(
+        "grantCredits",
+        "admin",
+        "Grant credits to a user (admin key, not a JWT).",
+    )
+};
+
+pub const CREATE_KEY: Operation = Operation {
+    body: Some((schema::<NewApiKeyBody>, true)),
+    success: &[Success::json(
+        201,
+        "The key, with the key itself (and the webhook's secret when a webhookUrl was set).",
+        schema::<views::ApiKeyOnce>,
+    )],
+    ..op(
+        "createApiKey",
+        "admin",
+        "Create a service key (optionally with a webhook); the key and the webhook's secret are shown in this answer only.",
+    )
+};
+
+pub const LIST_KEYS: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "The keys (never the keys themselves).",
+        schema::<views::ApiKeys>,
+    )],
+    ..op("listApiKeys", "admin", "Every service key, newest first.")
+};
+
+pub const REVOKE_KEY: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "The key with revokedAt set (revoking again answers the same).",
+        schema::<views::ApiKey>,
+    )],
+    ..op(
+        "revokeApiKey",
+        "admin",
+        "Revoke a service key: from the next request on it is a 401.",
+    )
+};
+
+pub const UPDATE_KEY: Operation = Operation {
+    body: Some((schema::<WebhookChangeBody>, true)),
+    success: &[Success::json(
+        200,
+        "The key, with webhookSecret when a URL was set.",
+        schema::<views::ApiKeyOnce>,
+    )],
+    errors: &[409],
+    ..op(
+        "updateApiKey",
+        "admin",
+        "Set (with a new signing secret, shown in this answer only) or remove a service key's webhook. It applies from the next write on; deliveries already recorded keep their URL and secret.",
+    )
+};
+
+pub const DELIVERIES: Operation = Operation {
+    query: Some(fields::<DeliveriesQuery>),
+    success: &[Success::json(
+        200,
+        "The deliveries.",
+        schema::<views::Deliveries>,
+    )],
+    ..op(
+        "listWebhookDeliveries",
+        "admin",
+        "A key's webhook deliveries, newest first (by event commit time).",
+    )
+};
+
+pub const SESSION_MESSAGES: Operation = Operation {
+    query: Some(fields::<SessionQuery>),
+    success: &[Success::json(
+        200,
+        "The messages.",
+        schema::<views::SessionList>,
+    )
+    .with_headers(&["X-Next-After-Sequence"])],
+    ..op(
+        "sessionMessages",
+        "ai-sessions",
+        "AI chat sessions: every message of the chat after afterSequence, oldest first, at most 1,000.",
+    )
+};
+
+pub const PROJECT_MESSAGES: Operation = Operation {
+    query: Some(fields::<ProjectQuery>),
+    success: &[Success::json(
+        200,
+        "The messages and the chat's message count.",
+        schema::<views::ProjectList>,
+    )],
+    ..op(
+        "projectMessages",
+        "project-chats",
+        "Project chats: a page (page 1 newest, chronological inside), or before / after a time.",
+    )
+};
+
+pub const ASSISTANT_MESSAGES: Operation = Operation {
+    query: Some(fields::<AssistantQuery>),
+    success: &[Success::json(
+        200,
+        "The messages.",
+        schema::<views::AssistantList>,
+    )],
+    ..op(
+        "assistantMessages",
+        "assistant-chats",
+        "Assistant chats: offset / limit from the oldest message.",
+    )
+};
+
+pub const ASSISTANT_SEND: Operation = Operation {
+    body: Some((schema::<AssistantSendBody>, true)),
+    headers: &["clientKey"],
+    success: &[Success::json(
+        201,
+        "The message (also for a replayed Idempotency-Key).",
+        schema::<views::AssistantMessage>,
+    )
+    .with_headers(REPLAYED)],
+    errors: &[403, 409],
+    ..op(
+        "assistantSend",
+        "assistant-chats",
+        "Assistant chats: send a message (the main send's path into the chat room).",
+    )
+};
+
+/// Every operation, found by id for its route.
+pub const OPERATIONS: &[Operation] = &[
+    HEALTH,
+    OPENAPI,
+    GET_ME,
+    PATCH_ME,
+    LEDGER,
+    LIST_CHATS,
+    CREATE_CHAT,
+    GET_CHAT,
+    OPEN_LIVE,
+    SEND_MESSAGE,
+    LIST_MESSAGES,
+    MARK_READ,
+    CREDIT_TRANSFER,
+    EDIT_MESSAGE,
+    DELETE_MESSAGE,
+    GRANT_CREDITS,
+    CREATE_KEY,
+    LIST_KEYS,
+    REVOKE_KEY,
+    UPDATE_KEY,
+    DELIVERIES,
+    SESSION_MESSAGES,
+    PROJECT_MESSAGES,
+    ASSISTANT_MESSAGES,
+    ASSISTANT_SEND,
+];
