@@ -1,11 +1,13 @@
 # edge-chat: every command a developer or CI needs. Each target installs what it needs itself.
 #   make dev    build, apply the migrations to the local D1, serve on http://127.0.0.1:8787
+#   make openapi   write docs/openapi.json, the OpenAPI document generated from the code (after changing
+#               a route, a wire struct or a view; a unit test fails while it is stale)
 #   make test   build, then run every test: native unit tests, black-box tests against wrangler dev, and
 #               the OpenAPI fuzzer (schemathesis) against the served worker
 #   make fuzz   only the fuzzer
 #   make lint   fmt, clippy (host and wasm32), and actionlint over .github/workflows
-#   make bundle-check   what `wrangler deploy` would upload (default and staging), and the wasm's gzip
-#               budget (450 KiB)
+#   make bundle-check   what `wrangler deploy` would upload (default and staging), the wasm's gzip
+#               budget (450 KiB), and no schemars code in the wasm
 #   make deploy ENV=staging|production   D1 migrations (--remote), then the worker with its secrets;
 #               what CI runs on main (README "Deploy"). `make deploy-check` runs it dry, for both.
 #   make ci     what .ci/run does: lint, test, bundle-check, deploy-check

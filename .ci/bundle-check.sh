@@ -14,6 +14,22 @@ envs=("$@")
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
+# The OpenAPI document is generated natively (src/openapi/, src/bin/openapi.rs): none of its code may
+# reach the worker. The `JsonSchema` derives on wire structs and views compile into the library, and
+# the release build drops them as dead code; their mangled names would show in the module's `name`
+# section, which wasm-bindgen's input still has (`serde` names are there, as a check that the names
+# are).
+module=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/edge_chat.wasm
+if [ ! -f "$module" ] || ! grep -aq serde_json "$module"; then
+  echo "bundle check: $module (with its name section) is missing: run make build" >&2
+  exit 1
+fi
+if grep -aq schemars "$module"; then
+  echo "bundle check: the wasm holds schemars code (the document's generator must stay native)" >&2
+  exit 1
+fi
+echo "bundle check: no schemars code in the wasm"
+
 for env in "${envs[@]}"; do
   # `--env=""` names the top level (without it wrangler warns that environments exist).
   flags=(--env="")

@@ -1,5 +1,5 @@
 //! How a cursor-mode page of messages ends, for every surface that lists messages (the HTTP message
-//! list, the socket's `message_list`, and the compatibility surfaces to come): which of the rows read
+//! list, the socket's `message_list`, and the project and assistant surfaces): which of the rows read
 //! belong to the page, whether more follow, and the cursor that continues it. Pure: the store reads the
 //! rows and resolves the bounds, the surfaces shape the answer; this decides.
 
