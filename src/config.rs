@@ -19,6 +19,12 @@ pub struct Config {
     pub webhook_signing_key: String,
     /// `WEBHOOK_ALLOW_LOOPBACK=true`: webhooks may go to `http://` loopback (development, tests).
     pub webhook_allow_loopback: bool,
+    /// `RATE_LIMITS` as set (`off` switches the HTTP limits off: `limits::Limits`).
+    pub rate_limits: Option<String>,
+}
+
+thread_local! {
+    static ISOLATE: std::cell::OnceCell<&'static Config> = const { std::cell::OnceCell::new() };
 }
 
 fn text(env: &Env, name: &str) -> Option<String> {
@@ -29,6 +35,14 @@ fn text(env: &Env, name: &str) -> Option<String> {
 }
 
 impl Config {
+    /// The configuration of this isolate, read from `env` by its first request. Vars and secrets are
+    /// part of a Worker's version: changing one (a deploy, `wrangler secret put`, an edited
+    /// `.dev.vars` under `wrangler dev`) starts new isolates, so it is never stale. Reading it once
+    /// saves each request ten crossings into the runtime.
+    pub fn of_isolate(env: &Env) -> &'static Config {
+        ISOLATE.with(|cell| *cell.get_or_init(|| Box::leak(Box::new(Config::from_env(env)))))
+    }
+
     pub fn from_env(env: &Env) -> Config {
         Config {
             jwt_secret: text(env, "JWT_SECRET").unwrap_or_default(),
@@ -49,6 +63,7 @@ impl Config {
                 .unwrap_or_default(),
             webhook_signing_key: text(env, "WEBHOOK_SIGNING_KEY").unwrap_or_default(),
             webhook_allow_loopback: text(env, "WEBHOOK_ALLOW_LOOPBACK").as_deref() == Some("true"),
+            rate_limits: text(env, "RATE_LIMITS"),
         }
     }
 

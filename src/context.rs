@@ -15,7 +15,7 @@ use crate::store::{self, Db, Reach};
 pub struct Ctx {
     pub env: Env,
     pub db: Db,
-    pub config: Config,
+    pub config: &'static Config,
     pub now_ms: i64,
     /// The request's rate limits (spent as soon as the caller is known).
     pub limits: Limits,

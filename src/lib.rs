@@ -37,7 +37,7 @@ pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.m
 #[event(fetch)]
 pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let exchange = Exchange::of(&req, now_ms());
-    let config = Config::from_env(&env);
+    let config = Config::of_isolate(&env);
     // Reads start at any replica at least as fresh as the client's bookmark; writes at the primary.
     // A malformed bookmark is the request's 400 once its caller is authenticated (`handlers::dispatch`).
     let bookmark = http::bookmark(&req);
@@ -52,13 +52,10 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
         .and_then(|db| Db::new(&db, start));
     let db = match db {
         Ok(db) => db,
-        Err(e) => return http::finish(Err(e), &exchange, Cost::default(), None, None, &config),
+        Err(e) => return http::finish(Err(e), &exchange, Cost::default(), None, None, config),
     };
     let limits = limits::Limits::new(
-        env.var("RATE_LIMITS")
-            .ok()
-            .map(|v| v.to_string())
-            .as_deref(),
+        config.rate_limits.as_deref(),
         &exchange.method,
         http::header(&req, "CF-Connecting-IP"),
     );
@@ -79,6 +76,6 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
         ctx.db.cost(),
         ctx.actor(),
         bookmark,
-        &ctx.config,
+        ctx.config,
     )
 }

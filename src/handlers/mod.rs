@@ -23,7 +23,7 @@ use crate::router::{self, AdminRoute, CallerRoute, PublicRoute, Resolved, Target
 /// envelope.
 pub async fn serve(req: &mut Request, ctx: &Ctx, exchange: &Exchange) -> Result<Reply> {
     if exchange.method == "OPTIONS" {
-        return cors::options(&ctx.config, &exchange.path, exchange.origin.as_deref());
+        return cors::options(ctx.config, &exchange.path, exchange.origin.as_deref());
     }
     let resolved = router::resolve(&exchange.method, &exchange.path)?;
     let envelope = resolved.route.envelope;
