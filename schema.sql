@@ -73,16 +73,28 @@ CREATE TABLE IF NOT EXISTS chat_participants (
   -- 0003), so that a page of "my chats" is one index range whatever the number of chats.
   activity_at   INTEGER NOT NULL DEFAULT 0,
   project_id    TEXT,
+  -- The member's role and own settings (migration 0007, API.md "Members and roles").
+  role TEXT NOT NULL DEFAULT 'member'
+  CHECK (role IN ('owner', 'admin', 'member')),
+  muted INTEGER NOT NULL DEFAULT 0 CHECK (muted IN (0, 1)),
+  archived INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1)),
   PRIMARY KEY (chat_id, user_id)
 ) WITHOUT ROWID;
 
--- A user's memberships (migration 0003 ordered "my chats" by it; since 0005 chat_list does, and a
--- profile change finds the user's memberships through it). Migration 0006 dropped its per-project twin.
-CREATE INDEX IF NOT EXISTS chat_participants_by_activity
-  ON chat_participants (user_id, activity_at, chat_id);
+-- A user's memberships, not muted first (migration 0007): the unread totals read one range of it,
+-- covering the read mark, so each chat costs this entry and its chats row; its leading user_id is how a
+-- profile change finds the user's memberships. A read mark's move writes this entry too.
+CREATE INDEX IF NOT EXISTS chat_participants_by_user
+  ON chat_participants (user_id, muted, chat_id, last_read_seq);
+
+-- A chat's archived members, found by a send from someone else to unarchive them (an empty range when
+-- nobody archived the chat).
+CREATE INDEX IF NOT EXISTS chat_participants_archived
+  ON chat_participants (chat_id) WHERE archived = 1;
 
 -- How many chats each user is in: all (project_id '') and per project, kept by triggers (migration
--- 0003), so the chat list's `total` reads one row.
+-- 0003), so the chat list's `total` reads one row. Archived chats are counted apart, under '!' and
+-- '!' || project (migration 0007).
 CREATE TABLE IF NOT EXISTS chat_counts (
   user_id    TEXT NOT NULL,
   project_id TEXT NOT NULL,
@@ -102,7 +114,9 @@ END;
 CREATE TRIGGER IF NOT EXISTS chat_counts_on_leave AFTER DELETE ON chat_participants
 BEGIN
   UPDATE chat_counts SET chats = chats - 1
-  WHERE user_id = OLD.user_id AND project_id IN ('', COALESCE(OLD.project_id, ''));
+  WHERE user_id = OLD.user_id
+    AND project_id IN (CASE WHEN OLD.archived = 1 THEN '!' ELSE '' END,
+                       CASE WHEN OLD.archived = 1 THEN '!' ELSE '' END || COALESCE(OLD.project_id, ''));
 END;
 
 CREATE TABLE IF NOT EXISTS messages (
@@ -125,6 +139,8 @@ CREATE TABLE IF NOT EXISTS messages (
   deleted_at         INTEGER,
   created_at         INTEGER NOT NULL,
   updated_at         INTEGER NOT NULL,
+  -- The change of the chat a `system` message records: its chatEvent as JSON (migration 0007).
+  chat_event TEXT,
   -- Clustered by chat and sequence: a page of messages is one contiguous range read, as cheap at
   -- page 2,000 as at page 1.
   PRIMARY KEY (chat_id, seq)
@@ -151,7 +167,7 @@ CREATE INDEX IF NOT EXISTS messages_by_created ON messages (chat_id, created_at)
 -- The price is storage (each message is stored twice); rows written are the same as for a plain index.
 CREATE INDEX IF NOT EXISTS messages_by_update ON messages (
   chat_id, updated_at, id, seq, sender_id, sender_role, type, content, media, metadata, transfer_amount,
-  transfer_recipient, client_message_id, edited_at, deleted_at, created_at);
+  transfer_recipient, client_message_id, edited_at, deleted_at, created_at, chat_event);
 
 -- Credits (grants and transfers). Added after the first version: only new tables and indexes, so applying
 -- this file again is the whole migration of an existing database (see README "Deploy").
@@ -265,6 +281,35 @@ END;
 CREATE TRIGGER IF NOT EXISTS chat_list_on_leave AFTER DELETE ON chat_participants
 BEGIN
   DELETE FROM chat_list
-  WHERE user_id = OLD.user_id AND list_key IN ('', COALESCE(OLD.project_id, ''))
+  WHERE user_id = OLD.user_id
+    AND list_key IN (CASE WHEN OLD.archived = 1 THEN '!' ELSE '' END,
+                     CASE WHEN OLD.archived = 1 THEN '!' ELSE '' END || COALESCE(OLD.project_id, ''))
     AND activity_at = (SELECT list_at FROM chats WHERE id = OLD.chat_id) AND chat_id = OLD.chat_id;
+END;
+
+-- Archived chats live in lists of their own (migration 0007): list_key '!' (all) and '!' || project.
+-- Archiving and unarchiving move the member's entries between the lists (found by their exact key: the
+-- entries carry the chat's list_at, or list_prev_at within a send's batch before its entries move) and
+-- the counts.
+CREATE TRIGGER IF NOT EXISTS chat_list_on_archive AFTER UPDATE OF archived ON chat_participants
+WHEN OLD.archived <> NEW.archived
+BEGIN
+  UPDATE chat_list
+  SET list_key = CASE WHEN NEW.archived = 1 THEN '!' || list_key ELSE substr(list_key, 2) END
+  WHERE user_id = NEW.user_id AND chat_id = NEW.chat_id
+    AND list_key IN (CASE WHEN OLD.archived = 1 THEN '!' ELSE '' END,
+                     CASE WHEN OLD.archived = 1 THEN '!' ELSE '' END || COALESCE(NEW.project_id, ''))
+    AND activity_at IN (SELECT list_at FROM chats WHERE id = NEW.chat_id
+                        UNION ALL SELECT list_prev_at FROM chats WHERE id = NEW.chat_id);
+  UPDATE chat_counts SET chats = chats - 1
+  WHERE user_id = NEW.user_id
+    AND project_id IN (CASE WHEN OLD.archived = 1 THEN '!' ELSE '' END,
+                       CASE WHEN OLD.archived = 1 THEN '!' ELSE '' END || COALESCE(NEW.project_id, ''));
+  INSERT INTO chat_counts (user_id, project_id, chats)
+    VALUES (NEW.user_id, CASE WHEN NEW.archived = 1 THEN '!' ELSE '' END, 1)
+    ON CONFLICT (user_id, project_id) DO UPDATE SET chats = chats + 1;
+  INSERT INTO chat_counts (user_id, project_id, chats)
+    SELECT NEW.user_id, CASE WHEN NEW.archived = 1 THEN '!' ELSE '' END || NEW.project_id, 1
+    WHERE NEW.project_id IS NOT NULL
+    ON CONFLICT (user_id, project_id) DO UPDATE SET chats = chats + 1;
 END;

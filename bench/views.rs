@@ -29,6 +29,9 @@ fn rows() -> (Vec<MessageRow>, Vec<ParticipantRow>) {
             photo_type: None,
             availability: Some(Availability::Available),
             first_name: None,
+            role: None,
+            muted: 0,
+            archived: 0,
         })
         .collect();
     let messages = (99_951..=100_000)
@@ -50,6 +53,7 @@ fn rows() -> (Vec<MessageRow>, Vec<ParticipantRow>) {
             deleted_at: None,
             created_at: 1_700_000_000_000 + seq,
             updated_at: 1_700_000_000_000 + seq,
+            chat_event: None,
         })
         .collect();
     (messages, participants)

@@ -7,7 +7,7 @@
 //!
 //! Pure (method name and path in, route out), so every rule here is unit-tested natively.
 
-use crate::domain::ids::{ChatId, KeyId, MessageId, ProjectId};
+use crate::domain::ids::{ChatId, KeyId, MessageId, ProjectId, UserId};
 use crate::error::{ApiError, Envelope, Result};
 
 /// An endpoint that needs no caller.
@@ -27,6 +27,13 @@ pub enum UserRoute {
     MarkRead(ChatId),
     CreditTransfer,
     Ledger,
+    Unread,
+    AddMembers(ChatId),
+    RemoveMember(ChatId, UserId),
+    SetRole(ChatId, UserId),
+    RenameChat(ChatId),
+    MySettings(ChatId),
+    Presence(ChatId),
 }
 
 /// An endpoint a user or a service key (`X-API-Key`) may call (API.md "Service access").
@@ -138,9 +145,16 @@ pub const ROUTES: &[RouteDef] = &[
     route("GET", "/api/v1/users/me", User(|_| Ok(UserRoute::GetMe)), "getMe"),
     route("PATCH", "/api/v1/users/me", User(|_| Ok(UserRoute::PatchMe)), "patchMe"),
     route("GET", "/api/v1/users/me/credits/ledger", User(|_| Ok(UserRoute::Ledger)), "getLedger"),
+    route("GET", "/api/v1/users/me/unread", User(|_| Ok(UserRoute::Unread)), "getUnread"),
     route("GET", "/api/v1/chats", User(|_| Ok(UserRoute::ListChats)), "listChats"),
     route("POST", "/api/v1/chats", User(|_| Ok(UserRoute::CreateChat)), "createChat"),
     route("GET", "/api/v1/chats/{chatId}", Caller(|p| Ok(CallerRoute::GetChat(p.chat_id()?))), "getChat"),
+    route("PATCH", "/api/v1/chats/{chatId}", User(|p| Ok(UserRoute::RenameChat(p.chat_id()?))), "updateChat"),
+    route("PATCH", "/api/v1/chats/{chatId}/me", User(|p| Ok(UserRoute::MySettings(p.chat_id()?))), "updateMySettings"),
+    route("POST", "/api/v1/chats/{chatId}/members", User(|p| Ok(UserRoute::AddMembers(p.chat_id()?))), "addMembers"),
+    route("DELETE", "/api/v1/chats/{chatId}/members/{userId}", User(|p| Ok(UserRoute::RemoveMember(p.chat_id()?, p.user_id()?))), "removeMember"),
+    route("PATCH", "/api/v1/chats/{chatId}/members/{userId}", User(|p| Ok(UserRoute::SetRole(p.chat_id()?, p.user_id()?))), "setMemberRole"),
+    route("GET", "/api/v1/chats/{chatId}/presence", User(|p| Ok(UserRoute::Presence(p.chat_id()?))), "getPresence"),
     route("GET", LIVE_PATTERN, Socket(|p| p.chat_id()), "openLive"),
     route("POST", "/api/v1/messages", Caller(|_| Ok(CallerRoute::SendMessage)), "sendMessage"),
     route("GET", "/api/v1/messages/chat/{chatId}", Caller(|p| Ok(CallerRoute::ListMessages(p.chat_id()?))), "listMessages"),
@@ -185,6 +199,10 @@ impl PathArgs<'_> {
 
     pub fn message_id(&self) -> Result<MessageId> {
         MessageId::parse(self.get("messageId")?, "messageId")
+    }
+
+    pub fn user_id(&self) -> Result<UserId> {
+        UserId::parse(self.get("userId")?, "userId")
     }
 
     pub fn key_id(&self) -> Result<KeyId> {
@@ -372,7 +390,8 @@ mod tests {
                 .replace("{chatId}", ID)
                 .replace("{messageId}", ID)
                 .replace("{keyId}", ID)
-                .replace("{projectId}", "proj_1");
+                .replace("{projectId}", "proj_1")
+                .replace("{userId}", "user-1");
             let resolved = resolve(def.method, &path).unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!(
                 (resolved.route.method, resolved.route.pattern),

@@ -15,6 +15,7 @@ use crate::domain::chat::{ChatKind, MAX_GROUP_PARTICIPANTS, MAX_TITLE_CHARS};
 use crate::domain::credits::MAX_AMOUNT;
 use crate::domain::ids::{ObjectId, ProjectId, UserId};
 use crate::domain::input::MAX_SAFE_INTEGER;
+use crate::domain::members::{ChatEvent, Role};
 use crate::domain::message::{
     Media, MediaKind, MessageKind, Metadata, SenderRole, MAX_CONTENT_CHARS,
 };
@@ -112,6 +113,8 @@ pub struct Participant<'a> {
     username: &'a str,
     profile_photo: Option<Photo<'a>>,
     availability_status: Availability,
+    /// The member's role in the chat.
+    role: Option<Role>,
 }
 
 impl<'a> Participant<'a> {
@@ -121,6 +124,7 @@ impl<'a> Participant<'a> {
             username: row.username.as_deref().unwrap_or(&row.user_id),
             profile_photo: photo(&row.photo_id, &row.photo_url, &row.photo_type),
             availability_status: row.availability.unwrap_or_default(),
+            role: Some(row.role.unwrap_or(Role::Member)),
         }
     }
 
@@ -192,6 +196,9 @@ pub struct Message<'a> {
     deleted_at: Option<Timestamp>,
     created_at: Timestamp,
     updated_at: Timestamp,
+    /// The change of the chat a `system` message records; null on every other message.
+    #[schemars(with = "Option<ChatEvent>")]
+    chat_event: Option<&'a RawValue>,
 }
 
 impl<'a> Message<'a> {
@@ -223,6 +230,7 @@ impl<'a> Message<'a> {
             deleted_at: row.deleted_at.map(Timestamp),
             created_at: Timestamp(row.created_at),
             updated_at: Timestamp(row.updated_at),
+            chat_event: raw_json(&row.chat_event),
         }
     }
 
@@ -251,7 +259,8 @@ pub struct Chat<'a> {
     title: Option<&'a str>,
     #[schemars(with = "Option<ProjectId>")]
     project_id: Option<&'a str>,
-    #[schemars(length(min = 1, max = MAX_GROUP_PARTICIPANTS))]
+    /// The members now (a group may shrink to none: it keeps its history).
+    #[schemars(length(max = MAX_GROUP_PARTICIPANTS))]
     participants: Vec<Participant<'a>>,
     last_message: Option<Message<'a>>,
     #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
@@ -263,6 +272,14 @@ pub struct Chat<'a> {
     unread_count: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
+    /// The caller's role (null for a service key).
+    role: Option<Role>,
+    /// The caller's own settings (false for a service key).
+    muted: bool,
+    archived: bool,
+    /// Messages above the caller's read mark that mention the caller.
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
+    unread_mentions: i64,
 }
 
 impl<'a> Chat<'a> {
@@ -287,8 +304,46 @@ impl<'a> Chat<'a> {
             unread_count: (row.last_seq - row.my_read_seq).max(0),
             created_at: Timestamp(row.created_at),
             updated_at: Timestamp(row.updated_at),
+            role: row.my_role,
+            muted: row.my_muted == 1,
+            archived: row.my_archived == 1,
+            // Mentions arrive with the interactions issue; until then nothing mentions anyone.
+            unread_mentions: 0,
         }
     }
+}
+
+/// The caller's unread totals over the chats not muted (`GET /api/v1/users/me/unread`).
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Unread {
+    /// Messages from others above the caller's read marks.
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
+    total_unread: i64,
+    /// Chats with at least one such message.
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
+    chats_with_unread: i64,
+    /// Such messages that mention the caller.
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
+    unread_mentions: i64,
+}
+
+impl Unread {
+    pub fn new(totals: crate::store::chats::Unread) -> Self {
+        Unread {
+            total_unread: totals.total_unread,
+            chats_with_unread: totals.chats_with_unread,
+            unread_mentions: totals.unread_mentions,
+        }
+    }
+}
+
+/// Who has a live socket open to the chat (`GET /api/v1/chats/{chatId}/presence`).
+#[derive(Serialize, JsonSchema)]
+pub struct Presence {
+    /// Members with a socket open, never one whose availabilityStatus is offline.
+    #[schemars(with = "Vec<UserId>")]
+    pub online: Vec<String>,
 }
 
 /// A page of the caller's chats, most recently active first.
@@ -872,6 +927,7 @@ mod tests {
             deleted_at: None,
             created_at: 1_705_314_600_000,
             updated_at: 1_705_314_600_000,
+            chat_event: None,
         }
     }
 
@@ -886,7 +942,8 @@ mod tests {
                 r#""senderRole":"user","type":"text","content":"Hello there!","media":null,"#,
                 r#""creditTransfer":null,"metadata":{"k":[1,2]},"readBy":["u2"],"sequenceNumber":42,"#,
                 r#""clientMessageId":null,"editedAt":null,"deletedAt":null,"#,
-                r#""createdAt":"2024-01-15T10:30:00.000Z","updatedAt":"2024-01-15T10:30:00.000Z"}"#
+                r#""createdAt":"2024-01-15T10:30:00.000Z","updatedAt":"2024-01-15T10:30:00.000Z","#,
+                r#""chatEvent":null}"#
             )
         );
         row.deleted_at = Some(1_705_314_700_000);

@@ -30,14 +30,22 @@ async fn post(ctx: &Ctx, chat_id: &ChatId, request: &RoomRequest) -> Result<Resp
     Ok(stub(ctx, chat_id)?.fetch_with_request(request).await?)
 }
 
-/// Runs a checked write in its chat's Durable Object; the stored message, or the object's error.
-pub async fn write(ctx: &Ctx, author: Author, write: Write) -> Result<Written> {
+/// Runs a checked write in its chat's Durable Object; the stored message (`None`: a change of members
+/// that altered nothing), or the object's error.
+pub async fn run(ctx: &Ctx, author: Author, write: Write) -> Result<Option<Written>> {
     let chat_id = write.chat_id().clone();
     let request = RoomRequest::Write { author, write };
     let reply: RoomReply = post(ctx, &chat_id, &request).await?.json().await?;
     ctx.db.add_cost(reply.cost);
     ctx.db.note_bookmark(reply.bookmark);
     reply.outcome
+}
+
+/// `run` for a write that always stores a message (a send, a transfer, an edit, a delete).
+pub async fn write(ctx: &Ctx, author: Author, write: Write) -> Result<Written> {
+    run(ctx, author, write)
+        .await?
+        .ok_or_else(|| ApiError::internal("chat room: a write stored no message"))
 }
 
 /// `write`, answered as the main API does: the Message with the write's status, and
@@ -56,13 +64,22 @@ pub async fn write_reply(ctx: &Ctx, author: Author, write: Write) -> Result<Repl
 
 /// Hands a checked WebSocket upgrade (token and membership checked here) to the chat's Durable
 /// Object; returns the client end of the socket it accepted.
-pub async fn open_live(ctx: &Ctx, caller: &Caller, chat_id: &ChatId) -> Result<WebSocket> {
+/// `shown`: the user's availability is not `offline` (they may be shown online).
+pub async fn open_live(
+    ctx: &Ctx,
+    caller: &Caller,
+    chat_id: &ChatId,
+    shown: bool,
+) -> Result<WebSocket> {
     let socket = LiveSocket {
         user: caller.id.clone(),
         chat: chat_id.clone(),
         expires_at_ms: caller.expires_at_ms,
         window_start_ms: 0,
         frames_in_window: 0,
+        typing_until: 0,
+        shown,
+        closed: false,
     };
     let headers = Headers::new();
     headers.set("Upgrade", "websocket")?;
@@ -83,6 +100,15 @@ pub async fn open_live(ctx: &Ctx, caller: &Caller, chat_id: &ChatId) -> Result<W
         .json::<ApiError>()
         .await
         .unwrap_or_else(|e| ApiError::internal(format!("chat room live: {e}"))))
+}
+
+/// The users with a live socket open to the chat, each once (the object's own view: membership and
+/// availability are the caller's to check).
+pub async fn presence(ctx: &Ctx, chat_id: &ChatId) -> Result<Vec<String>> {
+    Ok(post(ctx, chat_id, &RoomRequest::Presence)
+        .await?
+        .json()
+        .await?)
 }
 
 /// Tells the chat's live sockets that a read mark moved (after its commit). Best effort: a failure is

@@ -152,11 +152,19 @@ impl<T, R> Place<'_, T, R> {
     }
 
     /// With the turn: takes the oldest `max` writes in line (this one among them when it is at the
-    /// front) as the group to commit, with their tickets for `answer_group`.
-    pub fn take_group(&self, max: usize) -> (Vec<u64>, Vec<T>) {
+    /// front) as the group to commit, with their tickets for `answer_group`. A write that `alone` picks
+    /// is a group of its own: it ends the group before it, and is taken alone when at the front.
+    pub fn take_group(&self, max: usize, alone: impl Fn(&T) -> bool) -> (Vec<u64>, Vec<T>) {
         debug_assert!(self.turn, "only the turn's holder takes a group");
         let mut queue = self.line.queue.borrow_mut();
-        let n = queue.len().min(max);
+        let n = match queue.front() {
+            Some((_, first)) if alone(first) => 1,
+            _ => queue
+                .iter()
+                .take(max)
+                .take_while(|(_, t)| !alone(t))
+                .count(),
+        };
         let (tickets, items): (Vec<u64>, Vec<T>) = queue.drain(..n).unzip();
         *self.line.in_flight.borrow_mut() = tickets.clone();
         (tickets, items)
@@ -213,9 +221,26 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_write_that_goes_alone_ends_the_group_before_it_and_is_a_group_of_its_own() {
+        let line = line();
+        let mut a = line.join("a");
+        assert_eq!(step(&mut a), Some(Err(())));
+        let _b = line.join("b");
+        let _m = line.join("members");
+        let _c = line.join("c");
+        let alone = |t: &&str| *t == "members";
+        let (_, first) = a.take_group(8, alone);
+        assert_eq!(first, vec!["a", "b"]);
+        let (_, second) = a.take_group(8, alone);
+        assert_eq!(second, vec!["members"]);
+        let (_, third) = a.take_group(8, alone);
+        assert_eq!(third, vec!["c"]);
+    }
+
     /// Commits a group for the turn's holder: answers "<item> ok".
     fn commit(place: &Place<'_, &'static str, String>, max: usize) -> Vec<&'static str> {
-        let (tickets, items) = place.take_group(max);
+        let (tickets, items) = place.take_group(max, |_| false);
         place.answer_group(&tickets, items.iter().map(|i| format!("{i} ok")).collect());
         items
     }
@@ -233,7 +258,7 @@ mod tests {
         let line = line();
         let mut a = line.join("a");
         assert_eq!(step(&mut a), Some(Err(())));
-        let (tickets, _) = a.take_group(8);
+        let (tickets, _) = a.take_group(8, |_| false);
         let (mut b, mut c) = (line.join("b"), line.join("c"));
         let wakes = |n: usize| std::sync::Arc::new(Count(n.into()));
         let (woke_b, woke_c) = (wakes(0), wakes(0));
@@ -285,7 +310,7 @@ mod tests {
         let line = line();
         let mut a = line.join("a");
         assert_eq!(step(&mut a), Some(Err(())));
-        let (tickets, items) = a.take_group(8);
+        let (tickets, items) = a.take_group(8, |_| false);
         assert_eq!(items, vec!["a"]);
         // b and c arrive while a's group commits.
         let mut b = line.join("b");
@@ -332,7 +357,7 @@ mod tests {
         let mut a = line.join("a");
         assert_eq!(step(&mut a), Some(Err(())));
         let mut b = line.join("b");
-        let (_tickets, items) = a.take_group(8);
+        let (_tickets, items) = a.take_group(8, |_| false);
         assert_eq!(items, vec!["a", "b"]);
         let mut c = line.join("c");
         drop(a);
@@ -346,7 +371,7 @@ mod tests {
         let line = line();
         let mut a = line.join("a");
         assert_eq!(step(&mut a), Some(Err(())));
-        let (tickets, _) = a.take_group(8);
+        let (tickets, _) = a.take_group(8, |_| false);
         let b = line.join("b");
         let mut c = line.join("c");
         drop(b);
@@ -366,7 +391,7 @@ mod tests {
         let line = line();
         let mut a = line.join("a");
         assert_eq!(step(&mut a), Some(Err(())));
-        let (tickets, _) = a.take_group(8);
+        let (tickets, _) = a.take_group(8, |_| false);
         let mut b = line.join("b");
         let mut c = line.join("c");
         assert_eq!(step(&mut b), None);
@@ -382,7 +407,7 @@ mod tests {
         let line = line();
         let mut a = line.join("a");
         assert_eq!(step(&mut a), Some(Err(())));
-        let (tickets, _) = a.take_group(8);
+        let (tickets, _) = a.take_group(8, |_| false);
         drop(line.join("b"));
         drop(line.join("c"));
         a.answer_group(&tickets, vec!["a ok".into()]);

@@ -88,6 +88,7 @@ impl DurableObject for ChatRoom {
         }
         let reply = match req.json::<RoomRequest>().await {
             Ok(RoomRequest::Write { author, write }) => self.write(author, write).await,
+            Ok(RoomRequest::Presence) => return Response::from_json(&live::online(&self.state)),
             Ok(RoomRequest::ReadMoved(event)) => {
                 let frame = event_text("read.updated", &event);
                 live::broadcast(&self.state, &[frame], None, now_ms());
@@ -113,7 +114,7 @@ impl DurableObject for ChatRoom {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> worker::Result<()> {
-        live::on_frame(&self.env, &ws, message).await;
+        live::on_frame(&self.state, &self.env, &ws, message).await;
         Ok(())
     }
 
@@ -124,13 +125,13 @@ impl DurableObject for ChatRoom {
         reason: String,
         _was_clean: bool,
     ) -> worker::Result<()> {
-        live::on_close(&ws, code, reason);
+        live::on_close(&self.state, &ws, code, reason);
         Ok(())
     }
 
     async fn websocket_error(&self, ws: WebSocket, error: worker::Error) -> worker::Result<()> {
         console_error!("chat room socket error: {error}");
-        live::close(&ws, 1011, "socket error");
+        live::close(&self.state, &ws, 1011, "socket error");
         Ok(())
     }
 
@@ -138,7 +139,7 @@ impl DurableObject for ChatRoom {
     /// token expired (4001) and sets the alarm for the next expiry.
     async fn alarm(&self) -> worker::Result<Response> {
         self.catch_up_list().await?;
-        live::close_expired(&self.state).await?;
+        live::on_alarm(&self.state).await?;
         if let Some(next) = webhooks::deliver_due(&self.state, &self.env).await {
             live::set_alarm_at(&self.state, next).await?;
         }
@@ -162,11 +163,18 @@ impl ChatRoom {
                 line::Step::Answered(reply) => return reply,
                 line::Step::Commit => {}
             }
-            let (tickets, group) = place.take_group(MAX_GROUP);
+            let (tickets, group) =
+                place.take_group(MAX_GROUP, |q| matches!(q.write, Write::Members { .. }));
             if group.is_empty() {
                 return failed(ApiError::internal("chat room: a queued write went missing"));
             }
-            let replies = self.commit_group(&group).await;
+            let replies = match &group[..] {
+                [only @ Queued {
+                    write: Write::Members { chat_id, change },
+                    ..
+                }] => vec![self.commit_members(only, chat_id, change).await],
+                _ => self.commit_group(&group).await,
+            };
             let behind = replies.iter().any(|reply| reply.list_behind);
             // Answered first: the writers need not wait for the catch-up's storage write.
             place.answer_group(&tickets, replies);
@@ -251,6 +259,69 @@ impl ChatRoom {
         replies
     }
 
+    /// Commits a change of the group's members alone: its decision reads the chat first (one round
+    /// trip), then one batch writes it with its `system` message, which is announced and queued for
+    /// the webhooks like any other message. Sockets of users no longer members close with 4003.
+    async fn commit_members(
+        &self,
+        queued: &Queued,
+        chat_id: &crate::domain::ids::ChatId,
+        change: &crate::domain::members::MemberChange,
+    ) -> RoomReply {
+        let Author::User(caller) = &queued.author else {
+            return failed(ApiError::forbidden(
+                "only users change a chat's members and title",
+            ));
+        };
+        let db = match self.env.d1("DB") {
+            Ok(db) => Db::new(&db, SessionStart::Primary),
+            Err(e) => Err(ApiError::internal(format!("D1 binding DB: {e}"))),
+        };
+        let db = match db {
+            Ok(db) => db,
+            Err(e) => return failed(e),
+        };
+        let listening = !self.state.get_websockets().is_empty();
+        let outcome =
+            crate::store::members::change(&db, &caller.id, chat_id, change, now_ms(), listening)
+                .await;
+        let reply = match outcome {
+            Ok(None) => RoomReply {
+                outcome: Ok(None),
+                cost: db.cost(),
+                bookmark: db.bookmark(),
+                list_behind: false,
+            },
+            Ok(Some(stored)) => {
+                let mut reply = self.reply(queued, Ok(stored), db.cost(), db.bookmark(), listening);
+                reply.cost = db.cost();
+                reply
+            }
+            Err(e) => RoomReply {
+                outcome: Err(e),
+                cost: db.cost(),
+                bookmark: db.bookmark(),
+                list_behind: false,
+            },
+        };
+        if reply.outcome.as_ref().is_ok_and(Option::is_some) {
+            let hooks = match keys::hooks_statement(&db, chat_id.as_str()) {
+                Ok(statement) => db.all(statement).await.and_then(|r| keys::hooks(&r)),
+                Err(e) => Err(e),
+            };
+            self.queue_webhooks(
+                std::slice::from_ref(queued),
+                std::slice::from_ref(&reply),
+                hooks,
+            )
+            .await;
+        }
+        RoomReply {
+            cost: db.cost(),
+            ..reply
+        }
+    }
+
     /// Records the webhook deliveries of a group's committed writes (in the object's storage, before
     /// the writes are answered) and sets the alarm that sends them.
     async fn queue_webhooks(
@@ -273,7 +344,12 @@ impl ChatRoom {
             .zip(replies)
             .enumerate()
             .filter_map(|(i, (queued, reply))| {
-                let written = reply.outcome.as_ref().ok().filter(|w| !w.replayed)?;
+                let written = reply
+                    .outcome
+                    .as_ref()
+                    .ok()
+                    .and_then(Option::as_ref)
+                    .filter(|w| !w.replayed)?;
                 event(queued, written, commit_ms, i)
                     .map_err(|e| console_error!("chat room: webhook event: {e}"))
                     .ok()
@@ -347,9 +423,11 @@ impl ChatRoom {
             let cost = db.cost() - before;
             replies.push(self.reply(queued, outcome, cost, db.bookmark(), listening));
         }
-        let committed = replies
-            .iter()
-            .any(|r| r.outcome.as_ref().is_ok_and(|w| !w.replayed));
+        let committed = replies.iter().any(|r| {
+            r.outcome
+                .as_ref()
+                .is_ok_and(|w| w.as_ref().is_some_and(|w| !w.replayed))
+        });
         if committed {
             let chat = group[0].write.chat_id().as_str();
             let hooks = match keys::hooks_statement(db, chat) {
@@ -376,7 +454,7 @@ impl ChatRoom {
             if listening && stored.committed {
                 self.announce(&queued.author, &queued.write, &written, &stored.read_marks);
             }
-            written
+            Some(written)
         });
         RoomReply {
             outcome,
@@ -396,7 +474,15 @@ impl ChatRoom {
             write.event_name(),
             &views::Message::new(row, read_by),
         )];
-        if let (Author::User(caller), 201) = (author, write.success_status()) {
+        let members: Vec<&str> = marks.iter().map(|(user, _)| user.as_str()).collect();
+        // A user's new message moves their read mark to it; so does a chat event, for an actor who is
+        // still a member.
+        let moves_mark = match (author, write) {
+            (Author::User(_), Write::Send { .. } | Write::Transfer(_)) => true,
+            (Author::User(caller), Write::Members { .. }) => members.contains(&caller.id.as_str()),
+            _ => false,
+        };
+        if let (Author::User(caller), true) = (author, moves_mark) {
             let moved = ReadEvent {
                 chat_id: write.chat_id().clone(),
                 user_id: caller.id.clone(),
@@ -404,8 +490,9 @@ impl ChatRoom {
             };
             frames.push(event_text("read.updated", &moved));
         }
-        let members: Vec<&str> = marks.iter().map(|(user, _)| user.as_str()).collect();
-        let members = (!members.is_empty()).then_some(members.as_slice());
+        // A membership change knows its members even when none is left.
+        let known = !members.is_empty() || matches!(write, Write::Members { .. });
+        let members = known.then_some(members.as_slice());
         live::broadcast(&self.state, &frames, members, now_ms());
     }
 }
@@ -430,6 +517,9 @@ fn plan<'a>(db: &Db, author: &'a Author, write: &'a Write, with_marks: bool) -> 
             },
             _,
         ) => writes::change_plan(db, author, chat_id, message_id, change, now_ms()),
+        (Write::Members { .. }, _) => Err(ApiError::internal(
+            "chat room: a change of members is committed alone",
+        )),
     }
 }
 

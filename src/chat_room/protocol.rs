@@ -12,6 +12,7 @@ use crate::auth::Author;
 use crate::domain::credits::NewTransfer;
 use crate::domain::ids::{ChatId, MessageId, UserId};
 pub use crate::domain::live::MessageEvent;
+use crate::domain::members::MemberChange;
 use crate::domain::message::{Change, NewMessage, SenderRole};
 use crate::error::ApiError;
 use crate::store::rows::MessageRow;
@@ -29,6 +30,8 @@ pub enum RoomRequest {
     Write { author: Author, write: Write },
     /// A read mark moved (the worker committed it): tell the chat's live sockets.
     ReadMoved(ReadEvent),
+    /// Who has a socket open: answered with the users' ids (`Vec<String>`), each once.
+    Presence,
 }
 
 /// A write of one chat: every one goes through the chat's Durable Object.
@@ -48,6 +51,13 @@ pub enum Write {
         message_id: MessageId,
         change: Change,
     },
+    /// A change of the group's members, roles or title (committed alone in its group: its decision
+    /// reads the chat first).
+    #[serde(rename_all = "camelCase")]
+    Members {
+        chat_id: ChatId,
+        change: MemberChange,
+    },
 }
 
 impl Write {
@@ -55,7 +65,7 @@ impl Write {
         match self {
             Write::Send { message, .. } => &message.chat_id,
             Write::Transfer(transfer) => &transfer.chat_id,
-            Write::Change { chat_id, .. } => chat_id,
+            Write::Change { chat_id, .. } | Write::Members { chat_id, .. } => chat_id,
         }
     }
 
@@ -64,14 +74,16 @@ impl Write {
     pub fn success_status(&self) -> u16 {
         match self {
             Write::Send { .. } | Write::Transfer(_) => 201,
-            Write::Change { .. } => 200,
+            Write::Change { .. } | Write::Members { .. } => 200,
         }
     }
 
     /// The live event a committed write sends.
     pub fn event(&self) -> MessageEvent {
         match self {
-            Write::Send { .. } | Write::Transfer(_) => MessageEvent::Created,
+            Write::Send { .. } | Write::Transfer(_) | Write::Members { .. } => {
+                MessageEvent::Created
+            }
             Write::Change {
                 change: Change::Edit(_),
                 ..
@@ -91,7 +103,8 @@ impl Write {
 /// The object's answer to a `RoomRequest::Write`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomReply {
-    pub outcome: Result<Written, ApiError>,
+    /// The write as stored; `None` for a change of members that altered nothing (nothing written).
+    pub outcome: Result<Option<Written>, ApiError>,
     /// The D1 work the object did for this request, for the worker's `X-D1-*` headers.
     pub cost: Cost,
     /// The bookmark of the write's D1 session, for the worker's `X-D1-Bookmark`.
@@ -128,6 +141,39 @@ pub struct ReadEvent {
     pub last_read_sequence: i64,
 }
 
+/// `{"event": "typing", "data": {...}}`: someone else in the chat started or stopped typing.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingEvent<'a> {
+    #[schemars(with = "ChatId")]
+    pub chat_id: &'a ChatId,
+    #[schemars(with = "UserId")]
+    pub user_id: &'a UserId,
+    pub typing: bool,
+}
+
+/// `{"event": "presence", "data": {...}}`: a user's first socket to the chat opened, or its last closed.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceEvent<'a> {
+    #[schemars(with = "ChatId")]
+    pub chat_id: &'a ChatId,
+    #[schemars(with = "UserId")]
+    pub user_id: &'a UserId,
+    pub online: bool,
+}
+
+/// `{"event": "presence.snapshot", "data": {...}}`: right after the handshake, who is online (the
+/// socket's own user included).
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceSnapshot<'a> {
+    #[schemars(with = "ChatId")]
+    pub chat_id: &'a ChatId,
+    #[schemars(with = "Vec<UserId>")]
+    pub online: Vec<String>,
+}
+
 /// A server-to-client frame on the chat's WebSocket, in the document (`LiveEvent`): the frames are
 /// `Event`s built from these names and values.
 #[derive(JsonSchema)]
@@ -143,6 +189,39 @@ pub enum LiveEvent<'a> {
         event: ReadUpdated,
         data: ReadEvent,
     },
+    Typing {
+        event: TypingName,
+        data: TypingEvent<'a>,
+    },
+    Presence {
+        event: PresenceName,
+        data: PresenceEvent<'a>,
+    },
+    Snapshot {
+        event: SnapshotName,
+        data: PresenceSnapshot<'a>,
+    },
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub enum TypingName {
+    #[serde(rename = "typing")]
+    Typing,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub enum PresenceName {
+    #[serde(rename = "presence")]
+    Presence,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub enum SnapshotName {
+    #[serde(rename = "presence.snapshot")]
+    Snapshot,
 }
 
 /// The name of a read mark's event.

@@ -183,6 +183,21 @@ impl NewChat {
 pub struct ChatListQuery {
     pub page: PageRequest,
     pub project: Option<ProjectId>,
+    /// `?archived=true`: only the archived chats (else only the others).
+    pub archived: bool,
+}
+
+impl ChatListQuery {
+    /// The key of the `chat_list` entries and `chat_counts` row this list reads: `''` (all chats) or
+    /// the project, `'!'`-prefixed for the archived ones (migration 0007).
+    pub fn list_key(&self) -> String {
+        let project = self.project.as_ref().map_or("", ProjectId::as_str);
+        if self.archived {
+            format!("!{project}")
+        } else {
+            project.to_string()
+        }
+    }
 }
 
 /// `GET /api/v1/chats`'s query.
@@ -198,6 +213,9 @@ pub struct ChatListParams {
     /// Only the caller's chats of this project.
     #[schemars(with = "Option<ProjectId>")]
     pub project_id: Option<String>,
+    /// true: only the caller's archived chats; false or absent: the others.
+    #[schemars(with = "Option<bool>")]
+    pub archived: Option<String>,
 }
 
 impl TryFrom<ChatListParams> for ChatListQuery {
@@ -211,9 +229,21 @@ impl TryFrom<ChatListParams> for ChatListQuery {
             .project_id
             .as_deref()
             .and_then(|p| check.check(ProjectId::parse(p, "projectId")));
+        let archived = match query.archived.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                check.error("archived must be true or false");
+                false
+            }
+        };
         check.finish()?;
         let page = page.ok_or_else(|| ApiError::bad_request("invalid page query"))?;
-        Ok(ChatListQuery { page, project })
+        Ok(ChatListQuery {
+            page,
+            project,
+            archived,
+        })
     }
 }
 

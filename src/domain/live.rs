@@ -75,7 +75,25 @@ pub struct LiveSocket {
     pub window_start_ms: i64,
     #[serde(default)]
     pub frames_in_window: u32,
+    /// Until when (epoch ms) this socket's user is typing; 0: not typing. A `true` lapses after
+    /// `TYPING_LAPSE_MS` (the object's alarm sends the `false`).
+    #[serde(default)]
+    pub typing_until: i64,
+    /// Whether the user may be shown online: their availabilityStatus was not `offline` when the socket
+    /// opened (a later change shows in `GET /presence`, read from D1, and on the next socket).
+    #[serde(default = "shown_by_default")]
+    pub shown: bool,
+    /// The server closed this socket (its presence was announced gone then).
+    #[serde(default)]
+    pub closed: bool,
 }
+
+fn shown_by_default() -> bool {
+    true
+}
+
+/// How long a `{"typing": true}` holds without another (API.md "Typing and presence").
+pub const TYPING_LAPSE_MS: i64 = 6_000;
 
 impl LiveSocket {
     /// Counts a client frame received at `now_ms`; `false` once the client is past
@@ -93,7 +111,12 @@ impl LiveSocket {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientFrame {
     Ping(Value),
-    MessageList { id: Value, query: CursorQuery },
+    /// `{"typing": true | false}`.
+    Typing(bool),
+    MessageList {
+        id: Value,
+        query: CursorQuery,
+    },
 }
 
 /// A frame that could not be served: answered with `{"response": {"id", "error": {"status", "message"}}}`.
@@ -130,6 +153,12 @@ pub fn parse_frame(text: &str, chat: &ChatId) -> Result<ClientFrame, FrameError>
     };
     if let Some(ping) = object.get("ping") {
         return Ok(ClientFrame::Ping(ping.clone()));
+    }
+    if let Some(typing) = object.get("typing") {
+        return match typing {
+            Value::Bool(b) => Ok(ClientFrame::Typing(*b)),
+            _ => Err(FrameError::bad(&none, "typing must be true or false")),
+        };
     }
     let (id, request) = request_of(object)?;
     let list = match request.get("message_list") {
@@ -310,6 +339,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn typing_frames_are_booleans() {
+        let chat = ChatId::parse("0123456789abcdef01234567", "chatId").unwrap();
+        assert_eq!(
+            parse_frame(r#"{"typing":true}"#, &chat),
+            Ok(ClientFrame::Typing(true))
+        );
+        assert_eq!(
+            parse_frame(r#"{"typing":false}"#, &chat),
+            Ok(ClientFrame::Typing(false))
+        );
+        for bad in [
+            r#"{"typing":1}"#,
+            r#"{"typing":"yes"}"#,
+            r#"{"typing":null}"#,
+        ] {
+            assert_eq!(parse_frame(bad, &chat).unwrap_err().status, 400, "{bad}");
+        }
+        // Attachments written before typing and presence existed still read.
+        let old: LiveSocket = serde_json::from_str(
+            r#"{"user":"u","chat":"0123456789abcdef01234567","expires_at_ms":5}"#,
+        )
+        .unwrap();
+        assert!(old.shown && !old.closed && old.typing_until == 0);
+    }
+
+    #[test]
     fn twenty_frames_per_ten_seconds_pass_the_twenty_first_does_not() {
         let mut socket = LiveSocket {
             user: UserId::parse("u", "sub").unwrap(),
@@ -317,6 +372,9 @@ mod tests {
             expires_at_ms: 0,
             window_start_ms: 0,
             frames_in_window: 0,
+            typing_until: 0,
+            shown: true,
+            closed: false,
         };
         let start = 1_000_000;
         for i in 0..20 {

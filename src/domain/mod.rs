@@ -8,6 +8,7 @@ pub mod input;
 pub mod keys;
 pub mod listing;
 pub mod live;
+pub mod members;
 pub mod message;
 pub mod pagination;
 pub mod surfaces;

@@ -20,11 +20,12 @@ pub async fn create_chat(req: &mut Request, ctx: &Ctx, caller: &Caller) -> Resul
 }
 
 pub async fn list_chats(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Reply> {
-    let ChatListQuery { page, project } = ChatListQuery::try_from(query::<ChatListParams>(req)?)?;
-    let (records, total) = chat_list::page(&ctx.db, &caller.id, page, project.as_ref()).await?;
+    let list = ChatListQuery::try_from(query::<ChatListParams>(req)?)?;
+    let (records, total) =
+        chat_list::page(&ctx.db, &caller.id, list.page, &list.list_key()).await?;
     Reply::ok(&views::ChatList {
         chats: records.iter().map(views::Chat::new).collect(),
-        info: PageInfo::new(page, total),
+        info: PageInfo::new(list.page, total),
     })
 }
 

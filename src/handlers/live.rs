@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::chat_room::client;
 use crate::context::Ctx;
 use crate::domain::ids::ChatId;
+use crate::domain::user::Availability;
 use crate::error::{ApiError, Result};
 use crate::http::{header, Reply};
 use crate::store::chats;
@@ -24,10 +25,11 @@ pub async fn open(req: &Request, ctx: &Ctx, caller: &Caller, chat_id: &ChatId) -
             "this endpoint opens a WebSocket: send Upgrade: websocket",
         ));
     }
-    if !chats::is_member(&ctx.db, &caller.id, chat_id).await? {
-        return Err(ApiError::not_found("chat"));
-    }
+    let availability = chats::membership(&ctx.db, &caller.id, chat_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("chat"))?;
+    let shown = availability != Availability::Offline;
     Ok(Reply::upgrade(
-        client::open_live(ctx, caller, chat_id).await?,
+        client::open_live(ctx, caller, chat_id, shown).await?,
     ))
 }

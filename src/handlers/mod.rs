@@ -6,6 +6,7 @@ pub mod chats;
 pub mod credits;
 pub mod health;
 pub mod live;
+pub mod members;
 pub mod messages;
 pub mod surfaces;
 pub mod users;
@@ -107,6 +108,17 @@ async fn user_route(
         UserRoute::MarkRead(chat_id) => messages::mark_read(req, ctx, caller, &chat_id).await,
         UserRoute::CreditTransfer => credits::credit_transfer(req, ctx, caller).await,
         UserRoute::Ledger => credits::ledger(req, ctx, caller).await,
+        UserRoute::Unread => members::unread(ctx, caller).await,
+        UserRoute::AddMembers(chat_id) => members::add(req, ctx, caller, &chat_id).await,
+        UserRoute::RemoveMember(chat_id, user) => {
+            members::remove(ctx, caller, &chat_id, user).await
+        }
+        UserRoute::SetRole(chat_id, user) => {
+            members::set_role(req, ctx, caller, &chat_id, user).await
+        }
+        UserRoute::RenameChat(chat_id) => members::rename(req, ctx, caller, &chat_id).await,
+        UserRoute::MySettings(chat_id) => members::settings(req, ctx, caller, &chat_id).await,
+        UserRoute::Presence(chat_id) => members::presence(ctx, caller, &chat_id).await,
     }
 }
 

@@ -219,6 +219,7 @@ fn path_parameters(pattern: &str) -> Vec<Value> {
         .map(|name| {
             let schema = match name {
                 "projectId" => "ProjectId",
+                "userId" => "UserId",
                 _ => "ObjectId",
             };
             json!({

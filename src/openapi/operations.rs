@@ -8,6 +8,7 @@ use crate::domain::chat::{ChatListParams, NewChatBody};
 use crate::domain::credits::{NewGrantBody, NewTransferBody};
 use crate::domain::cursor::MessageListQuery;
 use crate::domain::keys::{NewApiKeyBody, WebhookChangeBody};
+use crate::domain::members::{ChatChangeBody, NewMembersBody, RoleChangeBody, SettingsBody};
 use crate::domain::message::{EditBody, NewMessageBody, ReadMarkBody};
 use crate::domain::pagination::PageQuery;
 use crate::domain::surfaces::{AssistantQuery, AssistantSendBody, ProjectQuery, SessionQuery};
@@ -120,6 +121,102 @@ pub const GET_CHAT: Operation = Operation {
         "getChat",
         "chats",
         "One chat of the caller, or in a service key's reach.",
+    )
+};
+
+pub const GET_UNREAD: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "The caller's unread totals over the chats not muted.",
+        schema::<views::Unread>,
+    )],
+    ..op(
+        "getUnread",
+        "chats",
+        "Total unread for an app's badge: exact, one D1 round trip, at most 2 rows read per chat.",
+    )
+};
+
+pub const UPDATE_CHAT: Operation = Operation {
+    body: Some((schema::<ChatChangeBody>, true)),
+    success: &[Success::json(
+        200,
+        "The chat (unchanged when the title is the same).",
+        schema::<views::Chat>,
+    )],
+    errors: &[422],
+    ..op("updateChat", "members", "Rename a group (owner, admin).")
+};
+
+pub const UPDATE_MY_SETTINGS: Operation = Operation {
+    body: Some((schema::<SettingsBody>, true)),
+    success: &[Success::json(
+        200,
+        "The chat with the caller's new settings.",
+        schema::<views::Chat>,
+    )],
+    ..op(
+        "updateMySettings",
+        "members",
+        "Mute or archive a chat, for the caller only.",
+    )
+};
+
+pub const ADD_MEMBERS: Operation = Operation {
+    body: Some((schema::<NewMembersBody>, true)),
+    success: &[Success::json(
+        200,
+        "The chat with its members now.",
+        schema::<views::Chat>,
+    )],
+    errors: &[422],
+    ..op(
+        "addMembers",
+        "members",
+        "Add members to a group (owner, admin).",
+    )
+};
+
+pub const REMOVE_MEMBER: Operation = Operation {
+    success: &[Success {
+        status: 204,
+        description: "Removed (or left).",
+        body: None,
+        headers: &[],
+    }],
+    errors: &[422],
+    ..op(
+        "removeMember",
+        "members",
+        "Remove a member (owner: anyone but self; admin: members), or leave (your own id).",
+    )
+};
+
+pub const SET_MEMBER_ROLE: Operation = Operation {
+    body: Some((schema::<RoleChangeBody>, true)),
+    success: &[Success::json(
+        200,
+        "The chat with the new roles.",
+        schema::<views::Chat>,
+    )],
+    errors: &[422],
+    ..op(
+        "setMemberRole",
+        "members",
+        "Set a member's role (owner); naming a new owner hands ownership over.",
+    )
+};
+
+pub const GET_PRESENCE: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "Who has a live socket open.",
+        schema::<views::Presence>,
+    )],
+    ..op(
+        "getPresence",
+        "live",
+        "Who is online in the chat (never a user whose availability is offline).",
     )
 };
 
@@ -377,6 +474,13 @@ pub const OPERATIONS: &[Operation] = &[
     LIST_CHATS,
     CREATE_CHAT,
     GET_CHAT,
+    GET_UNREAD,
+    UPDATE_CHAT,
+    UPDATE_MY_SETTINGS,
+    ADD_MEMBERS,
+    REMOVE_MEMBER,
+    SET_MEMBER_ROLE,
+    GET_PRESENCE,
     OPEN_LIVE,
     SEND_MESSAGE,
     LIST_MESSAGES,

@@ -12,7 +12,7 @@
 use super::rows::{ChatRecord, ChatRow};
 use super::sql::{concatcp, MESSAGE_JSON, PARTICIPANTS_OF_ROW};
 use super::{first, nth, rows, Db};
-use crate::domain::ids::{ProjectId, UserId};
+use crate::domain::ids::UserId;
 use crate::domain::pagination::PageRequest;
 use crate::error::Result;
 
@@ -47,11 +47,21 @@ pub const REFRESH_SET: &str = concatcp!(
 pub const LIST_MOVE_SQL: &str =
     "UPDATE chat_list SET activity_at = (SELECT list_at FROM chats WHERE id = ?1)
      WHERE (user_id, list_key, activity_at, chat_id) IN (
-       SELECT p.user_id, k.list_key, c.list_prev_at, c.id
+       SELECT p.user_id, CASE WHEN p.archived = 1 THEN '!' || k.list_key ELSE k.list_key END,
+              c.list_prev_at, c.id
        FROM chats c JOIN chat_participants p ON p.chat_id = c.id
        JOIN (SELECT '' AS list_key
              UNION ALL SELECT project_id FROM chats WHERE id = ?1 AND project_id IS NOT NULL) k
        WHERE c.id = ?1 AND c.list_at <> c.list_prev_at)";
+
+/// A new message ?3 of chat ?1 from ?2 brings the chat back to the list of each other member who
+/// archived it (API.md "Members and roles"), unless it is a `system` one (a chat event, or a service
+/// key's `senderRole: system`). The trigger `chat_list_on_archive` moves their entries and counts.
+/// Reads the chat's archived members only (an empty index range when nobody archived it). Before
+/// `LIST_MOVE_SQL`, which then finds the entries under their new key.
+pub const UNARCHIVE_SQL: &str = "UPDATE chat_participants SET archived = 0
+     WHERE chat_id = ?1 AND archived = 1 AND user_id <> ?2
+       AND EXISTS (SELECT 1 FROM messages WHERE id = ?3 AND sender_role <> 'system')";
 
 /// The chat's Durable Object's catch-up, within 5 s of a group's last send: chat ?1's `list_at` moves
 /// to its activity time (when it is behind), then `LIST_MOVE_SQL` moves the entries.
@@ -69,7 +79,7 @@ pub async fn catch_up(db: &Db, chat: &str) -> Result<()> {
     .map(|_| ())
 }
 
-/// A page of the list ?4 (`''`: all chats; else a project) of the caller ?1, most recently active
+/// A page of the list ?4 (`''`: all chats; else a project; `'!'`-prefixed: archived) of the caller ?1, most recently active
 /// first: a range of the caller's chat_list entries (the cost does not grow with the number of chats),
 /// `LIMIT ?2 OFFSET ?3`, each with its participants and last message as correlated subqueries, so they
 /// run for the page's rows only (a `WITH page` co-routine read every page row a second time). The
@@ -93,20 +103,20 @@ pub const CHAT_LIST_SQL: &str = concatcp!(
 pub const CHAT_COUNT_SQL: &str =
     "SELECT chats AS total FROM chat_counts WHERE user_id = ?1 AND project_id = ?2";
 
-/// A page of the caller's chats (of one project, if given), decoded, and their total count. One round
-/// trip.
+/// A page of the caller's list `list_key` (`ChatListQuery::list_key`: all chats or a project's, archived
+/// or not), decoded, and its total count. One round trip.
 pub async fn page(
     db: &Db,
     caller: &UserId,
     page: PageRequest,
-    project: Option<&ProjectId>,
+    list_key: &str,
 ) -> Result<(Vec<ChatRecord>, i64)> {
     #[derive(serde::Deserialize)]
     struct Total {
         total: i64,
     }
     let me = caller.as_str().into();
-    let list = project.map_or("", ProjectId::as_str).into();
+    let list = list_key.into();
     let results = db
         .batch(vec![
             db.statement(CHAT_COUNT_SQL, &[me, list])?,
@@ -121,11 +131,14 @@ pub async fn page(
         .into_iter()
         .map(|row| {
             let mut chat = row.decode()?;
-            chat.row.my_read_seq = chat
+            let me = chat
                 .participants
                 .iter()
-                .find(|p| p.user_id == caller.as_str())
-                .map_or(chat.row.last_seq, |p| p.last_read_seq);
+                .find(|p| p.user_id == caller.as_str());
+            chat.row.my_read_seq = me.map_or(chat.row.last_seq, |p| p.last_read_seq);
+            chat.row.my_role = me.and_then(|p| p.role);
+            chat.row.my_muted = me.map_or(0, |p| p.muted);
+            chat.row.my_archived = me.map_or(0, |p| p.archived);
             Ok(chat)
         })
         .collect::<Result<Vec<_>>>()?;

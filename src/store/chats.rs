@@ -8,6 +8,7 @@ use super::{changes, first, nth, read_in_reach, Db, Reach};
 use crate::auth::Caller;
 use crate::domain::chat::NewChat;
 use crate::domain::ids::{ChatId, ProjectId, UserId};
+use crate::domain::members::Settings;
 use crate::error::{ApiError, Result};
 
 /// A chat's participants and last message, after its columns: correlated subqueries, so they run for
@@ -24,7 +25,8 @@ const CHAT_EXTRAS: &str = concatcp!(
 /// the membership `me` follows.
 const MY_CHAT: &str = concatcp!(
     "SELECT c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at, c.created_at,
-            c.updated_at, me.last_read_seq AS my_read_seq, me.activity_at AS list_at",
+            c.updated_at, me.last_read_seq AS my_read_seq, me.activity_at AS list_at,
+            me.role AS my_role, me.muted AS my_muted, me.archived AS my_archived",
     CHAT_EXTRAS,
     "FROM chat_participants me JOIN chats c ON c.id = me.chat_id
      WHERE me.user_id = ?1 AND "
@@ -43,7 +45,8 @@ pub const DIRECT_CHAT_FOR_CALLER_SQL: &str = concatcp!(
 /// against the row's project). ?1 chat.
 pub const CHAT_SQL: &str = concatcp!(
     "SELECT c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at, c.created_at,
-            c.updated_at, c.last_seq AS my_read_seq, c.last_activity_at AS list_at",
+            c.updated_at, c.last_seq AS my_read_seq, c.last_activity_at AS list_at,
+            NULL AS my_role, 0 AS my_muted, 0 AS my_archived",
     CHAT_EXTRAS,
     "FROM chats c WHERE c.id = ?1"
 );
@@ -70,14 +73,16 @@ pub const INSERT_CHAT_SQL: &str =
      ON CONFLICT (direct_key) DO NOTHING";
 
 /// The participants of a chat created in the same batch, with copies of their profiles, the chat's
-/// activity time (its creation) and project. ?1 chat, ?2 now, ?3 the user ids as a JSON array,
-/// ?4 project.
+/// activity time (its creation) and project; the creator ?5 of a group is its owner, everyone else a
+/// member. ?1 chat, ?2 now, ?3 the user ids as a JSON array, ?4 project.
 pub const INSERT_PARTICIPANTS_SQL: &str =
     "INSERT INTO chat_participants (chat_id, user_id, last_read_seq, joined_at, username, photo_id,
                                     photo_url, photo_type, availability, first_name, activity_at,
-                                    project_id)
+                                    project_id, role)
      SELECT ?1, u.id, 0, ?2, u.username, u.photo_id, u.photo_url, u.photo_type, u.availability,
-            u.first_name, ?2, ?4
+            u.first_name, ?2, ?4,
+            CASE WHEN u.id = ?5 AND (SELECT type FROM chats WHERE id = ?1) = 'group' THEN 'owner'
+                 ELSE 'member' END
      FROM json_each(?3) AS j JOIN users u ON u.id = j.value
      WHERE EXISTS (SELECT 1 FROM chats WHERE id = ?1)
      ON CONFLICT DO NOTHING";
@@ -119,6 +124,7 @@ pub async fn create(
                 now_ms.into(),
                 everyone_json.as_str().into(),
                 new_chat.project.as_ref().map(ProjectId::as_str).into(),
+                me.into(),
             ],
         )?,
         match &direct_key {
@@ -134,21 +140,27 @@ pub async fn create(
     Ok((row, created))
 }
 
-/// Whether the user participates in the chat. ?1 chat, ?2 user. One row read.
+/// The user's membership of the chat, with the availability its profile copy holds. ?1 chat, ?2 user.
+/// One row read.
 pub const IS_PARTICIPANT_SQL: &str =
-    "SELECT 1 AS one FROM chat_participants WHERE chat_id = ?1 AND user_id = ?2";
+    "SELECT availability FROM chat_participants WHERE chat_id = ?1 AND user_id = ?2";
 
-/// Whether `user` participates in the chat. One round trip, one row read.
-pub async fn is_member(db: &Db, user: &UserId, chat_id: &ChatId) -> Result<bool> {
+/// `user`'s availability if they participate in the chat, else `None`. One round trip, one row read.
+pub async fn membership(
+    db: &Db,
+    user: &UserId,
+    chat_id: &ChatId,
+) -> Result<Option<crate::domain::user::Availability>> {
+    #[derive(serde::Deserialize)]
+    struct Member {
+        availability: crate::domain::user::Availability,
+    }
     let statement = db.statement(
         IS_PARTICIPANT_SQL,
         &[chat_id.as_str().into(), user.as_str().into()],
     )?;
-    Ok(!db
-        .all(statement)
-        .await?
-        .results::<serde_json::Value>()?
-        .is_empty())
+    let member: Option<Member> = first(&db.all(statement).await?)?;
+    Ok(member.map(|m| m.availability))
 }
 
 /// Moves read mark of user ?2 in chat ?1 forward to ?3 (NULL: the chat's last message); a mark past
@@ -195,4 +207,101 @@ pub async fn mark_read(
         last_seq: m.last_seq,
         moved,
     }))
+}
+
+/// The caller ?2's own settings of chat ?1: muted ?3 and archived ?4 (0 or 1; NULL: unchanged). The
+/// trigger `chat_list_on_archive` moves the chat between the caller's lists.
+pub const SETTINGS_SQL: &str = "UPDATE chat_participants
+     SET muted = COALESCE(?3, muted), archived = COALESCE(?4, archived)
+     WHERE chat_id = ?1 AND user_id = ?2";
+
+/// Changes the caller's own settings of a chat and reads the chat back as the caller sees it; `None`
+/// when the caller is not in it. One round trip.
+pub async fn change_settings(
+    db: &Db,
+    caller: &UserId,
+    chat_id: &ChatId,
+    settings: Settings,
+) -> Result<Option<ChatRow>> {
+    let (chat, me) = (chat_id.as_str(), caller.as_str());
+    let flag = |b: Option<bool>| b.map(i64::from);
+    let results = db
+        .batch(vec![
+            db.statement(
+                SETTINGS_SQL,
+                &[
+                    chat.into(),
+                    me.into(),
+                    flag(settings.muted).into(),
+                    flag(settings.archived).into(),
+                ],
+            )?,
+            db.statement(CHAT_FOR_CALLER_SQL, &[me.into(), chat.into()])?,
+        ])
+        .await?;
+    first(nth(&results, 1)?)
+}
+
+/// The caller ?1's unread totals over the chats not muted: one range of `chat_participants_by_user`
+/// (covering the read mark) and each chat's row, so at most 2 rows read per chat. Mentions come with
+/// the interactions issue (0 until then).
+pub const UNREAD_SQL: &str =
+    "SELECT COALESCE(SUM(MAX(c.last_seq - p.last_read_seq, 0)), 0) AS total_unread,
+            COALESCE(SUM(c.last_seq > p.last_read_seq), 0) AS chats_with_unread,
+            0 AS unread_mentions
+     FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+     WHERE p.user_id = ?1 AND p.muted = 0";
+
+/// The caller's unread totals (`GET /api/v1/users/me/unread`).
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+pub struct Unread {
+    pub total_unread: i64,
+    pub chats_with_unread: i64,
+    pub unread_mentions: i64,
+}
+
+/// One round trip.
+pub async fn unread(db: &Db, caller: &UserId) -> Result<Unread> {
+    let result = db
+        .all(db.statement(UNREAD_SQL, &[caller.as_str().into()])?)
+        .await?;
+    Ok(first(&result)?.unwrap_or(Unread {
+        total_unread: 0,
+        chats_with_unread: 0,
+        unread_mentions: 0,
+    }))
+}
+
+/// Of users ?3 (a JSON array of ids, the chat's live sockets), the members of chat ?1 who are not
+/// `offline`, as a JSON array; no row unless the caller ?2 is a member.
+pub const SHOWN_ONLINE_SQL: &str =
+    "SELECT (SELECT json_group_array(p.user_id) FROM chat_participants p
+             WHERE p.chat_id = ?1 AND p.user_id IN (SELECT value FROM json_each(?3))
+               AND p.availability <> 'offline') AS online
+     FROM chat_participants me WHERE me.chat_id = ?1 AND me.user_id = ?2";
+
+/// Who of `online` the caller may be shown online in the chat; `None` when the caller is not in it.
+/// One round trip.
+pub async fn shown_online(
+    db: &Db,
+    caller: &UserId,
+    chat_id: &ChatId,
+    online: &[String],
+) -> Result<Option<Vec<String>>> {
+    #[derive(serde::Deserialize)]
+    struct Online {
+        online: String,
+    }
+    let ids = serde_json::to_string(online)?;
+    let statement = db.statement(
+        SHOWN_ONLINE_SQL,
+        &[
+            chat_id.as_str().into(),
+            caller.as_str().into(),
+            ids.as_str().into(),
+        ],
+    )?;
+    let row: Option<Online> = first(&db.all(statement).await?)?;
+    row.map(|r| Ok(serde_json::from_str(&r.online)?))
+        .transpose()
 }

@@ -11,7 +11,7 @@
 use serde::Deserialize;
 use worker::{D1PreparedStatement, D1Result};
 
-use super::chat_list::{LIST_MOVE_SQL, REFRESH_SET};
+use super::chat_list::{LIST_MOVE_SQL, REFRESH_SET, UNARCHIVE_SQL};
 use super::rows::MessageRow;
 use super::sql::{concatcp, CHANGE_STAMP, IS_MEMBER, MESSAGE_COLUMNS};
 use super::users::{claim_profile, ClaimedProfile};
@@ -222,6 +222,7 @@ fn transfer_statements(
         line(sender, "transfer_out", -t.amount, recipient)?,
         line(recipient, "transfer_in", t.amount, sender)?,
         db.statement(SEND_READ_MARK_SQL, &[chat, sender, message])?,
+        db.statement(UNARCHIVE_SQL, &[chat, sender, message])?,
         db.statement(LIST_MOVE_SQL, &[chat])?,
     ])
 }

@@ -13,6 +13,7 @@ pub mod chats;
 pub mod credits;
 pub mod keys;
 pub mod listing;
+pub mod members;
 pub mod rows;
 pub mod sql;
 pub mod users;
@@ -365,6 +366,7 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     writes::MESSAGE_IN_CHAT_SQL,
     writes::IS_MEMBER_SQL,
     writes::IN_PROJECT_SQL,
+    chat_list::UNARCHIVE_SQL,
     chat_list::LIST_MOVE_SQL,
     chat_list::LIST_CATCH_UP_SQL,
     chat_list::CHAT_LIST_SQL,
@@ -399,6 +401,9 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     chats::IS_PARTICIPANT_SQL,
     chats::MARK_READ_SQL,
     chats::READ_MARK_SQL,
+    chats::SETTINGS_SQL,
+    chats::UNREAD_SQL,
+    chats::SHOWN_ONLINE_SQL,
     keys::KEY_SQL,
     keys::INSERT_KEY_SQL,
     keys::KEYS_SQL,
@@ -408,6 +413,13 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     keys::HOOKS_SQL,
     keys::DELIVERIES_SQL,
     keys::RECORD_DELIVERY_SQL,
+    members::MEMBER_FACTS_SQL,
+    members::NAMED_SQL,
+    members::MEMBERS_BUMP_SQL,
+    members::SYSTEM_MESSAGE_SQL,
+    members::ADD_MEMBERS_SQL,
+    members::REMOVE_MEMBER_SQL,
+    members::SET_ROLE_SQL,
     PING_SQL,
 ];
 
@@ -440,6 +452,7 @@ mod tests {
             include_str!("users.rs"),
             include_str!("keys.rs"),
             include_str!("writes.rs"),
+            include_str!("members.rs"),
         ]
         .iter()
         .map(|file| {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::chat::ChatKind;
+use crate::domain::members::Role;
 use crate::domain::message::{MessageKind, SenderRole};
 use crate::domain::user::Availability;
 
@@ -32,6 +33,13 @@ pub struct ParticipantRow {
     /// A copy of the user's first name (NULL on memberships made before the copy existed).
     #[serde(default)]
     pub first_name: Option<String>,
+    /// The member's role (migration 0007); `None` in rows read without it.
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub muted: i64,
+    #[serde(default)]
+    pub archived: i64,
 }
 
 /// A message as stored. It also crosses from the chat's Durable Object to the worker (serde), and decodes
@@ -56,6 +64,9 @@ pub struct MessageRow {
     pub deleted_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A `system` message's chatEvent, as JSON (migration 0007).
+    #[serde(default)]
+    pub chat_event: Option<String>,
 }
 
 /// A chat as the caller sees it: its row, the caller's read mark, every participant (JSON array built
@@ -72,6 +83,13 @@ pub struct ChatRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub my_read_seq: i64,
+    /// The caller's role and settings (`None` / 0 for a service key).
+    #[serde(default)]
+    pub my_role: Option<Role>,
+    #[serde(default)]
+    pub my_muted: i64,
+    #[serde(default)]
+    pub my_archived: i64,
     pub participants: String,
     pub last_message: Option<String>,
 }

@@ -9,13 +9,13 @@ pub use const_format::concatcp;
 pub const MESSAGE_COLUMNS: &str =
     "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, m.metadata, \
      m.transfer_amount, m.transfer_recipient, m.client_message_id, m.request_hash, m.edited_at, \
-     m.deleted_at, m.created_at, m.updated_at";
+     m.deleted_at, m.created_at, m.updated_at, m.chat_event";
 
 /// The columns a listing shows (all but the request fingerprint), which `messages_by_update` covers.
 pub const LISTED_COLUMNS: &str =
     "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, m.metadata, \
      m.transfer_amount, m.transfer_recipient, m.client_message_id, m.edited_at, m.deleted_at, \
-     m.created_at, m.updated_at";
+     m.created_at, m.updated_at, m.chat_event";
 
 /// A message as a positional JSON array in `MessageRow` field order, for embedding messages in one
 /// row: leaving out the key names makes a page's D1 result less than half the size. Listings never
@@ -23,12 +23,12 @@ pub const LISTED_COLUMNS: &str =
 pub const MESSAGE_JSON: &str =
     "json_array(m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, \
      m.metadata, m.transfer_amount, m.transfer_recipient, m.client_message_id, NULL, m.edited_at, \
-     m.deleted_at, m.created_at, m.updated_at)";
+     m.deleted_at, m.created_at, m.updated_at, m.chat_event)";
 
 /// A participant (profile copy and read mark) as a positional JSON array in `ParticipantRow` order.
 pub const PARTICIPANT_JSON: &str =
     "json_array(p.user_id, p.last_read_seq, p.joined_at, p.username, p.photo_id, p.photo_url, \
-     p.photo_type, p.availability, p.first_name)";
+     p.photo_type, p.availability, p.first_name, p.role, p.muted, p.archived)";
 
 /// The participants of chat ?1 as one JSON array, for embedding in a row.
 pub const PARTICIPANTS_OF_CHAT: &str = concatcp!(
@@ -88,7 +88,7 @@ mod tests {
                 "seq" | "created_at" | "updated_at" => serde_json::json!(7),
                 "request_hash" | "media" | "metadata" | "transfer_amount"
                 | "transfer_recipient" | "client_message_id" | "edited_at" | "deleted_at"
-                | "content" => serde_json::Value::Null,
+                | "content" | "chat_event" => serde_json::Value::Null,
                 "type" => serde_json::json!("media"),
                 "sender_role" => serde_json::json!("assistant"),
                 other => serde_json::json!(other),
@@ -111,10 +111,14 @@ mod tests {
     fn participant_json_follows_the_row_field_order() {
         use crate::store::rows::ParticipantRow;
         let row: ParticipantRow = serde_json::from_str(
-            r#"["u1", 4, 9, "name", "pid", "https://x.test/p", "image", "away", "Una"]"#,
+            r#"["u1", 4, 9, "name", "pid", "https://x.test/p", "image", "away", "Una", "admin", 1, 0]"#,
         )
         .unwrap();
         assert_eq!(row.first_name.as_deref(), Some("Una"));
+        assert_eq!(
+            (row.role, row.muted, row.archived),
+            (Some(crate::domain::members::Role::Admin), 1, 0)
+        );
         assert_eq!(
             (row.user_id.as_str(), row.last_read_seq, row.joined_at),
             ("u1", 4, 9)
@@ -141,7 +145,10 @@ mod tests {
                 "photo_url",
                 "photo_type",
                 "availability",
-                "first_name"
+                "first_name",
+                "role",
+                "muted",
+                "archived"
             ]
         );
     }

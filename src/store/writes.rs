@@ -10,7 +10,7 @@
 
 use worker::{D1PreparedStatement, D1Result};
 
-use super::chat_list::{LIST_MOVE_SQL, REFRESH_SET};
+use super::chat_list::{LIST_MOVE_SQL, REFRESH_SET, UNARCHIVE_SQL};
 use super::rows::MessageRow;
 use super::sql::{concatcp, CHANGE_STAMP, IS_MEMBER, MESSAGE_COLUMNS};
 use super::users::{claim_profile, ClaimedProfile};
@@ -215,7 +215,7 @@ pub fn send_plan<'a>(
 }
 
 /// The statements that store a new message: the chat's counter, the message, for a user their read
-/// mark, and the members' list order.
+/// mark, the others' archived flags, and the members' list order.
 fn send_statements(
     db: &Db,
     author: &Author,
@@ -257,6 +257,7 @@ fn send_statements(
             db.statement(SEND_BUMP_SQL, &bump_args)?,
             db.statement(SEND_INSERT_SQL, &insert_args)?,
             db.statement(SEND_READ_MARK_SQL, &[chat, sender, id])?,
+            db.statement(UNARCHIVE_SQL, &[chat, sender, id])?,
             db.statement(LIST_MOVE_SQL, &[chat])?,
         ],
         Author::Service(key) => {
@@ -266,6 +267,7 @@ fn send_statements(
             vec![
                 db.statement(SERVICE_SEND_BUMP_SQL, &[c, s, k, n, project])?,
                 db.statement(SERVICE_SEND_INSERT_SQL, &insert_args)?,
+                db.statement(UNARCHIVE_SQL, &[chat, sender, id])?,
                 db.statement(LIST_MOVE_SQL, &[chat])?,
             ]
         }

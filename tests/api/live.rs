@@ -99,8 +99,29 @@ fn try_connect(
     }
 }
 
+/// Opens the chat's socket as `user` and reads its first frame, the presence snapshot (API.md: right
+/// after the handshake).
 pub(crate) fn connect(api: &Api, user: &str, chat: &str) -> Socket {
-    try_connect(api, chat, "", Some(&token(user))).unwrap_or_else(|(s, b)| panic!("{s} {b}"))
+    connect_with_snapshot(api, user, chat).0
+}
+
+/// `connect`, with the snapshot's `online` list.
+pub(crate) fn connect_with_snapshot(api: &Api, user: &str, chat: &str) -> (Socket, Vec<String>) {
+    let mut socket =
+        try_connect(api, chat, "", Some(&token(user))).unwrap_or_else(|(s, b)| panic!("{s} {b}"));
+    let snapshot = match next_frame(&mut socket, Duration::from_secs(2)) {
+        Frame::Json(v) => v,
+        other => panic!("expected the presence snapshot, got {other:?}"),
+    };
+    assert_eq!(snapshot["event"], "presence.snapshot", "{snapshot}");
+    assert_eq!(snapshot["data"]["chatId"], chat);
+    let online = snapshot["data"]["online"]
+        .as_array()
+        .expect("online")
+        .iter()
+        .map(|u| u.as_str().expect("id").to_string())
+        .collect();
+    (socket, online)
 }
 
 /// Holds every server frame to the document: events to `LiveEvent`, request answers to
@@ -152,11 +173,26 @@ fn next_frame(socket: &mut Socket, wait: Duration) -> Frame {
     }
 }
 
-/// The next JSON frame within 2 seconds (API: events arrive within 2 s of the write).
+/// Typing and presence events, which other users' sockets and keystrokes cause at any time; tests of
+/// them read `next_frame`, the others skip them.
+fn is_ephemeral(frame: &Value) -> bool {
+    matches!(
+        frame["event"].as_str(),
+        Some("typing" | "presence" | "presence.snapshot")
+    )
+}
+
+/// The next JSON frame within 2 seconds (API: events arrive within 2 s of the write), typing and
+/// presence events skipped.
 fn next_json(socket: &mut Socket) -> Value {
-    match next_frame(socket, Duration::from_secs(2)) {
-        Frame::Json(v) => v,
-        other => panic!("expected a frame within 2 s, got {other:?}"),
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match next_frame(socket, left) {
+            Frame::Json(v) if is_ephemeral(&v) => continue,
+            Frame::Json(v) => return v,
+            other => panic!("expected a frame within 2 s, got {other:?}"),
+        }
     }
 }
 
@@ -190,9 +226,14 @@ fn request(socket: &mut Socket, frame: Value) -> Value {
     }
 }
 
+/// No frame but typing and presence events for `wait`.
 fn quiet_for(socket: &mut Socket, wait: Duration) {
-    if let Frame::Json(v) = next_frame(socket, wait) {
-        panic!("expected silence, got {v}");
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Frame::Json(v) = next_frame(socket, left) {
+            assert!(is_ephemeral(&v), "expected silence, got {v}");
+        }
     }
 }
 
