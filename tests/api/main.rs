@@ -13,6 +13,7 @@ mod keys;
 mod limits;
 mod live;
 mod logs;
+mod members;
 mod messages;
 mod providers;
 mod schema;
