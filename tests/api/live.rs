@@ -617,7 +617,9 @@ fn an_expired_token_closes_the_socket_with_4001() {
 
 #[test]
 fn a_removed_participant_stops_receiving() {
-    // A server of its own: the removal is SQL from another process (no endpoint removes participants).
+    // A server of its own: the removal is SQL from another process, behind the chat's object's back
+    // (the object's own removals close at once: `removal_through_the_api_closes_with_4003`), so that
+    // the object's fallbacks are what is tested: the next write's participant list, and a request.
     let server = TestServer::start(&temp_state_dir("live-removed"), true);
     let api = server.client();
     let (a, b, c) = (
@@ -761,5 +763,235 @@ fn more_than_twenty_frames_in_ten_seconds_close_the_socket_with_1008() {
     assert_eq!(
         request(&mut other, json!({"ping": "b"})),
         json!({"pong": "b"})
+    );
+}
+
+/// Every JSON frame (typing and presence included) that arrives within `wait`.
+fn frames_for(socket: &mut Socket, wait: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + wait;
+    let mut frames = Vec::new();
+    while Instant::now() < deadline {
+        match next_frame(socket, deadline.saturating_duration_since(Instant::now())) {
+            Frame::Json(v) => frames.push(v),
+            Frame::Closed(code) => panic!("closed ({code:?}) while reading frames"),
+            Frame::Nothing => break,
+        }
+    }
+    frames
+}
+
+/// The first frame with this event name within `wait` (others skipped).
+fn wait_for_event(socket: &mut Socket, name: &str, wait: Duration) -> Value {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match next_frame(socket, left) {
+            Frame::Json(v) if v["event"] == name => return v,
+            Frame::Json(_) => {}
+            other => panic!("no {name} within {wait:?}: {other:?}"),
+        }
+    }
+}
+
+fn presence_events(frames: &[Value]) -> Vec<(String, bool)> {
+    frames
+        .iter()
+        .filter(|f| f["event"] == "presence")
+        .map(|f| {
+            (
+                f["data"]["userId"].as_str().unwrap().to_string(),
+                f["data"]["online"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn presence_http(api: &Api, user: &str, chat: &str) -> Resp {
+    api.get(
+        &format!("/api/v1/chats/{chat}/presence"),
+        Some(&token(user)),
+    )
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+/// API.md "Typing and presence", with three users and two sockets for one of them: presence changes
+/// on a user's first open and last close only, a snapshot after each handshake, typing to the others,
+/// a `true` that lapses after 6 s, a closed socket's typing ended, the HTTP view, and a user whose
+/// availability is offline never shown.
+#[test]
+fn typing_and_presence_with_three_users_and_two_sockets_for_one() {
+    let api = app();
+    let [a, b, c, d] = ["pr-a", "pr-b", "pr-c", "pr-d"].map(unique_user);
+    let chat = api.group(&a, &[&b, &c, &d]);
+    let (mut a1, online) = connect_with_snapshot(&api, &a, &chat);
+    assert_eq!(online, vec![a.clone()]);
+    let (mut b1, online) = connect_with_snapshot(&api, &b, &chat);
+    assert_eq!(sorted(online), sorted(vec![a.clone(), b.clone()]));
+    assert_eq!(
+        presence_events(&frames_for(&mut a1, Duration::from_millis(600))),
+        vec![(b.clone(), true)]
+    );
+    // A second socket of a: one presence, nothing announced.
+    let (mut a2, online) = connect_with_snapshot(&api, &a, &chat);
+    assert_eq!(online.len(), 2);
+    let (mut c1, online) = connect_with_snapshot(&api, &c, &chat);
+    assert_eq!(online.len(), 3);
+    assert_eq!(
+        presence_events(&frames_for(&mut b1, Duration::from_millis(600))),
+        vec![(c.clone(), true)],
+        "b saw a's second socket as a presence change"
+    );
+    for socket in [&mut a1, &mut a2] {
+        assert_eq!(
+            presence_events(&frames_for(socket, Duration::from_millis(300))),
+            vec![(c.clone(), true)]
+        );
+    }
+    let seen = presence_http(&api, &b, &chat);
+    seen.expect(200);
+    assert_eq!(
+        sorted(serde_json::from_value(seen.body["online"].clone()).unwrap()),
+        sorted(vec![a.clone(), b.clone(), c.clone()])
+    );
+    presence_http(&api, &unique_user("outsider"), &chat).expect(404);
+
+    // Typing: the others get it, the typist does not; a true lapses after 6 s without another.
+    send_text(&mut b1, r#"{"typing": true}"#);
+    let started = Instant::now();
+    for socket in [&mut a1, &mut a2, &mut c1] {
+        let typing = wait_for_event(socket, "typing", Duration::from_secs(2));
+        assert_eq!(
+            typing["data"],
+            json!({"chatId": chat, "userId": b, "typing": true})
+        );
+    }
+    let lapsed = wait_for_event(&mut c1, "typing", Duration::from_secs(10));
+    assert_eq!(lapsed["data"]["typing"], false);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(5),
+        "typing lapsed after {waited:?}"
+    );
+    assert!(
+        frames_for(&mut b1, Duration::from_millis(300))
+            .iter()
+            .all(|f| f["event"] != "typing"),
+        "the typist got its own typing"
+    );
+    // A false ends it at once; a closed socket ends its typing too.
+    send_text(&mut c1, r#"{"typing": true}"#);
+    assert_eq!(
+        wait_for_event(&mut b1, "typing", Duration::from_secs(2))["data"]["typing"],
+        true
+    );
+    send_text(&mut c1, r#"{"typing": false}"#);
+    assert_eq!(
+        wait_for_event(&mut b1, "typing", Duration::from_secs(2))["data"]["typing"],
+        false
+    );
+    send_text(&mut c1, r#"{"typing": true}"#);
+    wait_for_event(&mut b1, "typing", Duration::from_secs(2));
+    c1.close(None).expect("close");
+    let ended = wait_for_event(&mut b1, "typing", Duration::from_secs(2));
+    assert_eq!(
+        (&ended["data"]["userId"], &ended["data"]["typing"]),
+        (&json!(c), &json!(false))
+    );
+    assert_eq!(
+        wait_for_event(&mut b1, "presence", Duration::from_secs(2))["data"],
+        json!({"chatId": chat, "userId": c, "online": false})
+    );
+    // a's first socket closing changes nothing; its last one does.
+    a1.close(None).expect("close");
+    assert!(presence_events(&frames_for(&mut b1, Duration::from_millis(700))).is_empty());
+    a2.close(None).expect("close");
+    assert_eq!(
+        presence_events(&frames_for(&mut b1, Duration::from_secs(2))),
+        vec![(a.clone(), false)]
+    );
+
+    // d is offline by choice: never shown, neither in snapshots, events nor the HTTP view.
+    api.send_json(
+        "PATCH",
+        "/api/v1/users/me",
+        &token(&d),
+        &json!({"availabilityStatus": "offline"}),
+    )
+    .expect(200);
+    let (_d1, online) = connect_with_snapshot(&api, &d, &chat);
+    assert_eq!(online, vec![b.clone()]);
+    assert!(presence_events(&frames_for(&mut b1, Duration::from_millis(700))).is_empty());
+    let seen = presence_http(&api, &b, &chat);
+    assert_eq!(seen.body["online"], json!([b]));
+
+    // Typing frames count toward the 20-frames-in-10-s limit.
+    for _ in 0..20 {
+        send_text(&mut b1, r#"{"typing": true}"#);
+    }
+    send_text(&mut b1, r#"{"typing": true}"#);
+    let closed = loop {
+        match next_frame(&mut b1, Duration::from_secs(5)) {
+            Frame::Closed(code) => break code,
+            Frame::Json(_) => continue,
+            Frame::Nothing => panic!("21 typing frames did not close the socket"),
+        }
+    };
+    assert_eq!(closed, Some(1008));
+}
+
+/// A removal through the API goes through the chat's object: the removed member's sockets close at
+/// once with 4003, the others get the `member.removed` message and the presence change.
+#[test]
+fn removal_through_the_api_closes_with_4003() {
+    let api = app();
+    let [a, b, c] = ["rmapi-a", "rmapi-b", "rmapi-c"].map(unique_user);
+    let chat = api.group(&a, &[&b, &c]);
+    let mut stays = connect(&api, &a, &chat);
+    let mut removed = connect(&api, &c, &chat);
+    let mut removed_too = connect(&api, &c, &chat);
+    let auth = format!("Bearer {}", token(&a));
+    api.raw(
+        "DELETE",
+        &format!("/api/v1/chats/{chat}/members/{c}"),
+        &[("Authorization", &auth)],
+        None,
+    )
+    .expect(204);
+    for socket in [&mut removed, &mut removed_too] {
+        let code = loop {
+            match next_frame(socket, Duration::from_secs(2)) {
+                Frame::Closed(code) => break code,
+                Frame::Json(v) => assert!(
+                    !v["event"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .starts_with("message."),
+                    "the removed member got {v}"
+                ),
+                Frame::Nothing => panic!("the removed member's socket stayed open"),
+            }
+        };
+        assert_eq!(code, Some(4003));
+    }
+    let frames = frames_for(&mut stays, Duration::from_millis(1500));
+    let event = frames
+        .iter()
+        .find(|f| f["event"] == "message.created")
+        .expect("the member.removed message");
+    assert_eq!(event["data"]["chatEvent"]["type"], "member.removed");
+    // c came online when its first socket opened, and goes offline once, with its last.
+    assert_eq!(
+        presence_events(&frames),
+        vec![(c.clone(), true), (c.clone(), false)]
+    );
+    assert_eq!(
+        try_connect(&api, &chat, "", Some(&token(&c)))
+            .err()
+            .map(|e| e.0),
+        Some(404)
     );
 }

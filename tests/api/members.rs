@@ -117,7 +117,10 @@ fn who_may_do_what_and_the_system_messages_each_change_writes() {
         json!({"type": "members.added", "actorId": a, "userIds": [d, fresh], "role": null, "title": null})
     );
     // Names as the members' profiles have them (d and the new user have no profile of their own yet).
-    let name = participant(&group, &a)["username"].as_str().unwrap().to_string();
+    let name = participant(&group, &a)["username"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(event["content"], format!("{name} added {d} and {fresh}"));
     // The new member sees the whole history, starts with nothing unread, finds the chat in its list.
     let for_d = api.chat(&d, &chat);
@@ -518,4 +521,49 @@ fn the_unread_totals_read_at_most_two_rows_per_chat_at_twenty_and_two_thousand_c
         );
     }
     server.stop();
+}
+
+/// A removal racing sends in one chat comes out in one order: every send the removed member got a
+/// 201 for precedes the `member.removed` message, every later one is a 404, and nothing is lost.
+#[test]
+fn a_removal_racing_sends_comes_out_in_one_order() {
+    let api = app();
+    let [a, b, c] = ["race-own", "race-b", "race-c"].map(unique_user);
+    let chat = api.group(&a, &[&b, &c]);
+    let senders: Vec<_> = (0..16)
+        .map(|i| {
+            let (api, c, chat) = (api.clone(), c.clone(), chat.clone());
+            std::thread::spawn(move || api.send(&c, &chat, &format!("race {i}")))
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    remove(&api, &a, &chat, &c).expect(204);
+    let sent: Vec<Resp> = senders.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(sent.iter().all(|r| r.status == 201 || r.status == 404));
+    let all = api.all_messages(&a, &chat);
+    let removal = all
+        .iter()
+        .find(|m| m["chatEvent"]["type"] == "member.removed")
+        .expect("the removal")["sequenceNumber"]
+        .as_i64()
+        .unwrap();
+    let stored: Vec<i64> = sent
+        .iter()
+        .filter(|r| r.status == 201)
+        .map(|r| r.body["sequenceNumber"].as_i64().unwrap())
+        .collect();
+    assert!(
+        stored.iter().all(|&s| s < removal),
+        "{stored:?} vs {removal}"
+    );
+    let from_c = all
+        .iter()
+        .filter(|m| m["senderId"] == c && m["type"] == "text")
+        .count();
+    assert_eq!(from_c, stored.len(), "every 201 is stored, nothing else");
+    let seqs: Vec<i64> = all
+        .iter()
+        .map(|m| m["sequenceNumber"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
 }
