@@ -201,8 +201,12 @@ impl PathArgs<'_> {
         MessageId::parse(self.get("messageId")?, "messageId")
     }
 
+    /// A user id in the path, percent-decoded (`:` and `@` may come encoded).
     pub fn user_id(&self) -> Result<UserId> {
-        UserId::parse(self.get("userId")?, "userId")
+        let raw = self.get("userId")?;
+        let decoded = percent_decoded(raw)
+            .ok_or_else(|| ApiError::bad_request("userId is not valid percent-encoding"))?;
+        UserId::parse(&decoded, "userId")
     }
 
     pub fn key_id(&self) -> Result<KeyId> {
@@ -212,6 +216,24 @@ impl PathArgs<'_> {
     pub fn project_id(&self) -> Result<ProjectId> {
         ProjectId::parse(self.get("projectId")?, "projectId")
     }
+}
+
+/// A path segment with its `%XX` escapes decoded; `None` for a bad escape or bytes that are not UTF-8.
+fn percent_decoded(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn pattern_segments(pattern: &str) -> impl Iterator<Item = &str> {
@@ -378,6 +400,15 @@ mod tests {
             Some(vec!["PATCH", "DELETE"])
         );
         assert_eq!(allowed_methods("/api/v1/nope"), None);
+    }
+
+    #[test]
+    fn user_ids_in_the_path_are_percent_decoded() {
+        assert_eq!(percent_decoded("%3An350%3Azp").as_deref(), Some(":n350:zp"));
+        assert_eq!(percent_decoded("a%40b.c").as_deref(), Some("a@b.c"));
+        for bad in ["%", "%4", "%zz", "%ff"] {
+            assert_eq!(percent_decoded(bad), None, "{bad}");
+        }
     }
 
     /// Every line of the table resolves to itself and binds its path arguments: a pattern whose

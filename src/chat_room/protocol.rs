@@ -179,7 +179,8 @@ pub struct PresenceSnapshot<'a> {
 #[derive(JsonSchema)]
 #[schemars(description = "A server-to-client frame on the chat's WebSocket.")]
 #[serde(untagged)]
-#[allow(dead_code)]
+// Only its schema is used: never built, so its size does not matter.
+#[allow(dead_code, clippy::large_enum_variant)]
 pub enum LiveEvent<'a> {
     Message {
         event: MessageEvent,

@@ -96,7 +96,7 @@ pub struct RoleChangeBody {
 /// `PATCH /api/v1/chats/{chatId}`.
 #[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(rename = "ChatChange")]
+#[schemars(rename = "ChatChange", transform = title_required)]
 pub struct ChatChangeBody {
     /// null or blank: no title.
     #[schemars(with = "Option<String>", length(max = MAX_TITLE_CHARS))]
@@ -107,14 +107,49 @@ pub struct ChatChangeBody {
 /// `PATCH /api/v1/chats/{chatId}/me`: the caller's own settings.
 #[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(rename = "MySettings")]
+#[schemars(rename = "MySettings", transform = one_setting_at_least)]
 pub struct SettingsBody {
     /// Left out of the unread totals (its own unread count stays exact).
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "bool")]
+    #[serde(default, deserialize_with = "present")]
     pub muted: Option<Value>,
     /// Left out of the chat list unless `?archived=true`; a new message from someone else unarchives.
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "bool")]
+    #[serde(default, deserialize_with = "present")]
     pub archived: Option<Value>,
+}
+
+/// `title` must be there, a string or null (serde's `default`, which tells a missing title from a null
+/// one, hides both from the derived schema).
+fn title_required(schema: &mut schemars::Schema) {
+    schema.insert("required".into(), serde_json::json!(["title"]));
+    if let Some(title) = schema
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("title"))
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        title.insert("type".into(), serde_json::json!(["string", "null"]));
+        title.remove("default");
+    }
+}
+
+/// Either setting, or both.
+fn one_setting_at_least(schema: &mut schemars::Schema) {
+    schema.insert(
+        "anyOf".into(),
+        serde_json::json!([{"required": ["muted"]}, {"required": ["archived"]}]),
+    );
+    if let Some(properties) = schema
+        .get_mut("properties")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        for property in properties
+            .values_mut()
+            .filter_map(serde_json::Value::as_object_mut)
+        {
+            property.remove("default");
+        }
+    }
 }
 
 /// A field that is there, even as `null`, is `Some(Value::Null)`.
@@ -547,7 +582,13 @@ mod tests {
                 archived: None
             }
         );
-        for bad in ["{}", r#"{"muted":1}"#, r#"{"archived":"yes"}"#] {
+        for bad in [
+            "{}",
+            r#"{"muted":1}"#,
+            r#"{"archived":"yes"}"#,
+            r#"{"archived":false,"muted":null}"#,
+            r#"{"muted":null}"#,
+        ] {
             assert_eq!(Settings::parse(bad.as_bytes()).unwrap_err().status, 400);
         }
     }
