@@ -54,6 +54,14 @@ fn rows() -> (Vec<MessageRow>, Vec<ParticipantRow>) {
             created_at: 1_700_000_000_000 + seq,
             updated_at: 1_700_000_000_000 + seq,
             chat_event: None,
+            parent_id: None,
+            reply_count: 0,
+            last_reply_at: None,
+            mentions: None,
+            reaction_counts: None,
+            pinned_at: None,
+            pinned_by: None,
+            my_reactions: None,
         })
         .collect();
     (messages, participants)

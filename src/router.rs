@@ -8,6 +8,7 @@
 //! Pure (method name and path in, route out), so every rule here is unit-tested natively.
 
 use crate::domain::ids::{ChatId, KeyId, MessageId, ProjectId, UserId};
+use crate::domain::reactions::{ReactionChange, ReactionKey};
 use crate::error::{ApiError, Envelope, Result};
 
 /// An endpoint that needs no caller.
@@ -44,6 +45,8 @@ pub enum CallerRoute {
     SendMessage,
     EditMessage(MessageId),
     DeleteMessage(MessageId),
+    React(MessageId, ReactionKey, ReactionChange),
+    Reactions(MessageId),
     /// The AI-chat session surface.
     SessionMessages(ChatId),
     /// The project-chat surface.
@@ -162,6 +165,9 @@ pub const ROUTES: &[RouteDef] = &[
     route("POST", "/api/v1/messages/credit-transfer", User(|_| Ok(UserRoute::CreditTransfer)), "creditTransfer"),
     route("PATCH", "/api/v1/messages/{messageId}", Caller(|p| Ok(CallerRoute::EditMessage(p.message_id()?))), "editMessage"),
     route("DELETE", "/api/v1/messages/{messageId}", Caller(|p| Ok(CallerRoute::DeleteMessage(p.message_id()?))), "deleteMessage"),
+    route("PUT", "/api/v1/messages/{messageId}/reactions/{key}", Caller(|p| Ok(CallerRoute::React(p.message_id()?, p.reaction_key()?, ReactionChange::Add))), "addReaction"),
+    route("DELETE", "/api/v1/messages/{messageId}/reactions/{key}", Caller(|p| Ok(CallerRoute::React(p.message_id()?, p.reaction_key()?, ReactionChange::Remove))), "removeReaction"),
+    route("GET", "/api/v1/messages/{messageId}/reactions", Caller(|p| Ok(CallerRoute::Reactions(p.message_id()?))), "listReactions"),
     route("POST", "/api/v1/admin/credits", Admin(|_| Ok(AdminRoute::GrantCredits)), "grantCredits"),
     route("POST", "/api/v1/admin/api-keys", Admin(|_| Ok(AdminRoute::CreateKey)), "createApiKey"),
     route("GET", "/api/v1/admin/api-keys", Admin(|_| Ok(AdminRoute::ListKeys)), "listApiKeys"),
@@ -207,6 +213,14 @@ impl PathArgs<'_> {
         let decoded = percent_decoded(raw)
             .ok_or_else(|| ApiError::bad_request("userId is not valid percent-encoding"))?;
         UserId::parse(&decoded, "userId")
+    }
+
+    /// A reaction key in the path, percent-decoded (emoji always come encoded).
+    pub fn reaction_key(&self) -> Result<ReactionKey> {
+        let decoded = percent_decoded(self.get("key")?).ok_or_else(|| {
+            ApiError::bad_request("the reaction key is not valid percent-encoding")
+        })?;
+        ReactionKey::parse(&decoded)
     }
 
     pub fn key_id(&self) -> Result<KeyId> {

@@ -33,6 +33,48 @@ fn raw_json(text: &Option<String>) -> Option<&RawValue> {
         .and_then(|t| serde_json::from_str::<&RawValue>(t).ok())
 }
 
+/// Stored JSON (reaction counts: an object) as it is, or `{}` when there is none.
+pub struct CountsOrEmpty<'a>(Option<&'a RawValue>);
+
+impl<'a> CountsOrEmpty<'a> {
+    pub fn of(text: &'a Option<String>) -> Self {
+        CountsOrEmpty(raw_json(text))
+    }
+}
+
+impl Serialize for CountsOrEmpty<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(raw) => raw.serialize(s),
+            None => serde::ser::SerializeMap::end(s.serialize_map(Some(0))?),
+        }
+    }
+}
+
+/// Stored JSON (an array of strings: mentions, reaction keys) as it is, or `[]` when there is none.
+pub struct ListOrEmpty<'a>(Option<&'a RawValue>);
+
+impl<'a> ListOrEmpty<'a> {
+    pub fn of(text: &'a Option<String>) -> Self {
+        ListOrEmpty(raw_json(text))
+    }
+}
+
+impl Serialize for ListOrEmpty<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(raw) => raw.serialize(s),
+            None => serde::ser::SerializeSeq::end(s.serialize_seq(Some(0))?),
+        }
+    }
+}
+
+/// The document's type of a message's `reactionCounts`: each key and its count (keys at 0 absent).
+#[derive(JsonSchema)]
+#[schemars(extend("maxProperties" = crate::domain::reactions::MAX_KEYS_PER_MESSAGE))]
+#[allow(dead_code)]
+pub struct ReactionCounts(std::collections::BTreeMap<crate::domain::reactions::ReactionKey, u32>);
+
 #[derive(Serialize, JsonSchema)]
 pub struct Photo<'a> {
     #[serde(rename = "_id")]
@@ -199,6 +241,27 @@ pub struct Message<'a> {
     /// The change of the chat a `system` message records; null on every other message.
     #[schemars(with = "Option<ChatEvent>")]
     chat_event: Option<&'a RawValue>,
+    /// The message this one replies to (null: not a reply).
+    #[schemars(with = "Option<ObjectId>")]
+    parent_id: Option<&'a str>,
+    /// The live replies to this message.
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
+    reply_count: i64,
+    /// The newest live reply's `createdAt` (null when none).
+    last_reply_at: Option<Timestamp>,
+    /// The users the message mentions.
+    #[schemars(with = "Vec<UserId>", length(max = 50))]
+    mentions: ListOrEmpty<'a>,
+    /// Each reaction key and its count (keys at 0 are absent).
+    #[schemars(with = "ReactionCounts")]
+    reaction_counts: CountsOrEmpty<'a>,
+    /// The reader's own reaction keys (a service key's: its senderId's). Empty on live frames and
+    /// webhooks, which every receiver shares: `reaction.updated` names who reacted.
+    #[schemars(with = "Vec<crate::domain::reactions::ReactionKey>", length(max = 20))]
+    my_reactions: ListOrEmpty<'a>,
+    pinned_at: Option<Timestamp>,
+    #[schemars(with = "Option<UserId>")]
+    pinned_by: Option<&'a str>,
 }
 
 impl<'a> Message<'a> {
@@ -231,6 +294,23 @@ impl<'a> Message<'a> {
             created_at: Timestamp(row.created_at),
             updated_at: Timestamp(row.updated_at),
             chat_event: raw_json(&row.chat_event),
+            parent_id: row.parent_id.as_deref(),
+            reply_count: row.reply_count,
+            last_reply_at: row.last_reply_at.map(Timestamp),
+            mentions: ListOrEmpty(raw_json(&row.mentions).filter(|_| live)),
+            reaction_counts: CountsOrEmpty(raw_json(&row.reaction_counts).filter(|_| live)),
+            my_reactions: ListOrEmpty(raw_json(&row.my_reactions).filter(|_| live)),
+            pinned_at: row.pinned_at.map(Timestamp),
+            pinned_by: row.pinned_by.as_deref(),
+        }
+    }
+
+    /// The message as every receiver of a live frame or webhook sees it: without a reader's own
+    /// reactions.
+    pub fn shared(row: &'a MessageRow, read_by: Vec<&'a str>) -> Self {
+        Message {
+            my_reactions: ListOrEmpty(None),
+            ..Message::new(row, read_by)
         }
     }
 
@@ -393,6 +473,50 @@ pub struct MessageWindow<'a> {
 pub enum MessageListing<'a> {
     Page(MessageList<'a>),
     Window(MessageWindow<'a>),
+}
+
+/// A reaction's answer: the message's counts and the caller's own keys.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionState<'a> {
+    #[schemars(with = "ObjectId")]
+    pub message_id: &'a str,
+    #[schemars(with = "ReactionCounts")]
+    pub reaction_counts: CountsOrEmpty<'a>,
+    #[schemars(with = "Vec<crate::domain::reactions::ReactionKey>", length(max = 20))]
+    pub my_reactions: ListOrEmpty<'a>,
+}
+
+impl<'a> ReactionState<'a> {
+    pub fn new(row: &'a MessageRow) -> Self {
+        ReactionState {
+            message_id: &row.id,
+            reaction_counts: CountsOrEmpty::of(&row.reaction_counts),
+            my_reactions: ListOrEmpty::of(&row.my_reactions),
+        }
+    }
+}
+
+/// One reaction of a message's list.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Reaction<'a> {
+    #[schemars(with = "UserId")]
+    pub user_id: &'a str,
+    #[schemars(with = "crate::domain::reactions::ReactionKey")]
+    pub key: &'a str,
+    pub created_at: Timestamp,
+}
+
+/// `GET /api/v1/messages/{messageId}/reactions`: oldest first.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionList<'a> {
+    #[schemars(length(max = 100))]
+    pub reactions: Vec<Reaction<'a>>,
+    pub has_more: bool,
+    /// Pass back as `cursor` to continue (null when `hasMore` is false).
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -831,9 +955,9 @@ pub struct Attachment<'a> {
     file_name: Option<Cow<'a, str>>,
 }
 
-/// An empty JSON object: SAMA's `reactions` (edge-chat has no reactions yet), an absent metadata.
+/// An empty JSON object: an absent metadata.
 #[derive(Serialize, JsonSchema)]
-#[schemars(description = "No reactions yet: an empty object.")]
+#[schemars(description = "An empty object.")]
 #[schemars(extend("maxProperties" = 0))]
 pub struct NoReactions {}
 
@@ -857,7 +981,9 @@ pub struct SamaMessage<'a> {
     status: &'static str,
     #[schemars(length(max = 1))]
     attachments: Vec<Attachment<'a>>,
-    reactions: NoReactions,
+    /// The message's reaction counts (`reactionCounts`).
+    #[schemars(with = "ReactionCounts")]
+    reactions: CountsOrEmpty<'a>,
     #[schemars(range(min = 0))]
     t: i64,
     created_at: Timestamp,
@@ -882,7 +1008,9 @@ impl<'a> SamaMessage<'a> {
             from: &row.sender_id,
             status: if read { "read" } else { "sent" },
             attachments,
-            reactions: NoReactions {},
+            reactions: CountsOrEmpty(
+                raw_json(&row.reaction_counts).filter(|_| row.deleted_at.is_none()),
+            ),
             t: row.created_at.div_euclid(1000),
             created_at: Timestamp(row.created_at),
             updated_at: Timestamp(row.updated_at),
@@ -928,6 +1056,14 @@ mod tests {
             created_at: 1_705_314_600_000,
             updated_at: 1_705_314_600_000,
             chat_event: None,
+            parent_id: None,
+            reply_count: 0,
+            last_reply_at: None,
+            mentions: None,
+            reaction_counts: None,
+            pinned_at: None,
+            pinned_by: None,
+            my_reactions: None,
         }
     }
 
@@ -943,7 +1079,8 @@ mod tests {
                 r#""creditTransfer":null,"metadata":{"k":[1,2]},"readBy":["u2"],"sequenceNumber":42,"#,
                 r#""clientMessageId":null,"editedAt":null,"deletedAt":null,"#,
                 r#""createdAt":"2024-01-15T10:30:00.000Z","updatedAt":"2024-01-15T10:30:00.000Z","#,
-                r#""chatEvent":null}"#
+                r#""chatEvent":null,"parentId":null,"replyCount":0,"lastReplyAt":null,"mentions":[],"#,
+                r#""reactionCounts":{},"myReactions":[],"pinnedAt":null,"pinnedBy":null}"#
             )
         );
         row.deleted_at = Some(1_705_314_700_000);

@@ -470,10 +470,10 @@ impl ChatRoom {
     fn announce(&self, author: &Author, write: &Write, written: &Written, marks: &[(String, i64)]) {
         let row = &written.message;
         let read_by = written.read_by.iter().map(String::as_str).collect();
-        let mut frames = vec![event_text(
-            write.event_name(),
-            &views::Message::new(row, read_by),
-        )];
+        let mut frames = vec![match reaction_event(author, write, row) {
+            Some(reaction) => event_text(write.event_name(), &reaction),
+            None => event_text(write.event_name(), &views::Message::shared(row, read_by)),
+        }];
         let members: Vec<&str> = marks.iter().map(|(user, _)| user.as_str()).collect();
         // A user's new message moves their read mark to it; so does a chat event, for an actor who is
         // still a member.
@@ -520,6 +520,23 @@ fn plan<'a>(db: &Db, author: &'a Author, write: &'a Write, with_marks: bool) -> 
         (Write::Members { .. }, _) => Err(ApiError::internal(
             "chat room: a change of members is committed alone",
         )),
+        (
+            Write::React {
+                chat_id,
+                message_id,
+                key,
+                change,
+            },
+            _,
+        ) => crate::store::reactions::react_plan(
+            db,
+            author,
+            (chat_id, message_id),
+            key,
+            *change,
+            now_ms(),
+            with_marks,
+        ),
     }
 }
 
@@ -533,12 +550,21 @@ fn event(
     let id = crate::domain::webhooks::new_event_id(commit_ms, index)?;
     let kind = queued.write.event();
     let read_by = written.read_by.iter().map(String::as_str).collect();
-    let body = serde_json::to_string(&webhooks::Payload {
-        id: &id,
-        kind,
-        created_at: crate::domain::time::Timestamp(commit_ms),
-        data: views::Message::new(&written.message, read_by),
-    })
+    let created_at = crate::domain::time::Timestamp(commit_ms);
+    let body = match reaction_event(&queued.author, &queued.write, &written.message) {
+        Some(data) => serde_json::to_string(&webhooks::Payload {
+            id: &id,
+            kind,
+            created_at,
+            data,
+        }),
+        None => serde_json::to_string(&webhooks::Payload {
+            id: &id,
+            kind,
+            created_at,
+            data: views::Message::shared(&written.message, read_by),
+        }),
+    }
     .map_err(|e| e.to_string())?;
     Ok(webhooks::Event {
         kind: kind.name(),
@@ -551,6 +577,25 @@ fn event(
             Author::User(_) => None,
         },
         id,
+    })
+}
+
+/// A reaction's event data (`reaction.updated`), for a reaction write; `None` for any other write.
+fn reaction_event<'a>(
+    author: &'a Author,
+    write: &'a Write,
+    row: &'a MessageRow,
+) -> Option<protocol::ReactionEvent<'a>> {
+    let Write::React { key, change, .. } = write else {
+        return None;
+    };
+    Some(protocol::ReactionEvent {
+        chat_id: &row.chat_id,
+        message_id: &row.id,
+        user_id: author.sender().as_str(),
+        key: key.as_str(),
+        added: *change == crate::domain::reactions::ReactionChange::Add,
+        reaction_counts: views::CountsOrEmpty::of(&row.reaction_counts),
     })
 }
 

@@ -14,6 +14,7 @@ use crate::domain::ids::{ChatId, MessageId, UserId};
 pub use crate::domain::live::MessageEvent;
 use crate::domain::members::MemberChange;
 use crate::domain::message::{Change, NewMessage, SenderRole};
+use crate::domain::reactions::{ReactionChange, ReactionKey};
 use crate::error::ApiError;
 use crate::store::rows::MessageRow;
 use crate::store::Cost;
@@ -58,6 +59,14 @@ pub enum Write {
         chat_id: ChatId,
         change: MemberChange,
     },
+    /// The author's reaction `key` added to or removed from message `message_id`.
+    #[serde(rename_all = "camelCase")]
+    React {
+        chat_id: ChatId,
+        message_id: MessageId,
+        key: ReactionKey,
+        change: ReactionChange,
+    },
 }
 
 impl Write {
@@ -65,7 +74,9 @@ impl Write {
         match self {
             Write::Send { message, .. } => &message.chat_id,
             Write::Transfer(transfer) => &transfer.chat_id,
-            Write::Change { chat_id, .. } | Write::Members { chat_id, .. } => chat_id,
+            Write::Change { chat_id, .. }
+            | Write::Members { chat_id, .. }
+            | Write::React { chat_id, .. } => chat_id,
         }
     }
 
@@ -74,7 +85,7 @@ impl Write {
     pub fn success_status(&self) -> u16 {
         match self {
             Write::Send { .. } | Write::Transfer(_) => 201,
-            Write::Change { .. } | Write::Members { .. } => 200,
+            Write::Change { .. } | Write::Members { .. } | Write::React { .. } => 200,
         }
     }
 
@@ -92,6 +103,7 @@ impl Write {
                 change: Change::Delete,
                 ..
             } => MessageEvent::Deleted,
+            Write::React { .. } => MessageEvent::Reaction,
         }
     }
 
@@ -139,6 +151,24 @@ pub struct ReadEvent {
     pub user_id: UserId,
     #[schemars(range(min = 0, max = crate::domain::input::MAX_SAFE_INTEGER))]
     pub last_read_sequence: i64,
+}
+
+/// `{"event": "reaction.updated", "data": {...}}`: a reaction added or removed (live and webhooks).
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionEvent<'a> {
+    #[schemars(with = "ChatId")]
+    pub chat_id: &'a str,
+    #[schemars(with = "crate::domain::ids::ObjectId")]
+    pub message_id: &'a str,
+    #[schemars(with = "UserId")]
+    pub user_id: &'a str,
+    #[schemars(with = "ReactionKey")]
+    pub key: &'a str,
+    /// true: added; false: removed.
+    pub added: bool,
+    #[schemars(with = "crate::views::ReactionCounts")]
+    pub reaction_counts: crate::views::CountsOrEmpty<'a>,
 }
 
 /// `{"event": "typing", "data": {...}}`: someone else in the chat started or stopped typing.
@@ -202,6 +232,17 @@ pub enum LiveEvent<'a> {
         event: SnapshotName,
         data: PresenceSnapshot<'a>,
     },
+    Reaction {
+        event: ReactionName,
+        data: ReactionEvent<'a>,
+    },
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub enum ReactionName {
+    #[serde(rename = "reaction.updated")]
+    Reaction,
 }
 
 #[derive(JsonSchema)]

@@ -43,6 +43,9 @@ pub enum MessageEvent {
     Updated,
     #[serde(rename = "message.deleted")]
     Deleted,
+    /// A reaction added or removed (its data is a `ReactionEvent`, not a Message).
+    #[serde(rename = "reaction.updated")]
+    Reaction,
 }
 
 impl MessageEvent {
@@ -51,6 +54,7 @@ impl MessageEvent {
             MessageEvent::Created => "message.created",
             MessageEvent::Updated => "message.updated",
             MessageEvent::Deleted => "message.deleted",
+            MessageEvent::Reaction => "reaction.updated",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod live;
 pub mod members;
 pub mod message;
 pub mod pagination;
+pub mod reactions;
 pub mod surfaces;
 pub mod time;
 pub mod url;

@@ -1,5 +1,6 @@
 //! `GET /api/v1/messages/chat/{chatId}`, `POST /api/v1/messages`,
-//! `POST /api/v1/messages/chat/{chatId}/read`, `PATCH` and `DELETE /api/v1/messages/{messageId}`.
+//! `POST /api/v1/messages/chat/{chatId}/read`, `PATCH` and `DELETE /api/v1/messages/{messageId}`, and
+//! the message's reactions.
 
 use worker::Request;
 
@@ -12,9 +13,13 @@ use crate::domain::ids::{ChatId, MessageId};
 use crate::domain::listing::window_end;
 use crate::domain::message::{Change, NewMessage, ReadMarkBody, SenderRole};
 use crate::domain::pagination::{MessagePageQuery, PageInfo};
+use crate::domain::reactions::{
+    ReactionChange, ReactionKey, ReactionListParams, ReactionListQuery,
+};
+use crate::domain::time::Timestamp;
 use crate::error::{ApiError, Result};
 use crate::http::{query, read_json_body, Reply};
-use crate::store::{chats, listing, writes};
+use crate::store::{chats, listing, reactions, writes};
 use crate::views;
 
 pub async fn list_messages(
@@ -149,4 +154,50 @@ async fn change_message(
         change,
     };
     client::write_reply(ctx, author, write).await
+}
+
+/// `PUT` / `DELETE /api/v1/messages/{messageId}/reactions/{key}`: two round trips (the message's chat,
+/// then the write in its Durable Object) → `{"messageId", "reactionCounts", "myReactions"}`.
+pub async fn react(
+    ctx: &Ctx,
+    who: &Credential,
+    message_id: MessageId,
+    key: ReactionKey,
+    change: ReactionChange,
+) -> Result<Reply> {
+    let (author, chat_id) = writes::chat_of(&ctx.db, who, &message_id).await?;
+    let chat_id = chat_id.ok_or_else(|| ApiError::not_found("message"))?;
+    let write = Write::React {
+        chat_id,
+        message_id,
+        key,
+        change,
+    };
+    let written = client::write(ctx, author, write).await?;
+    Reply::ok(&views::ReactionState::new(&written.message))
+}
+
+/// `GET /api/v1/messages/{messageId}/reactions?key&limit&cursor`: one round trip.
+pub async fn reactions(
+    req: &Request,
+    ctx: &Ctx,
+    who: &Credential,
+    message_id: &MessageId,
+) -> Result<Reply> {
+    let params: ReactionListParams = query(req)?;
+    let request = ReactionListQuery::try_from(params)?;
+    let page = reactions::list(&ctx.db, who, message_id, &request).await?;
+    Reply::ok(&views::ReactionList {
+        reactions: page
+            .reactions
+            .iter()
+            .map(|r| views::Reaction {
+                user_id: &r.user_id,
+                key: &r.key,
+                created_at: Timestamp(r.created_at),
+            })
+            .collect(),
+        has_more: page.next.is_some(),
+        next_cursor: page.next.as_ref().map(|p| p.encode()),
+    })
 }

@@ -136,6 +136,8 @@ async fn caller_route(
         CallerRoute::SendMessage => messages::send_message(req, ctx, who).await,
         CallerRoute::EditMessage(id) => messages::edit_message(req, ctx, who, id).await,
         CallerRoute::DeleteMessage(id) => messages::delete_message(ctx, who, id).await,
+        CallerRoute::React(id, key, change) => messages::react(ctx, who, id, key, change).await,
+        CallerRoute::Reactions(id) => messages::reactions(req, ctx, who, &id).await,
         CallerRoute::SessionMessages(chat_id) => surfaces::session(req, ctx, who, &chat_id).await,
         CallerRoute::ProjectMessages(project, chat_id) => {
             surfaces::project(req, ctx, who, &project, &chat_id).await

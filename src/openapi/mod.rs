@@ -220,6 +220,7 @@ fn path_parameters(pattern: &str) -> Vec<Value> {
             let schema = match name {
                 "projectId" => "ProjectId",
                 "userId" => "UserId",
+                "key" => "ReactionKey",
                 _ => "ObjectId",
             };
             json!({

@@ -11,6 +11,7 @@ use crate::domain::keys::{NewApiKeyBody, WebhookChangeBody};
 use crate::domain::members::{ChatChangeBody, NewMembersBody, RoleChangeBody, SettingsBody};
 use crate::domain::message::{EditBody, NewMessageBody, ReadMarkBody};
 use crate::domain::pagination::PageQuery;
+use crate::domain::reactions::ReactionListParams;
 use crate::domain::surfaces::{AssistantQuery, AssistantSendBody, ProjectQuery, SessionQuery};
 use crate::domain::user::ProfilePatchBody;
 use crate::domain::webhooks::DeliveriesQuery;
@@ -322,6 +323,45 @@ pub const DELETE_MESSAGE: Operation = Operation {
     )
 };
 
+pub const ADD_REACTION: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "The message's reaction counts and the caller's own keys (also when the reaction was there).",
+        schema::<views::ReactionState>,
+    )],
+    errors: &[409, 422],
+    ..op(
+        "addReaction",
+        "messages",
+        "Add the caller's reaction (a service key's: its senderId's); idempotent.",
+    )
+};
+
+pub const REMOVE_REACTION: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "The message's reaction counts and the caller's own keys (also when the reaction was not there).",
+        schema::<views::ReactionState>,
+    )],
+    errors: &[409],
+    ..op("removeReaction", "messages", "Remove the caller's reaction; idempotent.")
+};
+
+pub const LIST_REACTIONS: Operation = Operation {
+    query: Some(fields::<ReactionListParams>),
+    success: &[Success::json(
+        200,
+        "The message's reactions, oldest first.",
+        schema::<views::ReactionList>,
+    )],
+    errors: &[409],
+    ..op(
+        "listReactions",
+        "messages",
+        "Who reacted to a message, with what.",
+    )
+};
+
 pub const GRANT_CREDITS: Operation = Operation {
     body: Some((schema::<NewGrantBody>, true)),
     headers: &["Idempotency-Key"],
@@ -488,6 +528,9 @@ pub const OPERATIONS: &[Operation] = &[
     CREDIT_TRANSFER,
     EDIT_MESSAGE,
     DELETE_MESSAGE,
+    ADD_REACTION,
+    REMOVE_REACTION,
+    LIST_REACTIONS,
     GRANT_CREDITS,
     CREATE_KEY,
     LIST_KEYS,

@@ -12,7 +12,10 @@
 //! checked in the same batch (`read_in_reach`) and its project compared with the row's.
 
 use super::rows::{decode_participants, MessageRow, ParticipantRow};
-use super::sql::{concatcp, IS_MEMBER, LISTED_COLUMNS, MESSAGE_JSON, PARTICIPANTS_OF_CHAT};
+use super::sql::{
+    concatcp, message_json_for_reader, IS_MEMBER, LISTED_COLUMNS, MESSAGE_JSON,
+    PARTICIPANTS_OF_CHAT,
+};
 use super::{read_in_reach, Arg, Db, OfProject, Reach};
 use crate::domain::cursor::{Bound, CursorQuery, SyncPosition, Window};
 use crate::domain::ids::{ChatId, MessageId};
@@ -25,13 +28,13 @@ use crate::error::Result;
 /// minus ?4 (offset), read backwards along the primary key (with two bounds instead of one, SQLite's
 /// planner stopped using the upper one: a scan to the end). The page needs no earlier read: the
 /// snapshot defaults to `chats.last_seq` in the same statement. ?1 chat, ?2 the caller (NULL for a
-/// service key): a non-participant reads 2 rows.
+/// service key): a non-participant reads 2 rows. ?6 and ?7 the reader (`message_json_for_reader!`).
 pub const PAGE_SQL: &str = concatcp!(
     "SELECT c.last_seq AS chat_last_seq, c.project_id, ",
     PARTICIPANTS_OF_CHAT,
     " AS participants,
        (SELECT json_group_array(",
-    MESSAGE_JSON,
+    message_json_for_reader!("?6", "?7"),
     ") FROM (
           SELECT * FROM messages m
           WHERE m.chat_id = ?1 AND m.seq <= COALESCE(?3, c.last_seq) - ?4
@@ -50,14 +53,19 @@ const WINDOW_HEAD: &str = concatcp!(
     " AS participants, "
 );
 
-/// The page of a cursor-mode listing as a JSON array: the messages the query that follows selects.
-const WINDOW_MESSAGES: &str = concatcp!(
-    "(SELECT json_group_array(",
-    MESSAGE_JSON,
-    ") FROM (SELECT ",
-    LISTED_COLUMNS,
-    " "
-);
+/// The page of a cursor-mode listing as a JSON array: the messages the query that follows selects,
+/// with the reader's own reactions (`message_json_for_reader!`, its two parameters given).
+macro_rules! window_messages {
+    ($user:literal, $key:literal) => {
+        concatcp!(
+            "(SELECT json_group_array(",
+            message_json_for_reader!($user, $key),
+            ") FROM (SELECT ",
+            LISTED_COLUMNS,
+            " "
+        )
+    };
+}
 
 /// The tail of every cursor-mode listing.
 const WINDOW_TAIL: &str = ") m) AS messages FROM chats c WHERE c.id = ?1";
@@ -76,7 +84,7 @@ pub const BACKWARD_SQL: &str = concatcp!(
     WINDOW_HEAD,
     "NULL AS after_seq,
      (SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1) AS before_seq, ",
-    WINDOW_MESSAGES,
+    window_messages!("?6", "?7"),
     "FROM messages m
      WHERE m.chat_id = ?1 AND m.seq < CASE
        WHEN ?3 IS NOT NULL THEN ?3
@@ -101,7 +109,7 @@ pub const FORWARD_SQL: &str = concatcp!(
           WHEN ?8 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
             AND created_at >= ?8 ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
        AS before_seq, ",
-    WINDOW_MESSAGES,
+    window_messages!("?9", "?10"),
     "FROM messages m
      WHERE m.chat_id = ?1 AND m.seq > CASE
        WHEN ?3 IS NOT NULL THEN ?3
@@ -117,7 +125,7 @@ pub const FORWARD_SQL: &str = concatcp!(
 /// `m.id IN (…)` SQLite scanned the whole chat instead): two rows per id found.
 pub const IDS_SQL: &str = concatcp!(
     WINDOW_HEAD,
-    WINDOW_MESSAGES,
+    window_messages!("?3", "?4"),
     "FROM json_each(?2) j CROSS JOIN messages m WHERE m.id = j.value AND m.chat_id = ?1",
     WINDOW_TAIL
 );
@@ -128,7 +136,7 @@ pub const IDS_SQL: &str = concatcp!(
 /// "strictly after this millisecond". ?1 chat.
 pub const SYNC_SQL: &str = concatcp!(
     WINDOW_HEAD,
-    WINDOW_MESSAGES,
+    window_messages!("?6", "?7"),
     "FROM messages m
      WHERE m.chat_id = ?1 AND (m.updated_at, m.id) > (?3, ?4) AND m.updated_at < ?5
      ORDER BY m.updated_at, m.id LIMIT ?2",
@@ -156,6 +164,16 @@ fn caller(reach: Reach<'_>) -> Arg<'_> {
         Reach::Member(user) => user.as_str().into(),
         Reach::Key(_) => Arg::Null,
     }
+}
+
+/// A listing's arguments followed by the reader (`message_json_for_reader!`): a user, or a key's
+/// hash.
+fn with_reader<'a>(mut args: Vec<Arg<'a>>, reach: Reach<'a>) -> Vec<Arg<'a>> {
+    match reach {
+        Reach::Member(user) => args.extend([user.as_str().into(), Arg::Null]),
+        Reach::Key(hash) => args.extend([Arg::Null, hash.as_str().into()]),
+    }
+    args
 }
 
 pub struct MessagePage {
@@ -208,13 +226,14 @@ pub async fn list_page(
     page: PageRequest,
     as_of: Option<i64>,
 ) -> Result<Option<MessagePage>> {
-    let args = [
+    let args = vec![
         chat_id.as_str().into(),
         caller(reach),
         as_of.into(),
         page.offset().into(),
         page.limit.into(),
     ];
+    let args = with_reader(args, reach);
     let Some(row) = read_in_reach::<ListingRow>(db, reach, PAGE_SQL, &args).await? else {
         return Ok(None);
     };
@@ -291,6 +310,7 @@ pub async fn list_window(
         }
         Window::Sync { after, before } => (SYNC_SQL, sync_args(chat, limit, after, *before)),
     };
+    let args = with_reader(args, reach);
     let Some(row) = read_in_reach::<ListingRow>(db, reach, sql, &args).await? else {
         return Ok(None);
     };

@@ -14,6 +14,7 @@ pub mod credits;
 pub mod keys;
 pub mod listing;
 pub mod members;
+pub mod reactions;
 pub mod rows;
 pub mod sql;
 pub mod users;
@@ -363,7 +364,6 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     writes::SERVICE_EDIT_SQL,
     writes::DELETE_SQL,
     writes::SERVICE_DELETE_SQL,
-    writes::MESSAGE_IN_CHAT_SQL,
     writes::IS_MEMBER_SQL,
     writes::IN_PROJECT_SQL,
     chat_list::UNARCHIVE_SQL,
@@ -420,6 +420,17 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     members::ADD_MEMBERS_SQL,
     members::REMOVE_MEMBER_SQL,
     members::SET_ROLE_SQL,
+    reactions::ADD_BUMP_SQL,
+    reactions::SERVICE_ADD_BUMP_SQL,
+    reactions::ADD_SQL,
+    reactions::SERVICE_ADD_SQL,
+    reactions::REMOVE_BUMP_SQL,
+    reactions::SERVICE_REMOVE_BUMP_SQL,
+    reactions::REMOVE_SQL,
+    reactions::SERVICE_REMOVE_SQL,
+    reactions::MESSAGE_FOR_READER_SQL,
+    reactions::REACTIONS_SQL,
+    reactions::KEY_REACTIONS_SQL,
     PING_SQL,
 ];
 
@@ -453,6 +464,7 @@ mod tests {
             include_str!("keys.rs"),
             include_str!("writes.rs"),
             include_str!("members.rs"),
+            include_str!("reactions.rs"),
         ]
         .iter()
         .map(|file| {

@@ -67,6 +67,38 @@ pub struct MessageRow {
     /// A `system` message's chatEvent, as JSON (migration 0007).
     #[serde(default)]
     pub chat_event: Option<String>,
+    /// A reply's parent message id (migration 0008).
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// A parent's live replies, and the newest one's `createdAt`.
+    #[serde(default)]
+    pub reply_count: i64,
+    #[serde(default)]
+    pub last_reply_at: Option<i64>,
+    /// The mentioned users, as a JSON array.
+    #[serde(default)]
+    pub mentions: Option<String>,
+    /// The reaction counts, as a JSON object (key -> count).
+    #[serde(default)]
+    pub reaction_counts: Option<String>,
+    #[serde(default)]
+    pub pinned_at: Option<i64>,
+    #[serde(default)]
+    pub pinned_by: Option<String>,
+    /// The reader's own reaction keys on this message, as a JSON array: read only where a reader is
+    /// known (the message list, a reaction's answer); NULL elsewhere.
+    #[serde(default, deserialize_with = "json_text")]
+    pub my_reactions: Option<String>,
+}
+
+/// JSON that SQLite hands over as text (a column) or, embedded in a JSON array it built, as JSON
+/// itself: either way, its text.
+fn json_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(text) => Some(text),
+        other => Some(other.to_string()),
+    })
 }
 
 /// A chat as the caller sees it: its row, the caller's read mark, every participant (JSON array built

@@ -9,21 +9,53 @@ pub use const_format::concatcp;
 pub const MESSAGE_COLUMNS: &str =
     "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, m.metadata, \
      m.transfer_amount, m.transfer_recipient, m.client_message_id, m.request_hash, m.edited_at, \
-     m.deleted_at, m.created_at, m.updated_at, m.chat_event";
+     m.deleted_at, m.created_at, m.updated_at, m.chat_event, m.parent_id, m.reply_count, \
+     m.last_reply_at, m.mentions, m.reaction_counts, m.pinned_at, m.pinned_by";
 
 /// The columns a listing shows (all but the request fingerprint), which `messages_by_update` covers.
 pub const LISTED_COLUMNS: &str =
     "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, m.metadata, \
      m.transfer_amount, m.transfer_recipient, m.client_message_id, m.edited_at, m.deleted_at, \
-     m.created_at, m.updated_at, m.chat_event";
+     m.created_at, m.updated_at, m.chat_event, m.parent_id, m.reply_count, m.last_reply_at, \
+     m.mentions, m.reaction_counts, m.pinned_at, m.pinned_by";
 
 /// A message as a positional JSON array in `MessageRow` field order, for embedding messages in one
 /// row: leaving out the key names makes a page's D1 result less than half the size. Listings never
 /// need the request fingerprint, so it is sent as null.
-pub const MESSAGE_JSON: &str =
-    "json_array(m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, \
+pub const MESSAGE_JSON: &str = concatcp!("json_array(", MESSAGE_ITEMS, ")");
+
+/// `MESSAGE_JSON`'s items.
+pub const MESSAGE_ITEMS: &str =
+    "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, \
      m.metadata, m.transfer_amount, m.transfer_recipient, m.client_message_id, NULL, m.edited_at, \
-     m.deleted_at, m.created_at, m.updated_at, m.chat_event)";
+     m.deleted_at, m.created_at, m.updated_at, m.chat_event, m.parent_id, m.reply_count, \
+     m.last_reply_at, m.mentions, m.reaction_counts, m.pinned_at, m.pinned_by";
+
+/// `MESSAGE_JSON` with the reader's own reaction keys last (`MessageRow::my_reactions`): the reader is
+/// user `$user`, or for a service key (`$user` NULL) the `senderId` of the key whose hash is `$key`
+/// (the two parameters each statement numbers after its own). Only messages with reactions are looked
+/// up, each in one short range of the reader's own reactions.
+macro_rules! message_json_for_reader {
+    ($user:literal, $key:literal) => {
+        $crate::store::sql::concatcp!(
+            "json_array(",
+            $crate::store::sql::MESSAGE_ITEMS,
+            ", CASE WHEN m.reaction_counts IS NULL THEN NULL ELSE
+                 (SELECT CAST(json_group_array(r.key) AS TEXT) FROM reactions r
+                  WHERE r.chat_id = m.chat_id AND r.seq = m.seq AND r.user_id = COALESCE(",
+            $user,
+            ", (SELECT sender_id FROM api_keys WHERE key_hash = ",
+            $key,
+            "))) END)"
+        )
+    };
+}
+pub(crate) use message_json_for_reader;
+
+/// The reader's own reaction keys on message `m` as a JSON array (`MessageRow::my_reactions`), for a
+/// read of one message by reader ?2 in chat ?1.
+pub const MY_REACTIONS_OF_M: &str = "(SELECT CAST(json_group_array(r.key) AS TEXT) FROM reactions r
+      WHERE r.chat_id = ?1 AND r.user_id = ?2 AND r.seq = m.seq) AS my_reactions";
 
 /// A participant (profile copy and read mark) as a positional JSON array in `ParticipantRow` order.
 pub const PARTICIPANT_JSON: &str =
@@ -85,10 +117,12 @@ mod tests {
         let values: Vec<serde_json::Value> = columns
             .iter()
             .map(|c| match *c {
-                "seq" | "created_at" | "updated_at" => serde_json::json!(7),
+                "seq" | "created_at" | "updated_at" | "reply_count" => serde_json::json!(7),
                 "request_hash" | "media" | "metadata" | "transfer_amount"
                 | "transfer_recipient" | "client_message_id" | "edited_at" | "deleted_at"
-                | "content" | "chat_event" => serde_json::Value::Null,
+                | "content" | "chat_event" | "last_reply_at" | "pinned_at" => {
+                    serde_json::Value::Null
+                }
                 "type" => serde_json::json!("media"),
                 "sender_role" => serde_json::json!("assistant"),
                 other => serde_json::json!(other),

@@ -333,13 +333,6 @@ pub const SERVICE_DELETE_SQL: &str = concatcp!(
     "EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND (?5 IS NULL OR project_id = ?5))"
 );
 
-/// Message ?2 of chat ?1.
-pub const MESSAGE_IN_CHAT_SQL: &str = concatcp!(
-    "SELECT ",
-    MESSAGE_COLUMNS,
-    " FROM messages m WHERE m.id = ?2 AND m.chat_id = ?1"
-);
-
 /// Whether user ?2 participates in chat ?1.
 pub const IS_MEMBER_SQL: &str = concatcp!("SELECT ", IS_MEMBER, " AS is_member");
 
@@ -388,7 +381,11 @@ pub fn change_plan<'a>(
     };
     let statements = vec![
         db.statement(update, &args)?,
-        db.statement(MESSAGE_IN_CHAT_SQL, &[chat.into(), id.into()])?,
+        // As the author sees it, their own reactions included.
+        db.statement(
+            super::reactions::MESSAGE_FOR_READER_SQL,
+            &[chat.into(), sender.into(), id.into()],
+        )?,
         db.statement(reach, &reach_args)?,
         read_marks_statement(db, chat)?,
     ];

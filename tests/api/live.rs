@@ -995,3 +995,62 @@ fn removal_through_the_api_closes_with_4003() {
         Some(404)
     );
 }
+
+/// A reaction reaches the chat's sockets as `reaction.updated`, in commit order with the chat's other
+/// events, and SAMA's `message_list` shows the counts as `reactions`.
+#[test]
+fn reactions_arrive_live_in_commit_order_and_in_sama_messages() {
+    let api = app();
+    let (a, b) = (unique_user("lr-a"), unique_user("lr-b"));
+    let chat = api.group(&a, &[&b]);
+    let mut socket = connect(&api, &b, &chat);
+    let sent = api.send(&a, &chat, "react live");
+    let id = sent.body["_id"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {}", token(&a));
+    let path = format!("/api/v1/messages/{id}/reactions/%F0%9F%91%8D");
+    api.raw("PUT", &path, &[("Authorization", &bearer)], None)
+        .expect(200);
+    api.send(&a, &chat, "after the reaction").expect(201);
+    api.raw("DELETE", &path, &[("Authorization", &bearer)], None)
+        .expect(200);
+    let mut events = Vec::new();
+    while events.len() < 4 {
+        let frame = next_json(&mut socket);
+        if frame["event"] != "read.updated" {
+            events.push(frame);
+        }
+    }
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "message.created",
+            "reaction.updated",
+            "message.created",
+            "reaction.updated"
+        ]
+    );
+    assert_eq!(
+        events[1]["data"],
+        json!({"chatId": chat, "messageId": id, "userId": a, "key": "👍", "added": true,
+               "reactionCounts": {"👍": 1}})
+    );
+    assert_eq!(events[3]["data"]["added"], false);
+    assert_eq!(events[3]["data"]["reactionCounts"], json!({}));
+    // Live message frames carry no reader's own reactions: every socket shares them.
+    assert_eq!(events[0]["data"]["myReactions"], json!([]));
+
+    api.raw("PUT", &path, &[("Authorization", &bearer)], None)
+        .expect(200);
+    let answer = request(
+        &mut socket,
+        json!({"request": {"message_list": {"cid": chat, "ids": [id]}, "id": "r1"}}),
+    );
+    assert_eq!(
+        answer["response"]["messages"][0]["reactions"],
+        json!({"👍": 1})
+    );
+}

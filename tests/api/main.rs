@@ -16,6 +16,7 @@ mod logs;
 mod members;
 mod messages;
 mod providers;
+mod reactions;
 mod schema;
 mod service;
 mod surfaces;

@@ -334,8 +334,8 @@ fn a_sends_rows_read_do_not_grow_with_the_senders_chat_count_nor_other_projects_
     let chat = api.create_chat(&token(&busy), &body);
     chat.expect(201);
     let chat = chat.body["_id"].as_str().unwrap().to_string();
-    // The same send reads 41 or 44 rows from run to run (measured; where its list entries and the
-    // message land in the b-trees), so the two are compared within 3 rows. Growth would be far more:
+    // The same send reads 41 to 48 rows from run to run (measured; where its list entries and the
+    // message land in the b-trees), so the two are compared within 6 rows. Growth would be far more:
     // a row per chat, or (the scan this guards against) 2 rows per webhook key, 20 for the 10 below.
     api.send(&busy, &chat, "first").expect(201);
     api.group(&busy, &[&unique_user("other")]);
@@ -356,7 +356,7 @@ fn a_sends_rows_read_do_not_grow_with_the_senders_chat_count_nor_other_projects_
         .send(&busy, &chat, "seventeen chats")
         .cost("x-d1-rows-read");
     assert!(
-        before.abs_diff(after) <= 3,
+        before.abs_diff(after) <= 6,
         "a send read {before} rows in 2 chats, {after} in 17 with 10 webhooks elsewhere"
     );
 }
