@@ -35,6 +35,9 @@ pub enum UserRoute {
     RenameChat(ChatId),
     MySettings(ChatId),
     Presence(ChatId),
+    /// `true`: pin; `false`: unpin.
+    Pin(MessageId, bool),
+    Mentions,
 }
 
 /// An endpoint a user or a service key (`X-API-Key`) may call (API.md "Service access").
@@ -47,6 +50,9 @@ pub enum CallerRoute {
     DeleteMessage(MessageId),
     React(MessageId, ReactionKey, ReactionChange),
     Reactions(MessageId),
+    Pins(ChatId),
+    /// A message's thread.
+    Replies(MessageId),
     /// The AI-chat session surface.
     SessionMessages(ChatId),
     /// The project-chat surface.
@@ -149,6 +155,7 @@ pub const ROUTES: &[RouteDef] = &[
     route("PATCH", "/api/v1/users/me", User(|_| Ok(UserRoute::PatchMe)), "patchMe"),
     route("GET", "/api/v1/users/me/credits/ledger", User(|_| Ok(UserRoute::Ledger)), "getLedger"),
     route("GET", "/api/v1/users/me/unread", User(|_| Ok(UserRoute::Unread)), "getUnread"),
+    route("GET", "/api/v1/users/me/mentions", User(|_| Ok(UserRoute::Mentions)), "listMentions"),
     route("GET", "/api/v1/chats", User(|_| Ok(UserRoute::ListChats)), "listChats"),
     route("POST", "/api/v1/chats", User(|_| Ok(UserRoute::CreateChat)), "createChat"),
     route("GET", "/api/v1/chats/{chatId}", Caller(|p| Ok(CallerRoute::GetChat(p.chat_id()?))), "getChat"),
@@ -158,6 +165,7 @@ pub const ROUTES: &[RouteDef] = &[
     route("DELETE", "/api/v1/chats/{chatId}/members/{userId}", User(|p| Ok(UserRoute::RemoveMember(p.chat_id()?, p.user_id()?))), "removeMember"),
     route("PATCH", "/api/v1/chats/{chatId}/members/{userId}", User(|p| Ok(UserRoute::SetRole(p.chat_id()?, p.user_id()?))), "setMemberRole"),
     route("GET", "/api/v1/chats/{chatId}/presence", User(|p| Ok(UserRoute::Presence(p.chat_id()?))), "getPresence"),
+    route("GET", "/api/v1/chats/{chatId}/pins", Caller(|p| Ok(CallerRoute::Pins(p.chat_id()?))), "listPins"),
     route("GET", LIVE_PATTERN, Socket(|p| p.chat_id()), "openLive"),
     route("POST", "/api/v1/messages", Caller(|_| Ok(CallerRoute::SendMessage)), "sendMessage"),
     route("GET", "/api/v1/messages/chat/{chatId}", Caller(|p| Ok(CallerRoute::ListMessages(p.chat_id()?))), "listMessages"),
@@ -168,6 +176,9 @@ pub const ROUTES: &[RouteDef] = &[
     route("PUT", "/api/v1/messages/{messageId}/reactions/{key}", Caller(|p| Ok(CallerRoute::React(p.message_id()?, p.reaction_key()?, ReactionChange::Add))), "addReaction"),
     route("DELETE", "/api/v1/messages/{messageId}/reactions/{key}", Caller(|p| Ok(CallerRoute::React(p.message_id()?, p.reaction_key()?, ReactionChange::Remove))), "removeReaction"),
     route("GET", "/api/v1/messages/{messageId}/reactions", Caller(|p| Ok(CallerRoute::Reactions(p.message_id()?))), "listReactions"),
+    route("GET", "/api/v1/messages/{messageId}/replies", Caller(|p| Ok(CallerRoute::Replies(p.message_id()?))), "listReplies"),
+    route("PUT", "/api/v1/messages/{messageId}/pin", User(|p| Ok(UserRoute::Pin(p.message_id()?, true))), "pinMessage"),
+    route("DELETE", "/api/v1/messages/{messageId}/pin", User(|p| Ok(UserRoute::Pin(p.message_id()?, false))), "unpinMessage"),
     route("POST", "/api/v1/admin/credits", Admin(|_| Ok(AdminRoute::GrantCredits)), "grantCredits"),
     route("POST", "/api/v1/admin/api-keys", Admin(|_| Ok(AdminRoute::CreateKey)), "createApiKey"),
     route("GET", "/api/v1/admin/api-keys", Admin(|_| Ok(AdminRoute::ListKeys)), "listApiKeys"),

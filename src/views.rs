@@ -387,8 +387,7 @@ impl<'a> Chat<'a> {
             role: row.my_role,
             muted: row.my_muted == 1,
             archived: row.my_archived == 1,
-            // Mentions arrive with the interactions issue; until then nothing mentions anyone.
-            unread_mentions: 0,
+            unread_mentions: row.my_unread_mentions,
         }
     }
 }
@@ -466,6 +465,25 @@ pub struct MessageWindow<'a> {
     pub next_cursor: Option<String>,
 }
 
+/// `around`: a window centred on a message, with cursors both ways.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageAround<'a> {
+    #[serde(flatten)]
+    pub window: MessageWindow<'a>,
+    /// Older messages than the page's first exist.
+    pub has_older: bool,
+    /// Newer messages than the page's last exist (hasMore is hasOlder || hasNewer).
+    pub has_newer: bool,
+    /// Continues further back, as a `before` cursor (null when hasOlder is false).
+    #[schemars(pattern("^(?:[0-9a-f]{2}){1,256}$"))]
+    pub older_cursor: Option<String>,
+    /// Continues forward, as an `after` cursor; also the page's nextCursor (null when hasNewer is
+    /// false).
+    #[schemars(pattern("^(?:[0-9a-f]{2}){1,256}$"))]
+    pub newer_cursor: Option<String>,
+}
+
 /// A page (page mode) or a window (cursor mode) of a chat's messages.
 #[derive(JsonSchema)]
 #[serde(untagged)]
@@ -473,6 +491,7 @@ pub struct MessageWindow<'a> {
 pub enum MessageListing<'a> {
     Page(MessageList<'a>),
     Window(MessageWindow<'a>),
+    Around(MessageAround<'a>),
 }
 
 /// A reaction's answer: the message's counts and the caller's own keys.
@@ -517,6 +536,44 @@ pub struct ReactionList<'a> {
     pub has_more: bool,
     /// Pass back as `cursor` to continue (null when `hasMore` is false).
     pub next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/messages/{messageId}/replies`: the thread's live replies, chronological.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyList<'a> {
+    /// The message replied to (a tombstone still serves its thread).
+    pub parent: Message<'a>,
+    #[schemars(length(max = MAX_LIMIT))]
+    pub messages: Vec<Message<'a>>,
+    /// The thread's live replies (the parent's replyCount).
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
+    pub total: i64,
+    pub has_more: bool,
+    /// Opaque; pass back as cursor=<nextCursor> to continue in the same direction (null when hasMore
+    /// is false).
+    #[schemars(pattern("^(?:[0-9a-f]{2}){1,256}$"))]
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/users/me/mentions`: the messages that mention the caller, newest first.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MentionList<'a> {
+    #[schemars(length(max = MAX_LIMIT))]
+    pub messages: Vec<Message<'a>>,
+    pub has_more: bool,
+    /// Opaque; pass back as cursor=<nextCursor> (null when hasMore is false).
+    #[schemars(pattern("^(?:[0-9a-f]{2}){1,256}$"))]
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/chats/{chatId}/pins`: newest pin first.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PinList<'a> {
+    #[schemars(length(max = 50))]
+    pub messages: Vec<Message<'a>>,
 }
 
 #[derive(Serialize, JsonSchema)]

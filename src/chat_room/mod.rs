@@ -39,7 +39,7 @@ use crate::store::rows::MessageRow;
 use crate::store::writes::{self, Plan};
 use crate::store::{chat_list, cost_of, credits, Db, SessionStart};
 use crate::views;
-use protocol::{Event, ReadEvent, RoomReply, RoomRequest, Write, Written};
+use protocol::{Event, MessageEvent, ReadEvent, RoomReply, RoomRequest, Write, Written};
 
 /// The most writes one D1 batch commits: a transfer is 12 statements and a send up to 8, so a group
 /// stays within 100 statements (each counts against the invocation's D1 query limit).
@@ -350,10 +350,11 @@ impl ChatRoom {
                     .ok()
                     .and_then(Option::as_ref)
                     .filter(|w| !w.replayed)?;
-                event(queued, written, commit_ms, i)
+                events(queued, written, commit_ms, i)
                     .map_err(|e| console_error!("chat room: webhook event: {e}"))
                     .ok()
             })
+            .flatten()
             .collect();
         let scheduled = match webhooks::record(&self.state, &events, &hooks) {
             Ok(true) => live::set_alarm_at(&self.state, commit_ms).await,
@@ -450,7 +451,11 @@ impl ChatRoom {
     ) -> RoomReply {
         let list_behind = outcome.as_ref().is_ok_and(|stored| stored.list_behind);
         let outcome = outcome.map(|stored| {
-            let written = written(stored.message, &stored.read_marks, !stored.committed);
+            let mut written = written(stored.message, &stored.read_marks, !stored.committed);
+            written.parent = stored.parent.map(|parent| {
+                let read_by = marks_read_by(&parent, &stored.read_marks);
+                (parent, read_by)
+            });
             if listening && stored.committed {
                 self.announce(&queued.author, &queued.write, &written, &stored.read_marks);
             }
@@ -474,6 +479,13 @@ impl ChatRoom {
             Some(reaction) => event_text(write.event_name(), &reaction),
             None => event_text(write.event_name(), &views::Message::shared(row, read_by)),
         }];
+        if let Some((parent, read_by)) = &written.parent {
+            let read_by = read_by.iter().map(String::as_str).collect();
+            frames.push(event_text(
+                MessageEvent::Updated.name(),
+                &views::Message::shared(parent, read_by),
+            ));
+        }
         let members: Vec<&str> = marks.iter().map(|(user, _)| user.as_str()).collect();
         // A user's new message moves their read mark to it; so does a chat event, for an actor who is
         // still a member.
@@ -537,39 +549,68 @@ fn plan<'a>(db: &Db, author: &'a Author, write: &'a Write, with_marks: bool) -> 
             now_ms(),
             with_marks,
         ),
+        (
+            Write::Pin {
+                chat_id,
+                message_id,
+                pin,
+            },
+            Author::User(caller),
+        ) => crate::store::pins::pin_plan(db, &caller.id, (chat_id, message_id), *pin, now_ms()),
+        (Write::Pin { .. }, Author::Service(_)) => {
+            Err(ApiError::forbidden("service keys may not pin messages"))
+        }
     }
 }
 
-/// A committed write as a webhook event: its body is the Message the write's response carries.
-fn event(
+/// A committed write as webhook events: its own, whose body is the Message the write's response
+/// carries (or a reaction's `reaction.updated` data), then `message.updated` for a reply's parent.
+/// The `index` of the write in its group keeps the events' ids in commit order.
+fn events(
     queued: &Queued,
     written: &Written,
     commit_ms: i64,
     index: usize,
-) -> std::result::Result<webhooks::Event, String> {
-    let id = crate::domain::webhooks::new_event_id(commit_ms, index)?;
+) -> std::result::Result<Vec<webhooks::Event>, String> {
     let kind = queued.write.event();
     let read_by = written.read_by.iter().map(String::as_str).collect();
-    let created_at = crate::domain::time::Timestamp(commit_ms);
-    let body = match reaction_event(&queued.author, &queued.write, &written.message) {
-        Some(data) => serde_json::to_string(&webhooks::Payload {
-            id: &id,
-            kind,
-            created_at,
-            data,
-        }),
-        None => serde_json::to_string(&webhooks::Payload {
-            id: &id,
-            kind,
-            created_at,
-            data: views::Message::shared(&written.message, read_by),
-        }),
+    let own = match reaction_event(&queued.author, &queued.write, &written.message) {
+        Some(data) => webhook_event(queued, kind, &written.message.id, data, commit_ms, 2 * index),
+        None => {
+            let data = views::Message::shared(&written.message, read_by);
+            webhook_event(queued, kind, &written.message.id, data, commit_ms, 2 * index)
+        }
+    }?;
+    let mut events = vec![own];
+    if let Some((parent, read_by)) = &written.parent {
+        let data = views::Message::shared(parent, read_by.iter().map(String::as_str).collect());
+        let updated = MessageEvent::Updated;
+        events.push(webhook_event(queued, updated, &parent.id, data, commit_ms, 2 * index + 1)?);
     }
+    Ok(events)
+}
+
+/// One webhook event of a committed write of `queued`'s author, about message `message_id`.
+fn webhook_event(
+    queued: &Queued,
+    kind: MessageEvent,
+    message_id: &str,
+    data: impl serde::Serialize,
+    commit_ms: i64,
+    index: usize,
+) -> std::result::Result<webhooks::Event, String> {
+    let id = crate::domain::webhooks::new_event_id(commit_ms, index)?;
+    let body = serde_json::to_string(&webhooks::Payload {
+        id: &id,
+        kind,
+        created_at: crate::domain::time::Timestamp(commit_ms),
+        data,
+    })
     .map_err(|e| e.to_string())?;
     Ok(webhooks::Event {
         kind: kind.name(),
         chat_id: queued.write.chat_id().as_str().to_string(),
-        message_id: written.message.id.clone(),
+        message_id: message_id.to_string(),
         body,
         created_at: commit_ms,
         author_key: match &queued.author {
@@ -608,16 +649,21 @@ fn failed(error: ApiError) -> RoomReply {
     }
 }
 
-/// The stored message with its `readBy` from the read marks read with it.
-fn written(message: MessageRow, marks: &[(String, i64)], replayed: bool) -> Written {
+/// A message's `readBy` from the read marks read with it.
+fn marks_read_by(message: &MessageRow, marks: &[(String, i64)]) -> Vec<String> {
     let marks = marks.iter().map(|(user, mark)| (user.as_str(), *mark));
-    let read_by = views::read_by(message.seq, &message.sender_id, marks)
+    views::read_by(message.seq, &message.sender_id, marks)
         .into_iter()
         .map(str::to_string)
-        .collect();
+        .collect()
+}
+
+/// The stored message with its `readBy` from the read marks read with it.
+fn written(message: MessageRow, marks: &[(String, i64)], replayed: bool) -> Written {
     Written {
+        read_by: marks_read_by(&message, marks),
         message,
-        read_by,
         replayed,
+        parent: None,
     }
 }

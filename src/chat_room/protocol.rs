@@ -67,6 +67,13 @@ pub enum Write {
         key: ReactionKey,
         change: ReactionChange,
     },
+    /// Message `message_id` pinned (`pin` true) or unpinned by the author (a user: keys may not pin).
+    #[serde(rename_all = "camelCase")]
+    Pin {
+        chat_id: ChatId,
+        message_id: MessageId,
+        pin: bool,
+    },
 }
 
 impl Write {
@@ -76,7 +83,8 @@ impl Write {
             Write::Transfer(transfer) => &transfer.chat_id,
             Write::Change { chat_id, .. }
             | Write::Members { chat_id, .. }
-            | Write::React { chat_id, .. } => chat_id,
+            | Write::React { chat_id, .. }
+            | Write::Pin { chat_id, .. } => chat_id,
         }
     }
 
@@ -85,7 +93,10 @@ impl Write {
     pub fn success_status(&self) -> u16 {
         match self {
             Write::Send { .. } | Write::Transfer(_) => 201,
-            Write::Change { .. } | Write::Members { .. } | Write::React { .. } => 200,
+            Write::Change { .. }
+            | Write::Members { .. }
+            | Write::React { .. }
+            | Write::Pin { .. } => 200,
         }
     }
 
@@ -96,9 +107,10 @@ impl Write {
                 MessageEvent::Created
             }
             Write::Change {
-                change: Change::Edit(_),
+                change: Change::Edit { .. },
                 ..
-            } => MessageEvent::Updated,
+            }
+            | Write::Pin { .. } => MessageEvent::Updated,
             Write::Change {
                 change: Change::Delete,
                 ..
@@ -137,6 +149,11 @@ pub struct Written {
     pub read_by: Vec<String>,
     /// True when nothing new was committed: an idempotent retry answered with the original.
     pub replayed: bool,
+    /// The parent of a reply this write added or deleted, as the write left it (its `replyCount` and
+    /// `lastReplyAt` moved), with its `readBy`: announced as `message.updated` after the write's own
+    /// event.
+    #[serde(default)]
+    pub parent: Option<(MessageRow, Vec<String>)>,
 }
 
 /// Who holds a live socket, until when: what the worker vouches for when it hands an upgrade to the
@@ -389,7 +406,10 @@ mod tests {
         let change = Write::Change {
             chat_id: ChatId::parse(chat, "chatId").unwrap(),
             message_id: MessageId::parse(chat, "messageId").unwrap(),
-            change: Change::Edit("new".into()),
+            change: Change::Edit {
+                content: "new".into(),
+                mentions: None,
+            },
         };
         let read = RoomRequest::ReadMoved(ReadEvent {
             chat_id: ChatId::parse(chat, "chatId").unwrap(),

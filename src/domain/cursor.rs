@@ -65,6 +65,12 @@ pub struct MessageListQuery {
     #[serde(rename = "updated_at.lt")]
     #[schemars(with = "Option<TimeParam>")]
     pub updated_at_lt: Option<String>,
+    /// Cursor mode: jump to this message of the chat (404 when it is not in it), or to the first
+    /// message at or after this time (the last message when none is), with up to (limit - 1) / 2 older
+    /// messages and newer ones filling limit. Alone: with before, after, ids, a sync window or cursor
+    /// it is a 400.
+    #[schemars(with = "Option<MessageOrTime>")]
+    pub around: Option<String>,
     /// The nextCursor of an earlier cursor-mode page (opaque): continues exactly where it ended, in the
     /// same direction. No other cursor parameter may come with it; limit may.
     #[schemars(with = "Option<String>", pattern("^(?:[0-9a-fA-F]{2}){1,256}$"))]
@@ -106,6 +112,7 @@ impl MessageListQuery {
             ("updatedBefore", &self.updated_before),
             ("updated_at.gt", &self.updated_at_gt),
             ("updated_at.lt", &self.updated_at_lt),
+            ("around", &self.around),
             ("cursor", &self.cursor),
         ]
         .into_iter()
@@ -158,6 +165,60 @@ pub enum Window {
 pub struct CursorQuery {
     pub limit: i64,
     pub window: Window,
+}
+
+/// `around`: a page centred on a message (or the first message at or after a time), for jumping to a
+/// search hit, a pin or a mention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AroundQuery {
+    pub limit: i64,
+    /// A message id or a time.
+    pub anchor: Bound,
+}
+
+impl AroundQuery {
+    /// `around` with its `limit`; `None` when the query has no `around`. Any other cursor parameter
+    /// beside it is a 400, and `asOf` (page mode's) too.
+    pub fn parse(query: &MessageListQuery) -> Result<Option<Self>> {
+        let Some(raw) = query.around.as_deref() else {
+            return Ok(None);
+        };
+        let mut check = Checks::new();
+        let limit = check.query_integer(
+            "limit",
+            query.limit.as_deref(),
+            1,
+            MAX_LIMIT,
+            Some(DEFAULT_LIMIT),
+        );
+        check.query_integer("page", query.page.as_deref(), 1, MAX_PAGE, None);
+        if query.as_of.is_some() {
+            check.error("asOf applies to page mode only; cursors need no snapshot");
+        }
+        let others: Vec<&str> = query
+            .cursor_params()
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| *name != "around")
+            .collect();
+        if !others.is_empty() {
+            check.error(format!(
+                "around stands alone; it cannot be combined with {}",
+                others.join(", ")
+            ));
+        }
+        let anchor = bound(&mut check, "around", Some(raw)).flatten();
+        check.finish()?;
+        match (limit, anchor) {
+            (Some(limit), Some(anchor)) => Ok(Some(AroundQuery { limit, anchor })),
+            _ => Err(ApiError::bad_request("invalid around query")),
+        }
+    }
+
+    /// How many older messages the page holds at most: `floor((limit - 1) / 2)`.
+    pub fn older(&self) -> i64 {
+        (self.limit - 1) / 2
+    }
 }
 
 /// Whether a message-list query is in cursor mode.
@@ -214,6 +275,7 @@ fn parse_window(check: &mut Checks, query: &MessageListQuery, chat: &ChatId) -> 
             .map(|(name, _)| *name)
             .filter(|name| *name != "cursor")
             .collect();
+        // (`around` is parsed by `AroundQuery`, which refuses a cursor beside it.)
         if !others.is_empty() {
             check.error(format!(
                 "cursor continues an earlier query and cannot be combined with {}",
@@ -261,7 +323,7 @@ fn parse_window(check: &mut Checks, query: &MessageListQuery, chat: &ChatId) -> 
 }
 
 /// `before` / `after`: a message id (24 hex) or a time. `Some(None)` when absent, `None` when invalid.
-fn bound(check: &mut Checks, name: &str, raw: Option<&str>) -> Option<Option<Bound>> {
+pub(super) fn bound(check: &mut Checks, name: &str, raw: Option<&str>) -> Option<Option<Bound>> {
     let Some(raw) = raw else {
         return Some(None);
     };
@@ -804,5 +866,39 @@ mod tests {
                 })
             )
         );
+    }
+
+    #[test]
+    fn around_stands_alone_and_takes_an_id_or_a_time() {
+        let around = |pairs: &[(&str, &str)]| AroundQuery::parse(&q(pairs));
+        assert_eq!(around(&[("before", ID)]).unwrap(), None);
+        let id = MessageId::parse(ID, "x").unwrap();
+        assert_eq!(
+            around(&[("around", ID), ("limit", "7")]).unwrap(),
+            Some(AroundQuery {
+                limit: 7,
+                anchor: Bound::Message(id)
+            })
+        );
+        let at = around(&[("around", "2024-01-15T10:30:00.000Z")]).unwrap().unwrap();
+        assert_eq!((at.limit, &at.anchor), (20, &Bound::Time(1_705_314_600_000)));
+        assert_eq!(at.older(), 9);
+        assert_eq!(AroundQuery { limit: 1, anchor: Bound::Seq(1) }.older(), 0);
+        assert_eq!(AroundQuery { limit: 2, anchor: Bound::Seq(1) }.older(), 0);
+        assert_eq!(AroundQuery { limit: 100, anchor: Bound::Seq(1) }.older(), 49);
+        for other in [
+            ("before", ID),
+            ("after", "5"),
+            ("ids", ID),
+            ("updatedAfter", "5"),
+            ("updated_at.lt", "5"),
+            ("cursor", "abcd"),
+        ] {
+            let e = around(&[("around", ID), other]).unwrap_err();
+            assert!(e.errors.join(" ").contains("around stands alone"), "{other:?}");
+        }
+        let e = around(&[("around", "yesterday"), ("limit", "0")]).unwrap_err();
+        assert_eq!(e.errors.len(), 2, "{:?}", e.errors);
+        assert!(around(&[("around", ID), ("asOf", "3")]).is_err());
     }
 }

@@ -83,6 +83,36 @@ pub fn window_end(
     })
 }
 
+/// How an `around` page ends on both sides: a cursor further back when a message older than the
+/// page exists, a cursor forward when a newer one does (`None`: nothing that way). Sequence numbers
+/// are dense, so both are arithmetic on the page's first and last (`seqs`, ascending) and the chat's
+/// last sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AroundEnd {
+    pub older_cursor: Option<String>,
+    pub newer_cursor: Option<String>,
+}
+
+pub fn around_end(chat: &ChatId, last_seq: i64, seqs: &[i64]) -> AroundEnd {
+    let older = seqs
+        .first()
+        .filter(|first| **first > 1)
+        .map(|first| Window::Backward {
+            before: Bound::Seq(*first),
+        });
+    let newer = seqs
+        .last()
+        .filter(|last| **last < last_seq)
+        .map(|last| Window::Forward {
+            after: Some(Bound::Seq(*last)),
+            before: None,
+        });
+    AroundEnd {
+        older_cursor: older.and_then(|w| Cursor::encode(chat, &w)),
+        newer_cursor: newer.and_then(|w| Cursor::encode(chat, &w)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +241,37 @@ mod tests {
         let ids = query(5, Window::Ids(vec![]));
         let end = window_end(&chat(), &ids, &bounds(None, None), &rows(&[4])).unwrap();
         assert_eq!((end.kept, end.has_more()), (1, false));
+    }
+
+    #[test]
+    fn an_around_page_continues_on_the_sides_that_have_more() {
+        let decode = |c: Option<String>| c.map(|c| Cursor::decode(&c, &chat()).unwrap());
+        // The middle of a chat of 10: both ways.
+        let end = around_end(&chat(), 10, &[4, 5, 6]);
+        assert_eq!(
+            decode(end.older_cursor),
+            Some(Window::Backward {
+                before: Bound::Seq(4)
+            })
+        );
+        assert_eq!(
+            decode(end.newer_cursor),
+            Some(Window::Forward {
+                after: Some(Bound::Seq(6)),
+                before: None
+            })
+        );
+        // At the first and the last message; an empty chat.
+        let start = around_end(&chat(), 10, &[1, 2, 3]);
+        assert!(start.older_cursor.is_none() && start.newer_cursor.is_some());
+        let last = around_end(&chat(), 10, &[8, 9, 10]);
+        assert!(last.older_cursor.is_some() && last.newer_cursor.is_none());
+        assert_eq!(
+            around_end(&chat(), 0, &[]),
+            AroundEnd {
+                older_cursor: None,
+                newer_cursor: None
+            }
+        );
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::ids::ChatId;
+use super::ids::{ChatId, MessageId, ObjectId, UserId};
 use super::input::{
     has_control, is_blank, is_https_url, whole_number, MAX_SAFE_INTEGER, NOT_BLANK_PATTERN,
     NO_CONTROL_PATTERN,
@@ -16,6 +16,8 @@ use crate::error::{ApiError, Result};
 
 pub const MAX_CONTENT_CHARS: usize = 4000;
 pub const MAX_METADATA_BYTES: usize = 4096;
+/// Most users one message may mention.
+pub const MAX_MENTIONS: usize = 50;
 
 /// The kinds a client may send; `credit_transfer` and `system` messages are made by the server only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -227,6 +229,32 @@ pub struct NewMessageBody {
     /// or system (user: 403).
     #[schemars(with = "Option<SenderRole>")]
     pub sender_role: Option<Value>,
+    /// Makes the message a reply to this message of the same chat, which must not be a reply itself
+    /// (422), be in this chat (404) and not be deleted (409).
+    #[schemars(with = "Option<ObjectId>")]
+    pub parent_id: Option<Value>,
+    /// Participants of the chat the message mentions: at most 50, each once (anyone else: 400).
+    #[schemars(with = "Option<Mentions>")]
+    pub mentions: Option<Value>,
+}
+
+/// The users a message mentions, in the document: participants of the chat, each once.
+pub struct Mentions;
+
+impl JsonSchema for Mentions {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Mentions".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "array",
+            "items": generator.subschema_for::<UserId>(),
+            "maxItems": MAX_MENTIONS,
+            "uniqueItems": true,
+            "description": "Participants of the chat, each once (at most 50)."
+        })
+    }
 }
 
 /// The rules of each kind that a plain object schema cannot say: text needs a non-blank `content`
@@ -265,6 +293,12 @@ pub struct NewMessage {
     pub client_message_id: Option<String>,
     /// The `senderRole` asked for, if any (`SenderRole::for_sender` decides).
     pub role: Option<SenderRole>,
+    /// The message this one replies to.
+    #[serde(default)]
+    pub parent_id: Option<MessageId>,
+    /// The users it mentions (distinct; the chat's object checks they are participants).
+    #[serde(default)]
+    pub mentions: Option<Vec<UserId>>,
 }
 
 impl NewMessage {
@@ -281,9 +315,14 @@ impl NewMessage {
             &self.media,
             &self.metadata,
         );
-        let text = match role {
-            SenderRole::User => serde_json::to_vec(&canonical),
-            other => serde_json::to_vec(&(canonical, other)),
+        // Replies and mentions join the fingerprint only when given, so that every other message
+        // keeps the fingerprint it always had.
+        let interactions = (self.parent_id.is_some() || self.mentions.is_some())
+            .then_some((&self.parent_id, &self.mentions));
+        let text = match (role, interactions) {
+            (SenderRole::User, None) => serde_json::to_vec(&canonical),
+            (other, None) => serde_json::to_vec(&(canonical, other)),
+            (other, Some(interactions)) => serde_json::to_vec(&(canonical, other, interactions)),
         };
         hex_sha256(&text.unwrap_or_default())
     }
@@ -319,8 +358,13 @@ impl ReadMarkBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Change {
-    /// New `content` of a text message.
-    Edit(String),
+    /// New `content` of a text message, and its mentions replaced when given (`Some(vec![])` clears
+    /// them).
+    #[serde(rename_all = "camelCase")]
+    Edit {
+        content: String,
+        mentions: Option<Vec<UserId>>,
+    },
     /// Leave a tombstone: content, media and metadata become null, the sequence number stays.
     Delete,
 }
@@ -345,6 +389,13 @@ impl TryFrom<NewMessageBody> for NewMessage {
             check.error("clientMessageId must not contain control characters");
         }
         let role = sender_role(&mut check, "senderRole", body.sender_role.as_ref());
+        let parent_id = match body.parent_id.as_ref().filter(|v| !v.is_null()) {
+            None => None,
+            Some(raw) => check.required_parsed("parentId", Some(raw), |id| {
+                MessageId::parse(id, "parentId")
+            }),
+        };
+        let mentions = mentions(&mut check, body.mentions.as_ref());
         if let Some(kind) = kind {
             check_kind_rules(&mut check, kind, content.as_deref(), body.media.is_some());
         }
@@ -359,6 +410,8 @@ impl TryFrom<NewMessageBody> for NewMessage {
                 metadata,
                 client_message_id,
                 role,
+                parent_id,
+                mentions,
             }),
             _ => Err(ApiError::bad_request("chatId and type are required")),
         }
@@ -376,6 +429,9 @@ pub struct EditBody {
         pattern(NOT_BLANK_PATTERN)
     )]
     pub content: Option<Value>,
+    /// Replaces the message's mentions (absent: unchanged; `[]`: none).
+    #[schemars(with = "Option<Mentions>")]
+    pub mentions: Option<Value>,
 }
 
 impl TryFrom<EditBody> for Change {
@@ -387,9 +443,10 @@ impl TryFrom<EditBody> for Change {
         if content.as_deref().is_some_and(is_blank) {
             check.error("content must not be blank");
         }
+        let mentions = mentions(&mut check, body.mentions.as_ref());
         check.finish()?;
         content
-            .map(Change::Edit)
+            .map(|content| Change::Edit { content, mentions })
             .ok_or_else(|| ApiError::bad_request("content is required"))
     }
 }
@@ -418,6 +475,29 @@ pub(super) fn sender_role(
             None
         }
     }
+}
+
+/// `mentions`: absent or null for none; else an array of at most 50 distinct user ids (whether they
+/// are participants is the chat's to say).
+pub(super) fn mentions(check: &mut Checks, value: Option<&Value>) -> Option<Vec<UserId>> {
+    let raw = check.string_array("mentions", value.filter(|v| !v.is_null()))?;
+    if raw.len() > MAX_MENTIONS {
+        check.error(format!(
+            "mentions holds at most {MAX_MENTIONS} user ids, got {}",
+            raw.len()
+        ));
+        return None;
+    }
+    let mut ids: Vec<UserId> = Vec::with_capacity(raw.len());
+    for (i, raw) in raw.iter().enumerate() {
+        let id = check.check(UserId::parse(raw, &format!("mentions[{i}]")))?;
+        if ids.contains(&id) {
+            check.error(format!("mentions names {id} twice; name each user once"));
+            return None;
+        }
+        ids.push(id);
+    }
+    Some(ids)
 }
 
 /// `type`: absent or null means text.
@@ -609,7 +689,10 @@ mod tests {
     fn edits_need_non_blank_content() {
         assert_eq!(
             Change::parse_edit(br#"{"content":"new"}"#).unwrap(),
-            Change::Edit("new".into())
+            Change::Edit {
+                content: "new".into(),
+                mentions: None
+            }
         );
         for bad in [
             br#"{}"#.as_slice(),
@@ -660,5 +743,49 @@ mod tests {
         let err =
             NewMessage::parse(br#"{"chatId":"nope","type":"video","content":"x"}"#).unwrap_err();
         assert_eq!(err.errors.len(), 2, "{:?}", err.errors);
+    }
+
+    #[test]
+    fn replies_and_mentions_are_parsed_and_change_the_fingerprint_only_when_given() {
+        let parent = "64d15f9e2e6c8f4d5a123456";
+        let m = NewMessage::parse(
+            format!(r#"{{"chatId":"{CHAT}","content":"hi","parentId":"{parent}","mentions":["u2","u:3"]}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(m.parent_id.as_ref().map(MessageId::as_str), Some(parent));
+        let mentioned: Vec<&str> = m.mentions.iter().flatten().map(UserId::as_str).collect();
+        assert_eq!(mentioned, ["u2", "u:3"]);
+        let plain = NewMessage::parse(format!(r#"{{"chatId":"{CHAT}","content":"hi","parentId":null,"mentions":null}}"#).as_bytes()).unwrap();
+        assert_eq!((plain.parent_id.clone(), plain.mentions.clone()), (None, None));
+        assert_ne!(m.request_hash(SenderRole::User), plain.request_hash(SenderRole::User));
+        let plain_again = NewMessage::parse(format!(r#"{{"chatId":"{CHAT}","content":"hi"}}"#).as_bytes()).unwrap();
+        assert_eq!(plain.request_hash(SenderRole::User), plain_again.request_hash(SenderRole::User));
+    }
+
+    #[test]
+    fn bad_parents_and_mentions_are_400s_naming_the_rule() {
+        let errors = |extra: &str| {
+            NewMessage::parse(format!(r#"{{"chatId":"{CHAT}","content":"hi",{extra}}}"#).as_bytes())
+                .unwrap_err()
+                .errors
+                .join("; ")
+        };
+        assert!(errors(r#""parentId":"nope""#).contains("parentId"));
+        assert!(errors(r#""parentId":5"#).contains("parentId must be a string"));
+        assert!(errors(r#""mentions":"u2""#).contains("mentions must be an array of strings"));
+        assert!(errors(r#""mentions":["u2","u2"]"#).contains("names u2 twice"));
+        assert!(errors(r#""mentions":["bad id"]"#).contains("mentions[0]"));
+        let many: Vec<String> = (0..51).map(|i| format!("\"u{i}\"")).collect();
+        assert!(errors(&format!(r#""mentions":[{}]"#, many.join(","))).contains("at most 50"));
+        let fifty: Vec<String> = (0..50).map(|i| format!("\"u{i}\"")).collect();
+        let ok = format!(r#"{{"chatId":"{CHAT}","content":"hi","mentions":[{}]}}"#, fifty.join(","));
+        assert_eq!(NewMessage::parse(ok.as_bytes()).unwrap().mentions.map(|m| m.len()), Some(50));
+        // An edit may replace them; [] clears.
+        assert_eq!(
+            Change::parse_edit(br#"{"content":"x","mentions":[]}"#).unwrap(),
+            Change::Edit { content: "x".into(), mentions: Some(vec![]) }
+        );
+        assert!(Change::parse_edit(br#"{"content":"x","mentions":["a","a"]}"#).is_err());
     }
 }

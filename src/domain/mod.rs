@@ -13,6 +13,7 @@ pub mod message;
 pub mod pagination;
 pub mod reactions;
 pub mod surfaces;
+pub mod threads;
 pub mod time;
 pub mod url;
 pub mod user;

@@ -275,6 +275,8 @@ impl TryFrom<NewMessageOf> for NewMessage {
             metadata,
             client_message_id,
             role,
+            parent_id: None,
+            mentions: None,
         })
     }
 }

@@ -8,9 +8,9 @@ use crate::auth::{Author, Caller, Credential};
 use crate::chat_room::client;
 use crate::chat_room::protocol::{ReadEvent, Write};
 use crate::context::{reach, Ctx};
-use crate::domain::cursor::{is_cursor_query, CursorQuery, MessageListQuery};
+use crate::domain::cursor::{is_cursor_query, AroundQuery, Bound, CursorQuery, MessageListQuery};
 use crate::domain::ids::{ChatId, MessageId};
-use crate::domain::listing::window_end;
+use crate::domain::listing::{around_end, window_end};
 use crate::domain::message::{Change, NewMessage, ReadMarkBody, SenderRole};
 use crate::domain::pagination::{MessagePageQuery, PageInfo};
 use crate::domain::reactions::{
@@ -29,6 +29,9 @@ pub async fn list_messages(
     chat_id: &ChatId,
 ) -> Result<Reply> {
     let params: MessageListQuery = query(req)?;
+    if let Some(around) = AroundQuery::parse(&params)? {
+        return list_around(ctx, who, chat_id, around).await;
+    }
     if is_cursor_query(&params) {
         return list_window(ctx, who, chat_id, CursorQuery::parse(&params, chat_id)?).await;
     }
@@ -70,6 +73,38 @@ async fn list_window(
         total: page.bounds.chat_last_seq,
         has_more: end.has_more(),
         next_cursor: end.next_cursor,
+    })
+}
+
+/// `around`: the anchor message with older and newer ones, and cursors both ways. An anchor id that
+/// is not in this chat is a 404 (a time always finds one, or nothing in an empty chat).
+async fn list_around(
+    ctx: &Ctx,
+    who: &Credential,
+    chat_id: &ChatId,
+    request: AroundQuery,
+) -> Result<Reply> {
+    let (page, anchor) = listing::list_around(&ctx.db, reach(who), chat_id, &request)
+        .await?
+        .ok_or_else(|| ApiError::not_found("chat"))?;
+    if anchor.is_none() && matches!(request.anchor, Bound::Message(_)) {
+        return Err(ApiError::not_found("message"));
+    }
+    let seqs: Vec<i64> = page.messages.iter().map(|m| m.seq).collect();
+    let end = around_end(chat_id, page.bounds.chat_last_seq, &seqs);
+    Reply::ok(&views::MessageAround {
+        window: views::MessageWindow {
+            messages: views::Message::all(&page.messages, &page.participants),
+            participants: views::Participant::all(&page.participants),
+            limit: request.limit,
+            total: page.bounds.chat_last_seq,
+            has_more: end.older_cursor.is_some() || end.newer_cursor.is_some(),
+            next_cursor: end.newer_cursor.clone(),
+        },
+        has_older: end.older_cursor.is_some(),
+        has_newer: end.newer_cursor.is_some(),
+        older_cursor: end.older_cursor,
+        newer_cursor: end.newer_cursor,
     })
 }
 
@@ -199,5 +234,29 @@ pub async fn reactions(
             .collect(),
         has_more: page.next.is_some(),
         next_cursor: page.next.as_ref().map(|p| p.encode()),
+    })
+}
+
+/// `PUT` / `DELETE /api/v1/messages/{messageId}/pin`: two round trips (the message's chat, then the
+/// write in its Durable Object) → the Message.
+pub async fn pin(ctx: &Ctx, caller: &Caller, message_id: MessageId, pin: bool) -> Result<Reply> {
+    let who = Credential::User(caller.clone());
+    let (author, chat_id) = writes::chat_of(&ctx.db, &who, &message_id).await?;
+    let chat_id = chat_id.ok_or_else(|| ApiError::not_found("message"))?;
+    let write = Write::Pin {
+        chat_id,
+        message_id,
+        pin,
+    };
+    client::write_reply(ctx, author, write).await
+}
+
+/// `GET /api/v1/chats/{chatId}/pins`: one round trip → `{"messages"}`, newest pin first.
+pub async fn pins(ctx: &Ctx, who: &Credential, chat_id: &ChatId) -> Result<Reply> {
+    let page = listing::list_pins(&ctx.db, reach(who), chat_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("chat"))?;
+    Reply::ok(&views::PinList {
+        messages: views::Message::all(&page.messages, &page.participants),
     })
 }

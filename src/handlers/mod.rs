@@ -9,6 +9,7 @@ pub mod live;
 pub mod members;
 pub mod messages;
 pub mod surfaces;
+pub mod threads;
 pub mod users;
 
 use worker::Request;
@@ -119,6 +120,8 @@ async fn user_route(
         UserRoute::RenameChat(chat_id) => members::rename(req, ctx, caller, &chat_id).await,
         UserRoute::MySettings(chat_id) => members::settings(req, ctx, caller, &chat_id).await,
         UserRoute::Presence(chat_id) => members::presence(ctx, caller, &chat_id).await,
+        UserRoute::Pin(id, pin) => messages::pin(ctx, caller, id, pin).await,
+        UserRoute::Mentions => threads::mentions(req, ctx, caller).await,
     }
 }
 
@@ -138,6 +141,8 @@ async fn caller_route(
         CallerRoute::DeleteMessage(id) => messages::delete_message(ctx, who, id).await,
         CallerRoute::React(id, key, change) => messages::react(ctx, who, id, key, change).await,
         CallerRoute::Reactions(id) => messages::reactions(req, ctx, who, &id).await,
+        CallerRoute::Pins(chat_id) => messages::pins(ctx, who, &chat_id).await,
+        CallerRoute::Replies(id) => threads::replies(req, ctx, who, &id).await,
         CallerRoute::SessionMessages(chat_id) => surfaces::session(req, ctx, who, &chat_id).await,
         CallerRoute::ProjectMessages(project, chat_id) => {
             surfaces::project(req, ctx, who, &project, &chat_id).await

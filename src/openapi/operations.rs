@@ -13,6 +13,7 @@ use crate::domain::message::{EditBody, NewMessageBody, ReadMarkBody};
 use crate::domain::pagination::PageQuery;
 use crate::domain::reactions::ReactionListParams;
 use crate::domain::surfaces::{AssistantQuery, AssistantSendBody, ProjectQuery, SessionQuery};
+use crate::domain::threads::{MentionListParams, ReplyListParams};
 use crate::domain::user::ProfilePatchBody;
 use crate::domain::webhooks::DeliveriesQuery;
 use crate::views;
@@ -241,11 +242,11 @@ pub const SEND_MESSAGE: Operation = Operation {
         schema::<views::Message>,
     )
     .with_headers(REPLAYED)],
-    errors: &[403, 404, 409],
+    errors: &[403, 404, 409, 422],
     ..op(
         "sendMessage",
         "messages",
-        "Send a message (through the chat's Durable Object).",
+        "Send a message (through the chat's Durable Object); with parentId, a reply (its parent's replyCount follows); with mentions, the mentioned participants' unreadMentions count it.",
     )
 };
 
@@ -259,7 +260,35 @@ pub const LIST_MESSAGES: Operation = Operation {
     ..op(
         "listMessages",
         "messages",
-        "Messages of a chat: a page (page mode) or a window (cursor mode).",
+        "Messages of a chat: a page (page mode) or a window (cursor mode, around included).",
+    )
+};
+
+pub const LIST_REPLIES: Operation = Operation {
+    query: Some(fields::<ReplyListParams>),
+    success: &[Success::json(
+        200,
+        "The message and a page of its thread's live replies, chronological.",
+        schema::<views::ReplyList>,
+    )],
+    ..op(
+        "listReplies",
+        "messages",
+        "A message's thread: its live replies, from the oldest unless before or after says otherwise; a deleted parent still serves its thread.",
+    )
+};
+
+pub const LIST_MENTIONS: Operation = Operation {
+    query: Some(fields::<MentionListParams>),
+    success: &[Success::json(
+        200,
+        "A page of the messages that mention the caller, newest first.",
+        schema::<views::MentionList>,
+    )],
+    ..op(
+        "listMentions",
+        "messages",
+        "The live messages that mention the caller, in the chats it is in, newest first.",
     )
 };
 
@@ -305,7 +334,7 @@ pub const EDIT_MESSAGE: Operation = Operation {
     ..op(
         "editMessage",
         "messages",
-        "Edit the caller's own text message.",
+        "Edit the caller's own text message (and replace its mentions when given).",
     )
 };
 
@@ -360,6 +389,43 @@ pub const LIST_REACTIONS: Operation = Operation {
         "messages",
         "Who reacted to a message, with what.",
     )
+};
+
+pub const PIN_MESSAGE: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "The message, pinned (also when it was).",
+        schema::<views::Message>,
+    )],
+    errors: &[409, 422],
+    ..op(
+        "pinMessage",
+        "messages",
+        "Pin a message: either participant of a direct chat, a group's owner and admins (403 for others and for service keys); at most 50 pins per chat.",
+    )
+};
+
+pub const UNPIN_MESSAGE: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "The message, unpinned (also when it was not pinned).",
+        schema::<views::Message>,
+    )],
+    errors: &[409],
+    ..op(
+        "unpinMessage",
+        "messages",
+        "Unpin a message (who may: as for pinning).",
+    )
+};
+
+pub const LIST_PINS: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "The chat's pinned messages, newest pin first.",
+        schema::<views::PinList>,
+    )],
+    ..op("listPins", "messages", "A chat's pinned messages.")
 };
 
 pub const GRANT_CREDITS: Operation = Operation {
@@ -531,6 +597,11 @@ pub const OPERATIONS: &[Operation] = &[
     ADD_REACTION,
     REMOVE_REACTION,
     LIST_REACTIONS,
+    PIN_MESSAGE,
+    UNPIN_MESSAGE,
+    LIST_PINS,
+    LIST_REPLIES,
+    LIST_MENTIONS,
     GRANT_CREDITS,
     CREATE_KEY,
     LIST_KEYS,

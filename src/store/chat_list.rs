@@ -139,6 +139,7 @@ pub async fn page(
             chat.row.my_role = me.and_then(|p| p.role);
             chat.row.my_muted = me.map_or(0, |p| p.muted);
             chat.row.my_archived = me.map_or(0, |p| p.archived);
+            chat.row.my_unread_mentions = me.map_or(0, |p| p.unread_mentions);
             Ok(chat)
         })
         .collect::<Result<Vec<_>>>()?;

@@ -26,7 +26,8 @@ const CHAT_EXTRAS: &str = concatcp!(
 const MY_CHAT: &str = concatcp!(
     "SELECT c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at, c.created_at,
             c.updated_at, me.last_read_seq AS my_read_seq, me.activity_at AS list_at,
-            me.role AS my_role, me.muted AS my_muted, me.archived AS my_archived",
+            me.role AS my_role, me.muted AS my_muted, me.archived AS my_archived,
+            me.unread_mentions AS my_unread_mentions",
     CHAT_EXTRAS,
     "FROM chat_participants me JOIN chats c ON c.id = me.chat_id
      WHERE me.user_id = ?1 AND "
@@ -46,7 +47,7 @@ pub const DIRECT_CHAT_FOR_CALLER_SQL: &str = concatcp!(
 pub const CHAT_SQL: &str = concatcp!(
     "SELECT c.id, c.type, c.title, c.project_id, c.last_seq, c.last_activity_at, c.created_at,
             c.updated_at, c.last_seq AS my_read_seq, c.last_activity_at AS list_at,
-            NULL AS my_role, 0 AS my_muted, 0 AS my_archived",
+            NULL AS my_role, 0 AS my_muted, 0 AS my_archived, 0 AS my_unread_mentions",
     CHAT_EXTRAS,
     "FROM chats c WHERE c.id = ?1"
 );
@@ -243,12 +244,12 @@ pub async fn change_settings(
 }
 
 /// The caller ?1's unread totals over the chats not muted: one range of `chat_participants_by_user`
-/// (covering the read mark) and each chat's row, so at most 2 rows read per chat. Mentions come with
-/// the interactions issue (0 until then).
+/// (covering the read mark and the unread mention count, which migration 0008's triggers keep) and
+/// each chat's row, so at most 2 rows read per chat.
 pub const UNREAD_SQL: &str =
     "SELECT COALESCE(SUM(MAX(c.last_seq - p.last_read_seq, 0)), 0) AS total_unread,
             COALESCE(SUM(c.last_seq > p.last_read_seq), 0) AS chats_with_unread,
-            0 AS unread_mentions
+            COALESCE(SUM(p.unread_mentions), 0) AS unread_mentions
      FROM chat_participants p JOIN chats c ON c.id = p.chat_id
      WHERE p.user_id = ?1 AND p.muted = 0";
 

@@ -250,6 +250,7 @@ fn transfer_outcome(
             committed,
             read_marks: read_marks(results.get(read_back + 2))?,
             list_behind: left_list_behind(results, read_back, committed)?,
+            parent: None,
         });
     }
     let why: Diagnosis = first(nth(results, read_back + 1)?)?

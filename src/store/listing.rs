@@ -13,11 +13,11 @@
 
 use super::rows::{decode_participants, MessageRow, ParticipantRow};
 use super::sql::{
-    concatcp, message_json_for_reader, IS_MEMBER, LISTED_COLUMNS, MESSAGE_JSON,
+    concatcp, message_json_for_reader, window_messages, IS_MEMBER, LISTED_COLUMNS, MESSAGE_JSON,
     PARTICIPANTS_OF_CHAT,
 };
 use super::{read_in_reach, Arg, Db, OfProject, Reach};
-use crate::domain::cursor::{Bound, CursorQuery, SyncPosition, Window};
+use crate::domain::cursor::{AroundQuery, Bound, CursorQuery, SyncPosition, Window};
 use crate::domain::ids::{ChatId, MessageId};
 use crate::domain::input::MAX_SAFE_INTEGER;
 use crate::domain::listing::{Position, ResolvedBounds};
@@ -52,20 +52,6 @@ const WINDOW_HEAD: &str = concatcp!(
     PARTICIPANTS_OF_CHAT,
     " AS participants, "
 );
-
-/// The page of a cursor-mode listing as a JSON array: the messages the query that follows selects,
-/// with the reader's own reactions (`message_json_for_reader!`, its two parameters given).
-macro_rules! window_messages {
-    ($user:literal, $key:literal) => {
-        concatcp!(
-            "(SELECT json_group_array(",
-            message_json_for_reader!($user, $key),
-            ") FROM (SELECT ",
-            LISTED_COLUMNS,
-            " "
-        )
-    };
-}
 
 /// The tail of every cursor-mode listing.
 const WINDOW_TAIL: &str = ") m) AS messages FROM chats c WHERE c.id = ?1";
@@ -140,6 +126,36 @@ pub const SYNC_SQL: &str = concatcp!(
     "FROM messages m
      WHERE m.chat_id = ?1 AND (m.updated_at, m.id) > (?3, ?4) AND m.updated_at < ?5
      ORDER BY m.updated_at, m.id LIMIT ?2",
+    WINDOW_TAIL
+);
+
+/// The anchor of an `around` page: message ?4 of chat ?1 (NULL when it is not in it), else the first
+/// message at or after time ?5, else the chat's last message.
+const ANCHOR: &str = "CASE WHEN ?4 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1)
+       ELSE COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at >= ?5
+                      ORDER BY created_at, seq LIMIT 1), c.last_seq) END";
+
+/// `around`: ?2 (limit) messages forwards from ?3 (at most `floor((limit - 1) / 2)`) before the
+/// anchor (`ANCHOR`, returned as `after_seq`), so that older messages never fill up for missing newer
+/// ones: one primary-key range with one bound. ?1 chat; ?6 and ?7 the reader.
+pub const AROUND_SQL: &str = concatcp!(
+    WINDOW_HEAD,
+    ANCHOR,
+    " AS after_seq, NULL AS before_seq, ",
+    window_messages!("?6", "?7"),
+    "FROM messages m WHERE m.chat_id = ?1 AND m.seq >= MAX(1, ",
+    ANCHOR,
+    " - ?3) ORDER BY m.seq LIMIT ?2",
+    WINDOW_TAIL
+);
+
+/// A chat's pins (at most 50, the cap), from the partial index `messages_pinned`, with the head of
+/// every cursor-mode listing. ?1 chat; ?2 and ?3 the reader.
+pub const PINS_SQL: &str = concatcp!(
+    WINDOW_HEAD,
+    window_messages!("?2", "?3"),
+    "FROM messages m WHERE m.chat_id = ?1 AND m.pinned_at IS NOT NULL
+     ORDER BY m.pinned_at DESC, m.seq DESC LIMIT 50",
     WINDOW_TAIL
 );
 
@@ -330,6 +346,77 @@ pub async fn list_window(
             after_seq: row.after_seq,
             before_seq: row.before_seq,
         },
+        project_id: row.project_id,
+        participants,
+        messages,
+    }))
+}
+
+/// An `around` page (chronological) and its anchor's sequence number (`None`: the anchor id is not
+/// in this chat, or the chat is empty). `None` when the chat does not exist or is out of reach. One
+/// round trip; rows read: the chat, participants, the page and one or two index probes for the
+/// anchor.
+pub async fn list_around(
+    db: &Db,
+    reach: Reach<'_>,
+    chat_id: &ChatId,
+    query: &AroundQuery,
+) -> Result<Option<(WindowPage, Option<i64>)>> {
+    let [_, id, time] = bound_args(Some(&query.anchor));
+    let args = vec![
+        chat_id.as_str().into(),
+        query.limit.into(),
+        query.older().into(),
+        id,
+        time,
+    ];
+    let args = with_reader(args, reach);
+    let Some(row) = read_in_reach::<ListingRow>(db, reach, AROUND_SQL, &args).await? else {
+        return Ok(None);
+    };
+    let participants = row.participants()?;
+    if let Reach::Member(user) = reach {
+        if !participants.iter().any(|p| p.user_id == user.as_str()) {
+            return Ok(None);
+        }
+    }
+    let anchor = row.after_seq.filter(|seq| *seq >= 1);
+    Ok(Some((
+        WindowPage {
+            bounds: ResolvedBounds {
+                chat_last_seq: row.chat_last_seq,
+                after_seq: row.after_seq,
+                before_seq: None,
+            },
+            messages: row.messages_by_seq()?,
+            project_id: row.project_id,
+            participants,
+        },
+        anchor,
+    )))
+}
+
+/// A chat's pinned messages, newest pin first; `None` when the chat does not exist or is out of
+/// reach. One round trip; rows read: the chat, participants and at most 50 pins (2 rows each).
+pub async fn list_pins(
+    db: &Db,
+    reach: Reach<'_>,
+    chat_id: &ChatId,
+) -> Result<Option<MessagePage>> {
+    let args = with_reader(vec![chat_id.as_str().into()], reach);
+    let Some(row) = read_in_reach::<ListingRow>(db, reach, PINS_SQL, &args).await? else {
+        return Ok(None);
+    };
+    let participants = row.participants()?;
+    if let Reach::Member(user) = reach {
+        if !participants.iter().any(|p| p.user_id == user.as_str()) {
+            return Ok(None);
+        }
+    }
+    let mut messages: Vec<MessageRow> = serde_json::from_str(&row.messages)?;
+    messages.sort_by_key(|m| std::cmp::Reverse((m.pinned_at, m.seq)));
+    Ok(Some(MessagePage {
+        chat_last_seq: row.chat_last_seq,
         project_id: row.project_id,
         participants,
         messages,

@@ -216,5 +216,6 @@ pub async fn change(
         committed: true,
         read_marks: read_marks(results.get(read_back + 1))?,
         list_behind: left_list_behind(&results, read_back, true)?,
+        parent: None,
     }))
 }

@@ -14,9 +14,11 @@ pub mod credits;
 pub mod keys;
 pub mod listing;
 pub mod members;
+pub mod pins;
 pub mod reactions;
 pub mod rows;
 pub mod sql;
+pub mod threads;
 pub mod users;
 pub mod writes;
 
@@ -351,6 +353,7 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     listing::IDS_SQL,
     listing::SYNC_SQL,
     listing::SESSION_SQL,
+    listing::AROUND_SQL,
     writes::READ_MARKS_SQL,
     writes::SEND_BUMP_SQL,
     writes::SERVICE_SEND_BUMP_SQL,
@@ -366,6 +369,8 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     writes::SERVICE_DELETE_SQL,
     writes::IS_MEMBER_SQL,
     writes::IN_PROJECT_SQL,
+    writes::PARENT_OF_SQL,
+    writes::OUTSIDERS_SQL,
     chat_list::UNARCHIVE_SQL,
     chat_list::LIST_MOVE_SQL,
     chat_list::LIST_CATCH_UP_SQL,
@@ -431,6 +436,13 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     reactions::MESSAGE_FOR_READER_SQL,
     reactions::REACTIONS_SQL,
     reactions::KEY_REACTIONS_SQL,
+    pins::PIN_SQL,
+    pins::UNPIN_SQL,
+    pins::PINNER_SQL,
+    listing::PINS_SQL,
+    threads::REPLIES_FORWARD_SQL,
+    threads::REPLIES_BACKWARD_SQL,
+    threads::MENTIONS_SQL,
     PING_SQL,
 ];
 
@@ -465,6 +477,8 @@ mod tests {
             include_str!("writes.rs"),
             include_str!("members.rs"),
             include_str!("reactions.rs"),
+            include_str!("pins.rs"),
+            include_str!("threads.rs"),
         ]
         .iter()
         .map(|file| {

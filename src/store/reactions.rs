@@ -194,6 +194,7 @@ pub fn react_plan<'a>(
             committed,
             read_marks: read_marks(results.get(4))?,
             list_behind: false,
+            parent: None,
         })
     };
     Ok(Plan {

@@ -40,6 +40,9 @@ pub struct ParticipantRow {
     pub muted: i64,
     #[serde(default)]
     pub archived: i64,
+    /// Mentions of the member above its read mark (migration 0008).
+    #[serde(default)]
+    pub unread_mentions: i64,
 }
 
 /// A message as stored. It also crosses from the chat's Durable Object to the worker (serde), and decodes
@@ -122,6 +125,8 @@ pub struct ChatRow {
     pub my_muted: i64,
     #[serde(default)]
     pub my_archived: i64,
+    #[serde(default)]
+    pub my_unread_mentions: i64,
     pub participants: String,
     pub last_message: Option<String>,
 }

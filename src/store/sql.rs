@@ -52,6 +52,22 @@ macro_rules! message_json_for_reader {
 }
 pub(crate) use message_json_for_reader;
 
+/// The page of a cursor-mode listing as a JSON array: the messages the query that follows selects
+/// (`FROM messages m WHERE …`, then `) m)` closes it), with the reader's own reactions
+/// (`message_json_for_reader!`, its two parameters given).
+macro_rules! window_messages {
+    ($user:literal, $key:literal) => {
+        $crate::store::sql::concatcp!(
+            "(SELECT json_group_array(",
+            $crate::store::sql::message_json_for_reader!($user, $key),
+            ") FROM (SELECT ",
+            $crate::store::sql::LISTED_COLUMNS,
+            " "
+        )
+    };
+}
+pub(crate) use window_messages;
+
 /// The reader's own reaction keys on message `m` as a JSON array (`MessageRow::my_reactions`), for a
 /// read of one message by reader ?2 in chat ?1.
 pub const MY_REACTIONS_OF_M: &str = "(SELECT CAST(json_group_array(r.key) AS TEXT) FROM reactions r
@@ -60,7 +76,7 @@ pub const MY_REACTIONS_OF_M: &str = "(SELECT CAST(json_group_array(r.key) AS TEX
 /// A participant (profile copy and read mark) as a positional JSON array in `ParticipantRow` order.
 pub const PARTICIPANT_JSON: &str =
     "json_array(p.user_id, p.last_read_seq, p.joined_at, p.username, p.photo_id, p.photo_url, \
-     p.photo_type, p.availability, p.first_name, p.role, p.muted, p.archived)";
+     p.photo_type, p.availability, p.first_name, p.role, p.muted, p.archived, p.unread_mentions)";
 
 /// The participants of chat ?1 as one JSON array, for embedding in a row.
 pub const PARTICIPANTS_OF_CHAT: &str = concatcp!(
@@ -145,7 +161,7 @@ mod tests {
     fn participant_json_follows_the_row_field_order() {
         use crate::store::rows::ParticipantRow;
         let row: ParticipantRow = serde_json::from_str(
-            r#"["u1", 4, 9, "name", "pid", "https://x.test/p", "image", "away", "Una", "admin", 1, 0]"#,
+            r#"["u1", 4, 9, "name", "pid", "https://x.test/p", "image", "away", "Una", "admin", 1, 0, 3]"#,
         )
         .unwrap();
         assert_eq!(row.first_name.as_deref(), Some("Una"));
@@ -153,6 +169,7 @@ mod tests {
             (row.role, row.muted, row.archived),
             (Some(crate::domain::members::Role::Admin), 1, 0)
         );
+        assert_eq!(row.unread_mentions, 3);
         assert_eq!(
             (row.user_id.as_str(), row.last_read_seq, row.joined_at),
             ("u1", 4, 9)
@@ -182,7 +199,8 @@ mod tests {
                 "first_name",
                 "role",
                 "muted",
-                "archived"
+                "archived",
+                "unread_mentions"
             ]
         );
     }

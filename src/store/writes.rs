@@ -33,6 +33,9 @@ pub struct Stored {
     /// group's send between refreshes moved no entry): the chat's Durable Object then schedules the
     /// catch-up. A direct chat's or small group's send moves the entries itself.
     pub list_behind: bool,
+    /// The parent of a reply this write added or deleted, as it is now (its `replyCount` and
+    /// `lastReplyAt` moved, kept by migration 0008's triggers): announced as `message.updated`.
+    pub parent: Option<MessageRow>,
 }
 
 /// A write's statements, and how to read its outcome from their results. The chat's Durable Object
@@ -93,47 +96,86 @@ pub(super) fn read_marks(result: Option<&D1Result>) -> Result<Vec<(String, i64)>
 const NOT_SENT_YET: &str =
     "NOT EXISTS (SELECT 1 FROM messages WHERE chat_id = ?1 AND sender_id = ?2 AND client_message_id = ?3)";
 
+/// A reply's parent ?5 (NULL: not a reply) is a live message of chat ?1 that is not a reply itself.
+const PARENT_OK_5: &str = "(?5 IS NULL OR EXISTS (SELECT 1 FROM messages p
+       WHERE p.id = ?5 AND p.chat_id = ?1 AND p.parent_id IS NULL AND p.deleted_at IS NULL))";
+/// `PARENT_OK_5` for parameter ?11.
+const PARENT_OK_11: &str = "(?11 IS NULL OR EXISTS (SELECT 1 FROM messages p
+       WHERE p.id = ?11 AND p.chat_id = ?1 AND p.parent_id IS NULL AND p.deleted_at IS NULL))";
+
+/// Every user of mentions ?6 (a JSON array; NULL: none) participates in chat ?1: one index entry each.
+const MENTIONED_IN_CHAT_6: &str = "(?6 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?6) j
+       WHERE NOT EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?1 AND user_id = j.value)))";
+/// `MENTIONED_IN_CHAT_6` for parameter ?12.
+const MENTIONED_IN_CHAT_12: &str = "(?12 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?12) j
+       WHERE NOT EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?1 AND user_id = j.value)))";
+
 /// Send, step 1: chat ?1's next sequence number, write stamp and list order at ?4 (now), when sender
-/// ?2 may send (the guard on the chat row that follows) and `clientMessageId` ?3 is new (`NOT_SENT_YET`
-/// after the guard).
+/// ?2 may send (the guard on the chat row that follows), `clientMessageId` ?3 is new (`NOT_SENT_YET`
+/// after the guard), the parent ?5 may be replied to and the mentions ?6 participate (so a refused
+/// reply or mention takes no sequence number).
 const SEND_BUMP: &str = concatcp!(
     "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ",
     CHANGE_STAMP,
     ", updated_at = ?4, ",
     REFRESH_SET,
-    " WHERE id = ?1 AND "
+    " WHERE id = ?1 AND ",
+    PARENT_OK_5,
+    " AND ",
+    MENTIONED_IN_CHAT_6,
+    " AND "
 );
 
 /// A participant's send: the sender must be in the chat. ?1 chat, ?2 sender, ?3 clientMessageId,
-/// ?4 now.
+/// ?4 now, ?5 parent, ?6 mentions.
 pub const SEND_BUMP_SQL: &str = concatcp!(SEND_BUMP, IS_MEMBER, " AND ", NOT_SENT_YET);
 
-/// A service key's send: the chat must be in the key's project ?5 (NULL: any chat).
+/// A service key's send: the chat must be in the key's project ?7 (NULL: any chat).
 pub const SERVICE_SEND_BUMP_SQL: &str = concatcp!(
     SEND_BUMP,
-    "(?5 IS NULL OR project_id = ?5) AND ",
+    "(?7 IS NULL OR project_id = ?7) AND ",
     NOT_SENT_YET
 );
 
 /// Send, step 2: the message, under the same guards, with the bumped sequence number and stamp. ?1 chat,
 /// ?2 sender, ?3 clientMessageId, ?4 id, ?5 type, ?6 content, ?7 media, ?8 metadata, ?9 request hash,
-/// ?10 senderRole; the reach guard follows.
-const SEND_INSERT: &str =
+/// ?10 senderRole, ?11 parent, ?12 mentions; the reach guard follows. (The parent's reply count and
+/// the mention rows follow by migration 0008's triggers.)
+const SEND_INSERT: &str = concatcp!(
     "INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, media, metadata,
-                           client_message_id, request_hash, created_at, updated_at)
+                           client_message_id, request_hash, created_at, updated_at, parent_id,
+                           mentions)
      SELECT ?1, c.last_seq, ?4, ?2, ?10, ?5, ?6, ?7, ?8, ?3, ?9, c.last_activity_at,
-            c.last_activity_at FROM chats c
-     WHERE c.id = ?1 AND ";
+            c.last_activity_at, ?11, ?12 FROM chats c
+     WHERE c.id = ?1 AND ",
+    PARENT_OK_11,
+    " AND ",
+    MENTIONED_IN_CHAT_12,
+    " AND "
+);
 
 /// A participant's send.
 pub const SEND_INSERT_SQL: &str = concatcp!(SEND_INSERT, IS_MEMBER, " AND ", NOT_SENT_YET);
 
-/// A service key's send: ?11 the key's project (NULL: any chat).
+/// A service key's send: ?13 the key's project (NULL: any chat).
 pub const SERVICE_SEND_INSERT_SQL: &str = concatcp!(
     SEND_INSERT,
-    "(?11 IS NULL OR c.project_id = ?11) AND ",
+    "(?13 IS NULL OR c.project_id = ?13) AND ",
     NOT_SENT_YET
 );
+
+/// The parent of message ?1, if it is a reply, as it is after the write: a deleted reply's parent
+/// (its counts moved).
+pub const PARENT_OF_SQL: &str = concatcp!(
+    "SELECT ",
+    MESSAGE_COLUMNS,
+    " FROM messages m WHERE m.id = (SELECT parent_id FROM messages WHERE id = ?1)"
+);
+
+/// Of mentions ?2 (a JSON array), the users who do not participate in chat ?1, as a JSON array: why
+/// a send or an edit with mentions was refused.
+pub const OUTSIDERS_SQL: &str = "SELECT json_group_array(j.value) AS text FROM json_each(?2) j
+     WHERE NOT EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?1 AND user_id = j.value)";
 
 /// Send, step 3: sender ?2's read mark in chat ?1 moves to the new message ?3 (if it was stored).
 pub const SEND_READ_MARK_SQL: &str =
@@ -159,7 +201,9 @@ pub const MESSAGE_BY_ID_SQL: &str = concatcp!(
 /// (a service key's messages stay unread for every participant); or, when `clientMessageId` was seen
 /// before from this sender in this chat, returns the original message (409 if the retry's body
 /// differs). `with_marks` also reads the participants' read marks (the object's live listeners need
-/// the participant list).
+/// the participant list). A reply or a message with mentions also reads its parent (as the write left
+/// it, for its `message.updated` event), the mentioned users who are not participants and the
+/// author's reach, to say why it was refused.
 pub fn send_plan<'a>(
     db: &Db,
     author: &'a Author,
@@ -172,6 +216,11 @@ pub fn send_plan<'a>(
     let hash = message.request_hash(role);
     let (chat, sender) = (message.chat_id.as_str(), author.sender().as_str());
     let client_id = message.client_message_id.as_deref();
+    let mentions = message
+        .mentions
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
     let mut statements = match author {
         Author::User(caller) => {
             claim_profile(db, &ClaimedProfile::of(caller, now_ms)?, now_ms, Some(chat))?
@@ -179,7 +228,11 @@ pub fn send_plan<'a>(
         Author::Service(_) => Vec::new(),
     };
     statements.extend(send_statements(
-        db, author, message, role, &id, &hash, now_ms,
+        db,
+        author,
+        message,
+        (role, &id, &hash, mentions.as_deref()),
+        now_ms,
     )?);
     let read_back = statements.len();
     statements.push(match client_id {
@@ -189,23 +242,45 @@ pub fn send_plan<'a>(
         )?,
         None => db.statement(MESSAGE_BY_ID_SQL, &[id.as_str().into()])?,
     });
-    if client_id.is_some() || with_marks {
+    let marks_at = (client_id.is_some() || with_marks).then_some(statements.len());
+    if marks_at.is_some() {
         statements.push(read_marks_statement(db, chat)?);
     }
+    let checks_at = statements.len();
+    let checked = message.parent_id.is_some() || mentions.is_some();
+    if checked {
+        let parent = message.parent_id.as_ref().map(MessageId::as_str);
+        statements.push(db.statement(MESSAGE_BY_ID_SQL, &[parent.into()])?);
+        statements.push(db.statement(
+            OUTSIDERS_SQL,
+            &[chat.into(), mentions.as_deref().unwrap_or("[]").into()],
+        )?);
+        statements.push(reach_statement(db, author, chat)?);
+    }
     let outcome = move |results: &[D1Result]| {
-        let stored: MessageRow =
-            first(nth(results, read_back)?)?.ok_or_else(|| ApiError::not_found("chat"))?;
+        let stored: Option<MessageRow> = first(nth(results, read_back)?)?;
+        let Some(stored) = stored else {
+            if checked {
+                refuse_send(message, &results[checks_at..])?;
+            }
+            return Err(ApiError::not_found("chat"));
+        };
         let committed = stored.id == id.as_str();
         if !committed && stored.request_hash.as_deref() != Some(hash.as_str()) {
             return Err(ApiError::conflict(
                 "clientMessageId was already used for a different message in this chat",
             ));
         }
+        let parent = match (committed, &message.parent_id) {
+            (true, Some(_)) => first::<MessageRow>(nth(results, checks_at)?)?,
+            _ => None,
+        };
         Ok(Stored {
             message: stored,
             committed,
-            read_marks: read_marks(results.get(read_back + 1))?,
+            read_marks: read_marks(marks_at.map(|at| nth(results, at)).transpose()?)?,
             list_behind: left_list_behind(results, read_back, committed)?,
+            parent,
         })
     };
     Ok(Plan {
@@ -214,15 +289,76 @@ pub fn send_plan<'a>(
     })
 }
 
+/// The author's reach over chat ?1, read beside a write to say why it changed nothing: a user's
+/// membership, a key's project.
+fn reach_statement(db: &Db, author: &Author, chat: &str) -> Result<D1PreparedStatement> {
+    match author {
+        Author::User(caller) => db.statement(IS_MEMBER_SQL, &[chat.into(), caller.id.as_str().into()]),
+        Author::Service(key) => {
+            let project = key.project.as_ref().map(ProjectId::as_str);
+            db.statement(IN_PROJECT_SQL, &[chat.into(), project.into()])
+        }
+    }
+}
+
+/// Whether the reach statement found the chat in the author's reach.
+fn reached(result: &D1Result) -> Result<bool> {
+    #[derive(serde::Deserialize)]
+    struct Member {
+        is_member: i64,
+    }
+    Ok(first::<Member>(result)?.is_some_and(|m| m.is_member == 1))
+}
+
+/// Mentions that name users outside the chat: a 400 naming them.
+fn refuse_outsiders(result: &D1Result) -> Result<()> {
+    let outsiders: Vec<String> = match super::first_text(result)? {
+        Some(text) => serde_json::from_str(&text)?,
+        None => Vec::new(),
+    };
+    if outsiders.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "mentions must name participants of this chat; {} {} not",
+        outsiders.join(", "),
+        if outsiders.len() == 1 { "is" } else { "are" }
+    )))
+}
+
+/// Why a reply or a message with mentions stored nothing, from the parent, outsiders and reach read
+/// beside it: the chat out of reach (404), mentions of outsiders (400), a parent not in this chat
+/// (404), itself a reply (422), or deleted (409). Ok when none of these explains it.
+fn refuse_send(message: &NewMessage, checks: &[D1Result]) -> Result<()> {
+    if !reached(nth(checks, 2)?)? {
+        return Err(ApiError::not_found("chat"));
+    }
+    refuse_outsiders(nth(checks, 1)?)?;
+    if message.parent_id.is_none() {
+        return Ok(());
+    }
+    let parent = first::<MessageRow>(nth(checks, 0)?)?
+        .filter(|p| p.chat_id == message.chat_id.as_str())
+        .ok_or_else(|| ApiError::not_found("parent message"))?;
+    if parent.parent_id.is_some() {
+        return Err(ApiError::unprocessable(
+            "parentId names a reply; reply to the message it replies to instead",
+        ));
+    }
+    if parent.deleted_at.is_some() {
+        return Err(ApiError::conflict("the parent message is deleted"));
+    }
+    Ok(())
+}
+
 /// The statements that store a new message: the chat's counter, the message, for a user their read
-/// mark, the others' archived flags, and the members' list order.
+/// mark, the others' archived flags, and the members' list order. `stored`: the role, id, request
+/// fingerprint and mentions (JSON) it is stored with.
 fn send_statements(
     db: &Db,
     author: &Author,
     message: &NewMessage,
-    role: SenderRole,
-    id: &MessageId,
-    hash: &str,
+    (role, id, hash, mentions): (SenderRole, &MessageId, &str, Option<&str>),
     now_ms: i64,
 ) -> Result<Vec<D1PreparedStatement>> {
     let media = message
@@ -239,6 +375,8 @@ fn send_statements(
     let sender = Arg::Text(author.sender().as_str());
     let client_id = message.client_message_id.as_deref().into();
     let id = Arg::Text(id.as_str());
+    let parent: Arg<'_> = message.parent_id.as_ref().map(MessageId::as_str).into();
+    let mentions: Arg<'_> = mentions.into();
     let mut insert_args = vec![
         chat,
         sender,
@@ -250,8 +388,10 @@ fn send_statements(
         metadata.as_deref().into(),
         hash.into(),
         role.as_str().into(),
+        parent,
+        mentions,
     ];
-    let bump_args = [chat, sender, client_id, now_ms.into()];
+    let mut bump_args = vec![chat, sender, client_id, now_ms.into(), parent, mentions];
     Ok(match author {
         Author::User(_) => vec![
             db.statement(SEND_BUMP_SQL, &bump_args)?,
@@ -263,9 +403,9 @@ fn send_statements(
         Author::Service(key) => {
             let project: Arg<'_> = key.project.as_ref().map(ProjectId::as_str).into();
             insert_args.push(project);
-            let [c, s, k, n] = bump_args;
+            bump_args.push(project);
             vec![
-                db.statement(SERVICE_SEND_BUMP_SQL, &[c, s, k, n, project])?,
+                db.statement(SERVICE_SEND_BUMP_SQL, &bump_args)?,
                 db.statement(SERVICE_SEND_INSERT_SQL, &insert_args)?,
                 db.statement(UNARCHIVE_SQL, &[chat, sender, id])?,
                 db.statement(LIST_MOVE_SQL, &[chat])?,
@@ -297,28 +437,34 @@ pub async fn chat_of(
 }
 
 /// An edit: new content ?5, `editedAt` and a write stamp at ?4 (now) for sender ?2's own live text
-/// message ?3 of chat ?1; the reach guard follows.
+/// message ?3 of chat ?1, and its mentions replaced by ?6 when given (a JSON array, `[]` for none;
+/// NULL: unchanged), which must participate; the reach guard follows. (The mention rows follow by
+/// migration 0008's triggers.)
 const EDIT: &str = concatcp!(
-    "UPDATE messages SET content = ?5, edited_at = ?4, updated_at = ",
+    "UPDATE messages SET content = ?5, edited_at = ?4,
+       mentions = CASE WHEN ?6 IS NULL THEN mentions WHEN ?6 = '[]' THEN NULL ELSE ?6 END,
+       updated_at = ",
     CHANGE_STAMP,
     " WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type = 'text' AND deleted_at IS NULL
-       AND "
+       AND ",
+    MENTIONED_IN_CHAT_6,
+    " AND "
 );
 
 /// A participant's edit: they must still be in the chat.
 pub const EDIT_SQL: &str = concatcp!(EDIT, IS_MEMBER);
 
-/// A service key's edit: the chat must be in the key's project ?6 (NULL: any chat).
+/// A service key's edit: the chat must be in the key's project ?7 (NULL: any chat).
 pub const SERVICE_EDIT_SQL: &str = concatcp!(
     EDIT,
-    "EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND (?6 IS NULL OR project_id = ?6))"
+    "EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND (?7 IS NULL OR project_id = ?7))"
 );
 
-/// A delete: the tombstone (content, media and metadata gone, `deletedAt` and a write stamp set at ?4)
+/// A delete: the tombstone (content, media and metadata gone, unpinned, `deletedAt` and a write stamp set at ?4)
 /// of sender ?2's own message ?3 of chat ?1, never of a credit transfer; the reach guard follows.
 const DELETE: &str = concatcp!(
     "UPDATE messages SET content = NULL, media = NULL, metadata = NULL, deleted_at = ?4,
-                         updated_at = ",
+                         pinned_at = NULL, pinned_by = NULL, updated_at = ",
     CHANGE_STAMP,
     " WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type <> 'credit_transfer'
        AND deleted_at IS NULL AND "
@@ -343,7 +489,9 @@ pub const IN_PROJECT_SQL: &str =
 /// Edits or deletes the author's own message. Only the sender may; credit transfer messages never
 /// change; only text can be edited; a deleted message stays deleted (deleting again returns the
 /// tombstone). `updatedAt` moves past every other `updatedAt` of the chat, so a client walking the sync
-/// window over (`updatedAt`, `_id`) meets the change later in its walk.
+/// window over (`updatedAt`, `_id`) meets the change later in its walk. A delete also reads the
+/// parent of a reply (its counts moved); an edit with mentions, the mentioned users who are not
+/// participants.
 pub fn change_plan<'a>(
     db: &Db,
     author: &'a Author,
@@ -352,54 +500,77 @@ pub fn change_plan<'a>(
     change: &'a Change,
     now_ms: i64,
 ) -> Result<Plan<'a>> {
-    #[derive(serde::Deserialize)]
-    struct Member {
-        is_member: i64,
-    }
     let (chat, sender, id) = (
         chat_id.as_str(),
         author.sender().as_str(),
         message_id.as_str(),
     );
-    let mut args = vec![chat.into(), sender.into(), id.into(), now_ms.into()];
-    if let Change::Edit(content) = change {
-        args.push(content.as_str().into());
-    }
-    let (update, reach) = match (author, change) {
-        (Author::User(_), Change::Edit(_)) => (EDIT_SQL, IS_MEMBER_SQL),
-        (Author::User(_), Change::Delete) => (DELETE_SQL, IS_MEMBER_SQL),
-        (Author::Service(_), Change::Edit(_)) => (SERVICE_EDIT_SQL, IN_PROJECT_SQL),
-        (Author::Service(_), Change::Delete) => (SERVICE_DELETE_SQL, IN_PROJECT_SQL),
-    };
-    let reach_args = match author {
-        Author::User(_) => [chat.into(), sender.into()],
-        Author::Service(key) => {
-            let project: Arg<'_> = key.project.as_ref().map(ProjectId::as_str).into();
-            args.push(project);
-            [chat.into(), project]
+    let mentions = match change {
+        Change::Edit { mentions, .. } => {
+            mentions.as_ref().map(serde_json::to_string).transpose()?
         }
+        Change::Delete => None,
     };
-    let statements = vec![
+    let mut args = vec![chat.into(), sender.into(), id.into(), now_ms.into()];
+    if let Change::Edit { content, .. } = change {
+        args.push(content.as_str().into());
+        args.push(mentions.as_deref().into());
+    }
+    let update = match (author, change) {
+        (Author::User(_), Change::Edit { .. }) => EDIT_SQL,
+        (Author::User(_), Change::Delete) => DELETE_SQL,
+        (Author::Service(_), Change::Edit { .. }) => SERVICE_EDIT_SQL,
+        (Author::Service(_), Change::Delete) => SERVICE_DELETE_SQL,
+    };
+    if let Author::Service(key) = author {
+        args.push(key.project.as_ref().map(ProjectId::as_str).into());
+    }
+    let mut statements = vec![
         db.statement(update, &args)?,
         // As the author sees it, their own reactions included.
         db.statement(
             super::reactions::MESSAGE_FOR_READER_SQL,
             &[chat.into(), sender.into(), id.into()],
         )?,
-        db.statement(reach, &reach_args)?,
+        reach_statement(db, author, chat)?,
         read_marks_statement(db, chat)?,
     ];
+    // A delete's reply parent, or an edit's outsiders among its mentions.
+    let extra = match (change, &mentions) {
+        (Change::Delete, _) => Some(db.statement(PARENT_OF_SQL, &[id.into()])?),
+        (Change::Edit { .. }, Some(mentions)) => Some(db.statement(
+            OUTSIDERS_SQL,
+            &[chat.into(), mentions.as_str().into()],
+        )?),
+        (Change::Edit { .. }, None) => None,
+    };
+    statements.extend(extra);
     let outcome = move |results: &[D1Result]| {
-        let reached = first::<Member>(nth(results, 2)?)?.is_some_and(|m| m.is_member == 1);
+        let in_reach = reached(nth(results, 2)?)?;
         let stored = first::<MessageRow>(nth(results, 1)?)?
-            .filter(|_| reached)
+            .filter(|_| in_reach)
             .ok_or_else(|| ApiError::not_found("message"))?;
         refuse_change(&stored, author.sender(), change)?;
+        let committed = changes(nth(results, 0)?) > 0;
+        let parent = match change {
+            Change::Delete if committed => match results.get(4) {
+                Some(parent) => first::<MessageRow>(parent)?,
+                None => None,
+            },
+            Change::Edit { .. } if !committed => {
+                if let Some(outsiders) = results.get(4) {
+                    refuse_outsiders(outsiders)?;
+                }
+                None
+            }
+            _ => None,
+        };
         Ok(Stored {
-            committed: changes(nth(results, 0)?) > 0,
+            committed,
             message: stored,
             read_marks: read_marks(results.get(3))?,
             list_behind: false,
+            parent,
         })
     };
     Ok(Plan {
@@ -420,7 +591,7 @@ fn refuse_change(stored: &MessageRow, caller: &UserId, change: &Change) -> Resul
             "credit transfer messages cannot be edited or deleted",
         ));
     }
-    if let Change::Edit(_) = change {
+    if let Change::Edit { .. } = change {
         if stored.deleted_at.is_some() {
             return Err(ApiError::conflict("the message is deleted"));
         }

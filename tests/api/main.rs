@@ -1,6 +1,7 @@
 //! Black-box tests of the built worker in a real `wrangler dev` (see helpers.rs). One binary, so the
 //! server starts once per run, with fresh local state.
 
+mod around;
 mod auth;
 mod chat_list;
 mod chats;
@@ -16,10 +17,12 @@ mod logs;
 mod members;
 mod messages;
 mod providers;
+mod pins;
 mod reactions;
 mod schema;
 mod service;
 mod surfaces;
 mod sync;
+mod threads;
 mod validation;
 mod webhooks;
