@@ -44,10 +44,22 @@ const BEFORE_BOUND: &str = concatcp!(
        ELSE 9007199254740991 END"
 );
 
+/// A page's upper bound as a sequence number, for the 400 of an unknown id and the cursor of a forward
+/// page (probed through the parent's own `chat_id`: one index entry).
+const FORWARD_BEFORE_SEQ: &str = "CASE WHEN ?6 IS NOT NULL THEN ?6
+       WHEN ?7 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?7 AND chat_id = m.chat_id)
+       WHEN ?8 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = m.chat_id
+         AND created_at >= ?8 ORDER BY created_at, seq LIMIT 1), 9007199254740991) END";
+
+/// A backward page's cursor continues below its own first reply, so a time needs no second probe.
+const BACKWARD_BEFORE_SEQ: &str = "CASE WHEN ?6 IS NOT NULL THEN ?6
+       WHEN ?7 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?7 AND chat_id = m.chat_id)
+       ELSE NULL END";
+
 /// The head of a thread page: parent ?1 as the reader sees it (?9 a user, or ?10 a key's hash:
 /// `message_json_for_reader!`), its chat's participants and, for a key only, the chat's project; the
-/// bounds given as message ids resolved (NULL: not in the chat); then the page's live replies within
-/// the bounds, ?2 of them (limit + 1), in the order that follows.
+/// `after` id resolved (NULL: not in the chat); the upper bound (`FORWARD_BEFORE_SEQ` or
+/// `BACKWARD_BEFORE_SEQ`) follows.
 const REPLIES_HEAD: &str = concatcp!(
     "SELECT m.chat_id,
        CASE WHEN ?10 IS NULL THEN NULL
@@ -57,12 +69,13 @@ const REPLIES_HEAD: &str = concatcp!(
     ") FROM chat_participants p WHERE p.chat_id = m.chat_id) AS participants, ",
     message_json_for_reader!("?9", "?10"),
     " AS parent,
-       (SELECT seq FROM messages WHERE id = ?4 AND chat_id = m.chat_id) AS after_seq,
-       CASE WHEN ?6 IS NOT NULL THEN ?6
-            WHEN ?7 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?7 AND chat_id = m.chat_id)
-            WHEN ?8 IS NOT NULL THEN ",
-    BEFORE_BOUND,
-    " END AS before_seq, ",
+       (SELECT seq FROM messages WHERE id = ?4 AND chat_id = m.chat_id) AS after_seq, "
+);
+
+/// The page: the thread's live replies within the bounds, ?2 of them (limit + 1), in the order that
+/// follows; then `REPLIES_TAIL`.
+const REPLIES_PAGE: &str = concatcp!(
+    " AS before_seq, ",
     window_messages!("?9", "?10"),
     "FROM messages m WHERE m.parent_id = ?1 AND m.deleted_at IS NULL AND m.seq > ",
     AFTER_BOUND,
@@ -73,12 +86,22 @@ const REPLIES_HEAD: &str = concatcp!(
 const REPLIES_TAIL: &str = ") m) AS messages FROM messages m WHERE m.id = ?1";
 
 /// Oldest first from the lower bound.
-pub const REPLIES_FORWARD_SQL: &str =
-    concatcp!(REPLIES_HEAD, " ORDER BY m.seq LIMIT ?2", REPLIES_TAIL);
+pub const REPLIES_FORWARD_SQL: &str = concatcp!(
+    REPLIES_HEAD,
+    FORWARD_BEFORE_SEQ,
+    REPLIES_PAGE,
+    " ORDER BY m.seq LIMIT ?2",
+    REPLIES_TAIL
+);
 
 /// Newest first below the upper bound (shown chronologically).
-pub const REPLIES_BACKWARD_SQL: &str =
-    concatcp!(REPLIES_HEAD, " ORDER BY m.seq DESC LIMIT ?2", REPLIES_TAIL);
+pub const REPLIES_BACKWARD_SQL: &str = concatcp!(
+    REPLIES_HEAD,
+    BACKWARD_BEFORE_SEQ,
+    REPLIES_PAGE,
+    " ORDER BY m.seq DESC LIMIT ?2",
+    REPLIES_TAIL
+);
 
 /// A thread page as read: the parent, its chat's participants, up to `limit + 1` replies
 /// (chronological) and the bounds given as ids, resolved.
