@@ -32,6 +32,7 @@ fn rows() -> (Vec<MessageRow>, Vec<ParticipantRow>) {
             role: None,
             muted: 0,
             archived: 0,
+            unread_mentions: 0,
         })
         .collect();
     let messages = (99_951..=100_000)

@@ -331,7 +331,9 @@ async fn message_list(
         Err(e) => return send(ws, &failure(id, e)),
     };
     let reach = Reach::Member(&socket.user);
-    let page = match listing::list_window(&db, reach, &socket.chat, query).await {
+    let page = match listing::list_window(&db, reach, listing::Reader::Nobody, &socket.chat, query)
+        .await
+    {
         Ok(Some(page)) => page,
         Ok(None) => {
             send(ws, &failure(id, ApiError::not_found("chat")));

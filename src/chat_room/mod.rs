@@ -575,17 +575,38 @@ fn events(
     let kind = queued.write.event();
     let read_by = written.read_by.iter().map(String::as_str).collect();
     let own = match reaction_event(&queued.author, &queued.write, &written.message) {
-        Some(data) => webhook_event(queued, kind, &written.message.id, data, commit_ms, 2 * index),
+        Some(data) => webhook_event(
+            queued,
+            kind,
+            &written.message.id,
+            data,
+            commit_ms,
+            2 * index,
+        ),
         None => {
             let data = views::Message::shared(&written.message, read_by);
-            webhook_event(queued, kind, &written.message.id, data, commit_ms, 2 * index)
+            webhook_event(
+                queued,
+                kind,
+                &written.message.id,
+                data,
+                commit_ms,
+                2 * index,
+            )
         }
     }?;
     let mut events = vec![own];
     if let Some((parent, read_by)) = &written.parent {
         let data = views::Message::shared(parent, read_by.iter().map(String::as_str).collect());
         let updated = MessageEvent::Updated;
-        events.push(webhook_event(queued, updated, &parent.id, data, commit_ms, 2 * index + 1)?);
+        events.push(webhook_event(
+            queued,
+            updated,
+            &parent.id,
+            data,
+            commit_ms,
+            2 * index + 1,
+        )?);
     }
     Ok(events)
 }

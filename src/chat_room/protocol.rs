@@ -35,7 +35,9 @@ pub enum RoomRequest {
     Presence,
 }
 
-/// A write of one chat: every one goes through the chat's Durable Object.
+/// A write of one chat: every one goes through the chat's Durable Object. (One per request, moved
+/// into its `RoomRequest` and serialized at once: the size of its largest variant costs nothing.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Write {

@@ -880,12 +880,38 @@ mod tests {
                 anchor: Bound::Message(id)
             })
         );
-        let at = around(&[("around", "2024-01-15T10:30:00.000Z")]).unwrap().unwrap();
-        assert_eq!((at.limit, &at.anchor), (20, &Bound::Time(1_705_314_600_000)));
+        let at = around(&[("around", "2024-01-15T10:30:00.000Z")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (at.limit, &at.anchor),
+            (20, &Bound::Time(1_705_314_600_000))
+        );
         assert_eq!(at.older(), 9);
-        assert_eq!(AroundQuery { limit: 1, anchor: Bound::Seq(1) }.older(), 0);
-        assert_eq!(AroundQuery { limit: 2, anchor: Bound::Seq(1) }.older(), 0);
-        assert_eq!(AroundQuery { limit: 100, anchor: Bound::Seq(1) }.older(), 49);
+        assert_eq!(
+            AroundQuery {
+                limit: 1,
+                anchor: Bound::Seq(1)
+            }
+            .older(),
+            0
+        );
+        assert_eq!(
+            AroundQuery {
+                limit: 2,
+                anchor: Bound::Seq(1)
+            }
+            .older(),
+            0
+        );
+        assert_eq!(
+            AroundQuery {
+                limit: 100,
+                anchor: Bound::Seq(1)
+            }
+            .older(),
+            49
+        );
         for other in [
             ("before", ID),
             ("after", "5"),
@@ -895,7 +921,10 @@ mod tests {
             ("cursor", "abcd"),
         ] {
             let e = around(&[("around", ID), other]).unwrap_err();
-            assert!(e.errors.join(" ").contains("around stands alone"), "{other:?}");
+            assert!(
+                e.errors.join(" ").contains("around stands alone"),
+                "{other:?}"
+            );
         }
         let e = around(&[("around", "yesterday"), ("limit", "0")]).unwrap_err();
         assert_eq!(e.errors.len(), 2, "{:?}", e.errors);

@@ -391,9 +391,9 @@ impl TryFrom<NewMessageBody> for NewMessage {
         let role = sender_role(&mut check, "senderRole", body.sender_role.as_ref());
         let parent_id = match body.parent_id.as_ref().filter(|v| !v.is_null()) {
             None => None,
-            Some(raw) => check.required_parsed("parentId", Some(raw), |id| {
-                MessageId::parse(id, "parentId")
-            }),
+            Some(raw) => {
+                check.required_parsed("parentId", Some(raw), |id| MessageId::parse(id, "parentId"))
+            }
         };
         let mentions = mentions(&mut check, body.mentions.as_ref());
         if let Some(kind) = kind {
@@ -756,11 +756,26 @@ mod tests {
         assert_eq!(m.parent_id.as_ref().map(MessageId::as_str), Some(parent));
         let mentioned: Vec<&str> = m.mentions.iter().flatten().map(UserId::as_str).collect();
         assert_eq!(mentioned, ["u2", "u:3"]);
-        let plain = NewMessage::parse(format!(r#"{{"chatId":"{CHAT}","content":"hi","parentId":null,"mentions":null}}"#).as_bytes()).unwrap();
-        assert_eq!((plain.parent_id.clone(), plain.mentions.clone()), (None, None));
-        assert_ne!(m.request_hash(SenderRole::User), plain.request_hash(SenderRole::User));
-        let plain_again = NewMessage::parse(format!(r#"{{"chatId":"{CHAT}","content":"hi"}}"#).as_bytes()).unwrap();
-        assert_eq!(plain.request_hash(SenderRole::User), plain_again.request_hash(SenderRole::User));
+        let plain = NewMessage::parse(
+            format!(r#"{{"chatId":"{CHAT}","content":"hi","parentId":null,"mentions":null}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            (plain.parent_id.clone(), plain.mentions.clone()),
+            (None, None)
+        );
+        assert_ne!(
+            m.request_hash(SenderRole::User),
+            plain.request_hash(SenderRole::User)
+        );
+        let plain_again =
+            NewMessage::parse(format!(r#"{{"chatId":"{CHAT}","content":"hi"}}"#).as_bytes())
+                .unwrap();
+        assert_eq!(
+            plain.request_hash(SenderRole::User),
+            plain_again.request_hash(SenderRole::User)
+        );
     }
 
     #[test]
@@ -779,12 +794,24 @@ mod tests {
         let many: Vec<String> = (0..51).map(|i| format!("\"u{i}\"")).collect();
         assert!(errors(&format!(r#""mentions":[{}]"#, many.join(","))).contains("at most 50"));
         let fifty: Vec<String> = (0..50).map(|i| format!("\"u{i}\"")).collect();
-        let ok = format!(r#"{{"chatId":"{CHAT}","content":"hi","mentions":[{}]}}"#, fifty.join(","));
-        assert_eq!(NewMessage::parse(ok.as_bytes()).unwrap().mentions.map(|m| m.len()), Some(50));
+        let ok = format!(
+            r#"{{"chatId":"{CHAT}","content":"hi","mentions":[{}]}}"#,
+            fifty.join(",")
+        );
+        assert_eq!(
+            NewMessage::parse(ok.as_bytes())
+                .unwrap()
+                .mentions
+                .map(|m| m.len()),
+            Some(50)
+        );
         // An edit may replace them; [] clears.
         assert_eq!(
             Change::parse_edit(br#"{"content":"x","mentions":[]}"#).unwrap(),
-            Change::Edit { content: "x".into(), mentions: Some(vec![]) }
+            Change::Edit {
+                content: "x".into(),
+                mentions: Some(vec![])
+            }
         );
         assert!(Change::parse_edit(br#"{"content":"x","mentions":["a","a"]}"#).is_err());
     }

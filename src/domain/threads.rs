@@ -163,25 +163,27 @@ pub fn continue_replies(
     match window {
         ReplyWindow::Forward { .. } => {
             let kept = 0..seqs.len().min(limit);
-            let next = seqs[kept.clone()]
-                .last()
-                .filter(|_| more)
-                .map(|last| ReplyWindow::Forward {
-                    after: Some(Bound::Seq(*last)),
-                    before: before_seq.map(Bound::Seq),
-                });
+            let next =
+                seqs[kept.clone()]
+                    .last()
+                    .filter(|_| more)
+                    .map(|last| ReplyWindow::Forward {
+                        after: Some(Bound::Seq(*last)),
+                        before: before_seq.map(Bound::Seq),
+                    });
             (kept, next)
         }
         ReplyWindow::Backward { .. } => {
             // Read newest first: the extra reply, if any, is the oldest, first in chronological order.
             let skip = seqs.len().saturating_sub(limit);
             let kept = skip..seqs.len();
-            let next = seqs[kept.clone()]
-                .first()
-                .filter(|_| more)
-                .map(|first| ReplyWindow::Backward {
-                    before: Bound::Seq(*first),
-                });
+            let next =
+                seqs[kept.clone()]
+                    .first()
+                    .filter(|_| more)
+                    .map(|first| ReplyWindow::Backward {
+                        before: Bound::Seq(*first),
+                    });
             (kept, next)
         }
     }
@@ -327,7 +329,9 @@ mod tests {
             }
         );
         assert_eq!(
-            parse(&[("after", "1000"), ("before", OTHER)]).unwrap().window,
+            parse(&[("after", "1000"), ("before", OTHER)])
+                .unwrap()
+                .window,
             ReplyWindow::Forward {
                 after: Some(Bound::Time(1000)),
                 before: Some(Bound::Message(other))
@@ -359,7 +363,12 @@ mod tests {
             let mixed = parse(&[("cursor", &cursor), ("after", "5")]).unwrap_err();
             assert!(mixed.errors[0].contains("cannot be combined"));
         }
-        for bad in ["zz", "", &hex::encode(format!("r1.{PARENT}.x.1")), &hex::encode(format!("r1.{PARENT}.b.-1"))] {
+        for bad in [
+            "zz",
+            "",
+            &hex::encode(format!("r1.{PARENT}.x.1")),
+            &hex::encode(format!("r1.{PARENT}.b.-1")),
+        ] {
             assert!(parse(&[("cursor", bad)]).is_err(), "{bad}");
         }
     }
@@ -379,7 +388,10 @@ mod tests {
                 before: None
             })
         );
-        assert_eq!(continue_replies(&forward, 3, Some(20), &[3, 5, 9]), (0..3, None));
+        assert_eq!(
+            continue_replies(&forward, 3, Some(20), &[3, 5, 9]),
+            (0..3, None)
+        );
         let backward = ReplyWindow::Backward {
             before: Bound::Seq(30),
         };
@@ -392,7 +404,10 @@ mod tests {
                 before: Bound::Seq(8)
             })
         );
-        assert_eq!(continue_replies(&backward, 5, Some(30), &[4, 8]), (0..2, None));
+        assert_eq!(
+            continue_replies(&backward, 5, Some(30), &[4, 8]),
+            (0..2, None)
+        );
     }
 
     #[test]
@@ -403,7 +418,12 @@ mod tests {
             seq: 12,
         };
         assert_eq!(MentionPosition::decode(&position.encode()), Some(position));
-        for bad in ["", "zz", &hex::encode("n1.1.nope.2"), &hex::encode("n2.1.x.2")] {
+        for bad in [
+            "",
+            "zz",
+            &hex::encode("n1.1.nope.2"),
+            &hex::encode("n2.1.x.2"),
+        ] {
             assert_eq!(MentionPosition::decode(bad), None, "{bad}");
         }
         let query = MentionQuery::try_from(MentionListParams {

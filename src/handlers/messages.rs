@@ -19,6 +19,7 @@ use crate::domain::reactions::{
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, Result};
 use crate::http::{query, read_json_body, Reply};
+use crate::store::listing::Reader;
 use crate::store::{chats, listing, reactions, writes};
 use crate::views;
 
@@ -36,9 +37,16 @@ pub async fn list_messages(
         return list_window(ctx, who, chat_id, CursorQuery::parse(&params, chat_id)?).await;
     }
     let request = MessagePageQuery::parse(&params)?;
-    let page = listing::list_page(&ctx.db, reach(who), chat_id, request.page, request.as_of)
-        .await?
-        .ok_or_else(|| ApiError::not_found("chat"))?;
+    let page = listing::list_page(
+        &ctx.db,
+        reach(who),
+        Reader::Caller,
+        chat_id,
+        request.page,
+        request.as_of,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("chat"))?;
     let snapshot = request.as_of.unwrap_or(page.chat_last_seq);
     if snapshot > page.chat_last_seq {
         return Err(ApiError::bad_request(format!(
@@ -62,7 +70,7 @@ async fn list_window(
     chat_id: &ChatId,
     request: CursorQuery,
 ) -> Result<Reply> {
-    let page = listing::list_window(&ctx.db, reach(who), chat_id, &request)
+    let page = listing::list_window(&ctx.db, reach(who), Reader::Caller, chat_id, &request)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))?;
     let end = window_end(chat_id, &request, &page.bounds, &page.positions())?;

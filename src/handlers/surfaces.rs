@@ -14,7 +14,7 @@ use crate::domain::listing::window_end;
 use crate::domain::surfaces::{self, ProjectRead, SESSION_LIMIT};
 use crate::error::{ApiError, Result};
 use crate::http::{header, query, read_json_body, Reply, REPLAYED_HEADER};
-use crate::store::listing::{self, WindowPage};
+use crate::store::listing::{self, Reader, WindowPage};
 use crate::store::rows::MessageRow;
 use crate::views;
 
@@ -54,7 +54,7 @@ pub async fn project(
     let not_found = || ApiError::not_found("chat");
     match surfaces::project_read(query(req)?)? {
         ProjectRead::Page(page) => {
-            let read = listing::list_page(&ctx.db, reach(who), chat_id, page, None)
+            let read = listing::list_page(&ctx.db, reach(who), Reader::Nobody, chat_id, page, None)
                 .await?
                 .filter(|p| in_project(&p.project_id))
                 .ok_or_else(not_found)?;
@@ -84,7 +84,7 @@ async fn read_window(
     chat_id: &ChatId,
     request: &CursorQuery,
 ) -> Result<WindowPage> {
-    listing::list_window(&ctx.db, reach(who), chat_id, request)
+    listing::list_window(&ctx.db, reach(who), Reader::Nobody, chat_id, request)
         .await?
         .ok_or_else(|| ApiError::not_found("chat"))
 }

@@ -66,17 +66,13 @@ pub async fn mentions(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Reply
             .find(|(id, _)| id == chat)
             .map_or(&none, |(_, list)| list)
     };
-    let next = page
-        .messages
-        .last()
-        .filter(|_| page.more)
-        .and_then(|last| {
-            Some(MentionPosition {
-                created_at: last.created_at,
-                chat_id: crate::domain::ids::ChatId::parse(&last.chat_id, "chatId").ok()?,
-                seq: last.seq,
-            })
-        });
+    let next = page.messages.last().filter(|_| page.more).and_then(|last| {
+        Some(MentionPosition {
+            created_at: last.created_at,
+            chat_id: crate::domain::ids::ChatId::parse(&last.chat_id, "chatId").ok()?,
+            seq: last.seq,
+        })
+    });
     Reply::ok(&views::MentionList {
         messages: page
             .messages

@@ -13,8 +13,8 @@
 
 use super::rows::{decode_participants, MessageRow, ParticipantRow};
 use super::sql::{
-    concatcp, message_json_for_reader, window_messages, IS_MEMBER, LISTED_COLUMNS, MESSAGE_JSON,
-    PARTICIPANTS_OF_CHAT,
+    concatcp, my_reactions_between, window_messages, IS_MEMBER, LISTED_COLUMNS, MESSAGE_JSON,
+    PARTICIPANTS_OF_CHAT, PLAIN_WINDOW_MESSAGES,
 };
 use super::{read_in_reach, Arg, Db, OfProject, Reach};
 use crate::domain::cursor::{AroundQuery, Bound, CursorQuery, SyncPosition, Window};
@@ -28,18 +28,25 @@ use crate::error::Result;
 /// minus ?4 (offset), read backwards along the primary key (with two bounds instead of one, SQLite's
 /// planner stopped using the upper one: a scan to the end). The page needs no earlier read: the
 /// snapshot defaults to `chats.last_seq` in the same statement. ?1 chat, ?2 the caller (NULL for a
-/// service key): a non-participant reads 2 rows. ?6 and ?7 the reader (`message_json_for_reader!`).
+/// service key): a non-participant reads 2 rows. ?6 and ?7 the reader (`my_reactions_between!`, over
+/// the page's sequence numbers, which are dense).
 pub const PAGE_SQL: &str = concatcp!(
     "SELECT c.last_seq AS chat_last_seq, c.project_id, ",
     PARTICIPANTS_OF_CHAT,
     " AS participants,
        (SELECT json_group_array(",
-    message_json_for_reader!("?6", "?7"),
+    MESSAGE_JSON,
     ") FROM (
           SELECT * FROM messages m
           WHERE m.chat_id = ?1 AND m.seq <= COALESCE(?3, c.last_seq) - ?4
-          ORDER BY m.seq DESC LIMIT ?5) m) AS messages
-     FROM chats c WHERE c.id = ?1 AND (?2 IS NULL OR ",
+          ORDER BY m.seq DESC LIMIT ?5) m) AS messages, ",
+    my_reactions_between!(
+        "?6",
+        "?7",
+        "COALESCE(?3, c.last_seq) - ?4 - ?5",
+        "COALESCE(?3, c.last_seq) - ?4"
+    ),
+    " AS my_reactions FROM chats c WHERE c.id = ?1 AND (?2 IS NULL OR ",
     IS_MEMBER,
     ")"
 );
@@ -62,49 +69,75 @@ const FIRST_AT_OR_AFTER_5: &str =
     "COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at >= ?5
      ORDER BY created_at, seq LIMIT 1), 9007199254740991)";
 
-/// `before` only: the newest ?2 (limit) messages strictly before the bound, read backwards from it.
-/// The bound is one of ?3 a sequence number (from a cursor), ?4 a message id (resolved through the
-/// `id` index; its sequence number comes back as `before_seq`, NULL when the id is not in this chat)
-/// or ?5 a time; the other two NULL. ?1 chat.
-pub const BACKWARD_SQL: &str = concatcp!(
-    WINDOW_HEAD,
-    "NULL AS after_seq,
-     (SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1) AS before_seq, ",
-    window_messages!("?6", "?7"),
-    "FROM messages m
-     WHERE m.chat_id = ?1 AND m.seq < CASE
-       WHEN ?3 IS NOT NULL THEN ?3
+/// `before` only: the exclusive upper bound, one of ?3 a sequence number (from a cursor), ?4 a message
+/// id (through the `id` index) or ?5 a time; the other two NULL. ?1 chat.
+const BACKWARD_BOUND: &str = concatcp!(
+    "CASE WHEN ?3 IS NOT NULL THEN ?3
        WHEN ?4 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1)
        ELSE ",
     FIRST_AT_OR_AFTER_5,
-    " END
-     ORDER BY m.seq DESC LIMIT ?2",
-    WINDOW_TAIL
+    " END"
 );
 
-/// `after`, with or without `before`: the oldest ?2 (limit) messages strictly after `after`, read
+/// `before` only: the newest ?2 (limit) messages strictly before `BACKWARD_BOUND`, read backwards from
+/// it. The bound is resolved once, in the one-row table `b` (a derived table reads no row), and comes
+/// back as `before_seq` for a message id (NULL when the id is not in this chat). ?6 and ?7 the reader:
+/// the page's sequence numbers are dense, so its reactions are the range below the bound (capped at
+/// the chat's end for a time after the last message).
+pub const BACKWARD_SQL: &str = concatcp!(
+    WINDOW_HEAD,
+    "NULL AS after_seq, CASE WHEN ?4 IS NOT NULL THEN b.seq END AS before_seq, ",
+    my_reactions_between!(
+        "?6",
+        "?7",
+        "MIN(b.seq, c.last_seq + 1) - ?2 - 1",
+        "MIN(b.seq, c.last_seq + 1) - 1"
+    ),
+    " AS my_reactions, ",
+    PLAIN_WINDOW_MESSAGES,
+    "FROM messages m WHERE m.chat_id = ?1 AND m.seq < b.seq ORDER BY m.seq DESC LIMIT ?2) m)
+       AS messages
+     FROM chats c, (SELECT ",
+    BACKWARD_BOUND,
+    " AS seq LIMIT 1) b WHERE c.id = ?1"
+);
+
+/// `after` given as ?4 a message id or ?5 a time (the last message created at or before it): the
+/// message it names, resolved once in the one-row table `a` (NULL for a cursor's sequence number ?3
+/// or the start).
+const AFTER_MESSAGE: &str = "CASE
+       WHEN ?4 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1)
+       WHEN ?5 IS NOT NULL THEN (SELECT seq FROM messages WHERE chat_id = ?1 AND created_at <= ?5
+                                 ORDER BY created_at DESC, seq DESC LIMIT 1) END";
+
+/// `after`'s exclusive lower bound: a cursor's sequence number, the joined message `a` (NULL when an
+/// id is not in this chat: no page), or 0 (the start, or a time before every message).
+const AFTER_SEQ: &str =
+    "COALESCE(?3, CASE WHEN ?4 IS NOT NULL THEN a.seq ELSE COALESCE(a.seq, 0) END)";
+
+/// `after`, with or without `before`: the oldest ?2 (limit) messages strictly after `AFTER_SEQ`, read
 /// forwards from it (one bound in the range; a read that runs past `before` is cut by
-/// `domain::listing`). `after` is one of ?3 a sequence number, ?4 a message id or ?5 a time (all NULL:
-/// from the start); `before` one of ?6, ?7, ?8 likewise. `after_seq` comes back for an id (NULL: not in
-/// this chat), `before_seq` for any `before`. ?1 chat.
+/// `domain::listing`). `before` is one of ?6, ?7, ?8 likewise. `after_seq` comes back for an id (NULL:
+/// not in this chat), `before_seq` for any `before`. ?1 chat; ?9 and ?10 the reader, whose reactions
+/// on the page are the range (after, after + limit]: the bound is resolved once, in `a` (a derived
+/// table of one row, which reads none; a join of the message itself would read its row).
 pub const FORWARD_SQL: &str = concatcp!(
     WINDOW_HEAD,
-    "(SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1) AS after_seq,
+    "CASE WHEN ?4 IS NOT NULL THEN a.seq END AS after_seq,
      CASE WHEN ?6 IS NOT NULL THEN ?6
           WHEN ?7 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?7 AND chat_id = ?1)
           WHEN ?8 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
             AND created_at >= ?8 ORDER BY created_at, seq LIMIT 1), 9007199254740991) END
        AS before_seq, ",
-    window_messages!("?9", "?10"),
-    "FROM messages m
-     WHERE m.chat_id = ?1 AND m.seq > CASE
-       WHEN ?3 IS NOT NULL THEN ?3
-       WHEN ?4 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1)
-       WHEN ?5 IS NOT NULL THEN COALESCE((SELECT seq FROM messages WHERE chat_id = ?1
-         AND created_at <= ?5 ORDER BY created_at DESC, seq DESC LIMIT 1), 0)
-       ELSE 0 END
-     ORDER BY m.seq LIMIT ?2",
-    WINDOW_TAIL
+    my_reactions_between!("?9", "?10", AFTER_SEQ, concatcp!(AFTER_SEQ, " + ?2")),
+    " AS my_reactions, ",
+    PLAIN_WINDOW_MESSAGES,
+    "FROM messages m WHERE m.chat_id = ?1 AND m.seq > ",
+    AFTER_SEQ,
+    " ORDER BY m.seq LIMIT ?2) m) AS messages
+     FROM chats c, (SELECT ",
+    AFTER_MESSAGE,
+    " AS seq LIMIT 1) a WHERE c.id = ?1"
 );
 
 /// `ids`: exactly those messages of chat ?1, driven from the id list ?2 (a JSON array; with
@@ -131,22 +164,28 @@ pub const SYNC_SQL: &str = concatcp!(
 
 /// The anchor of an `around` page: message ?4 of chat ?1 (NULL when it is not in it), else the first
 /// message at or after time ?5, else the chat's last message.
-const ANCHOR: &str = "CASE WHEN ?4 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1)
+const ANCHOR_OF_A: &str =
+    "CASE WHEN ?4 IS NOT NULL THEN (SELECT seq FROM messages WHERE id = ?4 AND chat_id = ?1)
        ELSE COALESCE((SELECT seq FROM messages WHERE chat_id = ?1 AND created_at >= ?5
-                      ORDER BY created_at, seq LIMIT 1), c.last_seq) END";
+                      ORDER BY created_at, seq LIMIT 1),
+                     (SELECT last_seq FROM chats WHERE id = ?1)) END";
 
-/// `around`: ?2 (limit) messages forwards from ?3 (at most `floor((limit - 1) / 2)`) before the
-/// anchor (`ANCHOR`, returned as `after_seq`), so that older messages never fill up for missing newer
-/// ones: one primary-key range with one bound. ?1 chat; ?6 and ?7 the reader.
+/// `around`: ?2 (limit) messages forwards from the page's first, at most ?3 (`floor((limit - 1) / 2)`)
+/// before the anchor, so that older messages never fill up for missing newer ones: one primary-key
+/// range with one bound. The first is resolved once, in the one-row table `a`, so the page and the
+/// reader's reactions (one range, [first, first + limit)) start from it without resolving the anchor
+/// again; it comes back as `after_seq` (NULL: the anchor id is not in this chat). ?1 chat; ?6 and ?7
+/// the reader.
 pub const AROUND_SQL: &str = concatcp!(
     WINDOW_HEAD,
-    ANCHOR,
-    " AS after_seq, NULL AS before_seq, ",
-    window_messages!("?6", "?7"),
-    "FROM messages m WHERE m.chat_id = ?1 AND m.seq >= MAX(1, ",
-    ANCHOR,
-    " - ?3) ORDER BY m.seq LIMIT ?2",
-    WINDOW_TAIL
+    "a.seq AS after_seq, NULL AS before_seq, ",
+    my_reactions_between!("?6", "?7", "a.seq - 1", "a.seq + ?2 - 1"),
+    " AS my_reactions, ",
+    PLAIN_WINDOW_MESSAGES,
+    "FROM messages m WHERE m.chat_id = ?1 AND m.seq >= a.seq ORDER BY m.seq LIMIT ?2) m) AS messages
+     FROM chats c, (SELECT MAX(1, ",
+    ANCHOR_OF_A,
+    " - ?3) AS seq LIMIT 1) a WHERE c.id = ?1"
 );
 
 /// A chat's pins (at most 50, the cap), from the partial index `messages_pinned`, with the head of
@@ -182,12 +221,22 @@ fn caller(reach: Reach<'_>) -> Arg<'_> {
     }
 }
 
-/// A listing's arguments followed by the reader (`message_json_for_reader!`): a user, or a key's
-/// hash.
-fn with_reader<'a>(mut args: Vec<Arg<'a>>, reach: Reach<'a>) -> Vec<Arg<'a>> {
-    match reach {
-        Reach::Member(user) => args.extend([user.as_str().into(), Arg::Null]),
-        Reach::Key(hash) => args.extend([Arg::Null, hash.as_str().into()]),
+/// Whose own reactions (`myReactions`) a listing shows: the caller's (the main API's lists), or
+/// nobody's (the compatibility surfaces and the socket's `message_list`, whose shapes have none: no
+/// reaction of anyone's is looked up for them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    Caller,
+    Nobody,
+}
+
+/// A listing's arguments followed by the reader (`message_json_for_reader!`,
+/// `my_reactions_between!`): a user, a key's hash, or neither.
+fn with_reader<'a>(mut args: Vec<Arg<'a>>, reach: Reach<'a>, reader: Reader) -> Vec<Arg<'a>> {
+    match (reader, reach) {
+        (Reader::Nobody, _) => args.extend([Arg::Null, Arg::Null]),
+        (Reader::Caller, Reach::Member(user)) => args.extend([user.as_str().into(), Arg::Null]),
+        (Reader::Caller, Reach::Key(hash)) => args.extend([Arg::Null, hash.as_str().into()]),
     }
     args
 }
@@ -211,6 +260,10 @@ struct ListingRow {
     after_seq: Option<i64>,
     #[serde(default)]
     before_seq: Option<i64>,
+    /// The reader's own reactions on the page as [seq, key] pairs (`my_reactions_between!`), for the
+    /// listings that read them in one range; the others read them per message.
+    #[serde(default)]
+    my_reactions: Option<String>,
 }
 
 impl OfProject for ListingRow {
@@ -224,10 +277,24 @@ impl ListingRow {
         decode_participants(self.participants.as_deref().unwrap_or("[]"))
     }
 
-    /// The messages in sequence order.
+    /// The messages in sequence order, with the reader's own reactions when they were read in one
+    /// range.
     fn messages_by_seq(&self) -> Result<Vec<MessageRow>> {
         let mut messages: Vec<MessageRow> = serde_json::from_str(&self.messages)?;
         messages.sort_by_key(|m| m.seq);
+        if let Some(pairs) = &self.my_reactions {
+            let pairs: Vec<(i64, String)> = serde_json::from_str(pairs)?;
+            for message in &mut messages {
+                let keys: Vec<&str> = pairs
+                    .iter()
+                    .filter(|(seq, _)| *seq == message.seq)
+                    .map(|(_, key)| key.as_str())
+                    .collect();
+                if !keys.is_empty() {
+                    message.my_reactions = Some(serde_json::to_string(&keys)?);
+                }
+            }
+        }
         Ok(messages)
     }
 }
@@ -238,6 +305,7 @@ impl ListingRow {
 pub async fn list_page(
     db: &Db,
     reach: Reach<'_>,
+    reader: Reader,
     chat_id: &ChatId,
     page: PageRequest,
     as_of: Option<i64>,
@@ -249,7 +317,7 @@ pub async fn list_page(
         page.offset().into(),
         page.limit.into(),
     ];
-    let args = with_reader(args, reach);
+    let args = with_reader(args, reach, reader);
     let Some(row) = read_in_reach::<ListingRow>(db, reach, PAGE_SQL, &args).await? else {
         return Ok(None);
     };
@@ -294,6 +362,7 @@ impl WindowPage {
 pub async fn list_window(
     db: &Db,
     reach: Reach<'_>,
+    reader: Reader,
     chat_id: &ChatId,
     query: &CursorQuery,
 ) -> Result<Option<WindowPage>> {
@@ -326,7 +395,7 @@ pub async fn list_window(
         }
         Window::Sync { after, before } => (SYNC_SQL, sync_args(chat, limit, after, *before)),
     };
-    let args = with_reader(args, reach);
+    let args = with_reader(args, reach, reader);
     let Some(row) = read_in_reach::<ListingRow>(db, reach, sql, &args).await? else {
         return Ok(None);
     };
@@ -370,7 +439,7 @@ pub async fn list_around(
         id,
         time,
     ];
-    let args = with_reader(args, reach);
+    let args = with_reader(args, reach, Reader::Caller);
     let Some(row) = read_in_reach::<ListingRow>(db, reach, AROUND_SQL, &args).await? else {
         return Ok(None);
     };
@@ -380,6 +449,7 @@ pub async fn list_around(
             return Ok(None);
         }
     }
+    // The page's first message: it exists exactly when the anchor does.
     let anchor = row.after_seq.filter(|seq| *seq >= 1);
     Ok(Some((
         WindowPage {
@@ -398,12 +468,8 @@ pub async fn list_around(
 
 /// A chat's pinned messages, newest pin first; `None` when the chat does not exist or is out of
 /// reach. One round trip; rows read: the chat, participants and at most 50 pins (2 rows each).
-pub async fn list_pins(
-    db: &Db,
-    reach: Reach<'_>,
-    chat_id: &ChatId,
-) -> Result<Option<MessagePage>> {
-    let args = with_reader(vec![chat_id.as_str().into()], reach);
+pub async fn list_pins(db: &Db, reach: Reach<'_>, chat_id: &ChatId) -> Result<Option<MessagePage>> {
+    let args = with_reader(vec![chat_id.as_str().into()], reach, Reader::Caller);
     let Some(row) = read_in_reach::<ListingRow>(db, reach, PINS_SQL, &args).await? else {
         return Ok(None);
     };

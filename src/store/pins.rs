@@ -90,9 +90,7 @@ pub fn pin_plan<'a>(
         if stored.deleted_at.is_some() {
             return Err(ApiError::conflict("the message is deleted"));
         }
-        let full = || {
-            ApiError::unprocessable(format!("a chat holds at most {MAX_PINS} pins"))
-        };
+        let full = || ApiError::unprocessable(format!("a chat holds at most {MAX_PINS} pins"));
         let may = pinner
             .as_ref()
             .is_some_and(|p| p.chat_type == "direct" || p.role != Role::Member);

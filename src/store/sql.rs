@@ -34,13 +34,20 @@ pub const MESSAGE_ITEMS: &str =
 /// `MESSAGE_JSON` with the reader's own reaction keys last (`MessageRow::my_reactions`): the reader is
 /// user `$user`, or for a service key (`$user` NULL) the `senderId` of the key whose hash is `$key`
 /// (the two parameters each statement numbers after its own). Only messages with reactions are looked
-/// up, each in one short range of the reader's own reactions.
+/// up, each in one short range of the reader's own reactions; with `unless $cond`, none when the
+/// condition (on parameters only) holds, because the statement reads them in one range instead
+/// (`my_reactions_between!`).
 macro_rules! message_json_for_reader {
     ($user:literal, $key:literal) => {
+        $crate::store::sql::message_json_for_reader!($user, $key, unless "0")
+    };
+    ($user:literal, $key:literal, unless $cond:literal) => {
         $crate::store::sql::concatcp!(
             "json_array(",
             $crate::store::sql::MESSAGE_ITEMS,
-            ", CASE WHEN m.reaction_counts IS NULL THEN NULL ELSE
+            ", CASE WHEN m.reaction_counts IS NULL OR ",
+            $cond,
+            " THEN NULL ELSE
                  (SELECT CAST(json_group_array(r.key) AS TEXT) FROM reactions r
                   WHERE r.chat_id = m.chat_id AND r.seq = m.seq AND r.user_id = COALESCE(",
             $user,
@@ -54,12 +61,12 @@ pub(crate) use message_json_for_reader;
 
 /// The page of a cursor-mode listing as a JSON array: the messages the query that follows selects
 /// (`FROM messages m WHERE …`, then `) m)` closes it), with the reader's own reactions
-/// (`message_json_for_reader!`, its two parameters given).
+/// (`message_json_for_reader!`, its parameters given).
 macro_rules! window_messages {
-    ($user:literal, $key:literal) => {
+    ($user:literal, $key:literal $(, unless $cond:literal)?) => {
         $crate::store::sql::concatcp!(
             "(SELECT json_group_array(",
-            $crate::store::sql::message_json_for_reader!($user, $key),
+            $crate::store::sql::message_json_for_reader!($user, $key $(, unless $cond)?),
             ") FROM (SELECT ",
             $crate::store::sql::LISTED_COLUMNS,
             " "
@@ -67,6 +74,40 @@ macro_rules! window_messages {
     };
 }
 pub(crate) use window_messages;
+
+/// A listing's page as a JSON array without the reader's reactions (`my_reactions_between!` reads
+/// those in one range): the messages the query that follows selects, as `window_messages!`.
+pub const PLAIN_WINDOW_MESSAGES: &str = concatcp!(
+    "(SELECT json_group_array(",
+    MESSAGE_JSON,
+    ") FROM (SELECT ",
+    LISTED_COLUMNS,
+    " "
+);
+
+/// The reader's own reactions on the messages of chat ?1 whose sequence numbers are in (`$lo`,
+/// `$hi`], as a JSON array of [seq, key] (`store::listing` hands each message its keys): one range of
+/// the `reactions` key, so a page costs its reader's own reactions (and the entry that ends the range)
+/// however many of its messages have reactions. The reader is user `$user`, or for a service key
+/// (`$user` NULL) the `senderId` of the key whose hash is `$key`. An expression: the statement names
+/// it `my_reactions`.
+macro_rules! my_reactions_between {
+    ($user:literal, $key:literal, $lo:expr, $hi:expr) => {
+        $crate::store::sql::concatcp!(
+            "(SELECT json_group_array(json_array(r.seq, r.key)) FROM reactions r
+              WHERE r.chat_id = ?1 AND r.user_id = COALESCE(",
+            $user,
+            ", (SELECT sender_id FROM api_keys WHERE key_hash = ",
+            $key,
+            ")) AND r.seq > ",
+            $lo,
+            " AND r.seq <= ",
+            $hi,
+            ")"
+        )
+    };
+}
+pub(crate) use my_reactions_between;
 
 /// The reader's own reaction keys on message `m` as a JSON array (`MessageRow::my_reactions`), for a
 /// read of one message by reader ?2 in chat ?1.

@@ -234,9 +234,8 @@ pub async fn mentions(db: &Db, caller: &UserId, query: &MentionQuery) -> Result<
     let result = db.all(db.statement(MENTIONS_SQL, &args)?).await?;
     let row: Row = first(&result)?.ok_or_else(|| ApiError::internal("mentions: no row"))?;
     let mut messages: Vec<MessageRow> = serde_json::from_str(&row.messages)?;
-    messages.sort_by(|a, b| {
-        (b.created_at, &b.chat_id, b.seq).cmp(&(a.created_at, &a.chat_id, a.seq))
-    });
+    messages
+        .sort_by(|a, b| (b.created_at, &b.chat_id, b.seq).cmp(&(a.created_at, &a.chat_id, a.seq)));
     let more = messages.len() as i64 > query.limit;
     messages.truncate(query.limit as usize);
     let chats: Vec<(String, serde_json::Value)> = serde_json::from_str(&row.participants)?;

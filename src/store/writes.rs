@@ -293,7 +293,9 @@ pub fn send_plan<'a>(
 /// membership, a key's project.
 fn reach_statement(db: &Db, author: &Author, chat: &str) -> Result<D1PreparedStatement> {
     match author {
-        Author::User(caller) => db.statement(IS_MEMBER_SQL, &[chat.into(), caller.id.as_str().into()]),
+        Author::User(caller) => {
+            db.statement(IS_MEMBER_SQL, &[chat.into(), caller.id.as_str().into()])
+        }
         Author::Service(key) => {
             let project = key.project.as_ref().map(ProjectId::as_str);
             db.statement(IN_PROJECT_SQL, &[chat.into(), project.into()])
@@ -538,10 +540,9 @@ pub fn change_plan<'a>(
     // A delete's reply parent, or an edit's outsiders among its mentions.
     let extra = match (change, &mentions) {
         (Change::Delete, _) => Some(db.statement(PARENT_OF_SQL, &[id.into()])?),
-        (Change::Edit { .. }, Some(mentions)) => Some(db.statement(
-            OUTSIDERS_SQL,
-            &[chat.into(), mentions.as_str().into()],
-        )?),
+        (Change::Edit { .. }, Some(mentions)) => {
+            Some(db.statement(OUTSIDERS_SQL, &[chat.into(), mentions.as_str().into()])?)
+        }
         (Change::Edit { .. }, None) => None,
     };
     statements.extend(extra);

@@ -18,7 +18,11 @@ fn around(api: &Api, user: &str, chat: &str, query: &str) -> Resp {
         );
         assert_eq!(body["nextCursor"], body["newerCursor"]);
         for (flag, cursor) in [("hasOlder", "olderCursor"), ("hasNewer", "newerCursor")] {
-            assert_eq!(body[flag] == true, body[cursor].is_string(), "{flag}: {body}");
+            assert_eq!(
+                body[flag] == true,
+                body[cursor].is_string(),
+                "{flag}: {body}"
+            );
         }
     }
     resp
@@ -57,8 +61,14 @@ fn around_centres_on_its_anchor_and_continues_both_ways() {
     let middle = around(&api, &a, &chat, &format!("around={}&limit=5", id(5)));
     middle.expect(200);
     assert_eq!(seqs(&middle), [3, 4, 5, 6, 7]);
-    assert_eq!((&middle.body["hasOlder"], &middle.body["hasNewer"]), (&json!(true), &json!(true)));
-    assert_eq!((&middle.body["total"], &middle.body["limit"]), (&json!(10), &json!(5)));
+    assert_eq!(
+        (&middle.body["hasOlder"], &middle.body["hasNewer"]),
+        (&json!(true), &json!(true))
+    );
+    assert_eq!(
+        (&middle.body["total"], &middle.body["limit"]),
+        (&json!(10), &json!(5))
+    );
     // The cursors continue without gap or overlap, at any limit.
     for limit in [1, 2, 3] {
         let older = walk(&api, &a, &chat, &middle.body["olderCursor"], limit);
@@ -67,18 +77,43 @@ fn around_centres_on_its_anchor_and_continues_both_ways() {
         assert_eq!(newer, [8, 9, 10], "limit {limit}");
     }
     // An even limit: floor((6 - 1) / 2) = 2 older, 3 newer.
-    assert_eq!(seqs(&around(&api, &a, &chat, &format!("around={}&limit=6", id(5)))), [3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        seqs(&around(
+            &api,
+            &a,
+            &chat,
+            &format!("around={}&limit=6", id(5))
+        )),
+        [3, 4, 5, 6, 7, 8]
+    );
     // The first message: no older ones, newer ones fill the page.
     let first = around(&api, &a, &chat, &format!("around={}&limit=5", id(1)));
     assert_eq!(seqs(&first), [1, 2, 3, 4, 5]);
-    assert_eq!((&first.body["hasOlder"], &first.body["olderCursor"]), (&json!(false), &Value::Null));
+    assert_eq!(
+        (&first.body["hasOlder"], &first.body["olderCursor"]),
+        (&json!(false), &Value::Null)
+    );
     // The last message: older ones do not fill up for missing newer ones.
     let last = around(&api, &a, &chat, &format!("around={}&limit=5", id(10)));
     assert_eq!(seqs(&last), [8, 9, 10]);
-    assert_eq!((&last.body["hasNewer"], &last.body["nextCursor"]), (&json!(false), &Value::Null));
-    assert_eq!(walk(&api, &a, &chat, &last.body["olderCursor"], 4), (1..=7).collect::<Vec<_>>());
+    assert_eq!(
+        (&last.body["hasNewer"], &last.body["nextCursor"]),
+        (&json!(false), &Value::Null)
+    );
+    assert_eq!(
+        walk(&api, &a, &chat, &last.body["olderCursor"], 4),
+        (1..=7).collect::<Vec<_>>()
+    );
     // limit 1 is the anchor alone; the default limit is 20 (the whole chat here).
-    assert_eq!(seqs(&around(&api, &a, &chat, &format!("around={}&limit=1", id(4)))), [4]);
+    assert_eq!(
+        seqs(&around(
+            &api,
+            &a,
+            &chat,
+            &format!("around={}&limit=1", id(4))
+        )),
+        [4]
+    );
     let all = around(&api, &a, &chat, &format!("around={}", id(4)));
     assert_eq!(seqs(&all), (1..=10).collect::<Vec<_>>());
     assert_eq!(all.body["hasMore"], false);
@@ -89,10 +124,18 @@ fn around_centres_on_its_anchor_and_continues_both_ways() {
     assert!(t5 > t4 + 1, "the messages are at least 2 ms apart");
     let between = around(&api, &a, &chat, &format!("around={}&limit=3", t4 + 1));
     assert_eq!(seqs(&between), [4, 5, 6]);
-    let later = around(&api, &a, &chat, &format!("around={}&limit=3", t5 + 10_000_000));
+    let later = around(
+        &api,
+        &a,
+        &chat,
+        &format!("around={}&limit=3", t5 + 10_000_000),
+    );
     assert_eq!(seqs(&later), [9, 10]);
     let rfc = sent[6]["createdAt"].as_str().unwrap();
-    assert_eq!(seqs(&around(&api, &a, &chat, &format!("around={rfc}&limit=3"))), [6, 7, 8]);
+    assert_eq!(
+        seqs(&around(&api, &a, &chat, &format!("around={rfc}&limit=3"))),
+        [6, 7, 8]
+    );
     // Reactions and the reader's own keys show as in every list.
     assert!(middle.body["messages"][0]["myReactions"].is_array());
 
@@ -116,7 +159,13 @@ fn around_centres_on_its_anchor_and_continues_both_ways() {
         resp.expect(400);
     }
     // An outsider: 404; an empty chat has nothing around any time.
-    around(&api, &unique_user("ar-x"), &chat, &format!("around={}", id(5))).expect(404);
+    around(
+        &api,
+        &unique_user("ar-x"),
+        &chat,
+        &format!("around={}", id(5)),
+    )
+    .expect(404);
     let empty = api.group(&a, &[&b]);
     let nothing = around(&api, &a, &empty, "around=1700000000000");
     nothing.expect(200);
@@ -132,12 +181,19 @@ mod chrono_free {
 
     pub fn ms(value: &serde_json::Value) -> Ms {
         let text = value.as_str().expect("timestamp");
-        let (date, time) = text.trim_end_matches('Z').split_once('T').expect("RFC 3339");
+        let (date, time) = text
+            .trim_end_matches('Z')
+            .split_once('T')
+            .expect("RFC 3339");
         let d: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
         let (hms, millis) = time.split_once('.').expect("milliseconds");
         let t: Vec<i64> = hms.split(':').map(|p| p.parse().unwrap()).collect();
         // Days from the civil date (Howard Hinnant's algorithm).
-        let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
+        let (y, m) = if d[1] <= 2 {
+            (d[0] - 1, d[1] + 9)
+        } else {
+            (d[0], d[1] - 3)
+        };
         let era = y.div_euclid(400);
         let yoe = y - era * 400;
         let doy = (153 * m + 2) / 5 + d[2] - 1;
@@ -148,7 +204,10 @@ mod chrono_free {
 
     #[test]
     fn parses_the_api_timestamps() {
-        assert_eq!(ms(&serde_json::json!("2024-01-15T10:30:00.000Z")), 1_705_314_600_000);
+        assert_eq!(
+            ms(&serde_json::json!("2024-01-15T10:30:00.000Z")),
+            1_705_314_600_000
+        );
         assert_eq!(ms(&serde_json::json!("1970-01-01T00:00:00.001Z")), 1);
     }
 }
@@ -197,15 +256,26 @@ fn around_and_thread_pages_stay_within_the_bound_in_a_chat_of_100000_messages() 
     assert_eq!(seqs(&by_time)[9], 70_000);
 
     // The thread: its first page, a page deep in it by id, by time, and the cursor after it.
-    let first = api.get(&format!("/api/v1/messages/{parent}/replies?limit=20"), Some(&token(&owner)));
+    let first = api.get(
+        &format!("/api/v1/messages/{parent}/replies?limit=20"),
+        Some(&token(&owner)),
+    );
     check(&first, 20, "thread, first page");
     let deep = api.get(
-        &format!("/api/v1/messages/{parent}/replies?limit=20&after={}", id(60_500)),
+        &format!(
+            "/api/v1/messages/{parent}/replies?limit=20&after={}",
+            id(60_500)
+        ),
         Some(&token(&owner)),
     );
     check(&deep, 20, "thread, after an id 60,500 deep");
     let seq_of = |m: &Value| m["sequenceNumber"].as_i64().unwrap();
-    let got: Vec<i64> = deep.body["messages"].as_array().unwrap().iter().map(seq_of).collect();
+    let got: Vec<i64> = deep.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(seq_of)
+        .collect();
     assert_eq!(got, (61..=80).map(|k| k * 1000).collect::<Vec<_>>());
     let cursor = deep.body["nextCursor"].as_str().unwrap();
     let next = api.get(
@@ -213,7 +283,12 @@ fn around_and_thread_pages_stay_within_the_bound_in_a_chat_of_100000_messages() 
         Some(&token(&owner)),
     );
     check(&next, 20, "thread, its cursor");
-    let got: Vec<i64> = next.body["messages"].as_array().unwrap().iter().map(seq_of).collect();
+    let got: Vec<i64> = next.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(seq_of)
+        .collect();
     assert_eq!(got, (81..=100).map(|k| k * 1000).collect::<Vec<_>>());
     assert_eq!(next.body["hasMore"], false);
     let back = api.get(
@@ -221,7 +296,12 @@ fn around_and_thread_pages_stay_within_the_bound_in_a_chat_of_100000_messages() 
         Some(&token(&owner)),
     );
     check(&back, 20, "thread, before a time");
-    let got: Vec<i64> = back.body["messages"].as_array().unwrap().iter().map(seq_of).collect();
+    let got: Vec<i64> = back.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(seq_of)
+        .collect();
     assert_eq!(got, (11..=30).map(|k| k * 1000).collect::<Vec<_>>());
     // A reply at the very end costs what a reply costs anywhere.
     let late = api.post(

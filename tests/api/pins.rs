@@ -75,14 +75,17 @@ fn either_side_of_a_direct_chat_pins_and_the_list_is_newest_pin_first() {
     let page = api.messages(&a, &chat, "limit=10");
     page.expect(200);
     let listed = &page.body["messages"][0];
-    assert_eq!((&listed["_id"], &listed["pinnedBy"]), (&json!(first), &json!(b)));
+    assert_eq!(
+        (&listed["_id"], &listed["pinnedBy"]),
+        (&json!(first), &json!(b))
+    );
 
     let unpinned = unpin(&api, &a, &second);
     unpinned.expect(200);
     assert_eq!(unpinned.body["pinnedAt"], Value::Null);
     assert_eq!(unpinned.body["pinnedBy"], Value::Null);
     unpin(&api, &a, &second).expect(200);
-    assert_eq!(pins(&api, &a, &chat), [first.clone()]);
+    assert_eq!(pins(&api, &a, &chat), std::slice::from_ref(&first));
 
     // Deleting a pinned message unpins it; a tombstone cannot be pinned again (409).
     let tomb = api.delete(&a, &first);
@@ -122,11 +125,14 @@ fn in_a_group_only_the_owner_and_admins_pin_and_outsiders_and_keys_cannot() {
     unpin(&api, &owner, &id).expect(200);
     pin(&api, &owner, &id).expect(200);
     // Everyone in the chat reads the pins; outsiders get 404 on every pin route.
-    assert_eq!(pins(&api, &member, &chat), [id.clone()]);
+    assert_eq!(pins(&api, &member, &chat), std::slice::from_ref(&id));
     pin(&api, &outsider, &id).expect(404);
     unpin(&api, &outsider, &id).expect(404);
-    api.get(&format!("/api/v1/chats/{chat}/pins"), Some(&token(&outsider)))
-        .expect(404);
+    api.get(
+        &format!("/api/v1/chats/{chat}/pins"),
+        Some(&token(&outsider)),
+    )
+    .expect(404);
     // An unknown message, a malformed id.
     pin(&api, &owner, "0123456789abcdef01234567").expect(404);
     pin(&api, &owner, "not-an-id").expect(400);
@@ -137,10 +143,15 @@ fn in_a_group_only_the_owner_and_admins_pin_and_outsiders_and_keys_cannot() {
     api.with_key("DELETE", &path, &key, None).expect(403);
     let listed = api.with_key("GET", &format!("/api/v1/chats/{chat}/pins"), &key, None);
     listed.expect(200);
-    assert_eq!(ids(&listed.body["messages"]), [id.clone()]);
+    assert_eq!(ids(&listed.body["messages"]), std::slice::from_ref(&id));
     let elsewhere = api.service_key(Some("proj_pins_other"));
-    api.with_key("GET", &format!("/api/v1/chats/{chat}/pins"), &elsewhere, None)
-        .expect(404);
+    api.with_key(
+        "GET",
+        &format!("/api/v1/chats/{chat}/pins"),
+        &elsewhere,
+        None,
+    )
+    .expect(404);
 
     // A removed admin loses the right with the membership: 404.
     api.raw(

@@ -11,6 +11,7 @@ use crate::helpers::*;
 fn assert_budget(resp: &Resp, limit: u64, participants: u64) {
     assert_eq!(resp.cost("X-D1-Queries"), 1, "{}", resp.text);
     let read = resp.cost("X-D1-Rows-Read");
+    println!("{read} rows read for limit {limit}");
     assert!(
         read <= limit + participants + 5,
         "{read} rows read for limit {limit} and {participants} participants"

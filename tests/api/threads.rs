@@ -98,7 +98,11 @@ fn a_reply_counts_on_its_parent_and_the_thread_lists_live_replies() {
     let parent = sent(&api, &a, &chat, "the question");
     let before = message(&api, &a, &chat, &parent);
     assert_eq!(
-        (&before["replyCount"], &before["lastReplyAt"], &before["parentId"]),
+        (
+            &before["replyCount"],
+            &before["lastReplyAt"],
+            &before["parentId"]
+        ),
         (&json!(0), &Value::Null, &Value::Null)
     );
 
@@ -109,7 +113,10 @@ fn a_reply_counts_on_its_parent_and_the_thread_lists_live_replies() {
     second.expect(201);
     // A reply is an ordinary message of the chat: its own sequence number, in every list.
     assert_eq!(
-        (&first.body["sequenceNumber"], &second.body["sequenceNumber"]),
+        (
+            &first.body["sequenceNumber"],
+            &second.body["sequenceNumber"]
+        ),
         (&json!(2), &json!(3))
     );
     let page = api.messages(&b, &chat, "limit=10");
@@ -138,9 +145,16 @@ fn a_reply_counts_on_its_parent_and_the_thread_lists_live_replies() {
     thread.expect(200);
     assert_eq!(thread.body["parent"]["_id"], parent.as_str());
     assert_eq!(thread.body["parent"]["replyCount"], 2);
-    assert_eq!(ids(&thread.body["messages"]), [id_of(&first), id_of(&second)]);
     assert_eq!(
-        (&thread.body["total"], &thread.body["hasMore"], &thread.body["nextCursor"]),
+        ids(&thread.body["messages"]),
+        [id_of(&first), id_of(&second)]
+    );
+    assert_eq!(
+        (
+            &thread.body["total"],
+            &thread.body["hasMore"],
+            &thread.body["nextCursor"]
+        ),
         (&json!(2), &json!(false), &Value::Null)
     );
     assert_eq!(thread.cost("x-d1-queries"), 1);
@@ -152,8 +166,14 @@ fn a_reply_counts_on_its_parent_and_the_thread_lists_live_replies() {
     assert_eq!(after["lastReplyAt"], first.body["createdAt"]);
     api.delete(&b, &id_of(&first)).expect(200);
     let after = message(&api, &a, &chat, &parent);
-    assert_eq!((&after["replyCount"], &after["lastReplyAt"]), (&json!(0), &Value::Null));
-    assert_eq!(ids(&replies(&api, &a, &parent, "").body["messages"]), Vec::<String>::new());
+    assert_eq!(
+        (&after["replyCount"], &after["lastReplyAt"]),
+        (&json!(0), &Value::Null)
+    );
+    assert_eq!(
+        ids(&replies(&api, &a, &parent, "").body["messages"]),
+        Vec::<String>::new()
+    );
 
     // A deleted parent still serves its thread.
     let kept = reply(&api, &b, &chat, &parent, "kept");
@@ -166,13 +186,20 @@ fn a_reply_counts_on_its_parent_and_the_thread_lists_live_replies() {
     // A reply's own thread is empty (replies do not nest).
     let own = replies(&api, &a, &id_of(&kept), "");
     own.expect(200);
-    assert_eq!((&own.body["total"], &own.body["messages"]), (&json!(0), &json!([])));
+    assert_eq!(
+        (&own.body["total"], &own.body["messages"]),
+        (&json!(0), &json!([]))
+    );
 }
 
 #[test]
 fn bad_parents_are_refused_as_written_and_take_no_sequence_number() {
     let api = app();
-    let (a, b, c) = (unique_user("tb-a"), unique_user("tb-b"), unique_user("tb-c"));
+    let (a, b, c) = (
+        unique_user("tb-a"),
+        unique_user("tb-b"),
+        unique_user("tb-c"),
+    );
     let chat = api.group(&a, &[&b]);
     let other = api.group(&c, &[&a]);
     let parent = sent(&api, &a, &chat, "parent");
@@ -192,11 +219,19 @@ fn bad_parents_are_refused_as_written_and_take_no_sequence_number() {
     for (bad, status, words) in cases {
         let resp = reply(&api, &a, &chat, bad, "x");
         resp.expect(status);
-        assert!(resp.error_text().contains(words), "{bad}: {}", resp.error_text());
+        assert!(
+            resp.error_text().contains(words),
+            "{bad}: {}",
+            resp.error_text()
+        );
     }
     for malformed in [json!("nope"), json!(5), json!(["x"])] {
-        send_body(&api, &a, json!({"chatId": chat, "content": "x", "parentId": malformed}))
-            .expect(400);
+        send_body(
+            &api,
+            &a,
+            json!({"chatId": chat, "content": "x", "parentId": malformed}),
+        )
+        .expect(400);
     }
     // Nothing was stored and no sequence number was used: the next message is the next number.
     assert_eq!(last_seq(&api), seq_before);
@@ -213,7 +248,8 @@ fn bad_parents_are_refused_as_written_and_take_no_sequence_number() {
     replies(&api, &a, "0123456789abcdef01234567", "").expect(404);
     replies(&api, &a, "not-an-id", "").expect(400);
     // An idempotent reply replays even after its parent is gone.
-    let body = json!({"chatId": chat, "content": "once", "parentId": parent, "clientMessageId": "r-1"});
+    let body =
+        json!({"chatId": chat, "content": "once", "parentId": parent, "clientMessageId": "r-1"});
     let first = send_body(&api, &b, body.clone());
     first.expect(201);
     api.delete(&a, &parent).expect(200);
@@ -233,10 +269,16 @@ fn thread_pages_walk_both_ways_without_gap_or_overlap() {
     for i in 0..11 {
         // Other messages between the replies: a thread's sequence numbers are not dense.
         api.send(&b, &chat, &format!("between {i}")).expect(201);
-        all.push(id_of(reply(&api, &b, &chat, &parent, &format!("r{i}")).expect(201)));
+        all.push(id_of(
+            reply(&api, &b, &chat, &parent, &format!("r{i}")).expect(201),
+        ));
     }
     for limit in [1, 3, 4, 11, 20] {
-        assert_eq!(walk(&api, &a, &parent, "", limit), all, "forward, limit {limit}");
+        assert_eq!(
+            walk(&api, &a, &parent, "", limit),
+            all,
+            "forward, limit {limit}"
+        );
     }
     // before: the newest replies below it, then further back, each page chronological.
     let page = replies(&api, &a, &parent, &format!("before={}&limit=3", all[7]));
@@ -255,11 +297,23 @@ fn thread_pages_walk_both_ways_without_gap_or_overlap() {
     }
     assert_eq!(back, all[..7].to_vec());
     // after and before together: strictly between.
-    let between = walk(&api, &a, &parent, &format!("after={}&before={}", all[2], all[9]), 2);
+    let between = walk(
+        &api,
+        &a,
+        &parent,
+        &format!("after={}&before={}", all[2], all[9]),
+        2,
+    );
     assert_eq!(between, all[3..9].to_vec());
     // Times work as bounds too.
-    let t = message(&api, &a, &chat, &all[5])["createdAt"].as_str().unwrap().to_string();
-    assert_eq!(walk(&api, &a, &parent, &format!("after={t}"), 4), all[6..].to_vec());
+    let t = message(&api, &a, &chat, &all[5])["createdAt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        walk(&api, &a, &parent, &format!("after={t}"), 4),
+        all[6..].to_vec()
+    );
     // Bad queries: 400, naming the rule.
     for (query, words) in [
         ("limit=0", "limit"),
@@ -270,11 +324,21 @@ fn thread_pages_walk_both_ways_without_gap_or_overlap() {
     ] {
         let resp = replies(&api, &a, &parent, query);
         resp.expect(400);
-        assert!(resp.error_text().contains(words), "{query}: {}", resp.error_text());
+        assert!(
+            resp.error_text().contains(words),
+            "{query}: {}",
+            resp.error_text()
+        );
     }
     let page = replies(&api, &a, &parent, "limit=2");
     let cursor = page.body["nextCursor"].as_str().unwrap();
-    replies(&api, &a, &parent, &format!("cursor={cursor}&after={}", all[0])).expect(400);
+    replies(
+        &api,
+        &a,
+        &parent,
+        &format!("cursor={cursor}&after={}", all[0]),
+    )
+    .expect(400);
     // Another thread's cursor is refused.
     let other = sent(&api, &a, &chat, "other parent");
     replies(&api, &a, &other, &format!("cursor={cursor}")).expect(400);
@@ -317,10 +381,18 @@ fn concurrent_replies_and_deletes_leave_reply_count_equal_to_the_live_replies() 
 #[test]
 fn unread_mentions_are_exact_after_sends_edits_deletes_and_read_marks() {
     let api = app();
-    let (a, b, c) = (unique_user("mn-a"), unique_user("mn-b"), unique_user("mn-c"));
+    let (a, b, c) = (
+        unique_user("mn-a"),
+        unique_user("mn-b"),
+        unique_user("mn-c"),
+    );
     let chat = api.group(&a, &[&b, &c]);
     let mention = |text: &str, who: &[&str]| {
-        let resp = send_body(&api, &a, json!({"chatId": chat, "content": text, "mentions": who}));
+        let resp = send_body(
+            &api,
+            &a,
+            json!({"chatId": chat, "content": text, "mentions": who}),
+        );
         resp.expect(201);
         resp
     };
@@ -346,7 +418,10 @@ fn unread_mentions_are_exact_after_sends_edits_deletes_and_read_marks() {
     );
     edited.expect(200);
     assert_eq!(edited.body["mentions"], json!([c]));
-    assert_eq!((unread_mentions(&b), unread_mentions(&c)), (json!(1), json!(1)));
+    assert_eq!(
+        (unread_mentions(&b), unread_mentions(&c)),
+        (json!(1), json!(1))
+    );
     // An edit without mentions keeps them.
     let kept = api.edit(&a, &id_of(&second), "hello @c");
     kept.expect(200);
@@ -357,22 +432,33 @@ fn unread_mentions_are_exact_after_sends_edits_deletes_and_read_marks() {
     // A read mark below a mention leaves it counted; at or past it, it is read.
     let third = mention("again @b", &[&b]);
     let seq = third.body["sequenceNumber"].as_i64().unwrap();
-    api.mark_read(&b, &chat, &json!({"upToSequence": seq - 1})).expect(200);
+    api.mark_read(&b, &chat, &json!({"upToSequence": seq - 1}))
+        .expect(200);
     assert_eq!(unread_mentions(&b), 1);
-    api.mark_read(&b, &chat, &json!({"upToSequence": seq})).expect(200);
+    api.mark_read(&b, &chat, &json!({"upToSequence": seq}))
+        .expect(200);
     assert_eq!(unread_mentions(&b), 0);
     // Mentioning a reader whose mark is past nothing new counts again; c reads everything.
     api.mark_read(&c, &chat, &json!({})).expect(200);
     assert_eq!(unread_mentions(&c), 0);
     // Sending moves the sender's own mark: its own mention of itself is read.
-    let own = send_body(&api, &b, json!({"chatId": chat, "content": "me", "mentions": [b]}));
+    let own = send_body(
+        &api,
+        &b,
+        json!({"chatId": chat, "content": "me", "mentions": [b]}),
+    );
     own.expect(201);
     assert_eq!(unread_mentions(&b), 0);
     // Muted chats are left out of the totals, not out of the chat's own count.
     mention("muted @c", &[&c]);
     assert_eq!(unread(&api, &c)["unreadMentions"], 1);
-    api.send_json("PATCH", &format!("/api/v1/chats/{chat}/me"), &token(&c), &json!({"muted": true}))
-        .expect(200);
+    api.send_json(
+        "PATCH",
+        &format!("/api/v1/chats/{chat}/me"),
+        &token(&c),
+        &json!({"muted": true}),
+    )
+    .expect(200);
     assert_eq!(unread(&api, &c)["unreadMentions"], 0);
     assert_eq!(unread_mentions(&c), 1);
 }
@@ -380,7 +466,11 @@ fn unread_mentions_are_exact_after_sends_edits_deletes_and_read_marks() {
 #[test]
 fn bad_mentions_are_400s_and_store_nothing() {
     let api = app();
-    let (a, b, outsider) = (unique_user("mb-a"), unique_user("mb-b"), unique_user("mb-x"));
+    let (a, b, outsider) = (
+        unique_user("mb-a"),
+        unique_user("mb-b"),
+        unique_user("mb-x"),
+    );
     let chat = api.group(&a, &[&b]);
     let target = sent(&api, &a, &chat, "to edit");
     let seq_before = api.chat(&a, &chat).body["lastSequenceNumber"].clone();
@@ -394,9 +484,17 @@ fn bad_mentions_are_400s_and_store_nothing() {
         (json!(["bad id"]), "mentions[0]"),
     ];
     for (mentions, words) in &cases {
-        let resp = send_body(&api, &a, json!({"chatId": chat, "content": "x", "mentions": mentions}));
+        let resp = send_body(
+            &api,
+            &a,
+            json!({"chatId": chat, "content": "x", "mentions": mentions}),
+        );
         resp.expect(400);
-        assert!(resp.error_text().contains(words), "{mentions}: {}", resp.error_text());
+        assert!(
+            resp.error_text().contains(words),
+            "{mentions}: {}",
+            resp.error_text()
+        );
         let edit = api.send_json(
             "PATCH",
             &format!("/api/v1/messages/{target}"),
@@ -407,24 +505,45 @@ fn bad_mentions_are_400s_and_store_nothing() {
     }
     assert_eq!(api.chat(&a, &chat).body["lastSequenceNumber"], seq_before);
     let unchanged = message(&api, &a, &chat, &target);
-    assert_eq!((&unchanged["content"], &unchanged["mentions"]), (&json!("to edit"), &json!([])));
+    assert_eq!(
+        (&unchanged["content"], &unchanged["mentions"]),
+        (&json!("to edit"), &json!([]))
+    );
     assert_eq!(api.chat(&b, &chat).body["unreadMentions"], 0);
     // A non-participant's send with valid-looking mentions is still a 404 first.
-    send_body(&api, &outsider, json!({"chatId": chat, "content": "x", "mentions": [a]})).expect(404);
+    send_body(
+        &api,
+        &outsider,
+        json!({"chatId": chat, "content": "x", "mentions": [a]}),
+    )
+    .expect(404);
     // 50 distinct participants' worth is fine: the group's two, in any order.
-    send_body(&api, &a, json!({"chatId": chat, "content": "ok", "mentions": [b, a]})).expect(201);
+    send_body(
+        &api,
+        &a,
+        json!({"chatId": chat, "content": "ok", "mentions": [b, a]}),
+    )
+    .expect(201);
 }
 
 #[test]
 fn my_mentions_are_listed_newest_first_across_chats() {
     let api = app();
-    let (me, a, b) = (unique_user("ml-me"), unique_user("ml-a"), unique_user("ml-b"));
+    let (me, a, b) = (
+        unique_user("ml-me"),
+        unique_user("ml-a"),
+        unique_user("ml-b"),
+    );
     let one = api.group(&a, &[&me]);
     let two = api.group(&b, &[&me, &a]);
     let (mut expected, mut in_one) = (Vec::new(), Vec::new());
     for i in 0..5 {
         let (chat, from) = if i % 2 == 0 { (&one, &a) } else { (&two, &b) };
-        let resp = send_body(&api, from, json!({"chatId": chat, "content": format!("@me {i}"), "mentions": [me]}));
+        let resp = send_body(
+            &api,
+            from,
+            json!({"chatId": chat, "content": format!("@me {i}"), "mentions": [me]}),
+        );
         resp.expect(201);
         expected.push(id_of(&resp));
         if chat == &one {
@@ -433,7 +552,11 @@ fn my_mentions_are_listed_newest_first_across_chats() {
         api.send(from, chat, "no mention").expect(201);
     }
     // A deleted mention and one in a chat I left are not listed.
-    let deleted = send_body(&api, &a, json!({"chatId": one, "content": "gone", "mentions": [me]}));
+    let deleted = send_body(
+        &api,
+        &a,
+        json!({"chatId": one, "content": "gone", "mentions": [me]}),
+    );
     api.delete(&a, &id_of(&deleted)).expect(200);
     expected.reverse();
     let mut walked = Vec::new();
@@ -445,7 +568,11 @@ fn my_mentions_are_listed_newest_first_across_chats() {
         for m in page.body["messages"].as_array().unwrap() {
             assert_eq!(m["mentions"], json!([me]));
             // readBy comes from each message's own chat.
-            assert!(m["readBy"].as_array().unwrap().iter().all(|u| u != &json!(m["senderId"])));
+            assert!(m["readBy"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|u| u != &json!(m["senderId"])));
         }
         walked.extend(ids(&page.body["messages"]));
         match page.body["nextCursor"].as_str() {
@@ -472,7 +599,8 @@ fn my_mentions_are_listed_newest_first_across_chats() {
     mentions(&api, &me, "cursor=zz").expect(400);
     // Service keys have no mentions of their own: 403.
     let key = api.service_key(None);
-    api.with_key("GET", "/api/v1/users/me/mentions", &key, None).expect(403);
+    api.with_key("GET", "/api/v1/users/me/mentions", &key, None)
+        .expect(403);
 }
 
 #[test]
@@ -489,16 +617,29 @@ fn a_service_key_replies_and_mentions() {
         Some(&json!({"chatId": chat, "content": "on it @a", "parentId": parent, "mentions": [a]})),
     );
     resp.expect(201);
-    assert_eq!((&resp.body["parentId"], &resp.body["mentions"]), (&json!(parent), &json!([a])));
+    assert_eq!(
+        (&resp.body["parentId"], &resp.body["mentions"]),
+        (&json!(parent), &json!([a]))
+    );
     assert_eq!(message(&api, &a, &chat, &parent)["replyCount"], 1);
     assert_eq!(api.chat(&a, &chat).body["unreadMentions"], 1);
-    let thread = api.with_key("GET", &format!("/api/v1/messages/{parent}/replies"), &key, None);
+    let thread = api.with_key(
+        "GET",
+        &format!("/api/v1/messages/{parent}/replies"),
+        &key,
+        None,
+    );
     thread.expect(200);
     assert_eq!(ids(&thread.body["messages"]), [id_of(&resp)]);
     // A key of another project reaches neither the chat nor its thread.
     let elsewhere = api.service_key(Some("proj_threads_other"));
-    api.with_key("GET", &format!("/api/v1/messages/{parent}/replies"), &elsewhere, None)
-        .expect(404);
+    api.with_key(
+        "GET",
+        &format!("/api/v1/messages/{parent}/replies"),
+        &elsewhere,
+        None,
+    )
+    .expect(404);
     // Mentions are checked for a key's messages too.
     api.with_key(
         "POST",
@@ -526,17 +667,45 @@ fn a_reply_and_a_mention_cost_rows_that_do_not_grow_with_the_thread() {
     }
     let late = reply(&api, &a, &chat, &parent, "late");
     late.expect(201);
-    println!("send {:?}, first reply {:?}, 42nd reply {:?}", cost(&plain), cost(&early), cost(&late));
-    assert_eq!(early.cost("x-d1-rows-written"), late.cost("x-d1-rows-written"));
-    assert!(late.cost("x-d1-rows-read").abs_diff(early.cost("x-d1-rows-read")) <= 3);
+    println!(
+        "send {:?}, first reply {:?}, 42nd reply {:?}",
+        cost(&plain),
+        cost(&early),
+        cost(&late)
+    );
+    assert_eq!(
+        early.cost("x-d1-rows-written"),
+        late.cost("x-d1-rows-written")
+    );
+    assert!(
+        late.cost("x-d1-rows-read")
+            .abs_diff(early.cost("x-d1-rows-read"))
+            <= 3
+    );
     let del_early = api.delete(&a, &id_of(&early));
     let del_late = api.delete(&a, &id_of(&late));
-    println!("deleting a reply {:?} / {:?}", cost(&del_early), cost(&del_late));
-    assert_eq!(del_early.cost("x-d1-rows-written"), del_late.cost("x-d1-rows-written"));
-    assert!(del_late.cost("x-d1-rows-read").abs_diff(del_early.cost("x-d1-rows-read")) <= 3);
+    println!(
+        "deleting a reply {:?} / {:?}",
+        cost(&del_early),
+        cost(&del_late)
+    );
+    assert_eq!(
+        del_early.cost("x-d1-rows-written"),
+        del_late.cost("x-d1-rows-written")
+    );
+    assert!(
+        del_late
+            .cost("x-d1-rows-read")
+            .abs_diff(del_early.cost("x-d1-rows-read"))
+            <= 3
+    );
     // A reply writes a bounded number of rows more than a plain send (the parent's row and indexes).
     assert!(late.cost("x-d1-rows-written") <= plain.cost("x-d1-rows-written") + 8);
-    let mentioning = send_body(&api, &a, json!({"chatId": chat, "content": "@b", "mentions": [b]}));
+    let mentioning = send_body(
+        &api,
+        &a,
+        json!({"chatId": chat, "content": "@b", "mentions": [b]}),
+    );
     mentioning.expect(201);
     println!("a send mentioning one user {:?}", cost(&mentioning));
     assert!(mentioning.cost("x-d1-rows-written") <= plain.cost("x-d1-rows-written") + 6);
