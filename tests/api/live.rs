@@ -184,7 +184,7 @@ fn is_ephemeral(frame: &Value) -> bool {
 
 /// The next JSON frame within 2 seconds (API: events arrive within 2 s of the write), typing and
 /// presence events skipped.
-fn next_json(socket: &mut Socket) -> Value {
+pub(crate) fn next_json(socket: &mut Socket) -> Value {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

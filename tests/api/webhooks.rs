@@ -765,3 +765,121 @@ fn writes_answer_promptly_while_deliveries_hang_or_fail() {
     assert!(uncaught.is_empty(), "uncaught exceptions: {uncaught:?}");
     drop(server);
 }
+
+/// Reactions, pins and replies reach a live socket and another key's webhook as API.md says, in commit
+/// order with the chat's other events: `reaction.updated` with the live event's data, the pinned and
+/// unpinned message as `message.updated`, a reply as `message.created` followed by its parent's
+/// `message.updated` (its new replyCount), and a deleted reply likewise; a key's own reaction does not
+/// come back to it.
+#[test]
+fn interactions_arrive_live_and_by_webhook_in_commit_order() {
+    let server = hook_server("interaction-events");
+    let api = server.client();
+    let receiver = Receiver::start();
+    let project = "proj_interactions";
+    let (_, own_key, secret) = hooked_key(&api, project, &receiver.url());
+    let (alice, bob, carol) = (unique_user("ie-a"), unique_user("ie-b"), unique_user("ie-c"));
+    let created = api.create_chat(
+        &token(&alice),
+        &json!({"participantIds": [bob, carol], "type": "group", "projectId": project}),
+    );
+    created.expect(201);
+    let chat = created.body["_id"].as_str().unwrap().to_string();
+    let mut socket = crate::live::connect(&api, &carol, &chat);
+
+    let parent = api.send(&alice, &chat, "parent");
+    parent.expect(201);
+    let parent_id = parent.body["_id"].as_str().unwrap().to_string();
+    let react = api.raw(
+        "PUT",
+        &format!("/api/v1/messages/{parent_id}/reactions/%F0%9F%91%8D"),
+        &[("Authorization", &format!("Bearer {}", token(&bob)))],
+        None,
+    );
+    react.expect(200);
+    let pin_path = format!("/api/v1/messages/{parent_id}/pin");
+    let auth = format!("Bearer {}", token(&alice));
+    let pinned = api.raw("PUT", &pin_path, &[("Authorization", &auth)], None);
+    pinned.expect(200);
+    let reply = api.post(
+        "/api/v1/messages",
+        &token(&bob),
+        &json!({"chatId": chat, "content": "a reply", "parentId": parent_id, "mentions": [carol]}),
+    );
+    reply.expect(201);
+    let reply_id = reply.body["_id"].as_str().unwrap().to_string();
+    let deleted = api.delete(&bob, &reply_id);
+    deleted.expect(200);
+    let unpinned = api.raw("DELETE", &pin_path, &[("Authorization", &auth)], None);
+    unpinned.expect(200);
+    // The key's own reaction is not delivered back to it.
+    api.with_key(
+        "PUT",
+        &format!("/api/v1/messages/{parent_id}/reactions/ok"),
+        &own_key,
+        None,
+    )
+    .expect(200);
+
+    let expected: Vec<(&str, &str, Value)> = vec![
+        ("message.created", parent_id.as_str(), json!(1)),
+        ("reaction.updated", parent_id.as_str(), json!({"👍": 1})),
+        ("message.updated", parent_id.as_str(), json!(true)),
+        ("message.created", reply_id.as_str(), json!(carol)),
+        ("message.updated", parent_id.as_str(), json!(1)),
+        ("message.deleted", reply_id.as_str(), Value::Null),
+        ("message.updated", parent_id.as_str(), json!(0)),
+        ("message.updated", parent_id.as_str(), json!(false)),
+    ];
+    // What each event shows of its change: the reply count, the pin, the counts, the mention.
+    let shown = |kind: &str, data: &Value, i: usize| -> Value {
+        match (kind, i) {
+            ("reaction.updated", _) => data["reactionCounts"].clone(),
+            (_, 0) => json!(data["sequenceNumber"]),
+            (_, 2) | (_, 7) => json!(data["pinnedAt"].is_string()),
+            (_, 3) => data["mentions"][0].clone(),
+            (_, 5) => Value::Null,
+            _ => data["replyCount"].clone(),
+        }
+    };
+    let mut live = Vec::new();
+    while live.len() < expected.len() + 1 {
+        let frame = crate::live::next_json(&mut socket);
+        let kind = frame["event"].as_str().unwrap_or_default().to_string();
+        if kind.starts_with("message.") || kind == "reaction.updated" {
+            live.push(frame);
+        }
+    }
+    for (i, (frame, (kind, id, what))) in live.iter().zip(&expected).enumerate() {
+        assert_eq!(frame["event"], *kind, "live event {i}: {frame}");
+        let data = &frame["data"];
+        let about = data.get("messageId").unwrap_or(&data["_id"]);
+        assert_eq!(about, id, "live event {i}: {frame}");
+        assert_eq!(shown(kind, data, i), *what, "live event {i}: {frame}");
+    }
+    // The reaction's live data names who reacted and how; the key's own reaction comes last, live.
+    assert_eq!(
+        live[1]["data"],
+        json!({"chatId": chat, "messageId": parent_id, "userId": bob, "key": "👍", "added": true,
+               "reactionCounts": {"👍": 1}})
+    );
+    assert_eq!(live[8]["event"], "reaction.updated");
+
+    let got = receiver.wait_for(expected.len(), Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(receiver.received().len(), expected.len(), "the key's own reaction came back");
+    for (i, (request, (kind, id, what))) in got.iter().zip(&expected).enumerate() {
+        assert_signed(request, &secret);
+        let body = request.json();
+        assert_eq!(body["type"], *kind, "webhook {i}: {body}");
+        let data = &body["data"];
+        let about = data.get("messageId").unwrap_or(&data["_id"]);
+        assert_eq!(about, id, "webhook {i}: {body}");
+        assert_eq!(shown(kind, data, i), *what, "webhook {i}: {body}");
+        if *kind != "reaction.updated" {
+            crate::contract::check_component("Message", data);
+        }
+    }
+    assert_eq!(got[1].json()["data"], live[1]["data"], "the live event's data");
+    drop(server);
+}
