@@ -45,10 +45,19 @@ pub async fn add(req: &mut Request, ctx: &Ctx, caller: &Caller, chat_id: &ChatId
 }
 
 /// Removing a member, or leaving (the caller's own id): 204.
+/// A member named in the path: `me` is the caller (docs/CHOICES.md), like `/users/me`.
+fn named(caller: &Caller, user: UserId) -> UserId {
+    if user.as_str() == "me" {
+        caller.id.clone()
+    } else {
+        user
+    }
+}
+
 pub async fn remove(ctx: &Ctx, caller: &Caller, chat_id: &ChatId, user: UserId) -> Result<Reply> {
     let write = Write::Members {
         chat_id: chat_id.clone(),
-        change: MemberChange::Remove(user),
+        change: MemberChange::Remove(named(caller, user)),
     };
     client::run(ctx, Author::User(caller.clone()), write).await?;
     Ok(Reply::json_text(204, ""))
@@ -61,7 +70,7 @@ pub async fn set_role(
     chat_id: &ChatId,
     user: UserId,
 ) -> Result<Reply> {
-    let role = MemberChange::parse_role(&read_json_body(req).await?, user)?;
+    let role = MemberChange::parse_role(&read_json_body(req).await?, named(caller, user))?;
     change(ctx, caller, chat_id, role).await
 }
 

@@ -586,7 +586,7 @@ fn my_mentions_are_listed_newest_first_across_chats() {
     assert_eq!(walked, expected);
     api.raw(
         "DELETE",
-        &format!("/api/v1/chats/{two}/members/{me}"),
+        &format!("/api/v1/chats/{two}/members/me"),
         &[("Authorization", &format!("Bearer {}", token(&me)))],
         None,
     )

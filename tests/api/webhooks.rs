@@ -778,7 +778,11 @@ fn interactions_arrive_live_and_by_webhook_in_commit_order() {
     let receiver = Receiver::start();
     let project = "proj_interactions";
     let (_, own_key, secret) = hooked_key(&api, project, &receiver.url());
-    let (alice, bob, carol) = (unique_user("ie-a"), unique_user("ie-b"), unique_user("ie-c"));
+    let (alice, bob, carol) = (
+        unique_user("ie-a"),
+        unique_user("ie-b"),
+        unique_user("ie-c"),
+    );
     let created = api.create_chat(
         &token(&alice),
         &json!({"participantIds": [bob, carol], "type": "group", "projectId": project}),
@@ -867,7 +871,11 @@ fn interactions_arrive_live_and_by_webhook_in_commit_order() {
 
     let got = receiver.wait_for(expected.len(), Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(receiver.received().len(), expected.len(), "the key's own reaction came back");
+    assert_eq!(
+        receiver.received().len(),
+        expected.len(),
+        "the key's own reaction came back"
+    );
     for (i, (request, (kind, id, what))) in got.iter().zip(&expected).enumerate() {
         assert_signed(request, &secret);
         let body = request.json();
@@ -880,6 +888,10 @@ fn interactions_arrive_live_and_by_webhook_in_commit_order() {
             crate::contract::check_component("Message", data);
         }
     }
-    assert_eq!(got[1].json()["data"], live[1]["data"], "the live event's data");
+    assert_eq!(
+        got[1].json()["data"],
+        live[1]["data"],
+        "the live event's data"
+    );
     drop(server);
 }
