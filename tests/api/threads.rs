@@ -710,3 +710,70 @@ fn a_reply_and_a_mention_cost_rows_that_do_not_grow_with_the_thread() {
     println!("a send mentioning one user {:?}", cost(&mentioning));
     assert!(mentioning.cost("x-d1-rows-written") <= plain.cost("x-d1-rows-written") + 6);
 }
+
+/// 8 senders mention b at once while b moves its read mark: some edits drop the mention, some
+/// messages are deleted. b's unreadMentions (in the chat and in the totals) ends equal to the live
+/// messages that mention b above b's read mark, as listed by /users/me/mentions.
+#[test]
+fn unread_mentions_stay_exact_under_concurrent_sends_edits_deletes_and_read_marks() {
+    let api = app();
+    let b = unique_user("mc-b");
+    let senders: Vec<String> = (0..8).map(|i| unique_user(&format!("mc{i}"))).collect();
+    let refs: Vec<&str> = senders.iter().map(String::as_str).collect();
+    let chat = api.group(&b, &refs);
+    std::thread::scope(|s| {
+        for (i, sender) in senders.iter().enumerate() {
+            let (api, chat, b) = (&api, &chat, &b);
+            s.spawn(move || {
+                for n in 0..4 {
+                    let body =
+                        json!({"chatId": chat, "content": format!("@b {n}"), "mentions": [b]});
+                    let sent = send_body(api, sender, body);
+                    sent.expect(201);
+                    let id = id_of(&sent);
+                    match (i + n) % 4 {
+                        0 => {
+                            api.delete(sender, &id).expect(200);
+                        }
+                        1 => {
+                            let path = format!("/api/v1/messages/{id}");
+                            let body = json!({"content": "no longer", "mentions": []});
+                            api.send_json("PATCH", &path, &token(sender), &body)
+                                .expect(200);
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+        let (api, chat, b) = (&api, &chat, &b);
+        s.spawn(move || {
+            for _ in 0..6 {
+                api.mark_read(b, chat, &json!({})).expect(200);
+                std::thread::sleep(std::time::Duration::from_millis(15));
+            }
+        });
+    });
+    let seen = api.chat(&b, &chat);
+    seen.expect(200);
+    let mark = seen.body["lastSequenceNumber"].as_i64().unwrap()
+        - seen.body["unreadCount"].as_i64().unwrap();
+    let listed = mentions(&api, &b, "limit=100");
+    listed.expect(200);
+    let above = listed.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["sequenceNumber"].as_i64().unwrap() > mark)
+        .count();
+    assert_eq!(
+        listed.body["messages"].as_array().unwrap().len(),
+        16,
+        "live mentions"
+    );
+    assert_eq!(seen.body["unreadMentions"], above as u64, "mark {mark}");
+    assert_eq!(unread(&api, &b)["unreadMentions"], above as u64);
+    // Reading everything reads them all.
+    api.mark_read(&b, &chat, &json!({})).expect(200);
+    assert_eq!(api.chat(&b, &chat).body["unreadMentions"], 0);
+}
