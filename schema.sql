@@ -50,7 +50,10 @@ CREATE TABLE IF NOT EXISTS chats (
   -- move (migration 0005): a send sets both in its own write of this row, and the entries are then
   -- moved by their exact key.
   list_at           INTEGER NOT NULL DEFAULT 0,
-  list_prev_at      INTEGER NOT NULL DEFAULT 0
+  list_prev_at      INTEGER NOT NULL DEFAULT 0,
+  -- A small integer per chat (migration 0009): the chat's messages are the range num * 2^32 + seq of
+  -- the search index's rowids.
+  num INTEGER
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS chat_participants (
@@ -456,4 +459,45 @@ BEGIN
   UPDATE chat_participants SET unread_mentions = (SELECT COUNT(*) FROM mentions m
       WHERE m.chat_id = NEW.chat_id AND m.user_id = NEW.user_id AND m.seq > NEW.last_read_seq)
   WHERE chat_id = NEW.chat_id AND user_id = NEW.user_id;
+END;
+
+-- Full-text search (migration 0009).
+
+CREATE UNIQUE INDEX IF NOT EXISTS chats_by_num ON chats (num);
+
+-- The chats of a project, for a project key's search (each entry carries the chat's number).
+CREATE INDEX IF NOT EXISTS chats_by_project ON chats (project_id, num) WHERE project_id IS NOT NULL;
+
+-- The text of live messages: content and the name of their media or file. Case and accents fold
+-- (`cafe` finds `Café`). The characters U+0002 and U+0003 mark highlights in the snippets a search
+-- returns, so they are indexed as spaces.
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+  body, tokenize = 'unicode61 remove_diacritics 2');
+
+-- The index is part of every write, in its transaction: a send adds the message's text, an edit
+-- replaces it, a delete removes it (and a tombstone has none).
+CREATE TRIGGER IF NOT EXISTS search_on_send AFTER INSERT ON messages
+WHEN NEW.deleted_at IS NULL
+  AND COALESCE(NEW.content, json_extract(NEW.media, '$.name')) IS NOT NULL
+BEGIN
+  INSERT INTO messages_fts (rowid, body)
+    SELECT (c.num << 32) + NEW.seq,
+           replace(replace(trim(COALESCE(NEW.content, '') || ' ' ||
+                                COALESCE(json_extract(NEW.media, '$.name'), '')),
+                           char(2), ' '), char(3), ' ')
+    FROM chats c WHERE c.id = NEW.chat_id AND c.num IS NOT NULL;
+END;
+
+CREATE TRIGGER IF NOT EXISTS search_on_change AFTER UPDATE OF content, media, deleted_at ON messages
+BEGIN
+  DELETE FROM messages_fts
+  WHERE rowid = (SELECT (c.num << 32) + OLD.seq FROM chats c WHERE c.id = OLD.chat_id);
+  INSERT INTO messages_fts (rowid, body)
+    SELECT (c.num << 32) + NEW.seq,
+           replace(replace(trim(COALESCE(NEW.content, '') || ' ' ||
+                                COALESCE(json_extract(NEW.media, '$.name'), '')),
+                           char(2), ' '), char(3), ' ')
+    FROM chats c
+    WHERE c.id = NEW.chat_id AND c.num IS NOT NULL AND NEW.deleted_at IS NULL
+      AND COALESCE(NEW.content, json_extract(NEW.media, '$.name')) IS NOT NULL;
 END;

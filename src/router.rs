@@ -53,6 +53,7 @@ pub enum CallerRoute {
     Pins(ChatId),
     /// A message's thread.
     Replies(MessageId),
+    Search,
     /// The AI-chat session surface.
     SessionMessages(ChatId),
     /// The project-chat surface.
@@ -156,6 +157,7 @@ pub const ROUTES: &[RouteDef] = &[
     route("GET", "/api/v1/users/me/credits/ledger", User(|_| Ok(UserRoute::Ledger)), "getLedger"),
     route("GET", "/api/v1/users/me/unread", User(|_| Ok(UserRoute::Unread)), "getUnread"),
     route("GET", "/api/v1/users/me/mentions", User(|_| Ok(UserRoute::Mentions)), "listMentions"),
+    route("GET", "/api/v1/search", Caller(|_| Ok(CallerRoute::Search)), "search"),
     route("GET", "/api/v1/chats", User(|_| Ok(UserRoute::ListChats)), "listChats"),
     route("POST", "/api/v1/chats", User(|_| Ok(UserRoute::CreateChat)), "createChat"),
     route("GET", "/api/v1/chats/{chatId}", Caller(|p| Ok(CallerRoute::GetChat(p.chat_id()?))), "getChat"),

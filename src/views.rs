@@ -568,6 +568,27 @@ pub struct MentionList<'a> {
     pub next_cursor: Option<String>,
 }
 
+/// One search result.
+#[derive(Serialize, JsonSchema)]
+pub struct SearchResult<'a> {
+    pub message: Message<'a>,
+    /// The matched passage: at most 200 characters of text, matches in <mark>…</mark>, everything
+    /// else HTML-escaped.
+    pub highlight: String,
+}
+
+/// `GET /api/v1/search`.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResults<'a> {
+    #[schemars(length(max = 50))]
+    pub results: Vec<SearchResult<'a>>,
+    pub has_more: bool,
+    /// Opaque; pass back as cursor=<nextCursor> with the same query (null when hasMore is false).
+    #[schemars(pattern("^(?:[0-9a-f]{2}){1,256}$"))]
+    pub next_cursor: Option<String>,
+}
+
 /// `GET /api/v1/chats/{chatId}/pins`: newest pin first.
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

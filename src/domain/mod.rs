@@ -12,6 +12,7 @@ pub mod members;
 pub mod message;
 pub mod pagination;
 pub mod reactions;
+pub mod search;
 pub mod surfaces;
 pub mod threads;
 pub mod time;

@@ -8,6 +8,7 @@ pub mod health;
 pub mod live;
 pub mod members;
 pub mod messages;
+pub mod search;
 pub mod surfaces;
 pub mod threads;
 pub mod users;
@@ -143,6 +144,7 @@ async fn caller_route(
         CallerRoute::Reactions(id) => messages::reactions(req, ctx, who, &id).await,
         CallerRoute::Pins(chat_id) => messages::pins(ctx, who, &chat_id).await,
         CallerRoute::Replies(id) => threads::replies(req, ctx, who, &id).await,
+        CallerRoute::Search => search::search(req, ctx, who).await,
         CallerRoute::SessionMessages(chat_id) => surfaces::session(req, ctx, who, &chat_id).await,
         CallerRoute::ProjectMessages(project, chat_id) => {
             surfaces::project(req, ctx, who, &project, &chat_id).await

@@ -12,6 +12,7 @@ use crate::domain::members::{ChatChangeBody, NewMembersBody, RoleChangeBody, Set
 use crate::domain::message::{EditBody, NewMessageBody, ReadMarkBody};
 use crate::domain::pagination::PageQuery;
 use crate::domain::reactions::ReactionListParams;
+use crate::domain::search::SearchParams;
 use crate::domain::surfaces::{AssistantQuery, AssistantSendBody, ProjectQuery, SessionQuery};
 use crate::domain::threads::{MentionListParams, ReplyListParams};
 use crate::domain::user::ProfilePatchBody;
@@ -275,6 +276,20 @@ pub const LIST_REPLIES: Operation = Operation {
         "listReplies",
         "messages",
         "A message's thread: its live replies, from the oldest unless before or after says otherwise; a deleted parent still serves its thread.",
+    )
+};
+
+pub const SEARCH: Operation = Operation {
+    query: Some(fields::<SearchParams>),
+    success: &[Success::json(
+        200,
+        "A page of results: live messages of the chats the caller reads, best first (or newest first).",
+        schema::<views::SearchResults>,
+    )],
+    ..op(
+        "search",
+        "messages",
+        "Full-text search over the live messages the caller may read (a participant's chats, a key's reach), optionally one chat or project; one D1 round trip, whose rows grow with the matches in the chats searched only.",
     )
 };
 
@@ -602,6 +617,7 @@ pub const OPERATIONS: &[Operation] = &[
     LIST_PINS,
     LIST_REPLIES,
     LIST_MENTIONS,
+    SEARCH,
     GRANT_CREDITS,
     CREATE_KEY,
     LIST_KEYS,

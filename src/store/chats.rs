@@ -66,11 +66,12 @@ pub async fn find_for(db: &Db, reach: Reach<'_>, chat_id: &ChatId) -> Result<Opt
 }
 
 /// A new chat, unless it is a direct chat whose pair has one already in its project (`direct_key` is
-/// UNIQUE). ?1 id, ?2 type, ?3 title, ?4 direct key, ?5 now, ?6 project.
+/// UNIQUE). ?1 id, ?2 type, ?3 title, ?4 direct key, ?5 now, ?6 project; its number (the search
+/// index's range, migration 0009) is the next one (`chats_by_num`: one entry read).
 pub const INSERT_CHAT_SQL: &str =
     "INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at,
-                        project_id, list_at, list_prev_at)
-     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5, ?6, ?5, ?5)
+                        project_id, list_at, list_prev_at, num)
+     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5, ?6, ?5, ?5, (SELECT COALESCE(MAX(num), 0) + 1 FROM chats))
      ON CONFLICT (direct_key) DO NOTHING";
 
 /// The participants of a chat created in the same batch, with copies of their profiles, the chat's

@@ -17,6 +17,7 @@ pub mod members;
 pub mod pins;
 pub mod reactions;
 pub mod rows;
+pub mod search;
 pub mod sql;
 pub mod threads;
 pub mod users;
@@ -443,6 +444,10 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     threads::REPLIES_FORWARD_SQL,
     threads::REPLIES_BACKWARD_SQL,
     threads::MENTIONS_SQL,
+    search::SEARCH_USER_CHAT_SQL,
+    search::SEARCH_USER_ALL_SQL,
+    search::SEARCH_KEY_CHAT_SQL,
+    search::SEARCH_KEY_ANY_SQL,
     PING_SQL,
 ];
 
@@ -479,6 +484,7 @@ mod tests {
             include_str!("reactions.rs"),
             include_str!("pins.rs"),
             include_str!("threads.rs"),
+            include_str!("search.rs"),
         ]
         .iter()
         .map(|file| {

@@ -20,6 +20,7 @@ mod pins;
 mod providers;
 mod reactions;
 mod schema;
+mod search;
 mod service;
 mod surfaces;
 mod sync;
