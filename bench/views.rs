@@ -83,7 +83,7 @@ impl Serialize for HandMessage<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let row = self.row;
         let deleted = row.deleted_at.is_some();
-        let mut st = s.serialize_struct("Message", 16)?;
+        let mut st = s.serialize_struct("Message", 25)?;
         st.serialize_field("_id", &row.id)?;
         st.serialize_field("chatId", &row.chat_id)?;
         st.serialize_field("senderId", &row.sender_id)?;
@@ -114,6 +114,17 @@ impl Serialize for HandMessage<'_> {
         st.serialize_field("deletedAt", &row.deleted_at.map(format_ms))?;
         st.serialize_field("createdAt", &format_ms(row.created_at))?;
         st.serialize_field("updatedAt", &format_ms(row.updated_at))?;
+        // The interaction fields every Message has carried since issues 22 and 23 (these rows have
+        // none), so that both sides still write the same JSON.
+        st.serialize_field("chatEvent", &None::<()>)?;
+        st.serialize_field("parentId", &row.parent_id)?;
+        st.serialize_field("replyCount", &row.reply_count)?;
+        st.serialize_field("lastReplyAt", &row.last_reply_at.map(format_ms))?;
+        st.serialize_field("mentions", &[(); 0])?;
+        st.serialize_field("reactionCounts", &serde_json::Map::new())?;
+        st.serialize_field("myReactions", &[(); 0])?;
+        st.serialize_field("pinnedAt", &row.pinned_at.map(format_ms))?;
+        st.serialize_field("pinnedBy", &row.pinned_by)?;
         st.end()
     }
 }
