@@ -97,8 +97,8 @@ deploy: build
 
 # The deploy's own commands, without Cloudflare: migrations to a scratch local D1, `deploy --dry-run`.
 deploy-check: build
-	DRY_RUN=1 JWT_SECRET=deploy-check-secret ADMIN_API_KEY=deploy-check-admin WEBHOOK_SIGNING_KEY=deploy-check-webhooks bash .ci/deploy.sh staging
-	DRY_RUN=1 JWT_SECRET=deploy-check-secret ADMIN_API_KEY=deploy-check-admin WEBHOOK_SIGNING_KEY=deploy-check-webhooks bash .ci/deploy.sh production
+	DRY_RUN=1 JWT_SECRET=deploy-check-secret ADMIN_API_KEY=deploy-check-admin WEBHOOK_SIGNING_KEY=deploy-check-webhooks FILE_SIGNING_KEY=deploy-check-files bash .ci/deploy.sh staging
+	DRY_RUN=1 JWT_SECRET=deploy-check-secret ADMIN_API_KEY=deploy-check-admin WEBHOOK_SIGNING_KEY=deploy-check-webhooks FILE_SIGNING_KEY=deploy-check-files bash .ci/deploy.sh production
 
 ci: lint
 	$(MAKE) test

@@ -4,7 +4,8 @@
 # Run as `make deploy ENV=staging|production` (it builds first); CI runs exactly that.
 #
 # Needs in the environment: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (wrangler reads them),
-# JWT_SECRET, ADMIN_API_KEY and WEBHOOK_SIGNING_KEY (uploaded as the worker's secrets with the deploy).
+# JWT_SECRET, ADMIN_API_KEY, WEBHOOK_SIGNING_KEY and FILE_SIGNING_KEY (uploaded as the worker's
+# secrets with the deploy).
 # DRY_RUN=1, what .ci/run does: the same commands without Cloudflare: the migrations go to a scratch
 # local D1 of that environment, and the deploy is `--dry-run` into a scratch directory.
 set -euo pipefail
@@ -17,7 +18,7 @@ esac
 export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true
 WRANGLER=node_modules/.bin/wrangler
 
-for name in JWT_SECRET ADMIN_API_KEY WEBHOOK_SIGNING_KEY; do
+for name in JWT_SECRET ADMIN_API_KEY WEBHOOK_SIGNING_KEY FILE_SIGNING_KEY; do
   [ -n "${!name:-}" ] || { echo "deploy: $name is not set (a secret of the GitHub environment '$env')" >&2; exit 2; }
 done
 scratch=$(mktemp -d)
@@ -25,7 +26,8 @@ trap 'rm -rf "$scratch"' EXIT
 # The secrets travel in a file only this user can read, never on a command line or in the log.
 (umask 077 && node -e 'process.stdout.write(JSON.stringify({
   JWT_SECRET: process.env.JWT_SECRET, ADMIN_API_KEY: process.env.ADMIN_API_KEY,
-  WEBHOOK_SIGNING_KEY: process.env.WEBHOOK_SIGNING_KEY }))' > "$scratch/secrets.json")
+  WEBHOOK_SIGNING_KEY: process.env.WEBHOOK_SIGNING_KEY,
+  FILE_SIGNING_KEY: process.env.FILE_SIGNING_KEY }))' > "$scratch/secrets.json")
 
 if [ "${DRY_RUN:-}" = 1 ]; then
   d1=(--local --persist-to "$scratch/state")

@@ -21,6 +21,10 @@ pub struct Config {
     pub webhook_allow_loopback: bool,
     /// `RATE_LIMITS` as set (`off` switches the HTTP limits off: `limits::Limits`).
     pub rate_limits: Option<String>,
+    /// `FILE_SIGNING_KEY` (secret): signs file URLs; without one (at least 32 bytes) files are a 503.
+    pub file_signing_key: String,
+    /// `PUBLIC_ORIGIN`: the origin of file URLs (else each request's own).
+    pub public_origin: Option<String>,
 }
 
 thread_local! {
@@ -64,7 +68,25 @@ impl Config {
             webhook_signing_key: text(env, "WEBHOOK_SIGNING_KEY").unwrap_or_default(),
             webhook_allow_loopback: text(env, "WEBHOOK_ALLOW_LOOPBACK").as_deref() == Some("true"),
             rate_limits: text(env, "RATE_LIMITS"),
+            file_signing_key: text(env, "FILE_SIGNING_KEY").unwrap_or_default(),
+            public_origin: text(env, "PUBLIC_ORIGIN"),
         }
+    }
+
+    /// The key file URLs are signed with: 503 without a usable one.
+    pub fn file_signing_key(&self) -> crate::error::Result<&[u8]> {
+        file_signing_key(&self.file_signing_key)
+    }
+
+    /// How this request's views mint file URLs: under `PUBLIC_ORIGIN`, else `here` (the origin the
+    /// request came to); none without a signing key.
+    pub fn file_urls(&self, here: &str) -> Option<crate::views::FileUrls> {
+        file_urls(
+            &self.file_signing_key,
+            self.public_origin.as_deref(),
+            here,
+            crate::domain::files::URL_TTL_SECONDS,
+        )
     }
 
     /// The key webhook secrets are derived from; without a usable one (at least 32 bytes), webhooks
@@ -106,6 +128,43 @@ pub fn webhook_signing_key(text: &str) -> crate::error::Result<&[u8]> {
         ));
     }
     Ok(text.as_bytes())
+}
+
+/// `FILE_SIGNING_KEY` checked for length.
+pub fn file_signing_key(text: &str) -> crate::error::Result<&[u8]> {
+    if text.len() < crate::domain::files::MIN_SIGNING_KEY_BYTES {
+        return Err(crate::error::ApiError::not_configured(
+            "files are not configured: the secret FILE_SIGNING_KEY (at least 32 bytes) is missing",
+            60,
+        ));
+    }
+    Ok(text.as_bytes())
+}
+
+/// How views mint file URLs (see `Config::file_urls`), for the worker and the chat's Durable Object.
+pub fn file_urls(
+    key: &str,
+    public_origin: Option<&str>,
+    here: &str,
+    ttl_seconds: i64,
+) -> Option<crate::views::FileUrls> {
+    let key = file_signing_key(key).ok()?;
+    Some(crate::views::FileUrls {
+        key: key.to_vec(),
+        origin: public_origin
+            .unwrap_or(here)
+            .trim_end_matches('/')
+            .to_string(),
+        ttl_seconds,
+    })
+}
+
+/// The env's `FILE_SIGNING_KEY` and `PUBLIC_ORIGIN` (the chat's Durable Object has no `Config`).
+pub fn file_settings(env: &Env) -> (String, Option<String>) {
+    (
+        text(env, "FILE_SIGNING_KEY").unwrap_or_default(),
+        text(env, "PUBLIC_ORIGIN"),
+    )
 }
 
 /// The raw `WEBHOOK_SIGNING_KEY` of an env (the chat's Durable Object has no `Config`).

@@ -24,6 +24,8 @@ pub struct Ctx {
     pub bookmark: Result<()>,
     /// Who the request turned out to be, for its log line (a service key: `Db::checked_key`).
     pub trace: crate::log::Trace,
+    /// The origin the request came to (`https://host`), for file URLs without `PUBLIC_ORIGIN`.
+    pub here: String,
 }
 
 impl Ctx {

@@ -7,7 +7,7 @@
 //!
 //! Pure (method name and path in, route out), so every rule here is unit-tested natively.
 
-use crate::domain::ids::{ChatId, KeyId, MessageId, ProjectId, UserId};
+use crate::domain::ids::{ChatId, FileId, KeyId, MessageId, ProjectId, UserId};
 use crate::domain::reactions::{ReactionChange, ReactionKey};
 use crate::error::{ApiError, Envelope, Result};
 
@@ -16,6 +16,8 @@ use crate::error::{ApiError, Envelope, Result};
 pub enum PublicRoute {
     Health,
     OpenApi,
+    /// A file's bytes: with a signed URL, or a credential (checked by the handler).
+    Download(FileId),
 }
 
 /// An endpoint only a user (a JWT in `Authorization`) may call: a service key gets a 403.
@@ -54,6 +56,7 @@ pub enum CallerRoute {
     /// A message's thread.
     Replies(MessageId),
     Search,
+    Upload(ChatId),
     /// The AI-chat session surface.
     SessionMessages(ChatId),
     /// The project-chat surface.
@@ -143,6 +146,9 @@ const fn surface(envelope: Envelope, route: RouteDef) -> RouteDef {
 
 use Target::{Admin, Caller, Public, Socket, User};
 
+/// A file's download: its security is a signed URL or a credential.
+pub const FILE_PATTERN: &str = "/api/v1/files/{fileId}";
+
 /// The live socket's route (its refusals are logged as socket events too).
 pub const LIVE_PATTERN: &str = "/api/v1/chats/{chatId}/live";
 
@@ -168,6 +174,8 @@ pub const ROUTES: &[RouteDef] = &[
     route("PATCH", "/api/v1/chats/{chatId}/members/{userId}", User(|p| Ok(UserRoute::SetRole(p.chat_id()?, p.user_id()?))), "setMemberRole"),
     route("GET", "/api/v1/chats/{chatId}/presence", User(|p| Ok(UserRoute::Presence(p.chat_id()?))), "getPresence"),
     route("GET", "/api/v1/chats/{chatId}/pins", Caller(|p| Ok(CallerRoute::Pins(p.chat_id()?))), "listPins"),
+    route("POST", "/api/v1/chats/{chatId}/files", Caller(|p| Ok(CallerRoute::Upload(p.chat_id()?))), "uploadFile"),
+    route("GET", FILE_PATTERN, Public(|p| Ok(PublicRoute::Download(p.file_id()?))), "downloadFile"),
     route("GET", LIVE_PATTERN, Socket(|p| p.chat_id()), "openLive"),
     route("POST", "/api/v1/messages", Caller(|_| Ok(CallerRoute::SendMessage)), "sendMessage"),
     route("GET", "/api/v1/messages/chat/{chatId}", Caller(|p| Ok(CallerRoute::ListMessages(p.chat_id()?))), "listMessages"),
@@ -234,6 +242,10 @@ impl PathArgs<'_> {
             ApiError::bad_request("the reaction key is not valid percent-encoding")
         })?;
         ReactionKey::parse(&decoded)
+    }
+
+    pub fn file_id(&self) -> Result<FileId> {
+        FileId::parse(self.get("fileId")?, "fileId")
     }
 
     pub fn key_id(&self) -> Result<KeyId> {
@@ -448,6 +460,7 @@ mod tests {
                 .replace("{chatId}", ID)
                 .replace("{messageId}", ID)
                 .replace("{keyId}", ID)
+                .replace("{fileId}", ID)
                 .replace("{projectId}", "proj_1")
                 .replace("{userId}", "user-1");
             let resolved = resolve(def.method, &path).unwrap_or_else(|e| panic!("{path}: {e}"));

@@ -27,6 +27,63 @@ use crate::store::credits::LedgerRow;
 use crate::store::keys::ApiKeyRow;
 use crate::store::rows::{ChatRecord, MessageRow, ParticipantRow, UserRow};
 
+/// How file URLs are minted while views are serialized: the signing key, the origin and how long a
+/// URL works. Set per request (and in the chat's Durable Object per write) before anything is shown;
+/// serializing is synchronous, so a view never sees another request's setting mid-way (and every
+/// origin of one deployment serves the same files).
+#[derive(Clone)]
+pub struct FileUrls {
+    pub key: Vec<u8>,
+    pub origin: String,
+    pub ttl_seconds: i64,
+}
+
+thread_local! {
+    static FILE_URLS: std::cell::RefCell<Option<FileUrls>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sets how file URLs are minted from now on (`None`: not at all, the secret is missing).
+pub fn set_file_urls(urls: Option<FileUrls>) {
+    FILE_URLS.with(|f| *f.borrow_mut() = urls);
+}
+
+/// The current setting, to restore after a change (webhook bodies mint day-long URLs).
+pub fn file_urls() -> Option<FileUrls> {
+    FILE_URLS.with(|f| f.borrow().clone())
+}
+
+/// A file's signed URL as the current setting mints it (`None` without one).
+pub fn file_url(file_id: &str) -> Option<String> {
+    FILE_URLS.with(|f| {
+        f.borrow().as_ref().map(|u| {
+            let exp = crate::domain::time::now_ms() / 1000 + u.ttl_seconds;
+            crate::domain::files::signed_url(&u.key, &u.origin, file_id, exp)
+        })
+    })
+}
+
+/// A stored media object as shown: as stored, but an uploaded file's `url` minted afresh (signed).
+pub struct MediaJson<'a>(&'a RawValue);
+
+impl Serialize for MediaJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if !self.0.get().contains("\"fileId\"") {
+            return self.0.serialize(s);
+        }
+        let mut media: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(self.0.get()).map_err(serde::ser::Error::custom)?;
+        let url = media
+            .get("fileId")
+            .and_then(|id| id.as_str())
+            .and_then(file_url);
+        media.insert(
+            "url".into(),
+            url.map_or(serde_json::Value::Null, Into::into),
+        );
+        media.serialize(s)
+    }
+}
+
 /// Stored JSON (media, metadata) as it is; `None` if absent.
 fn raw_json(text: &Option<String>) -> Option<&RawValue> {
     text.as_deref()
@@ -222,7 +279,7 @@ pub struct Message<'a> {
     #[schemars(length(max = MAX_CONTENT_CHARS))]
     content: Option<&'a str>,
     #[schemars(with = "Option<Media>")]
-    media: Option<&'a RawValue>,
+    media: Option<MediaJson<'a>>,
     credit_transfer: Option<CreditTransfer<'a>>,
     #[schemars(with = "Option<Metadata>")]
     metadata: Option<&'a RawValue>,
@@ -283,7 +340,7 @@ impl<'a> Message<'a> {
             sender_role: row.sender_role,
             kind: row.kind,
             content: row.content.as_deref().filter(|_| live),
-            media: raw_json(&row.media).filter(|_| live),
+            media: raw_json(&row.media).filter(|_| live).map(MediaJson),
             credit_transfer,
             metadata: raw_json(&row.metadata).filter(|_| live),
             read_by,
@@ -568,6 +625,48 @@ pub struct MentionList<'a> {
     pub next_cursor: Option<String>,
 }
 
+/// An uploaded file (`POST /api/v1/chats/{chatId}/files`).
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct File<'a> {
+    #[serde(rename = "_id")]
+    #[schemars(with = "ObjectId")]
+    id: &'a str,
+    #[schemars(with = "ObjectId")]
+    chat_id: &'a str,
+    #[schemars(with = "UserId")]
+    uploader_id: &'a str,
+    #[schemars(length(min = 1, max = 255))]
+    name: &'a str,
+    #[schemars(length(min = 1))]
+    content_type: &'a str,
+    #[schemars(range(min = 1, max = 26214400))]
+    size: i64,
+    /// Hex SHA-256 of the bytes.
+    #[schemars(pattern("^[0-9a-f]{64}$"))]
+    sha256: &'a str,
+    /// A signed URL that works without headers for an hour (minted afresh on every response).
+    #[schemars(with = "crate::domain::files::FileUrl")]
+    url: Option<String>,
+    created_at: Timestamp,
+}
+
+impl<'a> File<'a> {
+    pub fn new(row: &'a crate::store::files::FileRow) -> Self {
+        File {
+            id: &row.id,
+            chat_id: &row.chat_id,
+            uploader_id: &row.uploader_id,
+            name: &row.name,
+            content_type: &row.content_type,
+            size: row.size,
+            sha256: &row.sha256,
+            url: file_url(&row.id),
+            created_at: Timestamp(row.created_at),
+        }
+    }
+}
+
 /// One search result.
 #[derive(Serialize, JsonSchema)]
 pub struct SearchResult<'a> {
@@ -700,6 +799,9 @@ impl<'a> Ledger<'a> {
 struct StoredMedia<'a> {
     #[serde(borrow)]
     url: Option<Cow<'a, str>>,
+    /// An uploaded file's id: its URL is minted when shown.
+    #[serde(rename = "fileId", borrow, default)]
+    file_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     name: Option<Cow<'a, str>>,
     #[serde(rename = "type", borrow)]
@@ -707,9 +809,14 @@ struct StoredMedia<'a> {
 }
 
 fn stored_media(row: &MessageRow) -> Option<StoredMedia<'_>> {
-    row.media
+    let mut media = row
+        .media
         .as_deref()
-        .and_then(|m| serde_json::from_str::<StoredMedia<'_>>(m).ok())
+        .and_then(|m| serde_json::from_str::<StoredMedia<'_>>(m).ok())?;
+    if let Some(id) = media.file_id.as_deref() {
+        media.url = file_url(id).map(Cow::Owned);
+    }
+    Some(media)
 }
 
 /// A message of the AI-chat session surface (API.md "AI chat sessions").
@@ -1024,12 +1131,13 @@ enum DeliveryStatus {
     Failed,
 }
 
-/// A SAMA attachment: the message's media (`file_id` = its URL, `file_name` = its name).
-#[derive(Serialize, serde::Deserialize, JsonSchema)]
+/// A SAMA attachment: the message's media (`file_id` = an uploaded file's id, else its URL;
+/// `file_name` = its name).
+#[derive(Serialize, JsonSchema)]
 pub struct Attachment<'a> {
-    #[serde(rename = "file_id", alias = "url", borrow)]
+    #[serde(rename = "file_id")]
     file_id: Option<Cow<'a, str>>,
-    #[serde(rename = "file_name", alias = "name", borrow)]
+    #[serde(rename = "file_name")]
     file_name: Option<Cow<'a, str>>,
 }
 
@@ -1073,10 +1181,15 @@ pub struct SamaMessage<'a> {
 impl<'a> SamaMessage<'a> {
     pub fn new(row: &'a MessageRow, participants: &'a [ParticipantRow]) -> Self {
         let read = !read_by(row.seq, &row.sender_id, marks(participants)).is_empty();
+        // An uploaded file's attachment is its id; a URL's, the URL.
         let attachments = row
             .media
             .as_deref()
-            .and_then(|m| serde_json::from_str::<Attachment<'_>>(m).ok())
+            .and_then(|m| serde_json::from_str::<StoredMedia<'_>>(m).ok())
+            .map(|m| Attachment {
+                file_id: m.file_id.or(m.url),
+                file_name: m.name,
+            })
             .into_iter()
             .collect();
         SamaMessage {

@@ -22,9 +22,16 @@ fn stub(ctx: &Ctx, chat_id: &ChatId) -> Result<Stub> {
         .get_stub()?)
 }
 
+/// The header that tells the chat's Durable Object the origin the request came to (for the file URLs
+/// of the events it sends, when `PUBLIC_ORIGIN` is not set).
+pub const ORIGIN_HEADER: &str = "X-Edge-Chat-Origin";
+
 async fn post(ctx: &Ctx, chat_id: &ChatId, request: &RoomRequest) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set(ORIGIN_HEADER, &ctx.here)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
+        .with_headers(headers)
         .with_body(Some(JsValue::from_str(&serde_json::to_string(request)?)));
     let request = Request::new_with_init("https://chat-room/", &init)?;
     Ok(stub(ctx, chat_id)?.fetch_with_request(request).await?)

@@ -86,6 +86,19 @@ impl DurableObject for ChatRoom {
         if req.headers().has(protocol::SOCKET_HEADER)? {
             return live::accept(&self.state, &req).await;
         }
+        // File URLs in the events of this request's write: for the origin it came to (or PUBLIC_ORIGIN).
+        let here = req
+            .headers()
+            .get(client::ORIGIN_HEADER)?
+            .unwrap_or_default();
+        let (key, public_origin) = crate::config::file_settings(&self.env);
+        let urls = crate::config::file_urls(
+            &key,
+            public_origin.as_deref(),
+            &here,
+            crate::domain::files::URL_TTL_SECONDS,
+        );
+        crate::views::set_file_urls(urls);
         let reply = match req.json::<RoomRequest>().await {
             Ok(RoomRequest::Write { author, write }) => self.write(author, write).await,
             Ok(RoomRequest::Presence) => return Response::from_json(&live::online(&self.state)),
@@ -339,6 +352,12 @@ impl ChatRoom {
             }
         };
         let commit_ms = now_ms();
+        // Webhook bodies carry file URLs that work for a day (a receiver may act later).
+        let shown = crate::views::file_urls();
+        crate::views::set_file_urls(shown.clone().map(|urls| crate::views::FileUrls {
+            ttl_seconds: crate::domain::files::WEBHOOK_URL_TTL_SECONDS,
+            ..urls
+        }));
         let events: Vec<webhooks::Event> = group
             .iter()
             .zip(replies)
@@ -356,6 +375,7 @@ impl ChatRoom {
             })
             .flatten()
             .collect();
+        crate::views::set_file_urls(shown);
         let scheduled = match webhooks::record(&self.state, &events, &hooks) {
             Ok(true) => live::set_alarm_at(&self.state, commit_ms).await,
             Ok(false) => Ok(()),

@@ -129,6 +129,7 @@ macro_rules! id_serde {
 object_id_type!(ChatId, "chat");
 object_id_type!(MessageId, "message");
 object_id_type!(KeyId, "key");
+object_id_type!(FileId, "file");
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserId(String);

@@ -135,13 +135,19 @@ impl MediaKind {
 }
 
 /// A media object as stored and shown: every documented key present (`null` where not given). Fields
-/// are in alphabetical order, the order in which stored media JSON has always been written.
+/// are in alphabetical order, the order in which stored media JSON has always been written. A media
+/// of an uploaded file also has `fileId` (absent otherwise, so other media store as they always did);
+/// its `url` is minted, signed, each time it is shown (`views::MediaJson`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(description = "A message's media: every key present, null where not given.")]
 pub struct Media {
     /// Seconds.
     #[schemars(range(min = 0))]
     pub duration: Option<f64>,
+    /// The uploaded file this media is (`POST /api/v1/chats/{chatId}/files`); absent for a URL.
+    #[serde(rename = "fileId", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<super::ids::ObjectId>")]
+    pub file_id: Option<String>,
     #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub height: Option<i64>,
     #[schemars(length(max = 255))]
@@ -151,21 +157,48 @@ pub struct Media {
     pub size: Option<i64>,
     #[schemars(with = "Option<HttpsUrl>")]
     pub thumbnail_url: Option<String>,
+    /// Stored always; null only on the way in, for a file whose content type then decides it.
     #[serde(rename = "type")]
-    pub kind: MediaKind,
-    #[schemars(with = "HttpsUrl")]
+    pub kind: Option<MediaKind>,
+    /// An https:// URL, or an uploaded file's signed URL.
+    #[schemars(with = "MediaUrl")]
     pub url: String,
     #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub width: Option<i64>,
 }
 
-/// A media object as sent: url and type required; unknown keys are ignored.
+/// A media's URL in the document: https://, or a file's signed URL (which the https rule does not
+/// cover: a local server's is http).
+pub struct MediaUrl;
+
+impl JsonSchema for MediaUrl {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MediaUrl".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> Schema {
+        json_schema!({
+            "anyOf": [
+                generator.subschema_for::<HttpsUrl>(),
+                generator.subschema_for::<super::files::FileUrl>()
+            ]
+        })
+    }
+}
+
+/// A media object as sent: url (or fileId) and type (optional with fileId) required; unknown keys
+/// are ignored.
 #[derive(JsonSchema)]
-#[schemars(rename = "NewMedia")]
+#[schemars(rename = "NewMedia", transform = url_or_file)]
 pub struct MediaBody {
-    pub url: HttpsUrl,
+    pub url: Option<HttpsUrl>,
+    /// An uploaded file of this chat, by the sender, not attached to another message yet (instead of
+    /// url): the stored media takes its url, name and size from the file, and its type from the
+    /// file's content type when not given.
+    #[serde(rename = "fileId")]
+    pub file_id: Option<super::ids::ObjectId>,
     #[serde(rename = "type")]
-    pub kind: MediaKind,
+    pub kind: Option<MediaKind>,
     #[schemars(length(max = 255))]
     pub name: Option<String>,
     /// Bytes.
@@ -179,6 +212,19 @@ pub struct MediaBody {
     #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
     pub height: Option<u64>,
     pub thumbnail_url: Option<HttpsUrl>,
+}
+
+/// A media object names a URL (with its type) or an uploaded file, never both.
+fn url_or_file(schema: &mut Schema) {
+    schema.insert(
+        "oneOf".into(),
+        serde_json::json!([
+            {"required": ["url", "type"],
+             "properties": {"url": {"type": "string"}, "type": {"type": "string"}, "fileId": {"type": "null"}}},
+            {"required": ["fileId"],
+             "properties": {"fileId": {"type": "string"}, "url": {"type": "null"}}}
+        ]),
+    );
 }
 
 /// A message's `metadata` in the document: any JSON object of at most 4 KiB serialized.
@@ -570,16 +616,23 @@ fn parse_media(check: &mut Checks, media: &Map<String, Value>) -> Option<Media> 
             .and_then(whole_number)
             .is_some_and(|i| (0..=MAX_SAFE_INTEGER).contains(&i))
     };
+    let file_id = field(
+        "fileId",
+        false,
+        "must be a file id (24 lowercase hex characters)",
+        &|v| v.as_str().is_some_and(super::ids::is_object_id),
+    );
+    let by_file = media.get("fileId").is_some_and(|v| !v.is_null());
     let url = field(
         "url",
-        true,
-        "is required and must be an https:// URL",
+        !by_file,
+        "is required (or fileId) and must be an https:// URL",
         &https,
     );
     let kind = field(
         "type",
-        true,
-        "is required and must be one of image, video, audio, file",
+        !by_file,
+        "is required (optional with fileId) and must be one of image, video, audio, file",
         &|v| matches!(v.as_str(), Some("image" | "video" | "audio" | "file")),
     );
     let name = field(
@@ -598,6 +651,9 @@ fn parse_media(check: &mut Checks, media: &Map<String, Value>) -> Option<Media> 
         &|v| v.as_f64().is_some_and(|d| d.is_finite() && d >= 0.0),
     );
     let thumbnail_url = field("thumbnail_url", false, "must be an https:// URL", &https);
+    if by_file && media.get("url").is_some_and(|v| !v.is_null()) {
+        check.error("media gives url or fileId, not both");
+    }
     if check.count() != before {
         return None;
     }
@@ -609,9 +665,14 @@ fn parse_media(check: &mut Checks, media: &Map<String, Value>) -> Option<Media> 
         name: text(name),
         size: int(size),
         thumbnail_url: text(thumbnail_url),
-        kind: MediaKind::parse(&text(kind)?)?,
-        url: text(url)?,
+        kind: match text(kind) {
+            Some(kind) => Some(MediaKind::parse(&kind)?),
+            None => None,
+        },
+        // A file's URL is minted when the message is shown.
+        url: text(url).unwrap_or_default(),
         width: int(width),
+        file_id: text(file_id),
     })
 }
 

@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod credits;
 pub mod cursor;
+pub mod files;
 pub mod ids;
 pub mod input;
 pub mod keys;

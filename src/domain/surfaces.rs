@@ -255,7 +255,7 @@ impl TryFrom<NewMessageOf> for NewMessage {
             );
         }
         let kind = match &media {
-            Some(m) if m.kind == MediaKind::File => SendKind::File,
+            Some(m) if m.kind == Some(MediaKind::File) => SendKind::File,
             Some(_) => SendKind::Media,
             None => {
                 if content.as_deref().is_none_or(is_blank) {
@@ -308,9 +308,10 @@ fn assistant_media(check: &mut Checks, url: Option<&Value>, kind: Option<&Value>
             name: None,
             size: None,
             thumbnail_url: None,
-            kind,
+            kind: Some(kind),
             url,
             width: None,
+            file_id: None,
         }),
         (None, None) => None,
         _ => {

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod chats;
 pub mod credits;
+pub mod files;
 pub mod health;
 pub mod live;
 pub mod members;
@@ -61,6 +62,7 @@ pub async fn dispatch(resolved: Resolved<'_>, req: &mut Request, ctx: &Ctx) -> R
         Target::Public(bind) => match bind(args)? {
             PublicRoute::Health => health::health(ctx).await,
             PublicRoute::OpenApi => Ok(health::openapi()),
+            PublicRoute::Download(id) => files::download(req, ctx, &id).await,
         },
         Target::User(bind) => {
             let route = bind(args)?;
@@ -145,6 +147,7 @@ async fn caller_route(
         CallerRoute::Pins(chat_id) => messages::pins(ctx, who, &chat_id).await,
         CallerRoute::Replies(id) => threads::replies(req, ctx, who, &id).await,
         CallerRoute::Search => search::search(req, ctx, who).await,
+        CallerRoute::Upload(chat_id) => files::upload(req, ctx, who, &chat_id).await,
         CallerRoute::SessionMessages(chat_id) => surfaces::session(req, ctx, who, &chat_id).await,
         CallerRoute::ProjectMessages(project, chat_id) => {
             surfaces::project(req, ctx, who, &project, &chat_id).await

@@ -49,6 +49,8 @@ pub struct Reply {
     pub body: String,
     pub headers: Vec<(&'static str, String)>,
     pub websocket: Option<WebSocket>,
+    /// A file's bytes, streamed from R2 by the runtime (never through the worker).
+    pub download: Option<worker::ResponseBody>,
 }
 
 impl Reply {
@@ -63,6 +65,7 @@ impl Reply {
             body: body.into(),
             headers: Vec::new(),
             websocket: None,
+            download: None,
         }
     }
 
@@ -73,6 +76,7 @@ impl Reply {
             body: String::new(),
             headers: Vec::new(),
             websocket: Some(websocket),
+            download: None,
         }
     }
 
@@ -154,6 +158,15 @@ pub fn write_cost(headers: &Headers, cost: Cost) -> Result<()> {
     Ok(())
 }
 
+/// The origin (`scheme://host[:port]`) of an absolute URL as the runtime gives it; `""` if none.
+pub fn origin_of(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return String::new();
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{host}")
+}
+
 /// A response whose body is already JSON text.
 pub fn json_response(status: u16, body: String) -> Result<Response> {
     let response = Response::from_bytes(body.into_bytes())?.with_status(status);
@@ -226,10 +239,11 @@ fn respond(
     bookmark: Option<String>,
     config: &Config,
 ) -> worker::Result<Response> {
-    let mut response = match reply.websocket {
-        Some(ws) => Response::from_websocket(ws)?,
-        None if reply.body.is_empty() => Response::empty()?.with_status(reply.status),
-        None => json_response(reply.status, reply.body)
+    let mut response = match (reply.websocket, reply.download) {
+        (Some(ws), _) => Response::from_websocket(ws)?,
+        (None, Some(body)) => Response::from_body(body)?.with_status(reply.status),
+        (None, None) if reply.body.is_empty() => Response::empty()?.with_status(reply.status),
+        (None, None) => json_response(reply.status, reply.body)
             .map_err(|e| worker::Error::RustError(e.to_string()))?,
     };
     let headers = response.headers_mut();
@@ -248,6 +262,20 @@ fn respond(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_of_urls() {
+        assert_eq!(
+            origin_of("https://chat.example.com/api/v1/x?y=1"),
+            "https://chat.example.com"
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8787/health"),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(origin_of("http://h:1?q"), "http://h:1");
+        assert_eq!(origin_of("nonsense"), "");
+    }
 
     #[test]
     fn json_content_types() {

@@ -48,6 +48,8 @@ pub struct Operation {
     pub query: Option<SchemaFn>,
     /// The request body's wire struct, and whether a body is required.
     pub body: Option<(SchemaFn, bool)>,
+    /// The body is raw bytes of any type (an upload), not JSON.
+    pub raw_body: bool,
     /// Request headers, by their name in `components.parameters`.
     pub headers: &'static [&'static str],
     pub success: &'static [Success],
@@ -63,6 +65,8 @@ pub struct Success {
     pub body: Option<SchemaFn>,
     /// Response headers beyond the common ones, by their name in `components.headers`.
     pub headers: &'static [&'static str],
+    /// The body is raw bytes of the file's own type (a download), not JSON.
+    pub raw: bool,
 }
 
 impl Success {
@@ -72,6 +76,18 @@ impl Success {
             description,
             body: Some(body),
             headers: &[],
+            raw: false,
+        }
+    }
+
+    /// A success whose body is a file's bytes (or none: `body` false).
+    pub const fn bytes(status: u16, description: &'static str, body: bool) -> Success {
+        Success {
+            status,
+            description,
+            body: None,
+            headers: &[],
+            raw: body,
         }
     }
 
@@ -190,9 +206,14 @@ fn operation(
         object["parameters"] = Value::Array(parameters);
     }
     if let Some((body, required)) = op.body {
+        let media = if op.raw_body {
+            "*/*"
+        } else {
+            "application/json"
+        };
         object["requestBody"] = json!({
             "required": required,
-            "content": {"application/json": {"schema": body(requests)}},
+            "content": {media: {"schema": body(requests)}},
         });
     }
     object
@@ -292,6 +313,10 @@ fn security(route: &RouteDef) -> Value {
     if route.opens_socket() {
         return json!([{"bearerAuth": []}, {"accessToken": []}]);
     }
+    if route.pattern == crate::router::FILE_PATTERN {
+        // A signed URL (exp, sig) needs no header; without one, a participant's token or a key.
+        return json!([{}, {"bearerAuth": []}, {"serviceKey": []}]);
+    }
     match route.access() {
         Access::Public => json!([]),
         Access::User => json!([{"bearerAuth": []}]),
@@ -338,6 +363,9 @@ fn responses_of(route: &RouteDef, generator: &mut SchemaGenerator) -> Value {
         let mut response = json!({"description": success.description, "headers": headers});
         if let Some(body) = success.body {
             response["content"] = json!({"application/json": {"schema": body(generator)}});
+        }
+        if success.raw {
+            response["content"] = json!({"*/*": {"schema": {}}});
         }
         responses.insert(success.status.to_string(), response);
     }
@@ -389,7 +417,21 @@ fn error_responses() -> Value {
             "Conflicts with stored data (an idempotency key reused with another body, a message that cannot change).",
             &[],
         ),
-        (413, "The body is over 64 KiB.", &[]),
+        (
+            411,
+            "Length Required: an upload without Content-Length.",
+            &[],
+        ),
+        (
+            413,
+            "The body is over 64 KiB (an upload: over 25 MiB).",
+            &[],
+        ),
+        (
+            416,
+            "The Range is outside the file (Content-Range: bytes */size).",
+            &[],
+        ),
         (
             415,
             "The body is not JSON (Content-Type must be application/json).",
@@ -516,6 +558,16 @@ fn parameters() -> Value {
             "name": "X-D1-Bookmark", "in": "header", "required": false,
             "description": "Accepted on every /api operation (like X-Request-Id, it is not repeated in each): a bookmark from an earlier response's X-D1-Bookmark; this request's reads see data at least that fresh. Malformed: 400 (after authentication). Writes always start at the primary.",
             "schema": {"type": "string", "pattern": "^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$"},
+        },
+        "Range": {
+            "name": "Range", "in": "header", "required": false,
+            "description": "One byte range (bytes=first-last, bytes=first-, bytes=-suffix): 206 with Content-Range, or 416 past the end. Several ranges: the whole file (200).",
+            "schema": {"type": "string"},
+        },
+        "If-None-Match": {
+            "name": "If-None-Match", "in": "header", "required": false,
+            "description": "The file's ETag from an earlier download: 304 when it still matches.",
+            "schema": {"type": "string"},
         },
         "Upgrade": {
             "name": "Upgrade", "in": "header", "required": true,

@@ -7,6 +7,7 @@ use super::{fields, schema, Operation, Success};
 use crate::domain::chat::{ChatListParams, NewChatBody};
 use crate::domain::credits::{NewGrantBody, NewTransferBody};
 use crate::domain::cursor::MessageListQuery;
+use crate::domain::files::{DownloadParams, UploadParams};
 use crate::domain::keys::{NewApiKeyBody, WebhookChangeBody};
 use crate::domain::members::{ChatChangeBody, NewMembersBody, RoleChangeBody, SettingsBody};
 use crate::domain::message::{EditBody, NewMessageBody, ReadMarkBody};
@@ -27,6 +28,7 @@ const fn op(id: &'static str, tag: &'static str, summary: &'static str) -> Opera
         summary,
         query: None,
         body: None,
+        raw_body: false,
         headers: &[],
         success: &[],
         errors: &[],
@@ -186,6 +188,7 @@ pub const REMOVE_MEMBER: Operation = Operation {
         description: "Removed (or left).",
         body: None,
         headers: &[],
+        raw: false,
     }],
     errors: &[422],
     ..op(
@@ -230,6 +233,7 @@ pub const OPEN_LIVE: Operation = Operation {
         description: "Switching Protocols: the socket is open.",
         body: None,
         headers: &[],
+        raw: false,
     }],
     errors: &[426],
     ..op("openLive", "live", "Open a WebSocket on one chat.")
@@ -276,6 +280,39 @@ pub const LIST_REPLIES: Operation = Operation {
         "listReplies",
         "messages",
         "A message's thread: its live replies, from the oldest unless before or after says otherwise; a deleted parent still serves its thread.",
+    )
+};
+
+pub const UPLOAD_FILE: Operation = Operation {
+    query: Some(fields::<UploadParams>),
+    body: Some((schema::<serde_json::Value>, true)),
+    raw_body: true,
+    success: &[Success::json(
+        201,
+        "The file, with a signed URL (an hour).",
+        schema::<views::File>,
+    )],
+    errors: &[411, 413],
+    ..op(
+        "uploadFile",
+        "files",
+        "Upload a file into the chat (raw bytes, Content-Type its type, Content-Length required, at most 25 MiB): a participant or a key that reaches the chat. Send it with media.fileId.",
+    )
+};
+
+pub const DOWNLOAD_FILE: Operation = Operation {
+    query: Some(fields::<DownloadParams>),
+    headers: &["Range", "If-None-Match"],
+    success: &[
+        Success::bytes(200, "The file's bytes (Content-Type its own; ETag, Content-Disposition, nosniff).", true),
+        Success::bytes(206, "One range of the file's bytes (Content-Range).", true),
+        Success::bytes(304, "Not modified (If-None-Match matched the ETag).", false),
+    ],
+    errors: &[400, 401, 416, 429, 503],
+    ..op(
+        "downloadFile",
+        "files",
+        "A file's bytes: with a signed URL's exp and sig and no header, or a participant's token or a key that reaches the chat. Removed files are 404.",
     )
 };
 
@@ -618,6 +655,8 @@ pub const OPERATIONS: &[Operation] = &[
     LIST_REPLIES,
     LIST_MENTIONS,
     SEARCH,
+    UPLOAD_FILE,
+    DOWNLOAD_FILE,
     GRANT_CREDITS,
     CREATE_KEY,
     LIST_KEYS,

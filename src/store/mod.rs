@@ -11,6 +11,7 @@
 pub mod chat_list;
 pub mod chats;
 pub mod credits;
+pub mod files;
 pub mod keys;
 pub mod listing;
 pub mod members;
@@ -372,6 +373,8 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     writes::IN_PROJECT_SQL,
     writes::PARENT_OF_SQL,
     writes::OUTSIDERS_SQL,
+    writes::ATTACH_FILE_SQL,
+    writes::FILE_STATE_SQL,
     chat_list::UNARCHIVE_SQL,
     chat_list::LIST_MOVE_SQL,
     chat_list::LIST_CATCH_UP_SQL,
@@ -448,6 +451,13 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     search::SEARCH_USER_ALL_SQL,
     search::SEARCH_KEY_CHAT_SQL,
     search::SEARCH_KEY_ANY_SQL,
+    files::UPLOAD_REACH_SQL,
+    files::INSERT_FILE_SQL,
+    files::FILE_SQL,
+    files::REMOVE_STALE_SQL,
+    files::PURGE_DUE_SQL,
+    files::MARK_PURGED_SQL,
+    files::OLD_DELIVERIES_SQL,
     PING_SQL,
 ];
 
@@ -485,6 +495,7 @@ mod tests {
             include_str!("pins.rs"),
             include_str!("threads.rs"),
             include_str!("search.rs"),
+            include_str!("files.rs"),
         ]
         .iter()
         .map(|file| {

@@ -110,10 +110,20 @@ const MENTIONED_IN_CHAT_6: &str = "(?6 IS NULL OR NOT EXISTS (SELECT 1 FROM json
 const MENTIONED_IN_CHAT_12: &str = "(?12 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(?12) j
        WHERE NOT EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?1 AND user_id = j.value)))";
 
+/// A media's file ?7 (NULL: none) is sender ?2's upload to chat ?1, still free (no message, not
+/// removed).
+const FILE_OK_7: &str = "(?7 IS NULL OR EXISTS (SELECT 1 FROM files f
+       WHERE f.id = ?7 AND f.chat_id = ?1 AND f.uploader_id = ?2 AND f.message_id IS NULL
+         AND f.removed_at IS NULL))";
+/// `FILE_OK_7` for parameter ?13.
+const FILE_OK_13: &str = "(?13 IS NULL OR EXISTS (SELECT 1 FROM files f
+       WHERE f.id = ?13 AND f.chat_id = ?1 AND f.uploader_id = ?2 AND f.message_id IS NULL
+         AND f.removed_at IS NULL))";
+
 /// Send, step 1: chat ?1's next sequence number, write stamp and list order at ?4 (now), when sender
 /// ?2 may send (the guard on the chat row that follows), `clientMessageId` ?3 is new (`NOT_SENT_YET`
-/// after the guard), the parent ?5 may be replied to and the mentions ?6 participate (so a refused
-/// reply or mention takes no sequence number).
+/// after the guard), the parent ?5 may be replied to, the mentions ?6 participate and the file ?7 is
+/// free (so a refused reply, mention or file takes no sequence number).
 const SEND_BUMP: &str = concatcp!(
     "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ",
     CHANGE_STAMP,
@@ -123,44 +133,60 @@ const SEND_BUMP: &str = concatcp!(
     PARENT_OK_5,
     " AND ",
     MENTIONED_IN_CHAT_6,
+    " AND ",
+    FILE_OK_7,
     " AND "
 );
 
 /// A participant's send: the sender must be in the chat. ?1 chat, ?2 sender, ?3 clientMessageId,
-/// ?4 now, ?5 parent, ?6 mentions.
+/// ?4 now, ?5 parent, ?6 mentions, ?7 file.
 pub const SEND_BUMP_SQL: &str = concatcp!(SEND_BUMP, IS_MEMBER, " AND ", NOT_SENT_YET);
 
-/// A service key's send: the chat must be in the key's project ?7 (NULL: any chat).
+/// A service key's send: the chat must be in the key's project ?8 (NULL: any chat).
 pub const SERVICE_SEND_BUMP_SQL: &str = concatcp!(
     SEND_BUMP,
-    "(?7 IS NULL OR project_id = ?7) AND ",
+    "(?8 IS NULL OR project_id = ?8) AND ",
     NOT_SENT_YET
 );
 
 /// Send, step 2: the message, under the same guards, with the bumped sequence number and stamp. ?1 chat,
 /// ?2 sender, ?3 clientMessageId, ?4 id, ?5 type, ?6 content, ?7 media, ?8 metadata, ?9 request hash,
-/// ?10 senderRole, ?11 parent, ?12 mentions; the reach guard follows. (The parent's reply count and
-/// the mention rows follow by migration 0008's triggers.)
+/// ?10 senderRole, ?11 parent, ?12 mentions, ?13 file; the reach guard follows. (The parent's reply
+/// count and the mention rows follow by migration 0008's triggers.) A file's media takes the file's
+/// name and size, and its type from the content type when the send gave none.
 const SEND_INSERT: &str = concatcp!(
     "INSERT INTO messages (chat_id, seq, id, sender_id, sender_role, type, content, media, metadata,
                            client_message_id, request_hash, created_at, updated_at, parent_id,
                            mentions)
-     SELECT ?1, c.last_seq, ?4, ?2, ?10, ?5, ?6, ?7, ?8, ?3, ?9, c.last_activity_at,
-            c.last_activity_at, ?11, ?12 FROM chats c
+     SELECT ?1, c.last_seq, ?4, ?2, ?10, ?5, ?6, ",
+    FILE_MEDIA,
+    ", ?8, ?3, ?9, c.last_activity_at, c.last_activity_at, ?11, ?12 FROM chats c
      WHERE c.id = ?1 AND ",
     PARENT_OK_11,
     " AND ",
     MENTIONED_IN_CHAT_12,
+    " AND ",
+    FILE_OK_13,
     " AND "
 );
+
+/// The stored media: ?7 as sent, or for file ?13 with the file's name, size and (when ?7 has none)
+/// the type its content type means.
+const FILE_MEDIA: &str = "CASE WHEN ?13 IS NULL THEN ?7 ELSE
+       (SELECT json_set(?7, '$.name', f.name, '$.size', f.size, '$.type',
+          COALESCE(json_extract(?7, '$.type'),
+                   CASE WHEN f.content_type LIKE 'image/%' THEN 'image'
+                        WHEN f.content_type LIKE 'video/%' THEN 'video'
+                        WHEN f.content_type LIKE 'audio/%' THEN 'audio' ELSE 'file' END))
+        FROM files f WHERE f.id = ?13) END";
 
 /// A participant's send.
 pub const SEND_INSERT_SQL: &str = concatcp!(SEND_INSERT, IS_MEMBER, " AND ", NOT_SENT_YET);
 
-/// A service key's send: ?13 the key's project (NULL: any chat).
+/// A service key's send: ?14 the key's project (NULL: any chat).
 pub const SERVICE_SEND_INSERT_SQL: &str = concatcp!(
     SEND_INSERT,
-    "(?13 IS NULL OR c.project_id = ?13) AND ",
+    "(?14 IS NULL OR c.project_id = ?14) AND ",
     NOT_SENT_YET
 );
 
@@ -171,6 +197,15 @@ pub const PARENT_OF_SQL: &str = concatcp!(
     MESSAGE_COLUMNS,
     " FROM messages m WHERE m.id = (SELECT parent_id FROM messages WHERE id = ?1)"
 );
+
+/// Send, with a file: file ?1 now belongs to message ?2 (if it was stored); a file attaches to one
+/// message only.
+pub const ATTACH_FILE_SQL: &str = "UPDATE files SET message_id = ?2
+     WHERE id = ?1 AND message_id IS NULL AND EXISTS (SELECT 1 FROM messages WHERE id = ?2)";
+
+/// File ?1 as a send sees it, to say why it was refused.
+pub const FILE_STATE_SQL: &str =
+    "SELECT chat_id, uploader_id, message_id, removed_at FROM files WHERE id = ?1";
 
 /// Of mentions ?2 (a JSON array), the users who do not participate in chat ?1, as a JSON array: why
 /// a send or an edit with mentions was refused.
@@ -247,7 +282,8 @@ pub fn send_plan<'a>(
         statements.push(read_marks_statement(db, chat)?);
     }
     let checks_at = statements.len();
-    let checked = message.parent_id.is_some() || mentions.is_some();
+    let file = message.media.as_ref().and_then(|m| m.file_id.as_deref());
+    let checked = message.parent_id.is_some() || mentions.is_some() || file.is_some();
     if checked {
         let parent = message.parent_id.as_ref().map(MessageId::as_str);
         statements.push(db.statement(MESSAGE_BY_ID_SQL, &[parent.into()])?);
@@ -256,12 +292,13 @@ pub fn send_plan<'a>(
             &[chat.into(), mentions.as_deref().unwrap_or("[]").into()],
         )?);
         statements.push(reach_statement(db, author, chat)?);
+        statements.push(db.statement(FILE_STATE_SQL, &[file.into()])?);
     }
     let outcome = move |results: &[D1Result]| {
         let stored: Option<MessageRow> = first(nth(results, read_back)?)?;
         let Some(stored) = stored else {
             if checked {
-                refuse_send(message, &results[checks_at..])?;
+                refuse_send(message, author.sender(), &results[checks_at..])?;
             }
             return Err(ApiError::not_found("chat"));
         };
@@ -331,11 +368,38 @@ fn refuse_outsiders(result: &D1Result) -> Result<()> {
 /// Why a reply or a message with mentions stored nothing, from the parent, outsiders and reach read
 /// beside it: the chat out of reach (404), mentions of outsiders (400), a parent not in this chat
 /// (404), itself a reply (422), or deleted (409). Ok when none of these explains it.
-fn refuse_send(message: &NewMessage, checks: &[D1Result]) -> Result<()> {
+fn refuse_send(message: &NewMessage, sender: &UserId, checks: &[D1Result]) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct FileState {
+        chat_id: String,
+        uploader_id: String,
+        message_id: Option<String>,
+        removed_at: Option<i64>,
+    }
     if !reached(nth(checks, 2)?)? {
         return Err(ApiError::not_found("chat"));
     }
     refuse_outsiders(nth(checks, 1)?)?;
+    if message.media.as_ref().is_some_and(|m| m.file_id.is_some()) {
+        let file = first::<FileState>(nth(checks, 3)?)?.filter(|f| {
+            f.chat_id == message.chat_id.as_str()
+                && f.uploader_id == sender.as_str()
+                && f.removed_at.is_none()
+        });
+        match file {
+            None => {
+                return Err(ApiError::bad_request(
+                    "media.fileId names no file uploaded by the sender to this chat",
+                ))
+            }
+            Some(f) if f.message_id.is_some() => {
+                return Err(ApiError::conflict(
+                    "the file is attached to another message already",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
     if message.parent_id.is_none() {
         return Ok(());
     }
@@ -354,7 +418,7 @@ fn refuse_send(message: &NewMessage, checks: &[D1Result]) -> Result<()> {
 }
 
 /// The statements that store a new message: the chat's counter, the message, for a user their read
-/// mark, the others' archived flags, and the members' list order. `stored`: the role, id, request
+/// mark, the others' archived flags, the members' list order, and the file it carries. `stored`: the role, id, request
 /// fingerprint and mentions (JSON) it is stored with.
 fn send_statements(
     db: &Db,
@@ -379,6 +443,11 @@ fn send_statements(
     let id = Arg::Text(id.as_str());
     let parent: Arg<'_> = message.parent_id.as_ref().map(MessageId::as_str).into();
     let mentions: Arg<'_> = mentions.into();
+    let file: Arg<'_> = message
+        .media
+        .as_ref()
+        .and_then(|m| m.file_id.as_deref())
+        .into();
     let mut insert_args = vec![
         chat,
         sender,
@@ -392,15 +461,22 @@ fn send_statements(
         role.as_str().into(),
         parent,
         mentions,
+        file,
     ];
-    let mut bump_args = vec![chat, sender, client_id, now_ms.into(), parent, mentions];
-    Ok(match author {
+    let mut bump_args = vec![
+        chat,
+        sender,
+        client_id,
+        now_ms.into(),
+        parent,
+        mentions,
+        file,
+    ];
+    let mut statements = match author {
         Author::User(_) => vec![
             db.statement(SEND_BUMP_SQL, &bump_args)?,
             db.statement(SEND_INSERT_SQL, &insert_args)?,
             db.statement(SEND_READ_MARK_SQL, &[chat, sender, id])?,
-            db.statement(UNARCHIVE_SQL, &[chat, sender, id])?,
-            db.statement(LIST_MOVE_SQL, &[chat])?,
         ],
         Author::Service(key) => {
             let project: Arg<'_> = key.project.as_ref().map(ProjectId::as_str).into();
@@ -409,11 +485,16 @@ fn send_statements(
             vec![
                 db.statement(SERVICE_SEND_BUMP_SQL, &bump_args)?,
                 db.statement(SERVICE_SEND_INSERT_SQL, &insert_args)?,
-                db.statement(UNARCHIVE_SQL, &[chat, sender, id])?,
-                db.statement(LIST_MOVE_SQL, &[chat])?,
             ]
         }
-    })
+    };
+    if let Arg::Text(_) = file {
+        statements.push(db.statement(ATTACH_FILE_SQL, &[file, id])?);
+    }
+    // LIST_MOVE_SQL last: `left_list_behind` reads its outcome just before the read-back.
+    statements.push(db.statement(UNARCHIVE_SQL, &[chat, sender, id])?);
+    statements.push(db.statement(LIST_MOVE_SQL, &[chat])?);
+    Ok(statements)
 }
 
 /// The chat a message belongs to. ?1 message id.

@@ -21,6 +21,8 @@ pub const JWT_SECRET: &str = "test-secret-0123456789abcdef-0123456789";
 pub const ADMIN_API_KEY: &str = "test-admin-key-0123456789";
 /// What the test servers derive webhook secrets from.
 pub const WEBHOOK_SIGNING_KEY: &str = "test-webhook-signing-key-0123456789abcdef";
+/// What the test servers sign file URLs with.
+pub const FILE_SIGNING_KEY: &str = "test-file-signing-key-0123456789abcdef";
 pub const ISSUER: &str = "edge-chat-tests";
 pub const AUDIENCE: &str = "edge-chat";
 
@@ -44,7 +46,7 @@ fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn wrangler(config_dir: &Path) -> Command {
+pub fn wrangler(config_dir: &Path) -> Command {
     let mut cmd = Command::new(project_root().join("node_modules/.bin/wrangler"));
     cmd.current_dir(config_dir)
         .env("WRANGLER_SEND_METRICS", "false")
@@ -133,7 +135,7 @@ impl TestServer {
         std::fs::write(
             state_dir.join(".dev.vars"),
             format!(
-                "JWT_SECRET={JWT_SECRET}\nADMIN_API_KEY={ADMIN_API_KEY}\nWEBHOOK_SIGNING_KEY={WEBHOOK_SIGNING_KEY}\nJWT_ISSUER={ISSUER}\nJWT_AUDIENCE={AUDIENCE}\nCORS_ORIGINS=https://app.example.com\n{}",
+                "JWT_SECRET={JWT_SECRET}\nADMIN_API_KEY={ADMIN_API_KEY}\nWEBHOOK_SIGNING_KEY={WEBHOOK_SIGNING_KEY}\nFILE_SIGNING_KEY={FILE_SIGNING_KEY}\nJWT_ISSUER={ISSUER}\nJWT_AUDIENCE={AUDIENCE}\nCORS_ORIGINS=https://app.example.com\n{}",
                 vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect::<String>()
             ),
         )
@@ -157,6 +159,8 @@ impl TestServer {
             "0",
             "--inspector-port",
             "0",
+            // The cron trigger's job on GET /__scheduled (tests of the daily clean-up).
+            "--test-scheduled",
         ])
         .arg("--persist-to")
         .arg(&persist)
@@ -313,6 +317,8 @@ pub struct Resp {
     pub headers: HashMap<String, String>,
     pub text: String,
     pub body: Value,
+    /// The body as sent (a file's bytes are not text).
+    pub bytes: Vec<u8>,
 }
 
 impl Resp {
@@ -437,15 +443,17 @@ impl Api {
             })
             .collect();
         // A body cut off mid-way (the server stopping) is a transport failure, not an answer.
-        let text = response
-            .into_string()
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes)
             .map_err(|e| format!("reading the body: {e}"))?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         let resp = Resp {
             status,
             headers,
             text,
             body,
+            bytes,
         };
         // While `wrangler dev` stops, its proxy or workerd answers 5xx themselves (503, or a plain-text
         // 500 for a request cut off mid-way): the worker's own answers always carry X-Request-Id. For

@@ -19,7 +19,7 @@ sed -e "s#main = \"build/worker/shim.mjs\"#main = \"$ROOT/build/worker/shim.mjs\
   -e "s#migrations_dir = \"migrations\"#migrations_dir = \"$ROOT/migrations\"#" \
   -e "s#simple = { limit = [0-9]*, period = 60 }#simple = { limit = 1000000, period = 60 }#" wrangler.toml > "$STATE/wrangler.toml"
 ADMIN_KEY=fuzz-admin-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')
-printf 'JWT_SECRET=fuzz-secret-%s\nADMIN_API_KEY=%s\nWEBHOOK_SIGNING_KEY=fuzz-webhooks-%s\n' \
+printf 'JWT_SECRET=fuzz-secret-%s\nADMIN_API_KEY=%s\nWEBHOOK_SIGNING_KEY=fuzz-webhooks-%s\nFILE_SIGNING_KEY=fuzz-files-0123456789abcdef0123456789\n' \
   "$(od -An -tx8 -N16 /dev/urandom | tr -d ' \n')" "$ADMIN_KEY" "$(od -An -tx8 -N16 /dev/urandom | tr -d ' \n')" > "$STATE/.dev.vars"
 (cd "$STATE" && "$WRANGLER" d1 migrations apply DB --local --persist-to d1 </dev/null >/dev/null)
 
