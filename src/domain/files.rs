@@ -23,7 +23,7 @@ pub const MIN_SIGNING_KEY_BYTES: usize = 32;
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct UploadParams {
     /// The file's name: 1 to 255 characters, without `/`, `\` or control characters.
-    #[schemars(with = "String", length(min = 1, max = MAX_NAME_CHARS), pattern(r"^[^/\\\x00-\x1f\x7f]+$"))]
+    #[schemars(with = "String", length(min = 1, max = MAX_NAME_CHARS), pattern(r"^[^/\\\x00-\x1f\x7f-\x9f]+$"))]
     pub name: Option<String>,
 }
 

@@ -123,6 +123,10 @@ fn a_database_made_before_migrations_keeps_its_data_through_the_upgrade() {
     );
     again.expect(200);
     assert_eq!(again.body["_id"], chat);
+    // Migration 0009 indexed the existing message: search finds it.
+    let found = api.get("/api/v1/search?q=kept", Some(&token("old-b")));
+    found.expect(200);
+    assert_eq!(found.body["results"][0]["message"]["content"], "kept");
     server.stop();
 }
 
