@@ -232,6 +232,18 @@ impl<'a> Participant<'a> {
     }
 }
 
+/// The participants of `chat` among a page's per-chat lists (a page that spans chats: search results,
+/// mentions), for each message's `readBy`; none if the chat is not listed.
+pub fn participants_of<'a>(
+    lists: &'a [(String, Vec<ParticipantRow>)],
+    chat: &str,
+) -> &'a [ParticipantRow] {
+    lists
+        .iter()
+        .find(|(id, _)| id == chat)
+        .map_or(&[], |(_, list)| list.as_slice())
+}
+
 /// Participants other than the sender whose read mark is at or past `seq`, in participant order.
 pub fn read_by<'a>(
     seq: i64,

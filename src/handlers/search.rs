@@ -15,13 +15,6 @@ pub async fn search(req: &Request, ctx: &Ctx, who: &Credential) -> Result<Reply>
     let params: SearchParams = query(req)?;
     let request = SearchQuery::try_from(params)?;
     let page = search::search(&ctx.db, who, &request).await?;
-    let none = Vec::new();
-    let participants_of = |chat: &str| {
-        page.participants
-            .iter()
-            .find(|(id, _)| id == chat)
-            .map_or(&none, |(_, list)| list)
-    };
     Reply::ok(&views::SearchResults {
         results: page
             .hits
@@ -29,7 +22,7 @@ pub async fn search(req: &Request, ctx: &Ctx, who: &Credential) -> Result<Reply>
             .map(|hit| views::SearchResult {
                 message: views::Message::with_marks(
                     &hit.message,
-                    participants_of(&hit.message.chat_id),
+                    views::participants_of(&page.participants, &hit.message.chat_id),
                 ),
                 highlight: highlight(&hit.snippet),
             })

@@ -59,13 +59,6 @@ pub async fn mentions(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Reply
     let params: MentionListParams = query(req)?;
     let request = MentionQuery::try_from(params)?;
     let page = threads::mentions(&ctx.db, &caller.id, &request).await?;
-    let none = Vec::new();
-    let participants_of = |chat: &str| {
-        page.participants
-            .iter()
-            .find(|(id, _)| id == chat)
-            .map_or(&none, |(_, list)| list)
-    };
     let next = page.messages.last().filter(|_| page.more).and_then(|last| {
         Some(MentionPosition {
             created_at: last.created_at,
@@ -77,7 +70,12 @@ pub async fn mentions(req: &Request, ctx: &Ctx, caller: &Caller) -> Result<Reply
         messages: page
             .messages
             .iter()
-            .map(|m| views::Message::with_marks(m, participants_of(&m.chat_id)))
+            .map(|m| {
+                views::Message::with_marks(
+                    m,
+                    views::participants_of(&page.participants, &m.chat_id),
+                )
+            })
             .collect(),
         has_more: next.is_some(),
         next_cursor: next.map(|p| p.encode()),

@@ -529,7 +529,7 @@ pub async fn list_session(
 
 /// A bound as the three parameters of the window statements: (sequence number, message id, time),
 /// exactly one of them set, or none for an open end.
-fn bound_args(bound: Option<&Bound>) -> [Arg<'_>; 3] {
+pub(super) fn bound_args(bound: Option<&Bound>) -> [Arg<'_>; 3] {
     match bound {
         None => [Arg::Null, Arg::Null, Arg::Null],
         Some(Bound::Seq(n)) => [Arg::Int(*n), Arg::Null, Arg::Null],

@@ -153,6 +153,24 @@ impl ChatRow {
     }
 }
 
+/// `[chatId, participants]` pairs (a JSON array SQLite built, one per chat of a page that spans chats)
+/// decoded; SQLite may hand each inner array over as JSON or as its text.
+pub fn decode_chat_participants(
+    json: &str,
+) -> crate::error::Result<Vec<(String, Vec<ParticipantRow>)>> {
+    let chats: Vec<(String, serde_json::Value)> = serde_json::from_str(json)?;
+    chats
+        .into_iter()
+        .map(|(chat, list)| {
+            let text = match list {
+                serde_json::Value::String(text) => text,
+                other => other.to_string(),
+            };
+            Ok((chat, decode_participants(&text)?))
+        })
+        .collect()
+}
+
 /// Participants from a JSON array of `messages::PARTICIPANT_JSON`, in joining order.
 pub fn decode_participants(json: &str) -> crate::error::Result<Vec<ParticipantRow>> {
     let mut list: Vec<ParticipantRow> = serde_json::from_str(json)?;

@@ -4,7 +4,7 @@
 //! never another chat's. Then the page is sorted and cut, and its messages are read as the caller
 //! sees them, with each chat's participants once (for `readBy`).
 
-use super::rows::{decode_participants, MessageRow, ParticipantRow};
+use super::rows::{MessageRow, ParticipantRow};
 use super::sql::{concatcp, message_json_for_reader, PARTICIPANT_JSON};
 use super::{read_as, Arg, Db};
 use crate::auth::Credential;
@@ -193,17 +193,7 @@ pub async fn search(db: &Db, who: &Credential, query: &SearchQuery) -> Result<Se
             seq: h.message.seq,
         })
     });
-    let chats: Vec<(String, serde_json::Value)> = serde_json::from_str(&row.participants)?;
-    let participants = chats
-        .into_iter()
-        .map(|(chat, list)| {
-            let text = match list {
-                serde_json::Value::String(text) => text,
-                other => other.to_string(),
-            };
-            Ok((chat, decode_participants(&text)?))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let participants = super::rows::decode_chat_participants(&row.participants)?;
     Ok(SearchPage {
         hits,
         participants,

@@ -6,11 +6,11 @@
 //! column): `limit + 1` entries and no table rows, at any depth of the chat or the thread. The caller's
 //! mentions are a range of `mentions_of_user`, newest first across chats.
 
+use super::listing::bound_args;
 use super::rows::{MessageRow, ParticipantRow};
 use super::sql::{concatcp, message_json_for_reader, window_messages, PARTICIPANT_JSON};
 use super::{first, read_as, Arg, Db};
 use crate::auth::{Author, Credential};
-use crate::domain::cursor::Bound;
 use crate::domain::ids::{MessageId, UserId};
 use crate::domain::threads::{MentionQuery, ReplyQuery, ReplyWindow};
 use crate::error::{ApiError, Result};
@@ -165,16 +165,6 @@ pub async fn replies(
     }))
 }
 
-/// A bound as three parameters (sequence number, message id, time), one set or none.
-fn bound_args(bound: Option<&Bound>) -> [Arg<'_>; 3] {
-    match bound {
-        None => [Arg::Null, Arg::Null, Arg::Null],
-        Some(Bound::Seq(n)) => [Arg::Int(*n), Arg::Null, Arg::Null],
-        Some(Bound::Message(id)) => [Arg::Null, Arg::Text(id.as_str()), Arg::Null],
-        Some(Bound::Time(t)) => [Arg::Null, Arg::Null, Arg::Int(*t)],
-    }
-}
-
 /// The reader's two parameters of `message_json_for_reader!`: a user, or a key's hash.
 fn reader(who: &Credential) -> [Arg<'_>; 2] {
     match who {
@@ -238,18 +228,7 @@ pub async fn mentions(db: &Db, caller: &UserId, query: &MentionQuery) -> Result<
         .sort_by(|a, b| (b.created_at, &b.chat_id, b.seq).cmp(&(a.created_at, &a.chat_id, a.seq)));
     let more = messages.len() as i64 > query.limit;
     messages.truncate(query.limit as usize);
-    let chats: Vec<(String, serde_json::Value)> = serde_json::from_str(&row.participants)?;
-    let participants = chats
-        .into_iter()
-        .map(|(chat, list)| {
-            // SQLite may hand the inner array over as JSON or as its text.
-            let text = match list {
-                serde_json::Value::String(text) => text,
-                other => other.to_string(),
-            };
-            Ok((chat, super::rows::decode_participants(&text)?))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let participants = super::rows::decode_chat_participants(&row.participants)?;
     Ok(MentionPage {
         messages,
         participants,

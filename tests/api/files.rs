@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::helpers::*;
 
 fn upload(api: &Api, who: &str, chat: &str, name: &str, content_type: &str, bytes: &[u8]) -> Resp {
-    let path = format!("/api/v1/chats/{chat}/files?name={}", enc(name));
+    let path = format!("/api/v1/chats/{chat}/files?name={}", percent_encode(name));
     let auth = format!("Bearer {}", token(who));
     api.raw(
         "POST",
@@ -22,18 +22,6 @@ fn upload(api: &Api, who: &str, chat: &str, name: &str, content_type: &str, byte
         &[("Authorization", &auth), ("Content-Type", content_type)],
         Some(bytes),
     )
-}
-
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// A URL the API handed out, as a path of the test server (its origin is the server's own).

@@ -13,19 +13,6 @@ fn search(api: &Api, user: &str, query: &str) -> Resp {
     api.get(&format!("/api/v1/search?{query}"), Some(&token(user)))
 }
 
-/// `q` percent-encoded for a query string (every byte outside the unreserved set).
-fn enc(q: &str) -> String {
-    q.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 fn found(resp: &Resp) -> Vec<String> {
     resp.expect(200);
     resp.body["results"]
@@ -42,7 +29,11 @@ fn found(resp: &Resp) -> Vec<String> {
 }
 
 fn contents(api: &Api, user: &str, q: &str, extra: &str) -> Vec<String> {
-    found(&search(api, user, &format!("q={}{extra}", enc(q))))
+    found(&search(
+        api,
+        user,
+        &format!("q={}{extra}", percent_encode(q)),
+    ))
 }
 
 #[test]
@@ -112,7 +103,7 @@ fn words_phrases_prefixes_case_and_accents() {
     let resp = search(
         &api,
         &b,
-        &format!("q={}", enc(&format!("{tag} cafe march"))),
+        &format!("q={}", percent_encode(&format!("{tag} cafe march"))),
     );
     resp.expect(200);
     let highlight = resp.body["results"][0]["highlight"].as_str().unwrap();
@@ -360,7 +351,7 @@ fn every_character_of_q_is_text_never_syntax() {
         "x".repeat(200),
     ];
     for q in &nasty {
-        let resp = search(&api, &b, &format!("q={}", enc(q)));
+        let resp = search(&api, &b, &format!("q={}", percent_encode(q)));
         resp.expect(200);
         assert!(resp.body["results"].is_array(), "{q}");
     }
