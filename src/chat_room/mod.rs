@@ -66,19 +66,23 @@ pub struct ChatRoom {
     line: line::Line<Queued, RoomReply>,
     /// Whether an alarm will catch up the members' chat-list order.
     catch_up_scheduled: Cell<bool>,
+    /// `FILE_SIGNING_KEY` and `PUBLIC_ORIGIN`, read once (vars and secrets belong to the version, as
+    /// `Config::of_isolate` says), for the file URLs of the events it sends.
+    file_settings: (String, Option<String>),
 }
 
 impl DurableObject for ChatRoom {
     fn new(state: State, env: Env) -> Self {
         ChatRoom {
             state,
-            env,
             line: line::Line::new(|| {
                 failed(ApiError::internal(
                     "chat room: the commit of this write was interrupted",
                 ))
             }),
             catch_up_scheduled: Cell::new(false),
+            file_settings: crate::config::file_settings(&env),
+            env,
         }
     }
 
@@ -91,9 +95,9 @@ impl DurableObject for ChatRoom {
             .headers()
             .get(client::ORIGIN_HEADER)?
             .unwrap_or_default();
-        let (key, public_origin) = crate::config::file_settings(&self.env);
+        let (key, public_origin) = &self.file_settings;
         let urls = crate::config::file_urls(
-            &key,
+            key,
             public_origin.as_deref(),
             &here,
             crate::domain::files::URL_TTL_SECONDS,

@@ -184,17 +184,7 @@ impl AroundQuery {
             return Ok(None);
         };
         let mut check = Checks::new();
-        let limit = check.query_integer(
-            "limit",
-            query.limit.as_deref(),
-            1,
-            MAX_LIMIT,
-            Some(DEFAULT_LIMIT),
-        );
-        check.query_integer("page", query.page.as_deref(), 1, MAX_PAGE, None);
-        if query.as_of.is_some() {
-            check.error("asOf applies to page mode only; cursors need no snapshot");
-        }
+        let limit = cursor_mode_limit(&mut check, query);
         let others: Vec<&str> = query
             .cursor_params()
             .into_iter()
@@ -221,6 +211,23 @@ impl AroundQuery {
     }
 }
 
+/// What every cursor mode checks besides its own parameters: `limit` (default 20), `page` (ignored,
+/// as API.md says, but still a page number, as the document says) and no `asOf` (page mode's).
+fn cursor_mode_limit(check: &mut Checks, query: &MessageListQuery) -> Option<i64> {
+    let limit = check.query_integer(
+        "limit",
+        query.limit.as_deref(),
+        1,
+        MAX_LIMIT,
+        Some(DEFAULT_LIMIT),
+    );
+    check.query_integer("page", query.page.as_deref(), 1, MAX_PAGE, None);
+    if query.as_of.is_some() {
+        check.error("asOf applies to page mode only; cursors need no snapshot");
+    }
+    limit
+}
+
 /// Whether a message-list query is in cursor mode.
 pub fn is_cursor_query(query: &MessageListQuery) -> bool {
     !query.cursor_params().is_empty()
@@ -232,17 +239,7 @@ impl CursorQuery {
     /// belongs to page mode and is refused here.
     pub fn parse(query: &MessageListQuery, chat: &ChatId) -> Result<Self> {
         let mut check = Checks::new();
-        let limit = check.query_integer(
-            "limit",
-            query.limit.as_deref(),
-            1,
-            MAX_LIMIT,
-            Some(DEFAULT_LIMIT),
-        );
-        check.query_integer("page", query.page.as_deref(), 1, MAX_PAGE, None);
-        if query.as_of.is_some() {
-            check.error("asOf applies to page mode only; cursors need no snapshot");
-        }
+        let limit = cursor_mode_limit(&mut check, query);
         let window = parse_window(&mut check, query, chat);
         check.finish()?;
         match (limit, window) {
