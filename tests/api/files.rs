@@ -74,6 +74,13 @@ fn upload_send_list_download_and_remove() {
         (Some(5000), Some("application/pdf"))
     );
     assert_eq!(up.body["sha256"], sha256_hex(&bytes));
+    // The chat's reach, then the record: two round trips around the R2 put.
+    assert_eq!(up.cost("x-d1-queries"), 2);
+    assert!(
+        up.cost("x-d1-rows-read") <= 5,
+        "{}",
+        up.cost("x-d1-rows-read")
+    );
     let url = up.body["url"].as_str().unwrap().to_string();
     assert!(
         url.starts_with(&api.base_url) && url.contains("exp=") && url.contains("sig="),
@@ -84,6 +91,13 @@ fn upload_send_list_download_and_remove() {
     let got = get(&api, &path_of(&url), &[]);
     got.expect(200);
     assert_eq!(got.bytes, bytes);
+    // One round trip (the record), whatever the file's size.
+    assert_eq!(got.cost("x-d1-queries"), 1);
+    assert!(
+        got.cost("x-d1-rows-read") <= 4,
+        "{}",
+        got.cost("x-d1-rows-read")
+    );
     assert_eq!(got.header("content-type"), Some("application/pdf"));
     assert_eq!(got.header("content-length"), Some("5000"));
     assert_eq!(got.header("x-content-type-options"), Some("nosniff"));

@@ -565,6 +565,13 @@ fn my_mentions_are_listed_newest_first_across_chats() {
         let page = mentions(&api, &me, &query);
         page.expect(200);
         assert_eq!(page.cost("x-d1-queries"), 1);
+        // Per mention: its index entry, the membership probe, the message (and the reader's
+        // reactions); each chat's participants once.
+        assert!(
+            page.cost("x-d1-rows-read") <= 3 * 3 + 2 * 4 + 6,
+            "{}",
+            page.cost("x-d1-rows-read")
+        );
         for m in page.body["messages"].as_array().unwrap() {
             assert_eq!(m["mentions"], json!([me]));
             // readBy comes from each message's own chat.
