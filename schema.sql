@@ -157,6 +157,8 @@ CREATE TABLE IF NOT EXISTS messages (
   reaction_counts TEXT,
   pinned_at INTEGER,
   pinned_by TEXT,
+  -- Who made a tombstone, 'sender' or 'moderator' (migration 0011); NULL while live.
+  deleted_by TEXT,
   -- Clustered by chat and sequence: a page of messages is one contiguous range read, as cheap at
   -- page 2,000 as at page 1.
   PRIMARY KEY (chat_id, seq)
@@ -184,7 +186,7 @@ CREATE INDEX IF NOT EXISTS messages_by_created ON messages (chat_id, created_at)
 CREATE INDEX IF NOT EXISTS messages_by_update ON messages (
   chat_id, updated_at, id, seq, sender_id, sender_role, type, content, media, metadata, transfer_amount,
   transfer_recipient, client_message_id, edited_at, deleted_at, created_at, chat_event, parent_id,
-  reply_count, last_reply_at, mentions, reaction_counts, pinned_at, pinned_by);
+  reply_count, last_reply_at, mentions, reaction_counts, pinned_at, pinned_by, deleted_by);
 
 -- Credits (grants and transfers). Added after the first version: only new tables and indexes, so applying
 -- this file again is the whole migration of an existing database (see README "Deploy").
@@ -343,7 +345,7 @@ CREATE INDEX IF NOT EXISTS messages_pinned ON messages (chat_id, pinned_at DESC,
 CREATE INDEX IF NOT EXISTS messages_replies ON messages (
   parent_id, seq, chat_id, id, sender_id, sender_role, type, content, media, metadata, transfer_amount,
   transfer_recipient, client_message_id, edited_at, deleted_at, created_at, updated_at, chat_event,
-  reply_count, last_reply_at, mentions, reaction_counts, pinned_at, pinned_by)
+  reply_count, last_reply_at, mentions, reaction_counts, pinned_at, pinned_by, deleted_by)
   WHERE parent_id IS NOT NULL AND deleted_at IS NULL;
 
 -- A parent's replyCount and lastReplyAt follow its live replies: a new reply adds itself, a reply's
@@ -539,3 +541,37 @@ END;
 
 -- The daily job's removal of old webhook delivery records (older than 30 days) reads them oldest first.
 CREATE INDEX IF NOT EXISTS webhook_deliveries_by_update ON webhook_deliveries (updated_at);
+
+-- Safety (migration 0011).
+
+-- Blocks: one row per (blocker, blocked). A check between two users is two primary-key probes (one
+-- per direction, the second by blocks_by_blocked); a user with no blocks costs 0 rows.
+CREATE TABLE IF NOT EXISTS blocks (
+  blocker_id TEXT NOT NULL,
+  blocked_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (blocker_id, blocked_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blocks_by_blocked ON blocks (blocked_id, blocker_id);
+
+-- Reports of messages: one per (reporter, message).
+CREATE TABLE IF NOT EXISTS reports (
+  id          TEXT PRIMARY KEY,
+  message_id  TEXT NOT NULL,
+  chat_id     TEXT NOT NULL,
+  reporter_id TEXT NOT NULL,
+  -- 'spam' | 'abuse' | 'other'
+  reason      TEXT NOT NULL,
+  note        TEXT,
+  -- 'open' | 'dismissed' | 'actioned'
+  status      TEXT NOT NULL DEFAULT 'open',
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  UNIQUE (reporter_id, message_id)
+) WITHOUT ROWID;
+-- The admin's queue: a status's reports oldest first (GET /api/v1/admin/reports).
+CREATE INDEX IF NOT EXISTS reports_by_status ON reports (status, created_at, id);
+
+-- A user's own messages, by chat (the export streams them, an erasure walks them): one entry per
+-- message, so a send writes one more index row.
+CREATE INDEX IF NOT EXISTS messages_by_sender ON messages (sender_id, chat_id, seq);

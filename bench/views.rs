@@ -62,6 +62,7 @@ fn rows() -> (Vec<MessageRow>, Vec<ParticipantRow>) {
             reaction_counts: None,
             pinned_at: None,
             pinned_by: None,
+            deleted_by: None,
             my_reactions: None,
         })
         .collect();
@@ -125,6 +126,7 @@ impl Serialize for HandMessage<'_> {
         st.serialize_field("myReactions", &[(); 0])?;
         st.serialize_field("pinnedAt", &row.pinned_at.map(format_ms))?;
         st.serialize_field("pinnedBy", &row.pinned_by)?;
+        st.serialize_field("deletedBy", &deleted.then_some("sender"))?;
         st.end()
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! Pure (method name and path in, route out), so every rule here is unit-tested natively.
 
-use crate::domain::ids::{ChatId, FileId, KeyId, MessageId, ProjectId, UserId};
+use crate::domain::ids::{ChatId, FileId, KeyId, MessageId, ProjectId, ReportId, UserId};
 use crate::domain::reactions::{ReactionChange, ReactionKey};
 use crate::error::{ApiError, Envelope, Result};
 
@@ -40,6 +40,11 @@ pub enum UserRoute {
     /// `true`: pin; `false`: unpin.
     Pin(MessageId, bool),
     Mentions,
+    /// `true`: block; `false`: unblock.
+    Block(UserId, bool),
+    Blocks,
+    Report(MessageId),
+    Export,
 }
 
 /// An endpoint a user or a service key (`X-API-Key`) may call (API.md "Service access").
@@ -75,6 +80,9 @@ pub enum AdminRoute {
     RevokeKey(KeyId),
     UpdateKey(KeyId),
     Deliveries(KeyId),
+    Reports,
+    UpdateReport(ReportId),
+    TakeDown(MessageId),
 }
 
 /// Who may call a route, and the route it becomes once the path's ids are parsed.
@@ -163,6 +171,10 @@ pub const ROUTES: &[RouteDef] = &[
     route("GET", "/api/v1/users/me/credits/ledger", User(|_| Ok(UserRoute::Ledger)), "getLedger"),
     route("GET", "/api/v1/users/me/unread", User(|_| Ok(UserRoute::Unread)), "getUnread"),
     route("GET", "/api/v1/users/me/mentions", User(|_| Ok(UserRoute::Mentions)), "listMentions"),
+    route("GET", "/api/v1/users/me/blocks", User(|_| Ok(UserRoute::Blocks)), "listBlocks"),
+    route("PUT", "/api/v1/users/me/blocks/{userId}", User(|p| Ok(UserRoute::Block(p.user_id()?, true))), "blockUser"),
+    route("DELETE", "/api/v1/users/me/blocks/{userId}", User(|p| Ok(UserRoute::Block(p.user_id()?, false))), "unblockUser"),
+    route("GET", "/api/v1/users/me/export", User(|_| Ok(UserRoute::Export)), "exportMyData"),
     route("GET", "/api/v1/search", Caller(|_| Ok(CallerRoute::Search)), "search"),
     route("GET", "/api/v1/chats", User(|_| Ok(UserRoute::ListChats)), "listChats"),
     route("POST", "/api/v1/chats", User(|_| Ok(UserRoute::CreateChat)), "createChat"),
@@ -189,12 +201,16 @@ pub const ROUTES: &[RouteDef] = &[
     route("GET", "/api/v1/messages/{messageId}/replies", Caller(|p| Ok(CallerRoute::Replies(p.message_id()?))), "listReplies"),
     route("PUT", "/api/v1/messages/{messageId}/pin", User(|p| Ok(UserRoute::Pin(p.message_id()?, true))), "pinMessage"),
     route("DELETE", "/api/v1/messages/{messageId}/pin", User(|p| Ok(UserRoute::Pin(p.message_id()?, false))), "unpinMessage"),
+    route("POST", "/api/v1/messages/{messageId}/reports", User(|p| Ok(UserRoute::Report(p.message_id()?))), "reportMessage"),
     route("POST", "/api/v1/admin/credits", Admin(|_| Ok(AdminRoute::GrantCredits)), "grantCredits"),
     route("POST", "/api/v1/admin/api-keys", Admin(|_| Ok(AdminRoute::CreateKey)), "createApiKey"),
     route("GET", "/api/v1/admin/api-keys", Admin(|_| Ok(AdminRoute::ListKeys)), "listApiKeys"),
     route("DELETE", "/api/v1/admin/api-keys/{keyId}", Admin(|p| Ok(AdminRoute::RevokeKey(p.key_id()?))), "revokeApiKey"),
     route("PATCH", "/api/v1/admin/api-keys/{keyId}", Admin(|p| Ok(AdminRoute::UpdateKey(p.key_id()?))), "updateApiKey"),
     route("GET", "/api/v1/admin/api-keys/{keyId}/deliveries", Admin(|p| Ok(AdminRoute::Deliveries(p.key_id()?))), "listWebhookDeliveries"),
+    route("GET", "/api/v1/admin/reports", Admin(|_| Ok(AdminRoute::Reports)), "listReports"),
+    route("PATCH", "/api/v1/admin/reports/{reportId}", Admin(|p| Ok(AdminRoute::UpdateReport(p.report_id()?))), "updateReport"),
+    route("DELETE", "/api/v1/admin/messages/{messageId}", Admin(|p| Ok(AdminRoute::TakeDown(p.message_id()?))), "moderatorDeleteMessage"),
     surface(Envelope::Session, route("GET", "/api/v1/chat/{chatId}/messages",
         Caller(|p| Ok(CallerRoute::SessionMessages(p.chat_id()?))), "sessionMessages")),
     surface(Envelope::Project, route("GET", "/api/chat/projects/{projectId}/chats/{chatId}/messages",
@@ -246,6 +262,10 @@ impl PathArgs<'_> {
 
     pub fn file_id(&self) -> Result<FileId> {
         FileId::parse(self.get("fileId")?, "fileId")
+    }
+
+    pub fn report_id(&self) -> Result<ReportId> {
+        ReportId::parse(self.get("reportId")?, "reportId")
     }
 
     pub fn key_id(&self) -> Result<KeyId> {
@@ -460,6 +480,7 @@ mod tests {
                 .replace("{chatId}", ID)
                 .replace("{messageId}", ID)
                 .replace("{keyId}", ID)
+                .replace("{reportId}", ID)
                 .replace("{fileId}", ID)
                 .replace("{projectId}", "proj_1")
                 .replace("{userId}", "user-1");

@@ -331,6 +331,29 @@ pub struct Message<'a> {
     pinned_at: Option<Timestamp>,
     #[schemars(with = "Option<UserId>")]
     pinned_by: Option<&'a str>,
+    /// Who deleted the message: its sender, or a moderator (the admin's delete, an erasure); null
+    /// while it is live.
+    deleted_by: Option<DeletedBy>,
+}
+
+/// Who made a tombstone (`Message.deletedBy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletedBy {
+    Sender,
+    Moderator,
+}
+
+impl DeletedBy {
+    /// A tombstone's stored `deleted_by` (NULL on tombstones made before migration 0011: their
+    /// sender's).
+    pub fn of(row: &MessageRow) -> Option<DeletedBy> {
+        row.deleted_at?;
+        Some(match row.deleted_by.as_deref() {
+            Some("moderator") => DeletedBy::Moderator,
+            _ => DeletedBy::Sender,
+        })
+    }
 }
 
 impl<'a> Message<'a> {
@@ -371,6 +394,7 @@ impl<'a> Message<'a> {
             my_reactions: ListOrEmpty(raw_json(&row.my_reactions).filter(|_| live)),
             pinned_at: row.pinned_at.map(Timestamp),
             pinned_by: row.pinned_by.as_deref(),
+            deleted_by: DeletedBy::of(row),
         }
     }
 
@@ -773,7 +797,7 @@ pub struct LedgerEntry<'a> {
 }
 
 impl<'a> LedgerEntry<'a> {
-    fn new(row: &'a LedgerRow) -> Self {
+    pub fn new(row: &'a LedgerRow) -> Self {
         LedgerEntry {
             sequence: row.seq,
             transfer_id: &row.transfer_id,
@@ -1228,6 +1252,117 @@ impl<'a> SamaMessage<'a> {
     }
 }
 
+
+/// A report of a message (API.md "Reports").
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Report<'a> {
+    #[serde(rename = "_id")]
+    #[schemars(with = "ObjectId")]
+    id: &'a str,
+    #[schemars(with = "ObjectId")]
+    message_id: &'a str,
+    #[schemars(with = "ObjectId")]
+    chat_id: &'a str,
+    #[schemars(with = "UserId")]
+    reporter_id: &'a str,
+    #[schemars(with = "crate::domain::safety::ReportReason")]
+    reason: &'a str,
+    #[schemars(length(max = crate::domain::safety::MAX_NOTE_CHARS))]
+    note: Option<&'a str>,
+    #[schemars(with = "crate::domain::safety::ReportStatus")]
+    status: &'a str,
+    created_at: Timestamp,
+}
+
+impl<'a> Report<'a> {
+    pub fn new(row: &'a crate::store::safety::ReportRow) -> Self {
+        Report {
+            id: &row.id,
+            message_id: &row.message_id,
+            chat_id: &row.chat_id,
+            reporter_id: &row.reporter_id,
+            reason: &row.reason,
+            note: row.note.as_deref(),
+            status: &row.status,
+            created_at: Timestamp(row.created_at),
+        }
+    }
+}
+
+/// A report in the admin's queue, with the message as it is now (`readBy` empty: the admin is no
+/// participant; a deleted message is its tombstone).
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedReport<'a> {
+    #[serde(flatten)]
+    pub report: Report<'a>,
+    pub message: Option<Message<'a>>,
+}
+
+/// `GET /api/v1/admin/reports`: oldest first.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Reports<'a> {
+    #[schemars(length(max = MAX_LIMIT))]
+    pub reports: Vec<QueuedReport<'a>>,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/users/me/blocks`.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Blocks<'a> {
+    #[schemars(with = "Vec<UserId>", length(max = crate::domain::safety::MAX_BLOCKS))]
+    pub user_ids: Vec<&'a str>,
+}
+
+/// One line of the export (NDJSON): `{"kind", "data"}`.
+#[derive(Serialize)]
+pub struct ExportLine<T: Serialize> {
+    pub kind: &'static str,
+    pub data: T,
+}
+
+/// A membership as exported.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportMembership<'a> {
+    chat_id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: Option<&'a str>,
+    role: &'a str,
+    joined_at: Timestamp,
+    last_read_sequence: i64,
+    muted: bool,
+    archived: bool,
+}
+
+impl<'a> ExportMembership<'a> {
+    pub fn new(row: &'a crate::store::safety::MembershipRow) -> Self {
+        ExportMembership {
+            chat_id: &row.chat_id,
+            kind: &row.kind,
+            title: row.title.as_deref(),
+            role: &row.role,
+            joined_at: Timestamp(row.joined_at),
+            last_read_sequence: row.last_read_seq,
+            muted: row.muted != 0,
+            archived: row.archived != 0,
+        }
+    }
+}
+
+/// A block as exported.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportBlock<'a> {
+    pub user_id: &'a str,
+    pub created_at: Timestamp,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1266,6 +1401,7 @@ mod tests {
             reaction_counts: None,
             pinned_at: None,
             pinned_by: None,
+            deleted_by: None,
             my_reactions: None,
         }
     }
@@ -1283,13 +1419,17 @@ mod tests {
                 r#""clientMessageId":null,"editedAt":null,"deletedAt":null,"#,
                 r#""createdAt":"2024-01-15T10:30:00.000Z","updatedAt":"2024-01-15T10:30:00.000Z","#,
                 r#""chatEvent":null,"parentId":null,"replyCount":0,"lastReplyAt":null,"mentions":[],"#,
-                r#""reactionCounts":{},"myReactions":[],"pinnedAt":null,"pinnedBy":null}"#
+                r#""reactionCounts":{},"myReactions":[],"pinnedAt":null,"pinnedBy":null,"deletedBy":null}"#
             )
         );
         row.deleted_at = Some(1_705_314_700_000);
         let value: serde_json::Value = serde_json::to_value(Message::new(&row, vec![])).unwrap();
         assert!(value["content"].is_null() && value["metadata"].is_null());
         assert_eq!(value["deletedAt"], "2024-01-15T10:31:40.000Z");
+        assert_eq!(value["deletedBy"], "sender");
+        row.deleted_by = Some("moderator".into());
+        let value: serde_json::Value = serde_json::to_value(Message::new(&row, vec![])).unwrap();
+        assert_eq!(value["deletedBy"], "moderator");
     }
 
     #[test]

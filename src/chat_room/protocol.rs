@@ -114,7 +114,7 @@ impl Write {
             }
             | Write::Pin { .. } => MessageEvent::Updated,
             Write::Change {
-                change: Change::Delete,
+                change: Change::Delete | Change::Takedown,
                 ..
             } => MessageEvent::Deleted,
             Write::React { .. } => MessageEvent::Reaction,

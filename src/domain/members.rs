@@ -291,6 +291,8 @@ pub struct Named {
     pub id: UserId,
     pub role: Option<Role>,
     pub name: String,
+    /// Whether a block stands between this user and the actor, either way (API.md "Blocks").
+    pub blocked: bool,
 }
 
 /// What a change does, once allowed.
@@ -340,6 +342,7 @@ pub fn decide(
                 id: id.clone(),
                 role: None,
                 name: id.to_string(),
+                blocked: false,
             })
     };
     let me = &chat.actor_name;
@@ -368,6 +371,11 @@ pub fn decide(
                     chat.members,
                     new.len()
                 )));
+            }
+            if new.iter().any(|n| n.blocked) {
+                return Err(ApiError::forbidden(
+                    "you cannot add a user you blocked or who blocked you",
+                ));
             }
             let names: Vec<&str> = new.iter().map(|n| n.name.as_str()).collect();
             let ids: Vec<UserId> = new.iter().map(|n| n.id.clone()).collect();
@@ -509,6 +517,7 @@ mod tests {
             id: id(user),
             role,
             name: format!("{user}-name"),
+            blocked: false,
         }
     }
 

@@ -413,6 +413,10 @@ pub enum Change {
     },
     /// Leave a tombstone: content, media and metadata become null, the sequence number stays.
     Delete,
+    /// A moderator's delete (the admin key): any message of the chat, a credit transfer's included
+    /// (its amount and parties stay: the books never change); the tombstone's `deletedBy` is
+    /// `moderator`.
+    Takedown,
 }
 
 impl TryFrom<NewMessageBody> for NewMessage {

@@ -13,6 +13,7 @@ pub mod members;
 pub mod message;
 pub mod pagination;
 pub mod reactions;
+pub mod safety;
 pub mod search;
 pub mod surfaces;
 pub mod threads;

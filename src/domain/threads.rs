@@ -276,7 +276,7 @@ impl TryFrom<MentionListParams> for MentionQuery {
 }
 
 /// A cursor's text: hex (either case) of UTF-8, at most 512 characters.
-fn hex_text(raw: &str) -> Option<String> {
+pub(crate) fn hex_text(raw: &str) -> Option<String> {
     if raw.is_empty() || raw.len() > 512 {
         return None;
     }

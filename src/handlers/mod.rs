@@ -9,6 +9,7 @@ pub mod health;
 pub mod live;
 pub mod members;
 pub mod messages;
+pub mod safety;
 pub mod search;
 pub mod surfaces;
 pub mod threads;
@@ -93,6 +94,9 @@ pub async fn dispatch(resolved: Resolved<'_>, req: &mut Request, ctx: &Ctx) -> R
                 AdminRoute::RevokeKey(id) => admin::revoke_key(ctx, &id).await,
                 AdminRoute::UpdateKey(id) => admin::update_key(req, ctx, &id).await,
                 AdminRoute::Deliveries(id) => admin::deliveries(req, ctx, &id).await,
+                AdminRoute::Reports => safety::reports(req, ctx).await,
+                AdminRoute::UpdateReport(id) => safety::update_report(req, ctx, &id).await,
+                AdminRoute::TakeDown(id) => safety::take_down(ctx, id).await,
             }
         }
     }
@@ -125,6 +129,11 @@ async fn user_route(
         UserRoute::Presence(chat_id) => members::presence(ctx, caller, &chat_id).await,
         UserRoute::Pin(id, pin) => messages::pin(ctx, caller, id, pin).await,
         UserRoute::Mentions => threads::mentions(req, ctx, caller).await,
+        UserRoute::Block(user, true) => safety::block(ctx, caller, &user).await,
+        UserRoute::Block(user, false) => safety::unblock(ctx, caller, &user).await,
+        UserRoute::Blocks => safety::blocks(ctx, caller).await,
+        UserRoute::Report(id) => safety::report(req, ctx, caller, &id).await,
+        UserRoute::Export => safety::export(ctx, caller).await,
     }
 }
 

@@ -13,6 +13,7 @@ use crate::domain::members::{ChatChangeBody, NewMembersBody, RoleChangeBody, Set
 use crate::domain::message::{EditBody, NewMessageBody, ReadMarkBody};
 use crate::domain::pagination::PageQuery;
 use crate::domain::reactions::ReactionListParams;
+use crate::domain::safety::{NewReportBody, ReportChangeBody, ReportListParams};
 use crate::domain::search::SearchParams;
 use crate::domain::surfaces::{AssistantQuery, AssistantSendBody, ProjectQuery, SessionQuery};
 use crate::domain::threads::{MentionListParams, ReplyListParams};
@@ -622,6 +623,85 @@ pub const ASSISTANT_SEND: Operation = Operation {
     )
 };
 
+pub const LIST_BLOCKS: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "The users the caller blocks, by id.",
+        schema::<views::Blocks>,
+    )],
+    ..op("listBlocks", "safety", "The users the caller blocks.")
+};
+
+pub const BLOCK_USER: Operation = Operation {
+    success: &[Success::bytes(204, "Blocked (also when the block stood already).", false)],
+    errors: &[422],
+    ..op(
+        "blockUser",
+        "safety",
+        "Block a user: from now on neither of the two can open a direct chat with the other, write into their direct chat, add the other to a group or transfer credits to the other (403 each); groups they share are unaffected. At most 1,000 blocks (422).",
+    )
+};
+
+pub const UNBLOCK_USER: Operation = Operation {
+    success: &[Success::bytes(204, "Unblocked (also when there was no block).", false)],
+    ..op("unblockUser", "safety", "Lift the caller's block of a user.")
+};
+
+pub const EXPORT_MY_DATA: Operation = Operation {
+    success: &[Success::bytes(
+        200,
+        "NDJSON (application/x-ndjson), streamed, as an attachment: one {\"kind\", \"data\"} object per line, kind profile, membership, message, ledger or block.",
+        true,
+    )],
+    ..op(
+        "exportMyData",
+        "safety",
+        "The caller's data (GDPR Art. 20): its profile, memberships, the messages it sent, its ledger and blocks, streamed page by page. The X-D1-* headers count the profile's read only.",
+    )
+};
+
+pub const REPORT_MESSAGE: Operation = Operation {
+    body: Some((schema::<NewReportBody>, true)),
+    success: &[
+        Success::json(201, "The new report.", schema::<views::Report>),
+        Success::json(200, "The caller's earlier report of this message.", schema::<views::Report>),
+    ],
+    ..op(
+        "reportMessage",
+        "safety",
+        "Report a message of a chat the caller is in (one report per user and message).",
+    )
+};
+
+pub const LIST_REPORTS: Operation = Operation {
+    query: Some(fields::<ReportListParams>),
+    success: &[Success::json(
+        200,
+        "A page of reports, oldest first, each with its message as it is now.",
+        schema::<views::Reports>,
+    )],
+    ..op("listReports", "admin", "The moderation queue: reports of one status (default open).")
+};
+
+pub const UPDATE_REPORT: Operation = Operation {
+    body: Some((schema::<ReportChangeBody>, true)),
+    success: &[Success::json(200, "The report.", schema::<views::Report>)],
+    ..op("updateReport", "admin", "Dismiss a report, mark it actioned, or reopen it.")
+};
+
+pub const MODERATOR_DELETE_MESSAGE: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "The tombstone, deletedBy moderator (a tombstone already: as it is).",
+        schema::<views::Message>,
+    )],
+    ..op(
+        "moderatorDeleteMessage",
+        "admin",
+        "Delete any message (a credit transfer's amount and parties stay). Live sockets and webhooks see message.deleted.",
+    )
+};
+
 /// Every operation, found by id for its route.
 pub const OPERATIONS: &[Operation] = &[
     HEALTH,
@@ -654,6 +734,14 @@ pub const OPERATIONS: &[Operation] = &[
     LIST_PINS,
     LIST_REPLIES,
     LIST_MENTIONS,
+    LIST_BLOCKS,
+    BLOCK_USER,
+    UNBLOCK_USER,
+    EXPORT_MY_DATA,
+    REPORT_MESSAGE,
+    LIST_REPORTS,
+    UPDATE_REPORT,
+    MODERATOR_DELETE_MESSAGE,
     SEARCH,
     UPLOAD_FILE,
     DOWNLOAD_FILE,

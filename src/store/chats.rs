@@ -5,6 +5,7 @@ use super::rows::ChatRow;
 use super::sql::{concatcp, MESSAGE_JSON, PARTICIPANTS_OF_ROW};
 use super::users::{claim_profile, insert_named, ClaimedProfile};
 use super::{changes, first, nth, read_in_reach, Db, Reach};
+use worker::D1Result;
 use crate::auth::Caller;
 use crate::domain::chat::NewChat;
 use crate::domain::ids::{ChatId, ProjectId, UserId};
@@ -66,13 +67,22 @@ pub async fn find_for(db: &Db, reach: Reach<'_>, chat_id: &ChatId) -> Result<Opt
 }
 
 /// A new chat, unless it is a direct chat whose pair has one already in its project (`direct_key` is
-/// UNIQUE). ?1 id, ?2 type, ?3 title, ?4 direct key, ?5 now, ?6 project; its number (the search
-/// index's range, migration 0009) is the next one (`chats_by_num`: one entry read).
+/// UNIQUE) or whose pair, creator ?7 and other user ?8 (NULL for a group), blocked each other. ?1 id,
+/// ?2 type, ?3 title, ?4 direct key, ?5 now, ?6 project; its number (the search index's range,
+/// migration 0009) is the next one (`chats_by_num`: one entry read).
 pub const INSERT_CHAT_SQL: &str =
     "INSERT INTO chats (id, type, title, direct_key, last_seq, last_activity_at, created_at, updated_at,
                         project_id, list_at, list_prev_at, num)
-     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?5, ?5, ?6, ?5, ?5, (SELECT COALESCE(MAX(num), 0) + 1 FROM chats))
+     SELECT ?1, ?2, ?3, ?4, 0, ?5, ?5, ?5, ?6, ?5, ?5, (SELECT COALESCE(MAX(num), 0) + 1 FROM chats)
+     WHERE ?8 IS NULL
+        OR NOT (EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?7 AND blocked_id = ?8)
+                OR EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?8 AND blocked_id = ?7))
      ON CONFLICT (direct_key) DO NOTHING";
+
+/// Whether users ?1 and ?2 blocked each other, either way (two key probes; 0 rows without blocks).
+pub const PAIR_BLOCKED_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?1 AND blocked_id = ?2)
+       OR EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?2 AND blocked_id = ?1) AS blocked";
 
 /// The participants of a chat created in the same batch, with copies of their profiles, the chat's
 /// activity time (its creation) and project; the creator ?5 of a group is its owner, everyone else a
@@ -103,6 +113,8 @@ pub async fn create(
     let direct_key = new_chat.direct_key(&caller.id);
     let others: Vec<&str> = new_chat.others.iter().map(UserId::as_str).collect();
     let others_json = serde_json::to_string(&others)?;
+    // A direct chat's other user (a block between the two refuses it, new or existing).
+    let direct_with = direct_key.as_ref().and(others.first().copied());
     let everyone_json = serde_json::to_string(&[&[me][..], &others].concat())?;
     let claimed = ClaimedProfile::of(caller, now_ms)?;
     let mut statements = claim_profile(db, &claimed, now_ms, None)?;
@@ -117,6 +129,8 @@ pub async fn create(
                 direct_key.as_deref().into(),
                 now_ms.into(),
                 new_chat.project.as_ref().map(ProjectId::as_str).into(),
+                me.into(),
+                direct_with.into(),
             ],
         )?,
         db.statement(
@@ -135,11 +149,28 @@ pub async fn create(
         },
     ]);
     let read_back = statements.len() - 1;
+    if let Some(other) = direct_with {
+        statements.push(db.statement(PAIR_BLOCKED_SQL, &[me.into(), other.into()])?);
+    }
     let results = db.batch(statements).await?;
+    if direct_with.is_some() && blocked(nth(&results, read_back + 1)?)? {
+        return Err(ApiError::forbidden(
+            "you cannot open a direct chat with this user: one of you blocked the other",
+        ));
+    }
     let row: ChatRow = first(nth(&results, read_back)?)?
         .ok_or_else(|| ApiError::internal("created chat could not be read back"))?;
     let created = row.id == chat;
     Ok((row, created))
+}
+
+/// Whether a `PAIR_BLOCKED_SQL` read found a block.
+pub fn blocked(result: &D1Result) -> Result<bool> {
+    #[derive(serde::Deserialize)]
+    struct Blocked {
+        blocked: i64,
+    }
+    Ok(first::<Blocked>(result)?.is_some_and(|b| b.blocked == 1))
 }
 
 /// The user's membership of the chat, with the availability its profile copy holds. ?1 chat, ?2 user.

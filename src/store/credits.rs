@@ -39,8 +39,15 @@ pub const TRANSFER_SQL: &str = concatcp!(
        AND NOT EXISTS (SELECT 1 FROM credit_transfers
                        WHERE kind = 'transfer' AND sender_id = ?2 AND idempotency_key = ?7)
        AND (SELECT credits FROM users WHERE id = ?2) >= ?4
-       AND (SELECT credits FROM users WHERE id = ?3) + ?4 <= ?10"
+       AND (SELECT credits FROM users WHERE id = ?3) + ?4 <= ?10
+       AND NOT ",
+    PAIR_BLOCKED,
+    ""
 );
+
+/// Sender ?2 and recipient ?3 blocked each other, either way (two key probes; 0 rows without blocks).
+const PAIR_BLOCKED: &str = "(EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?2 AND blocked_id = ?3)
+       OR EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?3 AND blocked_id = ?2))";
 
 /// A debit of an accepted movement. ?1 user, ?2 amount, ?3 now, ?4 movement id.
 pub const DEBIT_SQL: &str = "UPDATE users SET credits = credits - ?2, updated_at = ?3
@@ -102,7 +109,9 @@ pub const TRANSFER_DIAGNOSIS_SQL: &str = concatcp!(
        EXISTS (SELECT 1 FROM chat_participants WHERE chat_id = ?1 AND user_id = ?3)
          AS recipient_member,
        COALESCE((SELECT credits FROM users WHERE id = ?2), 0) AS balance,
-       COALESCE((SELECT credits FROM users WHERE id = ?3), 0) AS recipient_balance"
+       COALESCE((SELECT credits FROM users WHERE id = ?3), 0) AS recipient_balance, ",
+    PAIR_BLOCKED,
+    " AS blocked"
 );
 
 /// The transfer columns of the read-back row (the same row also decodes as a `MessageRow`).
@@ -118,6 +127,7 @@ struct Diagnosis {
     recipient_member: i64,
     balance: i64,
     recipient_balance: i64,
+    blocked: i64,
 }
 
 /// The ids a new transfer would get.
@@ -263,6 +273,8 @@ fn transfer_outcome(
         ApiError::unprocessable("Insufficient credits")
     } else if why.recipient_balance + t.amount > MAX_BALANCE {
         ApiError::unprocessable("the recipient's balance would exceed the largest safe integer")
+    } else if why.blocked == 1 {
+        ApiError::forbidden("you cannot transfer credits to this user: one of you blocked the other")
     } else {
         ApiError::internal("transfer was not applied and no rule explains why")
     })

@@ -32,10 +32,14 @@ pub const MEMBER_FACTS_SQL: &str = "SELECT c.type, c.title,
      FROM chats c LEFT JOIN chat_participants me ON me.chat_id = c.id AND me.user_id = ?2
      WHERE c.id = ?1";
 
-/// The users ?2 (a JSON array of ids) a change of chat ?1 names: their role there (NULL: not a
-/// member) and their name (their id when they have no user row).
+/// The users ?2 (a JSON array of ids) a change of chat ?1 by actor ?3 names: their role there (NULL:
+/// not a member), their name (their id when they have no user row) and whether a block stands
+/// between them and the actor (two key probes each, 0 rows when neither blocked anyone).
 pub const NAMED_SQL: &str =
-    "SELECT j.value AS user_id, p.role AS role, COALESCE(p.username, u.username, j.value) AS name
+    "SELECT j.value AS user_id, p.role AS role, COALESCE(p.username, u.username, j.value) AS name,
+            EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?3 AND blocked_id = j.value)
+              OR EXISTS (SELECT 1 FROM blocks WHERE blocker_id = j.value AND blocked_id = ?3)
+              AS blocked
      FROM json_each(?2) j
      LEFT JOIN chat_participants p ON p.chat_id = ?1 AND p.user_id = j.value
      LEFT JOIN users u ON u.id = j.value";
@@ -109,6 +113,7 @@ struct NamedRow {
     user_id: String,
     role: Option<Role>,
     name: String,
+    blocked: i64,
 }
 
 /// Reads, decides and writes one change by `actor`: `None` when it alters nothing (nothing written),
@@ -129,7 +134,14 @@ pub async fn change(
     let facts = db
         .batch(vec![
             db.statement(MEMBER_FACTS_SQL, &[chat.into(), actor.as_str().into()])?,
-            db.statement(NAMED_SQL, &[chat.into(), named_json.as_str().into()])?,
+            db.statement(
+                NAMED_SQL,
+                &[
+                    chat.into(),
+                    named_json.as_str().into(),
+                    actor.as_str().into(),
+                ],
+            )?,
         ])
         .await?;
     let chat_facts = first::<FactsRow>(nth(&facts, 0)?)?.map(|f| ChatFacts {
@@ -146,6 +158,7 @@ pub async fn change(
                 id: UserId::parse(&n.user_id, "userId")?,
                 role: n.role,
                 name: n.name,
+                blocked: n.blocked != 0,
             })
         })
         .collect::<Result<Vec<_>>>()?;

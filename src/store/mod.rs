@@ -18,6 +18,7 @@ pub mod members;
 pub mod pins;
 pub mod reactions;
 pub mod rows;
+pub mod safety;
 pub mod search;
 pub mod sql;
 pub mod threads;
@@ -369,6 +370,8 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     writes::SERVICE_EDIT_SQL,
     writes::DELETE_SQL,
     writes::SERVICE_DELETE_SQL,
+    writes::TAKEDOWN_SQL,
+    writes::SEND_BLOCKED_SQL,
     writes::IS_MEMBER_SQL,
     writes::IN_PROJECT_SQL,
     writes::PARENT_OF_SQL,
@@ -406,6 +409,7 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     chats::DIRECT_CHAT_FOR_CALLER_SQL,
     chats::CHAT_SQL,
     chats::INSERT_CHAT_SQL,
+    chats::PAIR_BLOCKED_SQL,
     chats::INSERT_PARTICIPANTS_SQL,
     chats::IS_PARTICIPANT_SQL,
     chats::MARK_READ_SQL,
@@ -458,6 +462,18 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     files::PURGE_DUE_SQL,
     files::MARK_PURGED_SQL,
     files::OLD_DELIVERIES_SQL,
+    safety::BLOCK_SQL,
+    safety::IS_BLOCKED_SQL,
+    safety::UNBLOCK_SQL,
+    safety::BLOCKS_SQL,
+    safety::INSERT_REPORT_SQL,
+    safety::REPORT_OF_SQL,
+    safety::REPORT_SQL,
+    safety::SET_REPORT_STATUS_SQL,
+    safety::REPORTS_SQL,
+    safety::EXPORT_MEMBERSHIPS_SQL,
+    safety::EXPORT_MESSAGES_SQL,
+    safety::EXPORT_LEDGER_SQL,
     PING_SQL,
 ];
 
@@ -496,6 +512,7 @@ mod tests {
             include_str!("threads.rs"),
             include_str!("search.rs"),
             include_str!("files.rs"),
+            include_str!("safety.rs"),
         ]
         .iter()
         .map(|file| {

@@ -88,6 +88,10 @@ pub struct MessageRow {
     pub pinned_at: Option<i64>,
     #[serde(default)]
     pub pinned_by: Option<String>,
+    /// Who made the tombstone: `sender` or `moderator` (migration 0011); NULL while live, and on
+    /// tombstones made before it (their sender's).
+    #[serde(default)]
+    pub deleted_by: Option<String>,
     /// The reader's own reaction keys on this message, as a JSON array: read only where a reader is
     /// known (the message list, a reaction's answer); NULL elsewhere.
     #[serde(default, deserialize_with = "json_text")]

@@ -10,14 +10,14 @@ pub const MESSAGE_COLUMNS: &str =
     "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, m.metadata, \
      m.transfer_amount, m.transfer_recipient, m.client_message_id, m.request_hash, m.edited_at, \
      m.deleted_at, m.created_at, m.updated_at, m.chat_event, m.parent_id, m.reply_count, \
-     m.last_reply_at, m.mentions, m.reaction_counts, m.pinned_at, m.pinned_by";
+     m.last_reply_at, m.mentions, m.reaction_counts, m.pinned_at, m.pinned_by, m.deleted_by";
 
 /// The columns a listing shows (all but the request fingerprint), which `messages_by_update` covers.
 pub const LISTED_COLUMNS: &str =
     "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, m.metadata, \
      m.transfer_amount, m.transfer_recipient, m.client_message_id, m.edited_at, m.deleted_at, \
      m.created_at, m.updated_at, m.chat_event, m.parent_id, m.reply_count, m.last_reply_at, \
-     m.mentions, m.reaction_counts, m.pinned_at, m.pinned_by";
+     m.mentions, m.reaction_counts, m.pinned_at, m.pinned_by, m.deleted_by";
 
 /// A message as a positional JSON array in `MessageRow` field order, for embedding messages in one
 /// row: leaving out the key names makes a page's D1 result less than half the size. Listings never
@@ -29,7 +29,7 @@ pub const MESSAGE_ITEMS: &str =
     "m.id, m.chat_id, m.seq, m.sender_id, m.sender_role, m.type, m.content, m.media, \
      m.metadata, m.transfer_amount, m.transfer_recipient, m.client_message_id, NULL, m.edited_at, \
      m.deleted_at, m.created_at, m.updated_at, m.chat_event, m.parent_id, m.reply_count, \
-     m.last_reply_at, m.mentions, m.reaction_counts, m.pinned_at, m.pinned_by";
+     m.last_reply_at, m.mentions, m.reaction_counts, m.pinned_at, m.pinned_by, m.deleted_by";
 
 /// `MESSAGE_JSON` with the reader's own reaction keys last (`MessageRow::my_reactions`): the reader is
 /// user `$user`, or for a service key (`$user` NULL) the `senderId` of the key whose hash is `$key`

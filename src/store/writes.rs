@@ -138,9 +138,34 @@ const SEND_BUMP: &str = concatcp!(
     " AND "
 );
 
-/// A participant's send: the sender must be in the chat. ?1 chat, ?2 sender, ?3 clientMessageId,
-/// ?4 now, ?5 parent, ?6 mentions, ?7 file.
-pub const SEND_BUMP_SQL: &str = concatcp!(SEND_BUMP, IS_MEMBER, " AND ", NOT_SENT_YET);
+/// Sender ?2 and a participant of chat ?1 blocked each other, either way: driven by the sender's
+/// blocks, so a user who blocked nobody and whom nobody blocked costs 0 rows.
+const BLOCKED_IN_CHAT: &str = "(EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = ?2
+         AND EXISTS (SELECT 1 FROM chat_participants o WHERE o.chat_id = ?1 AND o.user_id = b.blocked_id))
+       OR EXISTS (SELECT 1 FROM blocks b WHERE b.blocked_id = ?2
+         AND EXISTS (SELECT 1 FROM chat_participants o WHERE o.chat_id = ?1 AND o.user_id = b.blocker_id)))";
+
+/// A participant's send: the sender must be in the chat, and in a direct chat no block may stand
+/// between the two. ?1 chat, ?2 sender, ?3 clientMessageId, ?4 now, ?5 parent, ?6 mentions, ?7 file.
+pub const SEND_BUMP_SQL: &str = concatcp!(
+    SEND_BUMP,
+    IS_MEMBER,
+    " AND ",
+    NOT_SENT_YET,
+    " AND (direct_key IS NULL OR NOT ",
+    BLOCKED_IN_CHAT,
+    ")"
+);
+
+/// Why a participant's send into chat ?1 stored nothing, when it is a block: sender ?2 is a member
+/// of the direct chat ?1 and a block stands between the two (0 rows for a sender without blocks).
+pub const SEND_BLOCKED_SQL: &str = concatcp!(
+    "SELECT ",
+    BLOCKED_IN_CHAT,
+    " AND EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND direct_key IS NOT NULL) AND ",
+    IS_MEMBER,
+    " AS blocked"
+);
 
 /// A service key's send: the chat must be in the key's project ?8 (NULL: any chat).
 pub const SERVICE_SEND_BUMP_SQL: &str = concatcp!(
@@ -180,8 +205,16 @@ const FILE_MEDIA: &str = "CASE WHEN ?13 IS NULL THEN ?7 ELSE
                         WHEN f.content_type LIKE 'audio/%' THEN 'audio' ELSE 'file' END))
         FROM files f WHERE f.id = ?13) END";
 
-/// A participant's send.
-pub const SEND_INSERT_SQL: &str = concatcp!(SEND_INSERT, IS_MEMBER, " AND ", NOT_SENT_YET);
+/// A participant's send (no block in a direct chat, as `SEND_BUMP_SQL`).
+pub const SEND_INSERT_SQL: &str = concatcp!(
+    SEND_INSERT,
+    IS_MEMBER,
+    " AND ",
+    NOT_SENT_YET,
+    " AND (c.direct_key IS NULL OR NOT ",
+    BLOCKED_IN_CHAT,
+    ")"
+);
 
 /// A service key's send: ?14 the key's project (NULL: any chat).
 pub const SERVICE_SEND_INSERT_SQL: &str = concatcp!(
@@ -294,11 +327,19 @@ pub fn send_plan<'a>(
         statements.push(reach_statement(db, author, chat)?);
         statements.push(db.statement(FILE_STATE_SQL, &[file.into()])?);
     }
+    // A user's send into a direct chat may be refused for a block (403).
+    let blocked_at = matches!(author, Author::User(_)).then_some(statements.len());
+    if blocked_at.is_some() {
+        statements.push(db.statement(SEND_BLOCKED_SQL, &[chat.into(), sender.into()])?);
+    }
     let outcome = move |results: &[D1Result]| {
         let stored: Option<MessageRow> = first(nth(results, read_back)?)?;
         let Some(stored) = stored else {
             if checked {
                 refuse_send(message, author.sender(), &results[checks_at..])?;
+            }
+            if let Some(at) = blocked_at {
+                refuse_blocked(nth(results, at)?)?;
             }
             return Err(ApiError::not_found("chat"));
         };
@@ -347,6 +388,20 @@ fn reached(result: &D1Result) -> Result<bool> {
         is_member: i64,
     }
     Ok(first::<Member>(result)?.is_some_and(|m| m.is_member == 1))
+}
+
+/// A 403 when `SEND_BLOCKED_SQL` found a block between the two users of the direct chat.
+fn refuse_blocked(result: &D1Result) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Blocked {
+        blocked: i64,
+    }
+    if first::<Blocked>(result)?.is_some_and(|b| b.blocked == 1) {
+        return Err(ApiError::forbidden(
+            "you cannot write to this chat: one of you blocked the other",
+        ));
+    }
+    Ok(())
 }
 
 /// Mentions that name users outside the chat: a 400 naming them.
@@ -543,14 +598,28 @@ pub const SERVICE_EDIT_SQL: &str = concatcp!(
     "EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND (?7 IS NULL OR project_id = ?7))"
 );
 
-/// A delete: the tombstone (content, media and metadata gone, unpinned, `deletedAt` and a write stamp set at ?4)
-/// of sender ?2's own message ?3 of chat ?1, never of a credit transfer; the reach guard follows.
-const DELETE: &str = concatcp!(
+/// A tombstone: content, media and metadata gone, unpinned, `deletedAt` and a write stamp set at ?4,
+/// of message ?3 of chat ?1 while it is live.
+const TOMBSTONE: &str = concatcp!(
     "UPDATE messages SET content = NULL, media = NULL, metadata = NULL, deleted_at = ?4,
                          pinned_at = NULL, pinned_by = NULL, updated_at = ",
     CHANGE_STAMP,
-    " WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type <> 'credit_transfer'
+    ", deleted_by = "
+);
+
+/// A delete: the tombstone of sender ?2's own message ?3 of chat ?1, never of a credit transfer; the
+/// reach guard follows.
+const DELETE: &str = concatcp!(
+    TOMBSTONE,
+    "'sender' WHERE id = ?3 AND chat_id = ?1 AND sender_id = ?2 AND type <> 'credit_transfer'
        AND deleted_at IS NULL AND "
+);
+
+/// A moderator's delete: the tombstone of any message ?3 of chat ?1, whoever sent it (a credit
+/// transfer keeps its amount and parties); ?2 is `moderator`, its `deletedBy`.
+pub const TAKEDOWN_SQL: &str = concatcp!(
+    TOMBSTONE,
+    "?2 WHERE id = ?3 AND chat_id = ?1 AND deleted_at IS NULL"
 );
 
 /// A participant's delete.
@@ -592,20 +661,25 @@ pub fn change_plan<'a>(
         Change::Edit { mentions, .. } => {
             mentions.as_ref().map(serde_json::to_string).transpose()?
         }
-        Change::Delete => None,
+        Change::Delete | Change::Takedown => None,
     };
-    let mut args = vec![chat.into(), sender.into(), id.into(), now_ms.into()];
+    let marker = match change {
+        Change::Takedown => "moderator",
+        _ => sender,
+    };
+    let mut args = vec![chat.into(), marker.into(), id.into(), now_ms.into()];
     if let Change::Edit { content, .. } = change {
         args.push(content.as_str().into());
         args.push(mentions.as_deref().into());
     }
     let update = match (author, change) {
+        (_, Change::Takedown) => TAKEDOWN_SQL,
         (Author::User(_), Change::Edit { .. }) => EDIT_SQL,
         (Author::User(_), Change::Delete) => DELETE_SQL,
         (Author::Service(_), Change::Edit { .. }) => SERVICE_EDIT_SQL,
         (Author::Service(_), Change::Delete) => SERVICE_DELETE_SQL,
     };
-    if let Author::Service(key) = author {
+    if let (Author::Service(key), false) = (author, *change == Change::Takedown) {
         args.push(key.project.as_ref().map(ProjectId::as_str).into());
     }
     let mut statements = vec![
@@ -620,7 +694,9 @@ pub fn change_plan<'a>(
     ];
     // A delete's reply parent, or an edit's outsiders among its mentions.
     let extra = match (change, &mentions) {
-        (Change::Delete, _) => Some(db.statement(PARENT_OF_SQL, &[id.into()])?),
+        (Change::Delete | Change::Takedown, _) => {
+            Some(db.statement(PARENT_OF_SQL, &[id.into()])?)
+        }
         (Change::Edit { .. }, Some(mentions)) => {
             Some(db.statement(OUTSIDERS_SQL, &[chat.into(), mentions.as_str().into()])?)
         }
@@ -635,7 +711,7 @@ pub fn change_plan<'a>(
         refuse_change(&stored, author.sender(), change)?;
         let committed = changes(nth(results, 0)?) > 0;
         let parent = match change {
-            Change::Delete if committed => match results.get(4) {
+            Change::Delete | Change::Takedown if committed => match results.get(4) {
                 Some(parent) => first::<MessageRow>(parent)?,
                 None => None,
             },
@@ -663,6 +739,9 @@ pub fn change_plan<'a>(
 
 /// Why a change the statement did not apply was refused (or Ok when it applied or had nothing to do).
 fn refuse_change(stored: &MessageRow, caller: &UserId, change: &Change) -> Result<()> {
+    if *change == Change::Takedown {
+        return Ok(());
+    }
     if stored.sender_id != caller.as_str() {
         return Err(ApiError::forbidden(
             "only the sender can edit or delete this message",

@@ -1,0 +1,248 @@
+//! Blocks, reports, the admin's moderation (the report queue, deleting any message) and the export
+//! (API.md "Safety and privacy").
+
+use futures_util::stream::{self, StreamExt};
+use worker::{console_error, Request, Response, ResponseBody};
+
+use crate::auth::{Author, Caller};
+use crate::chat_room::client;
+use crate::chat_room::protocol::Write;
+use crate::context::Ctx;
+use crate::domain::ids::{MessageId, ReportId, UserId};
+use crate::domain::keys::ServiceKey;
+use crate::domain::message::Change;
+use crate::domain::safety::{self, NewReport, ReportListParams, ReportPosition, ReportQuery};
+use crate::domain::time::Timestamp;
+use crate::error::{ApiError, Result};
+use crate::http::{query, read_json_body, Reply};
+use crate::store::safety as store;
+use crate::store::{Db, SessionStart};
+use crate::views::{self, ExportLine};
+
+/// `PUT /api/v1/users/me/blocks/{userId}`: 204, also when the block stood already.
+pub async fn block(ctx: &Ctx, caller: &Caller, other: &UserId) -> Result<Reply> {
+    safety::check_block(&caller.id, other)?;
+    store::block(&ctx.db, &caller.id, other, ctx.now_ms).await?;
+    Ok(Reply::json_text(204, ""))
+}
+
+/// `DELETE /api/v1/users/me/blocks/{userId}`: 204, also when there was no block.
+pub async fn unblock(ctx: &Ctx, caller: &Caller, other: &UserId) -> Result<Reply> {
+    safety::check_block(&caller.id, other)?;
+    store::unblock(&ctx.db, &caller.id, other).await?;
+    Ok(Reply::json_text(204, ""))
+}
+
+/// `GET /api/v1/users/me/blocks`.
+pub async fn blocks(ctx: &Ctx, caller: &Caller) -> Result<Reply> {
+    let rows = store::blocks(&ctx.db, &caller.id).await?;
+    Reply::ok(&views::Blocks {
+        user_ids: rows.iter().map(|b| b.blocked_id.as_str()).collect(),
+    })
+}
+
+/// `POST /api/v1/messages/{messageId}/reports`: 201 the new report, 200 the caller's earlier one.
+pub async fn report(
+    req: &mut Request,
+    ctx: &Ctx,
+    caller: &Caller,
+    message_id: &MessageId,
+) -> Result<Reply> {
+    let new = NewReport::parse(&read_json_body(req).await?)?;
+    let (row, created) = store::report(&ctx.db, &caller.id, message_id, &new, ctx.now_ms)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    Reply::json(if created { 201 } else { 200 }, &views::Report::new(&row))
+}
+
+/// `GET /api/v1/admin/reports`: a status's reports, oldest first, each with its message.
+pub async fn reports(req: &Request, ctx: &Ctx) -> Result<Reply> {
+    let params: ReportListParams = query(req)?;
+    let query = ReportQuery::try_from(params)?;
+    let mut rows = store::reports(&ctx.db, &query).await?;
+    let has_more = rows.len() as i64 > query.limit;
+    rows.truncate(usize::try_from(query.limit).unwrap_or(0));
+    let messages = rows
+        .iter()
+        .map(store::ReportRow::message)
+        .collect::<Result<Vec<_>>>()?;
+    let next_cursor = match rows.last() {
+        Some(last) if has_more => Some(
+            ReportPosition {
+                created_at: last.created_at,
+                id: last.id.clone(),
+            }
+            .encode(),
+        ),
+        _ => None,
+    };
+    Reply::ok(&views::Reports {
+        reports: rows
+            .iter()
+            .zip(&messages)
+            .map(|(row, message)| views::QueuedReport {
+                report: views::Report::new(row),
+                message: message.as_ref().map(|m| views::Message::new(m, Vec::new())),
+            })
+            .collect(),
+        has_more,
+        next_cursor,
+    })
+}
+
+/// `PATCH /api/v1/admin/reports/{reportId}`.
+pub async fn update_report(req: &mut Request, ctx: &Ctx, id: &ReportId) -> Result<Reply> {
+    let status = safety::parse_report_change(&read_json_body(req).await?)?;
+    let row = store::set_report_status(&ctx.db, id, status, ctx.now_ms)
+        .await?
+        .ok_or_else(|| ApiError::not_found("report"))?;
+    Reply::ok(&views::Report::new(&row))
+}
+
+/// Who a moderator's write is made by: no key of a project (it reaches every chat), whose id no key
+/// has (every key's webhook hears of it), writing as `moderator`.
+fn moderator() -> Result<Author> {
+    Ok(Author::Service(ServiceKey {
+        id: "admin".into(),
+        project: None,
+        sender: UserId::parse("moderator", "senderId")?,
+    }))
+}
+
+/// `DELETE /api/v1/admin/messages/{messageId}`: the tombstone (`deletedBy: moderator`), made in the
+/// chat's Durable Object like every write of the chat (live sockets and webhooks hear
+/// `message.deleted`). Deleting a tombstone again answers it as it is.
+pub async fn take_down(ctx: &Ctx, message_id: MessageId) -> Result<Reply> {
+    let chat_id = store::chat_of_message(&ctx.db, &message_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    let write = Write::Change {
+        chat_id,
+        message_id,
+        change: Change::Takedown,
+    };
+    client::write_reply(ctx, moderator()?, write).await
+}
+
+/// Rows per page of the export's reads: a page of messages is at most this many 64 KiB messages.
+const EXPORT_PAGE: i64 = 200;
+
+/// Where the export's stream is: the part it reads next and where that part's last page ended.
+enum Part {
+    Memberships(i64, String),
+    Messages(String, i64),
+    Ledger(i64),
+    Blocks,
+    Done,
+}
+
+fn line<T: serde::Serialize>(out: &mut Vec<u8>, kind: &'static str, data: T) -> Result<()> {
+    serde_json::to_writer(&mut *out, &ExportLine { kind, data })?;
+    out.push(b'\n');
+    Ok(())
+}
+
+/// One page of the export after `part`: its NDJSON lines and the part to read next.
+async fn export_page(db: &Db, user: &str, part: Part) -> Result<(Vec<u8>, Part)> {
+    let mut out = Vec::new();
+    let next = match part {
+        Part::Memberships(muted, chat) => {
+            let rows = store::export_memberships(db, user, &(muted, chat), EXPORT_PAGE).await?;
+            for row in &rows {
+                line(&mut out, "membership", views::ExportMembership::new(row))?;
+            }
+            match rows.last() {
+                Some(last) if rows.len() as i64 == EXPORT_PAGE => {
+                    Part::Memberships(last.muted, last.chat_id.clone())
+                }
+                _ => Part::Messages(String::new(), 0),
+            }
+        }
+        Part::Messages(chat, seq) => {
+            let rows = store::export_messages(db, user, &(chat, seq), EXPORT_PAGE).await?;
+            for row in &rows {
+                line(&mut out, "message", views::Message::new(row, Vec::new()))?;
+            }
+            match rows.last() {
+                Some(last) if rows.len() as i64 == EXPORT_PAGE => {
+                    Part::Messages(last.chat_id.clone(), last.seq)
+                }
+                _ => Part::Ledger(0),
+            }
+        }
+        Part::Ledger(after) => {
+            let rows = store::export_ledger(db, user, after, EXPORT_PAGE).await?;
+            for row in &rows {
+                line(&mut out, "ledger", views::LedgerEntry::new(row))?;
+            }
+            match rows.last() {
+                Some(last) if rows.len() as i64 == EXPORT_PAGE => Part::Ledger(last.seq),
+                _ => Part::Blocks,
+            }
+        }
+        Part::Blocks => {
+            let user_id = UserId::parse(user, "userId")?;
+            for row in store::blocks(db, &user_id).await? {
+                let data = views::ExportBlock {
+                    user_id: &row.blocked_id,
+                    created_at: Timestamp(row.created_at),
+                };
+                line(&mut out, "block", data)?;
+            }
+            Part::Done
+        }
+        Part::Done => Part::Done,
+    };
+    Ok((out, next))
+}
+
+/// `GET /api/v1/users/me/export`: the caller's data as NDJSON, streamed page by page (a page of at
+/// most `EXPORT_PAGE` rows is all it holds at once, whatever the number of messages): the profile,
+/// memberships, the messages it sent (tombstones included, without content), its ledger, its
+/// blocks. The response's `X-D1-*` headers count the profile's read only: the rest is read while
+/// the body streams. A read that fails mid-way ends the body early (and is logged); a complete
+/// export ends with its blocks.
+pub async fn export(ctx: &Ctx, caller: &Caller) -> Result<Reply> {
+    let mut first = Vec::new();
+    match crate::store::users::find(&ctx.db, caller.id.as_str()).await? {
+        Some(row) => line(&mut first, "profile", views::User::new(&row))?,
+        None => line(&mut first, "profile", views::User::from_claims(caller))?,
+    }
+    let db = Db::new(&ctx.env.d1("DB")?, SessionStart::Unconstrained)?;
+    let user = caller.id.as_str().to_string();
+    let start = Part::Memberships(-1, String::new());
+    let pages = stream::unfold(Some((db, start)), move |state| {
+        let user = user.clone();
+        async move {
+            let (db, part) = state?;
+            if matches!(part, Part::Done) {
+                return None;
+            }
+            match export_page(&db, &user, part).await {
+                Ok((bytes, next)) => Some((Ok(bytes), Some((db, next)))),
+                // The body fails (the client sees a broken transfer, never a short export that
+                // looks whole).
+                Err(e) => {
+                    let why = e.errors.join("; ");
+                    console_error!("export: a read failed, the body is cut: {why}");
+                    Some((Err(worker::Error::RustError(why)), None))
+                }
+            }
+        }
+    });
+    let body = stream::once(async move { Ok::<Vec<u8>, worker::Error>(first) }).chain(pages);
+    let response = Response::from_stream(body)?;
+    let stream = match response.body() {
+        ResponseBody::Stream(s) => ResponseBody::Stream(s.clone()),
+        _ => return Err(ApiError::internal("export: the body is not a stream")),
+    };
+    let mut reply = Reply::json_text(200, "")
+        .with_header("Content-Type", "application/x-ndjson; charset=utf-8")
+        .with_header(
+            "Content-Disposition",
+            "attachment; filename=\"edge-chat-export.ndjson\"",
+        )
+        .with_header("Cache-Control", "no-store");
+    reply.download = Some(stream);
+    Ok(reply)
+}
