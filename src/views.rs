@@ -1252,7 +1252,6 @@ impl<'a> SamaMessage<'a> {
     }
 }
 
-
 /// A report of a message (API.md "Reports").
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

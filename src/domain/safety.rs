@@ -236,7 +236,9 @@ impl TryFrom<ReportListParams> for ReportQuery {
 /// A block of `other` by `me`: never of oneself.
 pub fn check_block(me: &UserId, other: &UserId) -> Result<()> {
     if me == other {
-        return Err(ApiError::bad_request("userId must be another user: you cannot block yourself"));
+        return Err(ApiError::bad_request(
+            "userId must be another user: you cannot block yourself",
+        ));
     }
     Ok(())
 }
@@ -273,7 +275,13 @@ mod tests {
             id: "64d15f9e2e6c8f4d5a123456".into(),
         };
         assert_eq!(ReportPosition::decode(&position.encode()), Some(position));
-        for bad in ["", "zz", "00", &hex::encode("r1.1.nothex"), &hex::encode("n1.1.2.3")] {
+        for bad in [
+            "",
+            "zz",
+            "00",
+            &hex::encode("r1.1.nothex"),
+            &hex::encode("n1.1.2.3"),
+        ] {
             assert_eq!(ReportPosition::decode(bad), None, "{bad}");
         }
         let params = ReportListParams {

@@ -643,8 +643,16 @@ pub const BLOCK_USER: Operation = Operation {
 };
 
 pub const UNBLOCK_USER: Operation = Operation {
-    success: &[Success::bytes(204, "Unblocked (also when there was no block).", false)],
-    ..op("unblockUser", "safety", "Lift the caller's block of a user.")
+    success: &[Success::bytes(
+        204,
+        "Unblocked (also when there was no block).",
+        false,
+    )],
+    ..op(
+        "unblockUser",
+        "safety",
+        "Lift the caller's block of a user.",
+    )
 };
 
 pub const EXPORT_MY_DATA: Operation = Operation {
@@ -664,7 +672,11 @@ pub const REPORT_MESSAGE: Operation = Operation {
     body: Some((schema::<NewReportBody>, true)),
     success: &[
         Success::json(201, "The new report.", schema::<views::Report>),
-        Success::json(200, "The caller's earlier report of this message.", schema::<views::Report>),
+        Success::json(
+            200,
+            "The caller's earlier report of this message.",
+            schema::<views::Report>,
+        ),
     ],
     ..op(
         "reportMessage",
@@ -680,13 +692,21 @@ pub const LIST_REPORTS: Operation = Operation {
         "A page of reports, oldest first, each with its message as it is now.",
         schema::<views::Reports>,
     )],
-    ..op("listReports", "admin", "The moderation queue: reports of one status (default open).")
+    ..op(
+        "listReports",
+        "admin",
+        "The moderation queue: reports of one status (default open).",
+    )
 };
 
 pub const UPDATE_REPORT: Operation = Operation {
     body: Some((schema::<ReportChangeBody>, true)),
     success: &[Success::json(200, "The report.", schema::<views::Report>)],
-    ..op("updateReport", "admin", "Dismiss a report, mark it actioned, or reopen it.")
+    ..op(
+        "updateReport",
+        "admin",
+        "Dismiss a report, mark it actioned, or reopen it.",
+    )
 };
 
 pub const MODERATOR_DELETE_MESSAGE: Operation = Operation {

@@ -5,12 +5,12 @@ use super::rows::ChatRow;
 use super::sql::{concatcp, MESSAGE_JSON, PARTICIPANTS_OF_ROW};
 use super::users::{claim_profile, insert_named, ClaimedProfile};
 use super::{changes, first, nth, read_in_reach, Db, Reach};
-use worker::D1Result;
 use crate::auth::Caller;
 use crate::domain::chat::NewChat;
 use crate::domain::ids::{ChatId, ProjectId, UserId};
 use crate::domain::members::Settings;
 use crate::error::{ApiError, Result};
+use worker::D1Result;
 
 /// A chat's participants and last message, after its columns: correlated subqueries, so they run for
 /// the rows returned only.

@@ -46,7 +46,8 @@ pub const TRANSFER_SQL: &str = concatcp!(
 );
 
 /// Sender ?2 and recipient ?3 blocked each other, either way (two key probes; 0 rows without blocks).
-const PAIR_BLOCKED: &str = "(EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?2 AND blocked_id = ?3)
+const PAIR_BLOCKED: &str =
+    "(EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?2 AND blocked_id = ?3)
        OR EXISTS (SELECT 1 FROM blocks WHERE blocker_id = ?3 AND blocked_id = ?2))";
 
 /// A debit of an accepted movement. ?1 user, ?2 amount, ?3 now, ?4 movement id.
@@ -274,7 +275,9 @@ fn transfer_outcome(
     } else if why.recipient_balance + t.amount > MAX_BALANCE {
         ApiError::unprocessable("the recipient's balance would exceed the largest safe integer")
     } else if why.blocked == 1 {
-        ApiError::forbidden("you cannot transfer credits to this user: one of you blocked the other")
+        ApiError::forbidden(
+            "you cannot transfer credits to this user: one of you blocked the other",
+        )
     } else {
         ApiError::internal("transfer was not applied and no rule explains why")
     })

@@ -90,7 +90,8 @@ pub const REPORT_OF_SQL: &str = concatcp!(
 );
 
 /// Report ?1.
-pub const REPORT_SQL: &str = concatcp!("SELECT ", REPORT_COLUMNS, " FROM reports r WHERE r.id = ?1");
+pub const REPORT_SQL: &str =
+    concatcp!("SELECT ", REPORT_COLUMNS, " FROM reports r WHERE r.id = ?1");
 
 /// Report ?1's status set to ?2 at ?3.
 pub const SET_REPORT_STATUS_SQL: &str =
@@ -205,7 +206,7 @@ pub async fn set_report_status(
     first(nth(&results, 1)?)
 }
 
-/// The export's pages (API.md "Export"): each a range of an index that leads with the user.
+// The export's pages (API.md "Export"): each a range of an index that leads with the user.
 
 /// User ?1's memberships after (?2 muted, ?3 chat), ?4 rows.
 pub const EXPORT_MEMBERSHIPS_SQL: &str =
@@ -251,7 +252,12 @@ pub async fn export_memberships(
 ) -> Result<Vec<MembershipRow>> {
     let statement = db.statement(
         EXPORT_MEMBERSHIPS_SQL,
-        &[user.into(), after.0.into(), after.1.as_str().into(), limit.into()],
+        &[
+            user.into(),
+            after.0.into(),
+            after.1.as_str().into(),
+            limit.into(),
+        ],
     )?;
     rows(&db.all(statement).await?)
 }
@@ -264,21 +270,35 @@ pub async fn export_messages(
 ) -> Result<Vec<MessageRow>> {
     let statement = db.statement(
         EXPORT_MESSAGES_SQL,
-        &[user.into(), after.0.as_str().into(), after.1.into(), limit.into()],
+        &[
+            user.into(),
+            after.0.as_str().into(),
+            after.1.into(),
+            limit.into(),
+        ],
     )?;
     rows(&db.all(statement).await?)
 }
 
 pub async fn export_ledger(db: &Db, user: &str, after: i64, limit: i64) -> Result<Vec<LedgerRow>> {
-    let statement = db.statement(EXPORT_LEDGER_SQL, &[user.into(), after.into(), limit.into()])?;
+    let statement = db.statement(
+        EXPORT_LEDGER_SQL,
+        &[user.into(), after.into(), limit.into()],
+    )?;
     rows(&db.all(statement).await?)
 }
 
 /// Message `id`'s chat, for the admin's delete (one index entry).
-pub async fn chat_of_message(db: &Db, id: &MessageId) -> Result<Option<crate::domain::ids::ChatId>> {
+pub async fn chat_of_message(
+    db: &Db,
+    id: &MessageId,
+) -> Result<Option<crate::domain::ids::ChatId>> {
     let statement = db.statement(super::writes::MESSAGE_BY_ID_SQL, &[id.as_str().into()])?;
     match first::<MessageRow>(&db.all(statement).await?)? {
-        Some(row) => Ok(Some(crate::domain::ids::ChatId::parse(&row.chat_id, "chatId")?)),
+        Some(row) => Ok(Some(crate::domain::ids::ChatId::parse(
+            &row.chat_id,
+            "chatId",
+        )?)),
         None => Ok(None),
     }
 }

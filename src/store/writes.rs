@@ -694,9 +694,7 @@ pub fn change_plan<'a>(
     ];
     // A delete's reply parent, or an edit's outsiders among its mentions.
     let extra = match (change, &mentions) {
-        (Change::Delete | Change::Takedown, _) => {
-            Some(db.statement(PARENT_OF_SQL, &[id.into()])?)
-        }
+        (Change::Delete | Change::Takedown, _) => Some(db.statement(PARENT_OF_SQL, &[id.into()])?),
         (Change::Edit { .. }, Some(mentions)) => {
             Some(db.statement(OUTSIDERS_SQL, &[chat.into(), mentions.as_str().into()])?)
         }

@@ -99,6 +99,42 @@ fn one_object_per_request_and_socket_event_and_no_secret_in_any() {
     )
     .expect(201);
 
+    // A report with a note, the export of alice's data (her message's content streams out), and
+    // the admin's look at the queue and delete.
+    let note = format!("log-canary-note-{}", unique_user("n"));
+    let sent = api.send(&bob, &chat, "to report");
+    sent.expect(201);
+    let reported = sent.body["_id"].as_str().expect("id").to_string();
+    let report = json!({"reason": "abuse", "note": note}).to_string();
+    let bob_auth = format!("Bearer {}", token(&bob));
+    api.raw(
+        "POST",
+        &format!("/api/v1/messages/{reported}/reports"),
+        &[
+            ("Authorization", &bob_auth),
+            ("Content-Type", "application/json"),
+        ],
+        Some(report.as_bytes()),
+    )
+    .expect(201);
+    let export = api.get("/api/v1/users/me/export", Some(&alice_token));
+    export.expect(200);
+    assert!(export.text.contains(&content));
+    api.with_key(
+        "GET",
+        "/api/v1/admin/reports?limit=100",
+        ADMIN_API_KEY,
+        None,
+    )
+    .expect(200);
+    api.with_key(
+        "DELETE",
+        &format!("/api/v1/admin/messages/{reported}"),
+        ADMIN_API_KEY,
+        None,
+    )
+    .expect(200);
+
     // A refused token, a refused key, and a live socket opened then closed by the client.
     let bogus_token = format!("{}x", token(&bob));
     let bogus = format!("Bearer {bogus_token}");
@@ -162,6 +198,7 @@ fn one_object_per_request_and_socket_event_and_no_secret_in_any() {
         bogus_key.as_str(),
         content.as_str(),
         key_content.as_str(),
+        note.as_str(),
         JWT_SECRET,
         ADMIN_API_KEY,
     ] {

@@ -20,6 +20,7 @@ mod messages;
 mod pins;
 mod providers;
 mod reactions;
+mod safety;
 mod schema;
 mod search;
 mod service;
