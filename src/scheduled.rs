@@ -9,7 +9,7 @@ use worker::{event, Env, ScheduleContext, ScheduledEvent};
 
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
-use crate::store::{files, Db, SessionStart};
+use crate::store::{files, outbox, Db, SessionStart};
 
 /// Files whose bytes one run deletes at most (R2 deletes up to 1,000 keys in one call).
 pub const FILES_PER_RUN: i64 = 500;
@@ -28,8 +28,19 @@ struct CleanUpLine<'a> {
     error: Option<&'a str>,
 }
 
+/// The per-minute cron trigger's schedule: the webhook outbox sweep.
+pub const SWEEP_CRON: &str = "* * * * *";
+/// Outbox events older than this are swept (a live object queues and clears its own within a second).
+pub const STALE_OUTBOX_MS: i64 = 10_000;
+/// Chats one sweep calls at most.
+pub const CHATS_PER_SWEEP: i64 = 50;
+
 #[event(scheduled)]
-pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    if event.cron() == SWEEP_CRON {
+        sweep(&env).await;
+        return;
+    }
     let line = match clean_up(&env).await {
         Ok((files_purged, deliveries_removed)) => CleanUpLine {
             event: "clean_up",
@@ -65,4 +76,51 @@ async fn clean_up(env: &Env) -> Result<(u64, u64)> {
             .await?;
     }
     files::finish_purge(&db, &due, now, now - THIRTY_DAYS_MS, DELIVERIES_PER_RUN).await
+}
+
+/// The sweep's log line.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SweepLine<'a> {
+    event: &'static str,
+    chats: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+/// The webhook outbox sweep: each chat with events older than `STALE_OUTBOX_MS` (its object crashed
+/// between a commit and queueing its deliveries, and has had no write since) is called to queue them.
+/// One D1 round trip (0 rows when nothing is stale), and one call per such chat.
+async fn sweep(env: &Env) {
+    let outcome = async {
+        let db = env
+            .d1("DB")
+            .map_err(|e| ApiError::internal(format!("D1 binding DB: {e}")))
+            .and_then(|db| Db::new(&db, SessionStart::Primary))?;
+        let chats = outbox::stale_chats(&db, now_ms() - STALE_OUTBOX_MS, CHATS_PER_SWEEP).await?;
+        for chat in &chats {
+            let chat = crate::domain::ids::ChatId::parse(chat, "chatId")?;
+            crate::chat_room::client::recover(env, &chat).await?;
+        }
+        Ok::<usize, ApiError>(chats.len())
+    }
+    .await;
+    let text;
+    let line = match &outcome {
+        Ok(0) => return,
+        Ok(chats) => SweepLine {
+            event: "outbox_sweep",
+            chats: *chats,
+            error: None,
+        },
+        Err(e) => {
+            text = e.to_string();
+            SweepLine {
+                event: "outbox_sweep",
+                chats: 0,
+                error: Some(&text),
+            }
+        }
+    };
+    crate::log::emit(&line);
 }

@@ -77,6 +77,17 @@ pub enum Author {
 }
 
 impl Author {
+    /// The service itself (the admin's moderation, the outbox sweep): a key of no project (it reaches
+    /// every chat) whose id no key has (every key's webhook hears of its writes), writing as
+    /// `moderator`.
+    pub fn moderator() -> crate::error::Result<Author> {
+        Ok(Author::Service(crate::domain::keys::ServiceKey {
+            id: "admin".into(),
+            project: None,
+            sender: UserId::parse("moderator", "senderId")?,
+        }))
+    }
+
     /// The `senderId` of the author's messages.
     pub fn sender(&self) -> &UserId {
         match self {

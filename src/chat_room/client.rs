@@ -37,6 +37,27 @@ async fn post(ctx: &Ctx, chat_id: &ChatId, request: &RoomRequest) -> Result<Resp
     Ok(stub(ctx, chat_id)?.fetch_with_request(request).await?)
 }
 
+/// Asks chat `chat_id`'s Durable Object to queue the webhook events a crash left in the outbox (the
+/// sweep's call; no request behind it).
+pub async fn recover(env: &worker::Env, chat_id: &ChatId) -> Result<()> {
+    let request = RoomRequest::Write {
+        author: Author::moderator()?,
+        write: Write::Recover {
+            chat_id: chat_id.clone(),
+        },
+    };
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(JsValue::from_str(&serde_json::to_string(&request)?)));
+    let request = Request::new_with_init("https://chat-room/", &init)?;
+    let stub = env
+        .durable_object("CHAT_ROOM")?
+        .id_from_name(chat_id.as_str())?
+        .get_stub()?;
+    let reply: RoomReply = stub.fetch_with_request(request).await?.json().await?;
+    reply.outcome.map(|_| ())
+}
+
 /// Runs a checked write in its chat's Durable Object; the stored message (`None`: a change of members
 /// that altered nothing), or the object's error.
 pub async fn run(ctx: &Ctx, author: Author, write: Write) -> Result<Option<Written>> {

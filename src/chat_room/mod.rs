@@ -27,8 +27,8 @@ pub mod webhooks;
 use std::cell::Cell;
 
 use worker::{
-    console_error, durable_object, DurableObject, Env, Request, Response, State, WebSocket,
-    WebSocketIncomingMessage,
+    console_error, console_log, durable_object, DurableObject, Env, Request, Response, State,
+    WebSocket, WebSocketIncomingMessage,
 };
 
 use crate::auth::Author;
@@ -37,7 +37,7 @@ use crate::error::{ApiError, Result};
 use crate::store::keys::{self, Hook};
 use crate::store::rows::MessageRow;
 use crate::store::writes::{self, Plan};
-use crate::store::{chat_list, cost_of, credits, Db, SessionStart};
+use crate::store::{chat_list, cost_of, credits, outbox, Db, SessionStart};
 use crate::views;
 use protocol::{Event, MessageEvent, ReadEvent, RoomReply, RoomRequest, Write, Written};
 
@@ -66,6 +66,11 @@ pub struct ChatRoom {
     line: line::Line<Queued, RoomReply>,
     /// Whether an alarm will catch up the members' chat-list order.
     catch_up_scheduled: Cell<bool>,
+    /// Whether this instance has looked for events a crash left in the D1 outbox (it does in its
+    /// first commit's batch, before any write of its own is queued).
+    recovered: Cell<bool>,
+    /// The outbox stamp of this instance's last group (strictly increasing per chat).
+    last_stamp: Cell<i64>,
     /// `FILE_SIGNING_KEY` and `PUBLIC_ORIGIN`, read once (vars and secrets belong to the version, as
     /// `Config::of_isolate` says), for the file URLs of the events it sends.
     file_settings: (String, Option<String>),
@@ -81,6 +86,8 @@ impl DurableObject for ChatRoom {
                 ))
             }),
             catch_up_scheduled: Cell::new(false),
+            recovered: Cell::new(false),
+            last_stamp: Cell::new(0),
             file_settings: crate::config::file_settings(&env),
             env,
         }
@@ -180,8 +187,9 @@ impl ChatRoom {
                 line::Step::Answered(reply) => return reply,
                 line::Step::Commit => {}
             }
-            let (tickets, group) =
-                place.take_group(MAX_GROUP, |q| matches!(q.write, Write::Members { .. }));
+            let (tickets, group) = place.take_group(MAX_GROUP, |q| {
+                matches!(q.write, Write::Members { .. } | Write::Recover { .. })
+            });
             if group.is_empty() {
                 return failed(ApiError::internal("chat room: a queued write went missing"));
             }
@@ -190,6 +198,10 @@ impl ChatRoom {
                     write: Write::Members { chat_id, change },
                     ..
                 }] => vec![self.commit_members(only, chat_id, change).await],
+                [Queued {
+                    write: Write::Recover { chat_id },
+                    ..
+                }] => vec![self.recover_now(chat_id.as_str()).await],
                 _ => self.commit_group(&group).await,
             };
             let behind = replies.iter().any(|reply| reply.list_behind);
@@ -216,30 +228,48 @@ impl ChatRoom {
         // With sockets open, each write also reads the participant list, so that users no longer in
         // the chat are cut off instead of sent to.
         let listening = !self.state.get_websockets().is_empty();
+        let chat = group[0].write.chat_id().as_str();
+        let started = now_ms();
+        let stamp = self.next_stamp(started);
         let mut plans: Vec<Result<Plan<'_>>> = group
             .iter()
             .map(|q| plan(&db, &q.author, &q.write, listening))
             .collect();
         let mut statements = Vec::new();
+        // The first batch of this instance looks for events a crash left unqueued (0 rows when none).
+        let recovering = !self.recovered.get();
+        if recovering {
+            match outbox::lost_statement(&db, chat, self.queued_through()) {
+                Ok(statement) => statements.push(statement),
+                Err(e) => return group.iter().map(|_| failed(e.clone())).collect(),
+            }
+        }
         let mut spans = Vec::with_capacity(plans.len());
-        for plan in plans.iter_mut() {
+        let mut entries = Vec::with_capacity(plans.len());
+        let mut event_ids = Vec::with_capacity(plans.len());
+        for (i, (plan, queued)) in plans.iter_mut().zip(group).enumerate() {
             let start = statements.len();
+            let id = crate::domain::webhooks::new_event_id(stamp, 2 * i).unwrap_or_default();
             if let Ok(plan) = plan {
                 statements.append(&mut plan.statements);
+                entries.push(outbox_entry(queued, &plan.target, &id));
             }
+            event_ids.push(id);
             spans.push(start..statements.len());
         }
-        // The webhooks interested in this chat, read in the same batch (0 rows when there are none).
-        let chat = group[0].write.chat_id().as_str();
-        let results = if statements.is_empty() {
+        // The events of the group, in its own transaction (nothing written without a webhook), and
+        // the webhooks interested in this chat (0 rows when there are none).
+        let results = if spans.iter().all(|s| s.is_empty()) {
             Ok(Vec::new())
         } else {
-            match keys::hooks_statement(&db, chat) {
-                Ok(hooks) => {
+            let recorded = outbox::record_statement(&db, chat, stamp, started, &entries);
+            match (recorded, keys::hooks_statement(&db, chat)) {
+                (Ok(recorded), Ok(hooks)) => {
+                    statements.extend(recorded);
                     statements.push(hooks);
                     db.batch(statements).await
                 }
-                Err(e) => Err(e),
+                (Err(e), _) | (_, Err(e)) => Err(e),
             }
         };
         let results = match results {
@@ -249,6 +279,16 @@ impl ChatRoom {
             Err(_) => return self.commit_one_by_one(&db, group, listening).await,
         };
         let hooks = results.last().map(keys::hooks).unwrap_or(Ok(Vec::new()));
+        let lost = match (recovering, results.first()) {
+            (true, Some(first)) => {
+                self.recovered.set(true);
+                outbox::lost(first).unwrap_or_else(|e| {
+                    console_error!("chat room: reading the outbox: {e}");
+                    Vec::new()
+                })
+            }
+            _ => Vec::new(),
+        };
         let bookmark = db.bookmark();
         let replies: Vec<RoomReply> = plans
             .into_iter()
@@ -272,8 +312,107 @@ impl ChatRoom {
                 self.reply(queued, outcome, cost, bookmark.clone(), listening)
             })
             .collect();
-        self.queue_webhooks(group, &replies, hooks).await;
+        if !lost.is_empty() {
+            self.recover(&db, chat, lost).await;
+        }
+        self.queue_webhooks(group, &replies, hooks, stamp, &event_ids)
+            .await;
         replies
+    }
+
+    /// A group's outbox stamp: after every earlier group's, this instance's and the newest queued.
+    fn next_stamp(&self, started: i64) -> i64 {
+        let last = match self.last_stamp.get() {
+            0 => self.queued_through(),
+            last => last,
+        };
+        let stamp = started.max(last + 1);
+        self.last_stamp.set(stamp);
+        stamp
+    }
+
+    /// The stamp of the newest group whose deliveries are queued in this object's storage.
+    fn queued_through(&self) -> i64 {
+        webhooks::mark(&self.state)
+            .ok()
+            .flatten()
+            .map_or(0, |(_, through, _)| through)
+    }
+
+    /// Queues the events a crash left in the D1 outbox (`lost`, oldest first), rebuilt from their
+    /// messages as they are now (as the commit left them: every write of the chat goes through this
+    /// object, and this runs before its next), before anything newer; one round trip.
+    async fn recover(&self, db: &Db, chat: &str, lost: Vec<outbox::Entry>) {
+        let ids: Vec<&str> = lost.iter().map(|e| e.message_id.as_str()).collect();
+        let read = async {
+            let json = serde_json::to_string(&ids)?;
+            let results = db
+                .batch(vec![
+                    db.statement(outbox::MESSAGES_SQL, &[json.as_str().into()])?,
+                    writes::read_marks_statement(db, chat)?,
+                    keys::hooks_statement(db, chat)?,
+                ])
+                .await?;
+            let messages: Vec<MessageRow> = crate::store::rows(&results[0])?;
+            let marks = writes::read_marks(results.get(1))?;
+            let hooks = keys::hooks(&results[2])?;
+            Ok::<_, ApiError>((messages, marks, hooks))
+        };
+        let (messages, marks, hooks) = match read.await {
+            Ok(read) => read,
+            Err(e) => {
+                console_error!("chat room: recovering the outbox: {e}");
+                return;
+            }
+        };
+        let through = lost.iter().map(|e| e.created_at).max().unwrap_or(0);
+        let events = recovered_events(chat, &lost, &messages, &marks);
+        let _ = self.last_stamp.get().max(through);
+        self.last_stamp.set(self.last_stamp.get().max(through));
+        let stored = webhooks::record(&self.state, &events, &hooks)
+            .and_then(|any| webhooks::set_mark(&self.state, chat, through).map(|_| any));
+        let scheduled = match stored {
+            Ok(true) => live::set_alarm_at(&self.state, now_ms()).await,
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        };
+        match scheduled {
+            Ok(()) => console_log!("chat room: recovered {} webhook events", events.len()),
+            Err(e) => console_error!("chat room: recording recovered deliveries: {e}"),
+        }
+    }
+
+    /// On the sweep's call (an object that crashed and has had no write since): looks for lost events
+    /// now, in the line like a write.
+    async fn recover_now(&self, chat: &str) -> RoomReply {
+        let db = match self.env.d1("DB") {
+            Ok(db) => Db::new(&db, SessionStart::Primary),
+            Err(e) => Err(ApiError::internal(format!("D1 binding DB: {e}"))),
+        };
+        let db = match db {
+            Ok(db) => db,
+            Err(e) => return failed(e),
+        };
+        let lost = match outbox::lost_statement(&db, chat, self.queued_through()) {
+            Ok(statement) => db.all(statement).await.and_then(|r| outbox::lost(&r)),
+            Err(e) => Err(e),
+        };
+        match lost {
+            Ok(lost) => {
+                self.recovered.set(true);
+                if !lost.is_empty() {
+                    self.recover(&db, chat, lost).await;
+                }
+                let _ = live::set_alarm_at(&self.state, now_ms()).await;
+                RoomReply {
+                    outcome: Ok(None),
+                    cost: db.cost(),
+                    bookmark: None,
+                    list_behind: false,
+                }
+            }
+            Err(e) => failed(e),
+        }
     }
 
     /// Commits a change of the group's members alone: its decision reads the chat first (one round
@@ -298,10 +437,22 @@ impl ChatRoom {
             Ok(db) => db,
             Err(e) => return failed(e),
         };
+        if !self.recovered.get() {
+            self.recover_now(chat_id.as_str()).await;
+        }
         let listening = !self.state.get_websockets().is_empty();
-        let outcome =
-            crate::store::members::change(&db, &caller.id, chat_id, change, now_ms(), listening)
-                .await;
+        let started = now_ms();
+        let stamp = self.next_stamp(started);
+        let event_id = crate::domain::webhooks::new_event_id(stamp, 0).unwrap_or_default();
+        let chat = chat_id.as_str();
+        let entry = |message: &str| outbox_entry(queued, message, &event_id);
+        let recorded = |db: &Db, message: &str| {
+            outbox::record_statement(db, chat, stamp, started, &[entry(message)])
+        };
+        let outcome = crate::store::members::change(
+            &db, &caller.id, chat_id, change, started, listening, &recorded,
+        )
+        .await;
         let reply = match outcome {
             Ok(None) => RoomReply {
                 outcome: Ok(None),
@@ -330,6 +481,8 @@ impl ChatRoom {
                 std::slice::from_ref(queued),
                 std::slice::from_ref(&reply),
                 hooks,
+                stamp,
+                std::slice::from_ref(&event_id),
             )
             .await;
         }
@@ -346,6 +499,8 @@ impl ChatRoom {
         group: &[Queued],
         replies: &[RoomReply],
         hooks: Result<Vec<Hook>>,
+        stamp: i64,
+        event_ids: &[String],
     ) {
         let hooks = match hooks {
             Ok(hooks) if hooks.is_empty() => return,
@@ -355,7 +510,7 @@ impl ChatRoom {
                 return;
             }
         };
-        let commit_ms = now_ms();
+        let commit_ms = stamp;
         // Webhook bodies carry file URLs that work for a day (a receiver may act later).
         let shown = crate::views::file_urls();
         crate::views::set_file_urls(shown.clone().map(|urls| crate::views::FileUrls {
@@ -373,14 +528,19 @@ impl ChatRoom {
                     .ok()
                     .and_then(Option::as_ref)
                     .filter(|w| !w.replayed)?;
-                events(queued, written, commit_ms, i)
+                let id = event_ids.get(i).cloned().unwrap_or_default();
+                events(queued, written, commit_ms, i, id)
                     .map_err(|e| console_error!("chat room: webhook event: {e}"))
                     .ok()
             })
             .flatten()
             .collect();
         crate::views::set_file_urls(shown);
-        let scheduled = match webhooks::record(&self.state, &events, &hooks) {
+        // The deliveries and the mark that they are queued, stored together (no await between).
+        let chat = group[0].write.chat_id().as_str();
+        let stored = webhooks::record(&self.state, &events, &hooks)
+            .and_then(|any| webhooks::set_mark(&self.state, chat, stamp).map(|_| any));
+        let scheduled = match stored {
             Ok(true) => live::set_alarm_at(&self.state, commit_ms).await,
             Ok(false) => Ok(()),
             Err(e) => Err(e),
@@ -439,12 +599,34 @@ impl ChatRoom {
         listening: bool,
     ) -> Vec<RoomReply> {
         let mut replies = Vec::with_capacity(group.len());
-        for queued in group {
+        let chat = group[0].write.chat_id().as_str();
+        let started = now_ms();
+        let stamp = self.next_stamp(started);
+        let mut event_ids = Vec::with_capacity(group.len());
+        for (i, queued) in group.iter().enumerate() {
             let before = db.cost();
+            let id = crate::domain::webhooks::new_event_id(stamp, 2 * i).unwrap_or_default();
+            // Each alone, with its outbox entry in its own batch (after its statements).
             let outcome = match plan(db, &queued.author, &queued.write, listening) {
-                Ok(plan) => plan.run(db).await,
+                Ok(plan) => {
+                    let entry = outbox_entry(queued, &plan.target, &id);
+                    let mut statements = plan.statements;
+                    let own = statements.len();
+                    let recorded = outbox::record_statement(db, chat, stamp, started, &[entry]);
+                    match recorded {
+                        Ok(recorded) => {
+                            statements.extend(recorded);
+                            match db.batch(statements).await {
+                                Ok(results) => (plan.outcome)(&results[..own.min(results.len())]),
+                                Err(e) => Err(e),
+                            }
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
                 Err(e) => Err(e),
             };
+            event_ids.push(id);
             let cost = db.cost() - before;
             replies.push(self.reply(queued, outcome, cost, db.bookmark(), listening));
         }
@@ -454,12 +636,12 @@ impl ChatRoom {
                 .is_ok_and(|w| w.as_ref().is_some_and(|w| !w.replayed))
         });
         if committed {
-            let chat = group[0].write.chat_id().as_str();
             let hooks = match keys::hooks_statement(db, chat) {
                 Ok(statement) => db.all(statement).await.and_then(|r| keys::hooks(&r)),
                 Err(e) => Err(e),
             };
-            self.queue_webhooks(group, &replies, hooks).await;
+            self.queue_webhooks(group, &replies, hooks, stamp, &event_ids)
+                .await;
         }
         replies
     }
@@ -553,8 +735,8 @@ fn plan<'a>(db: &Db, author: &'a Author, write: &'a Write, with_marks: bool) -> 
             },
             _,
         ) => writes::change_plan(db, author, chat_id, message_id, change, now_ms()),
-        (Write::Members { .. }, _) => Err(ApiError::internal(
-            "chat room: a change of members is committed alone",
+        (Write::Members { .. } | Write::Recover { .. }, _) => Err(ApiError::internal(
+            "chat room: a change of members, or a recovery, runs alone",
         )),
         (
             Write::React {
@@ -587,64 +769,163 @@ fn plan<'a>(db: &Db, author: &'a Author, write: &'a Write, with_marks: bool) -> 
     }
 }
 
-/// A committed write as webhook events: its own, whose body is the Message the write's response
-/// carries (or a reaction's `reaction.updated` data), then `message.updated` for a reply's parent.
-/// The `index` of the write in its group keeps the events' ids in commit order.
+/// A committed write as webhook events: its own (id `id`), whose body is the Message the write's
+/// response carries (or a reaction's `reaction.updated` data), then `message.updated` for a reply's
+/// parent. The `index` of the write in its group keeps the events' ids in commit order.
 fn events(
     queued: &Queued,
     written: &Written,
     commit_ms: i64,
     index: usize,
+    id: String,
 ) -> std::result::Result<Vec<webhooks::Event>, String> {
     let kind = queued.write.event();
+    let chat = queued.write.chat_id().as_str();
+    let author_key = author_key(&queued.author);
     let read_by = written.read_by.iter().map(String::as_str).collect();
     let own = match reaction_event(&queued.author, &queued.write, &written.message) {
         Some(data) => webhook_event(
-            queued,
+            chat,
+            &author_key,
             kind,
             &written.message.id,
             data,
             commit_ms,
-            2 * index,
+            id,
         ),
         None => {
             let data = views::Message::shared(&written.message, read_by);
             webhook_event(
-                queued,
+                chat,
+                &author_key,
                 kind,
                 &written.message.id,
                 data,
                 commit_ms,
-                2 * index,
+                id,
             )
         }
     }?;
     let mut events = vec![own];
     if let Some((parent, read_by)) = &written.parent {
         let data = views::Message::shared(parent, read_by.iter().map(String::as_str).collect());
+        let id = crate::domain::webhooks::new_event_id(commit_ms, 2 * index + 1)?;
         let updated = MessageEvent::Updated;
         events.push(webhook_event(
-            queued,
+            chat,
+            &author_key,
             updated,
             &parent.id,
             data,
             commit_ms,
-            2 * index + 1,
+            id,
         )?);
     }
     Ok(events)
 }
 
-/// One webhook event of a committed write of `queued`'s author, about message `message_id`.
+/// The key that made a write (not sent its own events).
+fn author_key(author: &Author) -> Option<String> {
+    match author {
+        Author::Service(key) => Some(key.id.clone()),
+        Author::User(_) => None,
+    }
+}
+
+/// What the outbox records of a write of the group (its message `target`, its event id `id`).
+fn outbox_entry(queued: &Queued, target: &str, id: &str) -> outbox::Entry {
+    let detail = match &queued.write {
+        Write::React { key, change, .. } => serde_json::to_string(&(
+            queued.author.sender().as_str(),
+            key.as_str(),
+            *change == crate::domain::reactions::ReactionChange::Add,
+        ))
+        .ok(),
+        _ => None,
+    };
+    outbox::Entry {
+        created_at: 0,
+        event_id: id.to_string(),
+        kind: queued.write.event_name().to_string(),
+        message_id: target.to_string(),
+        detail,
+        author_key: author_key(&queued.author),
+    }
+}
+
+/// The events of `lost` outbox entries, from their messages as they are now (a reply's created or
+/// deleted event brings its parent's `message.updated`, as at the commit).
+fn recovered_events(
+    chat: &str,
+    lost: &[outbox::Entry],
+    messages: &[MessageRow],
+    marks: &[(String, i64)],
+) -> Vec<webhooks::Event> {
+    let find = |id: &str| messages.iter().find(|m| m.id == id);
+    let mut events = Vec::new();
+    for (i, entry) in lost.iter().enumerate() {
+        let (Some(kind), Some(row)) = (MessageEvent::parse(&entry.kind), find(&entry.message_id))
+        else {
+            continue;
+        };
+        let id = entry.event_id.clone();
+        let at = entry.created_at;
+        let key = &entry.author_key;
+        let built = match (kind, entry.detail.as_deref()) {
+            (MessageEvent::Reaction, Some(detail)) => {
+                match serde_json::from_str::<(String, String, bool)>(detail) {
+                    Ok((user, reaction, added)) => {
+                        let data = protocol::ReactionEvent {
+                            chat_id: &row.chat_id,
+                            message_id: &row.id,
+                            user_id: &user,
+                            key: &reaction,
+                            added,
+                            reaction_counts: views::CountsOrEmpty::of(&row.reaction_counts),
+                        };
+                        webhook_event(chat, key, kind, &row.id, data, at, id)
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            _ => {
+                let read_by = marks_read_by(row, marks);
+                let data =
+                    views::Message::shared(row, read_by.iter().map(String::as_str).collect());
+                webhook_event(chat, key, kind, &row.id, data, at, id)
+            }
+        };
+        match built {
+            Ok(event) => events.push(event),
+            Err(e) => console_error!("chat room: recovered event: {e}"),
+        }
+        let parent = row.parent_id.as_deref().and_then(find);
+        if let (Some(parent), MessageEvent::Created | MessageEvent::Deleted) = (parent, kind) {
+            let read_by = marks_read_by(parent, marks);
+            let data = views::Message::shared(parent, read_by.iter().map(String::as_str).collect());
+            let built = crate::domain::webhooks::new_event_id(at, 2 * i + 1).and_then(|id| {
+                webhook_event(chat, key, MessageEvent::Updated, &parent.id, data, at, id)
+            });
+            match built {
+                Ok(event) => events.push(event),
+                Err(e) => console_error!("chat room: recovered event: {e}"),
+            }
+        }
+    }
+    events
+}
+
+/// One webhook event (id `id`) of a committed write of chat `chat` (by key `author_key`, if a key
+/// made it), about message `message_id`.
 fn webhook_event(
-    queued: &Queued,
+    chat: &str,
+    author_key: &Option<String>,
     kind: MessageEvent,
     message_id: &str,
     data: impl serde::Serialize,
     commit_ms: i64,
-    index: usize,
+    id: String,
 ) -> std::result::Result<webhooks::Event, String> {
-    let id = crate::domain::webhooks::new_event_id(commit_ms, index)?;
     let body = serde_json::to_string(&webhooks::Payload {
         id: &id,
         kind,
@@ -654,14 +935,11 @@ fn webhook_event(
     .map_err(|e| e.to_string())?;
     Ok(webhooks::Event {
         kind: kind.name(),
-        chat_id: queued.write.chat_id().as_str().to_string(),
+        chat_id: chat.to_string(),
         message_id: message_id.to_string(),
         body,
         created_at: commit_ms,
-        author_key: match &queued.author {
-            Author::Service(key) => Some(key.id.clone()),
-            Author::User(_) => None,
-        },
+        author_key: author_key.clone(),
         id,
     })
 }

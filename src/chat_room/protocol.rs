@@ -76,6 +76,12 @@ pub enum Write {
         message_id: MessageId,
         pin: bool,
     },
+    /// No write: the outbox sweep's call, to queue the webhook events a crash left (in the line, so
+    /// that it runs between commits).
+    #[serde(rename_all = "camelCase")]
+    Recover {
+        chat_id: ChatId,
+    },
 }
 
 impl Write {
@@ -86,7 +92,8 @@ impl Write {
             Write::Change { chat_id, .. }
             | Write::Members { chat_id, .. }
             | Write::React { chat_id, .. }
-            | Write::Pin { chat_id, .. } => chat_id,
+            | Write::Pin { chat_id, .. }
+            | Write::Recover { chat_id } => chat_id,
         }
     }
 
@@ -98,7 +105,8 @@ impl Write {
             Write::Change { .. }
             | Write::Members { .. }
             | Write::React { .. }
-            | Write::Pin { .. } => 200,
+            | Write::Pin { .. }
+            | Write::Recover { .. } => 200,
         }
     }
 
@@ -112,7 +120,8 @@ impl Write {
                 change: Change::Edit { .. },
                 ..
             }
-            | Write::Pin { .. } => MessageEvent::Updated,
+            | Write::Pin { .. }
+            | Write::Recover { .. } => MessageEvent::Updated,
             Write::Change {
                 change: Change::Delete | Change::Takedown,
                 ..

@@ -98,11 +98,72 @@ pub struct Payload<'a, T: Serialize> {
     pub data: T,
 }
 
+/// The newest group of the chat whose deliveries are queued here (`through`, its outbox stamp), and
+/// up to which the D1 outbox rows were deleted (`cleared`). One row.
+const MARK_SQL: &str = "CREATE TABLE IF NOT EXISTS outbox_mark (
+  one     INTEGER PRIMARY KEY CHECK (one = 1),
+  chat_id TEXT NOT NULL,
+  through INTEGER NOT NULL,
+  cleared INTEGER NOT NULL DEFAULT 0)";
+const SET_MARK_SQL: &str = "INSERT INTO outbox_mark (one, chat_id, through) VALUES (1, ?, ?)
+     ON CONFLICT (one) DO UPDATE SET through = MAX(through, excluded.through)";
+const READ_MARK_SQL: &str = "SELECT chat_id, through, cleared FROM outbox_mark WHERE one = 1";
+const CLEARED_SQL: &str = "UPDATE outbox_mark SET cleared = MAX(cleared, ?) WHERE one = 1";
+
 fn storage(state: &State) -> worker::Result<SqlStorage> {
     let sql = state.storage().sql();
     sql.exec(QUEUE_SQL, None)?;
     sql.exec(QUEUE_INDEX_SQL, None)?;
+    sql.exec(MARK_SQL, None)?;
     Ok(sql)
+}
+
+/// The outbox mark: the chat, the newest group queued, and how far D1's rows are cleared (`None`
+/// before the first group with a webhook).
+pub fn mark(state: &State) -> worker::Result<Option<(String, i64, i64)>> {
+    let sql = storage(state)?;
+    let row = sql.exec(READ_MARK_SQL, None)?.raw().next().transpose()?;
+    Ok(row.map(|row| (text(&row, 0), int(&row, 1), int(&row, 2))))
+}
+
+/// Notes that the deliveries of the chat's groups up to stamp `through` are queued here: called in
+/// the same synchronous turn as `record`, so both are stored together (the storage coalesces them).
+pub fn set_mark(state: &State, chat: &str, through: i64) -> worker::Result<()> {
+    storage(state)?.exec(SET_MARK_SQL, vec![chat.into(), through.into()])?;
+    Ok(())
+}
+
+/// Deletes the D1 outbox rows of groups queued here (one round trip, only when new ones were
+/// queued since the last time).
+async fn clear_outbox(state: &State, env: &Env) {
+    let Ok(Some((chat, through, cleared))) = mark(state) else {
+        return;
+    };
+    if through <= cleared {
+        return;
+    }
+    let db = env
+        .d1("DB")
+        .map_err(|e| crate::error::ApiError::internal(e.to_string()))
+        .and_then(|db| Db::new(&db, SessionStart::Primary));
+    let done = match db {
+        Ok(db) => match crate::store::outbox::queued_statement(&db, &chat, through) {
+            Ok(statement) => db.all(statement).await.map(|_| ()),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(()) => {
+            if let Err(e) = storage(state).and_then(|sql| {
+                sql.exec(CLEARED_SQL, vec![through.into()])?;
+                Ok(())
+            }) {
+                console_error!("webhooks: noting the outbox cleared: {e}");
+            }
+        }
+        Err(e) => console_error!("webhooks: clearing the outbox: {e}"),
+    }
 }
 
 /// Records one delivery per event and interested key; true when any was recorded (the caller then
@@ -190,6 +251,7 @@ impl Pending {
 /// The alarm's round: sends what is due, records the states in D1, and answers when the next
 /// delivery is due (`None`: nothing is pending).
 pub async fn deliver_due(state: &State, env: &Env) -> Option<i64> {
+    clear_outbox(state, env).await;
     let sql = match storage(state) {
         Ok(sql) => sql,
         Err(e) => {

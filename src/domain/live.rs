@@ -49,6 +49,12 @@ pub enum MessageEvent {
 }
 
 impl MessageEvent {
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Created, Self::Updated, Self::Deleted, Self::Reaction]
+            .into_iter()
+            .find(|e| e.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             MessageEvent::Created => "message.created",

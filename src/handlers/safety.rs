@@ -9,7 +9,6 @@ use crate::chat_room::client;
 use crate::chat_room::protocol::Write;
 use crate::context::Ctx;
 use crate::domain::ids::{MessageId, ReportId, UserId};
-use crate::domain::keys::ServiceKey;
 use crate::domain::message::Change;
 use crate::domain::safety::{self, NewReport, ReportListParams, ReportPosition, ReportQuery};
 use crate::domain::time::Timestamp;
@@ -99,16 +98,6 @@ pub async fn update_report(req: &mut Request, ctx: &Ctx, id: &ReportId) -> Resul
     Reply::ok(&views::Report::new(&row))
 }
 
-/// Who a moderator's write is made by: no key of a project (it reaches every chat), whose id no key
-/// has (every key's webhook hears of it), writing as `moderator`.
-fn moderator() -> Result<Author> {
-    Ok(Author::Service(ServiceKey {
-        id: "admin".into(),
-        project: None,
-        sender: UserId::parse("moderator", "senderId")?,
-    }))
-}
-
 /// `DELETE /api/v1/admin/messages/{messageId}`: the tombstone (`deletedBy: moderator`), made in the
 /// chat's Durable Object like every write of the chat (live sockets and webhooks hear
 /// `message.deleted`). Deleting a tombstone again answers it as it is.
@@ -121,7 +110,7 @@ pub async fn take_down(ctx: &Ctx, message_id: MessageId) -> Result<Reply> {
         message_id,
         change: Change::Takedown,
     };
-    client::write_reply(ctx, moderator()?, write).await
+    client::write_reply(ctx, Author::moderator()?, write).await
 }
 
 /// Rows per page of the export's reads: a page of messages is at most this many 64 KiB messages.

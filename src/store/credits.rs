@@ -177,11 +177,13 @@ pub fn transfer_plan<'a>(
     if t.idempotency_key.is_some() || with_marks {
         statements.push(read_marks_statement(db, t.chat_id.as_str())?);
     }
+    let target = ids.message.as_str().to_string();
     let outcome =
         move |results: &[D1Result]| transfer_outcome(results, read_back, caller, t, &ids, &hash);
     Ok(Plan {
         statements,
         outcome: Box::new(outcome),
+        target,
     })
 }
 

@@ -127,6 +127,7 @@ pub async fn change(
     change: &MemberChange,
     now_ms: i64,
     with_marks: bool,
+    outbox: &dyn Fn(&Db, &str) -> Result<Option<D1PreparedStatement>>,
 ) -> Result<Option<Stored>> {
     let chat = chat_id.as_str();
     let named_ids: Vec<&str> = change.named().into_iter().map(UserId::as_str).collect();
@@ -221,6 +222,8 @@ pub async fn change(
     if with_marks {
         statements.push(read_marks_statement(db, chat)?);
     }
+    // The chat event's webhook event, in the same transaction (last: nothing reads its result).
+    statements.extend(outbox(db, id.as_str())?);
     let results = db.batch(statements).await?;
     let stored: MessageRow = first(nth(&results, read_back)?)?
         .ok_or_else(|| ApiError::internal("a chat event's message could not be read back"))?;

@@ -15,6 +15,7 @@ pub mod files;
 pub mod keys;
 pub mod listing;
 pub mod members;
+pub mod outbox;
 pub mod pins;
 pub mod reactions;
 pub mod rows;
@@ -462,6 +463,11 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     files::PURGE_DUE_SQL,
     files::MARK_PURGED_SQL,
     files::OLD_DELIVERIES_SQL,
+    outbox::OUTBOX_SQL,
+    outbox::LOST_SQL,
+    outbox::QUEUED_SQL,
+    outbox::STALE_SQL,
+    outbox::MESSAGES_SQL,
     safety::BLOCK_SQL,
     safety::IS_BLOCKED_SQL,
     safety::UNBLOCK_SQL,
@@ -513,6 +519,7 @@ mod tests {
             include_str!("search.rs"),
             include_str!("files.rs"),
             include_str!("safety.rs"),
+            include_str!("outbox.rs"),
         ]
         .iter()
         .map(|file| {

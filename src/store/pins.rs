@@ -118,5 +118,6 @@ pub fn pin_plan<'a>(
     Ok(Plan {
         statements,
         outcome: Box::new(outcome),
+        target: message_id.as_str().to_string(),
     })
 }

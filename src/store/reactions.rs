@@ -200,6 +200,7 @@ pub fn react_plan<'a>(
     Ok(Plan {
         statements,
         outcome: Box::new(outcome),
+        target: message_id.as_str().to_string(),
     })
 }
 

@@ -44,6 +44,8 @@ pub struct Stored {
 pub struct Plan<'a> {
     pub statements: Vec<D1PreparedStatement>,
     pub outcome: Outcome<'a>,
+    /// The message the write creates or changes (its webhook event's, for the outbox).
+    pub target: String,
 }
 
 /// Reads a write's outcome from the results of its own statements.
@@ -72,12 +74,12 @@ pub(super) fn left_list_behind(
 pub const READ_MARKS_SQL: &str =
     "SELECT user_id, last_read_seq FROM chat_participants WHERE chat_id = ?1";
 
-pub(super) fn read_marks_statement(db: &Db, chat_id: &str) -> Result<D1PreparedStatement> {
+pub fn read_marks_statement(db: &Db, chat_id: &str) -> Result<D1PreparedStatement> {
     db.statement(READ_MARKS_SQL, &[chat_id.into()])
 }
 
 /// Decodes `read_marks_statement`'s result (empty when it was not read).
-pub(super) fn read_marks(result: Option<&D1Result>) -> Result<Vec<(String, i64)>> {
+pub fn read_marks(result: Option<&D1Result>) -> Result<Vec<(String, i64)>> {
     #[derive(serde::Deserialize)]
     struct ReadMark {
         user_id: String,
@@ -332,6 +334,7 @@ pub fn send_plan<'a>(
     if blocked_at.is_some() {
         statements.push(db.statement(SEND_BLOCKED_SQL, &[chat.into(), sender.into()])?);
     }
+    let target = id.as_str().to_string();
     let outcome = move |results: &[D1Result]| {
         let stored: Option<MessageRow> = first(nth(results, read_back)?)?;
         let Some(stored) = stored else {
@@ -364,6 +367,7 @@ pub fn send_plan<'a>(
     Ok(Plan {
         statements,
         outcome: Box::new(outcome),
+        target,
     })
 }
 
@@ -732,6 +736,7 @@ pub fn change_plan<'a>(
     Ok(Plan {
         statements,
         outcome: Box::new(outcome),
+        target: message_id.as_str().to_string(),
     })
 }
 

@@ -218,6 +218,14 @@ impl TestServer {
         let _ = self.guard.wait();
     }
 
+    /// Kills this server's whole process group at once (SIGKILL: no shutdown of any kind, as in a
+    /// crash) and waits for the guard; the state directory stays for a new server.
+    pub fn kill(mut self) {
+        let group = format!("-{}", self.guard.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.guard.wait();
+    }
+
     /// Runs SQL on this server's local D1 while it runs (the worker sees it at once): for seeding data
     /// the API cannot make, such as hundreds of messages sharing one millisecond. Another process
     /// writing the database file can make the worker's own writes fail with "database is locked", so

@@ -895,3 +895,123 @@ fn interactions_arrive_live_and_by_webhook_in_commit_order() {
     );
     drop(server);
 }
+
+/// The outbox (API.md "Webhooks"): a burst of sends from several clients, the server's whole process
+/// group killed (SIGKILL) once some have been answered, a new server on the same state: the receiver
+/// gets an event for every message that committed, and the first delivery of each comes in sequence
+/// order. Repeated at several points of the burst. The per-minute sweep (`/__scheduled`) wakes the
+/// chat's object, which has had no write since.
+#[test]
+fn a_killed_server_loses_no_webhook_event_of_a_committed_write() {
+    let vars = [("WEBHOOK_ALLOW_LOOPBACK", "true")];
+    for (round, kill_after) in [2_usize, 9, 23].into_iter().enumerate() {
+        let state = temp_state_dir(&format!("outbox-kill-{round}"));
+        let server = TestServer::start_with(&state, false, &vars);
+        let api = server.client();
+        let receiver = Receiver::start();
+        hooked_key(&api, "proj_outbox", &receiver.url());
+        let (alice, bob) = (unique_user("alice"), unique_user("bob"));
+        let chat = project_chat(&api, &alice, &bob, "proj_outbox");
+        let answered = Arc::new(AtomicUsize::new(0));
+        let senders: Vec<_> = (0..4)
+            .map(|t| {
+                let (api, chat, answered) = (api.clone(), chat.clone(), answered.clone());
+                let sender = if t % 2 == 0 {
+                    alice.clone()
+                } else {
+                    bob.clone()
+                };
+                std::thread::spawn(move || {
+                    for i in 0..40 {
+                        let body = json!({"chatId": chat, "content": format!("burst {t}.{i}")});
+                        let auth = format!("Bearer {}", token(&sender));
+                        let text = body.to_string();
+                        let sent = api.try_raw(
+                            "POST",
+                            "/api/v1/messages",
+                            &[
+                                ("Authorization", &auth),
+                                ("Content-Type", "application/json"),
+                            ],
+                            Some(text.as_bytes()),
+                        );
+                        match sent {
+                            Ok(resp) if resp.status == 201 => {
+                                answered.fetch_add(1, Ordering::SeqCst);
+                            }
+                            _ => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while answered.load(Ordering::SeqCst) < kill_after {
+            assert!(Instant::now() < deadline, "the burst never got going");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        server.kill();
+        for sender in senders {
+            let _ = sender.join();
+        }
+
+        let server = TestServer::start_with(&state, true, &vars);
+        let api = server.client();
+        let committed: Vec<(i64, String)> = api
+            .all_messages(&alice, &chat)
+            .iter()
+            .map(|m| {
+                (
+                    m["sequenceNumber"].as_i64().unwrap(),
+                    m["_id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            committed.len() >= kill_after,
+            "{} committed",
+            committed.len()
+        );
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let firsts = loop {
+            // The first delivery of each message's created event, in arrival order.
+            let mut firsts: Vec<i64> = Vec::new();
+            for request in receiver.received() {
+                let event = request.json();
+                if event["type"] != "message.created" {
+                    continue;
+                }
+                let seq = event["data"]["sequenceNumber"].as_i64().unwrap();
+                if !firsts.contains(&seq) {
+                    firsts.push(seq);
+                }
+            }
+            if firsts.len() >= committed.len() {
+                break firsts;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: {} of {} committed messages delivered: {firsts:?}",
+                firsts.len(),
+                committed.len()
+            );
+            let _ = ureq::get(&format!("{}/__scheduled?cron=*+*+*+*+*", api.base_url)).call();
+            std::thread::sleep(Duration::from_millis(500));
+        };
+        let expected: Vec<i64> = committed.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(
+            firsts, expected,
+            "round {round}: every committed message, in order"
+        );
+        let output = server.output();
+        eprintln!(
+            "round {round}: {} committed, recovery lines: {:?}",
+            committed.len(),
+            output
+                .lines()
+                .filter(|l| l.contains("recovered") || l.contains("outbox"))
+                .collect::<Vec<_>>()
+        );
+        drop(server);
+    }
+}
