@@ -67,6 +67,9 @@ pub struct Entry {
     pub author_key: Option<String>,
 }
 
+/// An entry as `OUTBOX_SQL` reads it: `[eventId, type, messageId, detail, authorKey]`.
+type EntryItem<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
 /// The statement that records a group's events (`None`: no events).
 pub fn record_statement(
     db: &Db,
@@ -78,7 +81,7 @@ pub fn record_statement(
     if entries.is_empty() {
         return Ok(None);
     }
-    let items: Vec<(&str, &str, &str, Option<&str>, Option<&str>)> = entries
+    let items: Vec<EntryItem<'_>> = entries
         .iter()
         .map(|e| {
             (
