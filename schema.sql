@@ -247,7 +247,11 @@ CREATE TABLE IF NOT EXISTS api_keys (
   -- The key's webhook (migration 0004): its URL, and the nonce its signing secret is derived from
   -- (HMAC-SHA256 of WEBHOOK_SIGNING_KEY over the key id and nonce; the secret is never stored).
   webhook_url   TEXT,
-  webhook_nonce TEXT
+  webhook_nonce TEXT,
+  -- The key's before-send hook (migration 0013): its URL, and whether a hook that does not answer
+  -- refuses the write (503) instead of allowing it. The webhook secret (webhook_nonce) signs it.
+  before_send_url TEXT,
+  before_send_fail_closed INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
 -- The live keys with a webhook, read in every commit of a chat's Durable Object (empty index, 0 rows,
@@ -602,3 +606,10 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
 -- The per-minute sweep finds chats whose rows are older than a minute (an object that crashed and has
 -- had no write since).
 CREATE INDEX IF NOT EXISTS webhook_outbox_by_age ON webhook_outbox (created_at, chat_id);
+
+-- Before-send hooks (migration 0013).
+
+-- The live keys with a hook: the guard of every user's send and edit scans it, so with no hook
+-- anywhere it is empty and the guard reads 0 rows.
+CREATE INDEX IF NOT EXISTS api_keys_before_send ON api_keys (project_id, created_at, id)
+  WHERE before_send_url IS NOT NULL AND revoked_at IS NULL;

@@ -797,7 +797,7 @@ pub struct LedgerEntry<'a> {
 }
 
 impl<'a> LedgerEntry<'a> {
-    pub fn new(row: &'a LedgerRow) -> Self {
+    fn new(row: &'a LedgerRow) -> Self {
         LedgerEntry {
             sequence: row.seq,
             transfer_id: &row.transfer_id,
@@ -1082,6 +1082,11 @@ pub struct ApiKey<'a> {
     /// The key's webhook, or null.
     #[schemars(length(max = crate::domain::url::MAX_URL_LEN), pattern("^https?://"))]
     webhook_url: Option<&'a str>,
+    /// The key's before-send hook, or null.
+    #[schemars(length(max = crate::domain::url::MAX_URL_LEN), pattern("^https?://"))]
+    before_send_url: Option<&'a str>,
+    /// Whether a hook that does not answer refuses the write (503) instead of allowing it.
+    before_send_fail_closed: bool,
     created_at: Timestamp,
     revoked_at: Option<Timestamp>,
 }
@@ -1094,6 +1099,8 @@ impl<'a> ApiKey<'a> {
             project_id: row.project_id.as_deref(),
             sender_id: &row.sender_id,
             webhook_url: row.webhook_url.as_deref(),
+            before_send_url: row.before_send_url.as_deref(),
+            before_send_fail_closed: row.before_send_fail_closed != 0,
             created_at: Timestamp(row.created_at),
             revoked_at: row.revoked_at.map(Timestamp),
         }
@@ -1294,9 +1301,39 @@ impl<'a> Report<'a> {
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QueuedReport<'a> {
-    #[serde(flatten)]
-    pub report: Report<'a>,
-    pub message: Option<Message<'a>>,
+    #[serde(rename = "_id")]
+    #[schemars(with = "ObjectId")]
+    id: &'a str,
+    #[schemars(with = "ObjectId")]
+    message_id: &'a str,
+    #[schemars(with = "ObjectId")]
+    chat_id: &'a str,
+    #[schemars(with = "UserId")]
+    reporter_id: &'a str,
+    #[schemars(with = "crate::domain::safety::ReportReason")]
+    reason: &'a str,
+    #[schemars(length(max = crate::domain::safety::MAX_NOTE_CHARS))]
+    note: Option<&'a str>,
+    #[schemars(with = "crate::domain::safety::ReportStatus")]
+    status: &'a str,
+    created_at: Timestamp,
+    message: Option<Message<'a>>,
+}
+
+impl<'a> QueuedReport<'a> {
+    pub fn new(row: &'a crate::store::safety::ReportRow, message: Option<Message<'a>>) -> Self {
+        QueuedReport {
+            id: &row.id,
+            message_id: &row.message_id,
+            chat_id: &row.chat_id,
+            reporter_id: &row.reporter_id,
+            reason: &row.reason,
+            note: row.note.as_deref(),
+            status: &row.status,
+            created_at: Timestamp(row.created_at),
+            message,
+        }
+    }
 }
 
 /// `GET /api/v1/admin/reports`: oldest first.
@@ -1309,57 +1346,13 @@ pub struct Reports<'a> {
     pub next_cursor: Option<String>,
 }
 
-/// `GET /api/v1/users/me/blocks`.
-#[derive(Serialize, JsonSchema)]
+/// `GET /api/v1/users/me/blocks` (written by SQLite: `store::safety::BLOCKS_SQL`).
+#[derive(JsonSchema)]
+#[allow(dead_code)]
 #[serde(rename_all = "camelCase")]
 pub struct Blocks<'a> {
     #[schemars(with = "Vec<UserId>", length(max = crate::domain::safety::MAX_BLOCKS))]
     pub user_ids: Vec<&'a str>,
-}
-
-/// One line of the export (NDJSON): `{"kind", "data"}`.
-#[derive(Serialize)]
-pub struct ExportLine<T: Serialize> {
-    pub kind: &'static str,
-    pub data: T,
-}
-
-/// A membership as exported.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExportMembership<'a> {
-    chat_id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    title: Option<&'a str>,
-    role: &'a str,
-    joined_at: Timestamp,
-    last_read_sequence: i64,
-    muted: bool,
-    archived: bool,
-}
-
-impl<'a> ExportMembership<'a> {
-    pub fn new(row: &'a crate::store::safety::MembershipRow) -> Self {
-        ExportMembership {
-            chat_id: &row.chat_id,
-            kind: &row.kind,
-            title: row.title.as_deref(),
-            role: &row.role,
-            joined_at: Timestamp(row.joined_at),
-            last_read_sequence: row.last_read_seq,
-            muted: row.muted != 0,
-            archived: row.archived != 0,
-        }
-    }
-}
-
-/// A block as exported.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExportBlock<'a> {
-    pub user_id: &'a str,
-    pub created_at: Timestamp,
 }
 
 #[cfg(test)]

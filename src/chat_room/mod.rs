@@ -18,6 +18,7 @@
 //! turn), `live` (the sockets), `webhooks` (their queue and delivery). The object's own `fetch` takes a
 //! WebSocket upgrade (`live`) or a JSON `RoomRequest` and answers a JSON `RoomReply`.
 
+pub mod before_send;
 pub mod client;
 mod line;
 mod live;
@@ -32,11 +33,12 @@ use worker::{
 };
 
 use crate::auth::Author;
+use crate::domain::before_send::Verdict;
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
 use crate::store::keys::{self, Hook};
 use crate::store::rows::MessageRow;
-use crate::store::writes::{self, Plan};
+use crate::store::writes::{self, Gate, Plan};
 use crate::store::{chat_list, cost_of, credits, outbox, Db, SessionStart};
 use crate::views;
 use protocol::{Event, MessageEvent, ReadEvent, RoomReply, RoomRequest, Write, Written};
@@ -233,7 +235,7 @@ impl ChatRoom {
         let stamp = self.next_stamp(started);
         let mut plans: Vec<Result<Plan<'_>>> = group
             .iter()
-            .map(|q| plan(&db, &q.author, &q.write, listening))
+            .map(|q| plan(&db, &q.author, &q.write, listening, &Gate::default()))
             .collect();
         let mut statements = Vec::new();
         // The first batch of this instance looks for events a crash left unqueued (0 rows when none).
@@ -263,13 +265,15 @@ impl ChatRoom {
             Ok(Vec::new())
         } else {
             let recorded = outbox::record_statement(&db, chat, stamp, started, &entries);
-            match (recorded, keys::hooks_statement(&db, chat)) {
-                (Ok(recorded), Ok(hooks)) => {
+            let gates = keys::before_send_statement(&db, chat);
+            match (recorded, gates, keys::hooks_statement(&db, chat)) {
+                (Ok(recorded), Ok(gates), Ok(hooks)) => {
                     statements.extend(recorded);
+                    statements.push(gates);
                     statements.push(hooks);
                     db.batch(statements).await
                 }
-                (Err(e), _) | (_, Err(e)) => Err(e),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
             }
         };
         let results = match results {
@@ -279,6 +283,18 @@ impl ChatRoom {
             Err(_) => return self.commit_one_by_one(&db, group, listening).await,
         };
         let hooks = results.last().map(keys::hooks).unwrap_or(Ok(Vec::new()));
+        let gates = match results
+            .len()
+            .checked_sub(2)
+            .map(|at| keys::before_send(&results[at]))
+        {
+            Some(Ok(gates)) => gates,
+            Some(Err(e)) => {
+                console_error!("chat room: reading the before-send hooks: {e}");
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         let lost = match (recovering, results.first()) {
             (true, Some(first)) => {
                 self.recovered.set(true);
@@ -305,8 +321,8 @@ impl ChatRoom {
                     cost_of(mine)
                 };
                 if i == 0 {
-                    let hooks_cost = cost_of(&results[results.len() - 1..]);
-                    cost.rows_read += hooks_cost.rows_read;
+                    let reads_cost = cost_of(&results[results.len() - 2..]);
+                    cost.rows_read += reads_cost.rows_read;
                 }
                 let outcome = plan.and_then(|plan| (plan.outcome)(mine));
                 self.reply(queued, outcome, cost, bookmark.clone(), listening)
@@ -317,7 +333,128 @@ impl ChatRoom {
         }
         self.queue_webhooks(group, &replies, hooks, stamp, &event_ids)
             .await;
+        // A user's send or edit that a before-send hook's guard refused: the hooks are asked, and it
+        // commits on its own (after the group) as they decided.
+        let mut replies = replies;
+        if !gates.is_empty() {
+            for (queued, reply) in group.iter().zip(replies.iter_mut()) {
+                if needs_hooks(queued, reply) {
+                    let first = std::mem::replace(reply, failed(ApiError::internal("")));
+                    *reply = self
+                        .gated(&db, queued, first, gates.clone(), listening)
+                        .await;
+                }
+            }
+        }
         replies
+    }
+
+    /// Asks the before-send hooks `gates` about a user's send or edit the guard refused (`first`:
+    /// that reply), then commits it alone as they decided (again if a hook appeared meanwhile, up to
+    /// three times).
+    async fn gated(
+        &self,
+        db: &Db,
+        queued: &Queued,
+        first: RoomReply,
+        mut gates: Vec<keys::BeforeSend>,
+        listening: bool,
+    ) -> RoomReply {
+        let signing_key = crate::config::webhook_signing_key_text(&self.env);
+        let mut cost = first.cost;
+        let chat = queued.write.chat_id().as_str();
+        for _ in 0..3 {
+            let Some((kind, data)) = hook_view(queued, &first) else {
+                return first;
+            };
+            let verdict = before_send::ask(&gates, kind, &data, &signing_key).await;
+            let content = match verdict {
+                Verdict::Reject(reason) => {
+                    return RoomReply {
+                        cost,
+                        ..failed(ApiError::unprocessable(reason))
+                    }
+                }
+                Verdict::Unavailable => {
+                    let error = ApiError::not_configured(
+                        "a before-send hook did not answer; try again",
+                        crate::domain::before_send::RETRY_AFTER_SECONDS,
+                    );
+                    return RoomReply {
+                        cost,
+                        ..failed(error)
+                    };
+                }
+                Verdict::Allow(content) => content,
+            };
+            let (write, fingerprint) = with_content(&queued.write, content);
+            let consulted: Vec<&str> = gates.iter().map(|g| g.id.as_str()).collect();
+            let gate = Gate {
+                consulted: serde_json::to_string(&consulted).unwrap_or_else(|_| "[]".into()),
+                fingerprint,
+            };
+            let alone = Queued {
+                author: queued.author.clone(),
+                write,
+            };
+            let started = now_ms();
+            let stamp = self.next_stamp(started);
+            let event_id = crate::domain::webhooks::new_event_id(stamp, 0).unwrap_or_default();
+            let before = db.cost();
+            let ran = async {
+                let plan = plan(db, &alone.author, &alone.write, listening, &gate)?;
+                let mut statements = plan.statements;
+                let own = statements.len();
+                let entry = outbox_entry(&alone, &plan.target, &event_id);
+                statements.extend(outbox::record_statement(
+                    db,
+                    chat,
+                    stamp,
+                    started,
+                    &[entry],
+                )?);
+                statements.push(keys::before_send_statement(db, chat)?);
+                statements.push(keys::hooks_statement(db, chat)?);
+                let results = db.batch(statements).await?;
+                let n = results.len();
+                let outcome = (plan.outcome)(&results[..own]);
+                Ok::<_, ApiError>((
+                    outcome,
+                    keys::before_send(&results[n - 2])?,
+                    keys::hooks(&results[n - 1]),
+                ))
+            };
+            let (outcome, now_gates, hooks) = match ran.await {
+                Ok(ran) => ran,
+                Err(e) => return RoomReply { cost, ..failed(e) },
+            };
+            cost = cost + (db.cost() - before);
+            let reply = self.reply(&alone, outcome, cost, db.bookmark(), listening);
+            let unchanged = now_gates
+                .iter()
+                .map(|g| &g.id)
+                .eq(gates.iter().map(|g| &g.id));
+            if needs_hooks(&alone, &reply) && !unchanged && !now_gates.is_empty() {
+                gates = now_gates;
+                continue;
+            }
+            self.queue_webhooks(
+                std::slice::from_ref(&alone),
+                std::slice::from_ref(&reply),
+                hooks,
+                stamp,
+                std::slice::from_ref(&event_id),
+            )
+            .await;
+            return reply;
+        }
+        RoomReply {
+            cost,
+            ..failed(ApiError::not_configured(
+                "the before-send hooks kept changing; try again",
+                crate::domain::before_send::RETRY_AFTER_SECONDS,
+            ))
+        }
     }
 
     /// A group's outbox stamp: after every earlier group's, this instance's and the newest queued.
@@ -607,7 +744,13 @@ impl ChatRoom {
             let before = db.cost();
             let id = crate::domain::webhooks::new_event_id(stamp, 2 * i).unwrap_or_default();
             // Each alone, with its outbox entry in its own batch (after its statements).
-            let outcome = match plan(db, &queued.author, &queued.write, listening) {
+            let outcome = match plan(
+                db,
+                &queued.author,
+                &queued.write,
+                listening,
+                &Gate::default(),
+            ) {
                 Ok(plan) => {
                     let entry = outbox_entry(queued, &plan.target, &id);
                     let mut statements = plan.statements;
@@ -642,6 +785,23 @@ impl ChatRoom {
             };
             self.queue_webhooks(group, &replies, hooks, stamp, &event_ids)
                 .await;
+        }
+        // Sends and edits the before-send guard may have refused go to the hooks, as in a group.
+        if group.iter().zip(&replies).any(|(q, r)| needs_hooks(q, r)) {
+            let gates = match keys::before_send_statement(db, chat) {
+                Ok(statement) => db.all(statement).await.and_then(|r| keys::before_send(&r)),
+                Err(e) => Err(e),
+            };
+            if let Some(gates) = gates.ok().filter(|g| !g.is_empty()) {
+                for (queued, reply) in group.iter().zip(replies.iter_mut()) {
+                    if needs_hooks(queued, reply) {
+                        let first = std::mem::replace(reply, failed(ApiError::internal("")));
+                        *reply = self
+                            .gated(db, queued, first, gates.clone(), listening)
+                            .await;
+                    }
+                }
+            }
         }
         replies
     }
@@ -716,10 +876,16 @@ impl ChatRoom {
 }
 
 /// A write's statements and how to read its outcome (`Plan`), for the group it commits in.
-fn plan<'a>(db: &Db, author: &'a Author, write: &'a Write, with_marks: bool) -> Result<Plan<'a>> {
+fn plan<'a>(
+    db: &Db,
+    author: &'a Author,
+    write: &'a Write,
+    with_marks: bool,
+    gate: &Gate,
+) -> Result<Plan<'a>> {
     match (write, author) {
         (Write::Send { message, role }, _) => {
-            writes::send_plan(db, author, message, *role, now_ms(), with_marks)
+            writes::send_plan(db, author, message, *role, now_ms(), with_marks, gate)
         }
         (Write::Transfer(transfer), Author::User(caller)) => {
             credits::transfer_plan(db, caller, transfer, now_ms(), with_marks)
@@ -734,7 +900,7 @@ fn plan<'a>(db: &Db, author: &'a Author, write: &'a Write, with_marks: bool) -> 
                 change,
             },
             _,
-        ) => writes::change_plan(db, author, chat_id, message_id, change, now_ms()),
+        ) => writes::change_plan(db, author, chat_id, message_id, change, now_ms(), gate),
         (Write::Members { .. } | Write::Recover { .. }, _) => Err(ApiError::internal(
             "chat room: a change of members, or a recovery, runs alone",
         )),
@@ -989,4 +1155,132 @@ fn written(message: MessageRow, marks: &[(String, i64)], replayed: bool) -> Writ
         replayed,
         parent: None,
     }
+}
+
+/// Whether a write's reply is a user's send or edit that the before-send guard may have refused: a
+/// send that stored nothing (404), an edit that changed nothing. (A replay was answered already.)
+fn needs_hooks(queued: &Queued, reply: &RoomReply) -> bool {
+    if !matches!(queued.author, Author::User(_)) {
+        return false;
+    }
+    match (&queued.write, &reply.outcome) {
+        (Write::Send { .. }, Err(e)) => e.status == 404,
+        (
+            Write::Change {
+                change: crate::domain::message::Change::Edit { .. },
+                ..
+            },
+            Ok(Some(written)),
+        ) => written.replayed,
+        _ => false,
+    }
+}
+
+/// What a hook is shown of a send or an edit: its event type, and the message as it would be stored
+/// (a send's without `_id` and with `sequenceNumber: null`: none is taken before the hooks answer; an
+/// edit's with its new content).
+fn hook_view(
+    queued: &Queued,
+    first: &RoomReply,
+) -> Option<(&'static str, Box<serde_json::value::RawValue>)> {
+    let now = now_ms();
+    match &queued.write {
+        Write::Send { message, role } => {
+            let row = MessageRow {
+                id: String::new(),
+                chat_id: message.chat_id.as_str().to_string(),
+                seq: 0,
+                sender_id: queued.author.sender().as_str().to_string(),
+                sender_role: *role,
+                kind: message.kind.into(),
+                content: message.content.clone(),
+                media: message
+                    .media
+                    .as_ref()
+                    .and_then(|m| serde_json::to_string(m).ok()),
+                metadata: message
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| serde_json::to_string(m).ok()),
+                transfer_amount: None,
+                transfer_recipient: None,
+                client_message_id: message.client_message_id.clone(),
+                request_hash: None,
+                edited_at: None,
+                deleted_at: None,
+                created_at: now,
+                updated_at: now,
+                chat_event: None,
+                parent_id: message.parent_id.as_ref().map(|p| p.as_str().to_string()),
+                reply_count: 0,
+                last_reply_at: None,
+                mentions: message
+                    .mentions
+                    .as_ref()
+                    .and_then(|m| serde_json::to_string(m).ok()),
+                reaction_counts: None,
+                pinned_at: None,
+                pinned_by: None,
+                deleted_by: None,
+                my_reactions: None,
+            };
+            // Without `_id`, `sequenceNumber` null: the view's text (its first field is `_id`, and the
+            // row's empty id and sequence number 0 appear once each).
+            let text = serde_json::to_string(&views::Message::shared(&row, Vec::new())).ok()?;
+            let text = text.replacen(r#""_id":"","#, "", 1).replacen(
+                r#""sequenceNumber":0,"#,
+                r#""sequenceNumber":null,"#,
+                1,
+            );
+            Some((
+                "message.sending",
+                serde_json::value::RawValue::from_string(text).ok()?,
+            ))
+        }
+        Write::Change {
+            change: crate::domain::message::Change::Edit { content, .. },
+            ..
+        } => {
+            let written = first.outcome.as_ref().ok()?.as_ref()?;
+            let mut row = written.message.clone();
+            row.content = Some(content.clone());
+            row.edited_at = Some(now);
+            let read_by = written.read_by.iter().map(String::as_str).collect();
+            let text = serde_json::to_string(&views::Message::shared(&row, read_by)).ok()?;
+            Some((
+                "message.editing",
+                serde_json::value::RawValue::from_string(text).ok()?,
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The write with the content a hook replaced (if any), and for a send the fingerprint of the
+/// request as the client sent it (a retry replays the stored message).
+fn with_content(write: &Write, content: Option<String>) -> (Write, Option<String>) {
+    let mut write = write.clone();
+    let fingerprint = match &mut write {
+        Write::Send { message, role } => {
+            let fingerprint = message.request_hash(*role);
+            if let Some(content) = content {
+                message.content = Some(content);
+            }
+            Some(fingerprint)
+        }
+        Write::Change {
+            change:
+                crate::domain::message::Change::Edit {
+                    content: edited, ..
+                },
+            ..
+        } => {
+            if let Some(content) = content {
+                *edited = content;
+            }
+            None
+        }
+        _ => None,
+    };
+    (write, fingerprint)
 }

@@ -70,6 +70,9 @@ pub struct NewApiKey {
     pub sender: UserId,
     /// Checked by `webhooks::check_url`.
     pub webhook_url: Option<String>,
+    /// The before-send hook (same rules).
+    pub before_send_url: Option<String>,
+    pub before_send_fail_closed: bool,
 }
 
 /// A service key to create.
@@ -92,54 +95,125 @@ pub struct NewApiKeyBody {
     /// Optional: a webhook for the key; its signing secret is in the answer only.
     #[schemars(with = "Option<WebhookUrl>")]
     pub webhook_url: Option<Value>,
+    /// Optional: a before-send hook (API.md "Webhooks"), signed with the webhook secret.
+    #[schemars(with = "Option<WebhookUrl>")]
+    pub before_send_url: Option<Value>,
+    /// A hook that does not answer refuses the write (503) instead of allowing it; default false.
+    #[schemars(with = "Option<bool>")]
+    pub before_send_fail_closed: Option<Value>,
     /// The server's `WEBHOOK_ALLOW_LOOPBACK`, set by the handler.
     #[serde(skip)]
     pub allow_loopback: bool,
 }
 
-/// A webhook to set or remove.
+/// A change of a key's webhook and before-send hook: give at least one field.
 #[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[schemars(rename = "WebhookChange", transform = url_required)]
+#[schemars(rename = "WebhookChange", transform = one_change_at_least)]
 pub struct WebhookChangeBody {
     /// A URL sets the webhook (with a new secret); null removes it.
     #[serde(default, deserialize_with = "wire::keep_null")]
     #[schemars(with = "Option<WebhookUrl>")]
     pub webhook_url: Option<Value>,
+    /// A URL sets the before-send hook (with a new secret when the key has none); null removes it.
+    #[serde(default, deserialize_with = "wire::keep_null")]
+    #[schemars(with = "Option<WebhookUrl>")]
+    pub before_send_url: Option<Value>,
+    #[schemars(with = "bool")]
+    pub before_send_fail_closed: Option<Value>,
     /// The server's `WEBHOOK_ALLOW_LOOPBACK`, set by the handler.
     #[serde(skip)]
     pub allow_loopback: bool,
 }
 
-/// `webhookUrl` must be there, as a URL or as null.
-fn url_required(schema: &mut schemars::Schema) {
-    schema.insert("required".into(), serde_json::json!(["webhookUrl"]));
+/// At least one of the three fields.
+fn one_change_at_least(schema: &mut schemars::Schema) {
+    schema.insert(
+        "anyOf".into(),
+        serde_json::json!([
+            {"required": ["webhookUrl"]},
+            {"required": ["beforeSendUrl"]},
+            {"required": ["beforeSendFailClosed"]}
+        ]),
+    );
 }
 
-/// An optional `webhookUrl`, checked (`allow_loopback`: `WEBHOOK_ALLOW_LOOPBACK`).
-fn webhook_url(check: &mut Checks, value: Option<&Value>, allow_loopback: bool) -> Option<String> {
-    let url = check.string("webhookUrl", value, 1, super::url::MAX_URL_LEN)?;
+/// An optional URL field, checked (`allow_loopback`: `WEBHOOK_ALLOW_LOOPBACK`).
+fn hook_url(
+    check: &mut Checks,
+    field: &str,
+    value: Option<&Value>,
+    allow_loopback: bool,
+) -> Option<String> {
+    let url = check.string(field, value, 1, super::url::MAX_URL_LEN)?;
     match super::webhooks::check_url(&url, allow_loopback) {
         Ok(()) => Some(url),
         Err(e) => {
-            check.error(e);
+            check.error(format!("{field}: {e}"));
             None
         }
     }
 }
 
-/// `PATCH /api/v1/admin/api-keys/{keyId}`: `{"webhookUrl": "https://…" | null}` (required).
-pub fn parse_webhook_change(bytes: &[u8], allow_loopback: bool) -> Result<Option<String>> {
-    let mut body: WebhookChangeBody = wire::body(bytes)?;
-    body.allow_loopback = allow_loopback;
-    let mut check = Checks::new();
-    if body.webhook_url.is_none() {
-        check.error("webhookUrl is required (null removes the webhook)");
+fn webhook_url(check: &mut Checks, value: Option<&Value>, allow_loopback: bool) -> Option<String> {
+    hook_url(check, "webhookUrl", value, allow_loopback)
+}
+
+/// An optional boolean field.
+fn flag(check: &mut Checks, field: &str, value: Option<&Value>) -> Option<bool> {
+    match value? {
+        Value::Bool(b) => Some(*b),
+        _ => {
+            check.error(format!("{field} must be true or false"));
+            None
+        }
     }
-    let value = body.webhook_url.as_ref().filter(|v| !v.is_null());
-    let url = webhook_url(&mut check, value, body.allow_loopback);
+}
+
+/// What a `PATCH` changes: each `None` leaves it as it is; `Some(None)` removes a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HookChange {
+    pub webhook: Option<Option<String>>,
+    pub before_send: Option<Option<String>>,
+    pub fail_closed: Option<bool>,
+}
+
+impl HookChange {
+    /// Whether it sets a URL (which a revoked key may not take).
+    pub fn sets_url(&self) -> bool {
+        matches!(self.webhook, Some(Some(_))) || matches!(self.before_send, Some(Some(_)))
+    }
+}
+
+/// `PATCH /api/v1/admin/api-keys/{keyId}`: `{"webhookUrl", "beforeSendUrl", "beforeSendFailClosed"}`,
+/// at least one (a URL or null).
+pub fn parse_webhook_change(bytes: &[u8], allow_loopback: bool) -> Result<HookChange> {
+    let body: WebhookChangeBody = wire::body(bytes)?;
+    let mut check = Checks::new();
+    let url = |check: &mut Checks, field: &str, value: &Option<Value>| match value {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => Some(hook_url(check, field, Some(v), allow_loopback)),
+    };
+    let change = HookChange {
+        webhook: url(&mut check, "webhookUrl", &body.webhook_url),
+        before_send: url(&mut check, "beforeSendUrl", &body.before_send_url),
+        fail_closed: flag(
+            &mut check,
+            "beforeSendFailClosed",
+            body.before_send_fail_closed.as_ref(),
+        ),
+    };
+    if body.webhook_url.is_none()
+        && body.before_send_url.is_none()
+        && body.before_send_fail_closed.is_none()
+    {
+        check.error(
+            "give webhookUrl, beforeSendUrl or beforeSendFailClosed (a URL, or null to remove it)",
+        );
+    }
     check.finish()?;
-    Ok(url)
+    Ok(change)
 }
 
 impl NewApiKey {
@@ -156,6 +230,18 @@ impl TryFrom<NewApiKeyBody> for NewApiKey {
     fn try_from(body: NewApiKeyBody) -> Result<Self> {
         let mut check = Checks::new();
         let webhook_url = webhook_url(&mut check, body.webhook_url.as_ref(), body.allow_loopback);
+        let before_send_url = hook_url(
+            &mut check,
+            "beforeSendUrl",
+            body.before_send_url.as_ref(),
+            body.allow_loopback,
+        );
+        let before_send_fail_closed = flag(
+            &mut check,
+            "beforeSendFailClosed",
+            body.before_send_fail_closed.as_ref(),
+        )
+        .unwrap_or(false);
         let name = check.required_string("name", body.name.as_ref(), 1, MAX_NAME_CHARS);
         if name.as_deref().is_some_and(super::input::is_blank) {
             check.error("name must not be blank");
@@ -175,6 +261,8 @@ impl TryFrom<NewApiKeyBody> for NewApiKey {
                 project,
                 sender,
                 webhook_url,
+                before_send_url,
+                before_send_fail_closed,
             }),
             _ => Err(ApiError::bad_request("name is required")),
         }
@@ -271,15 +359,32 @@ mod tests {
     #[test]
     fn webhook_changes_parse() {
         let set = parse_webhook_change(br#"{"webhookUrl":"https://h.example.com/x"}"#, false);
-        assert_eq!(set.unwrap().as_deref(), Some("https://h.example.com/x"));
         assert_eq!(
-            parse_webhook_change(br#"{"webhookUrl":null}"#, false).unwrap(),
-            None
+            set.unwrap().webhook,
+            Some(Some("https://h.example.com/x".into()))
         );
+        let removed = parse_webhook_change(br#"{"webhookUrl":null}"#, false).unwrap();
+        assert_eq!((removed.webhook, removed.before_send), (Some(None), None));
+        let hook = parse_webhook_change(
+            br#"{"beforeSendUrl":"https://h.example.com/b","beforeSendFailClosed":true}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            hook,
+            HookChange {
+                webhook: None,
+                before_send: Some(Some("https://h.example.com/b".into())),
+                fail_closed: Some(true),
+            }
+        );
+        assert!(hook.sets_url());
         for bad in [
             br#"{}"#.as_slice(),
             br#"{"webhookUrl":""}"#,
             br#"{"webhookUrl":"https://192.168.0.1/"}"#,
+            br#"{"beforeSendUrl":"http://example.com/b"}"#,
+            br#"{"beforeSendFailClosed":"yes"}"#,
         ] {
             let status = parse_webhook_change(bad, false).map_err(|e| e.status);
             assert_eq!(status, Err(400), "{}", String::from_utf8_lossy(bad));

@@ -1,5 +1,6 @@
 //! Pure rules and types: no `worker` types here, so `cargo test` checks them natively in milliseconds.
 
+pub mod before_send;
 pub mod chat;
 pub mod credits;
 pub mod cursor;

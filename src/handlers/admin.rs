@@ -33,8 +33,14 @@ fn new_hook(ctx: &Ctx, key_id: &str, url: Option<String>) -> Result<Option<NewHo
     }))
 }
 
-fn stored(hook: &Option<NewHook>) -> Option<(&str, &str)> {
-    hook.as_ref().map(|h| (h.url.as_str(), h.nonce.as_str()))
+/// The webhook's URL (none when only a before-send hook asked for the secret) and the nonce.
+fn stored(hook: &Option<NewHook>) -> Option<(Option<&str>, &str)> {
+    hook.as_ref().map(|h| {
+        (
+            Some(h.url.as_str()).filter(|u| !u.is_empty()),
+            h.nonce.as_str(),
+        )
+    })
 }
 
 /// A new key: the key itself (and its webhook's secret) are in this answer only; storage keeps the
@@ -45,7 +51,12 @@ pub async fn create_key(req: &mut Request, ctx: &Ctx) -> Result<Reply> {
         ctx.config.webhook_allow_loopback,
     )?;
     let id = new_object_id(ctx.now_ms)?;
-    let hook = new_hook(ctx, &id, new_key.webhook_url.clone())?;
+    // Either hook needs the secret: the webhook's URL, else the before-send hook's, gets the nonce.
+    let url = new_key
+        .webhook_url
+        .clone()
+        .or_else(|| new_key.before_send_url.as_ref().map(|_| String::new()));
+    let hook = new_hook(ctx, &id, url)?;
     let generated = keys::generate()?;
     let row = store::keys::create(
         &ctx.db,
@@ -74,21 +85,29 @@ pub async fn list_keys(ctx: &Ctx) -> Result<Reply> {
 /// key's next write on; deliveries already recorded keep their URL and secret. A revoked key's webhook
 /// can be removed but not set (409).
 pub async fn update_key(req: &mut Request, ctx: &Ctx, id: &KeyId) -> Result<Reply> {
-    let url = keys::parse_webhook_change(
+    let change = keys::parse_webhook_change(
         &read_json_body(req).await?,
         ctx.config.webhook_allow_loopback,
     )?;
-    let hook = new_hook(ctx, id.as_str(), url)?;
-    let row = store::keys::set_webhook(&ctx.db, id.as_str(), stored(&hook))
+    let nonce = webhooks::new_nonce().map_err(ApiError::internal)?;
+    let row = store::keys::set_hooks(&ctx.db, id.as_str(), &change, &nonce)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
-    if hook.is_some() && row.revoked_at.is_some() {
+    if change.sets_url() && row.revoked_at.is_some() {
         return Err(ApiError::conflict("the API key is revoked"));
     }
+    // A new secret when this change made one (a webhook set, or a first before-send hook).
+    let secret = match row.webhook_nonce.as_deref() == Some(nonce.as_str()) {
+        true => Some(
+            webhooks::secret(ctx.config.webhook_signing_key()?, id.as_str(), &nonce)
+                .map_err(ApiError::internal)?,
+        ),
+        false => None,
+    };
     Reply::ok(&views::ApiKeyOnce {
         key: views::ApiKey::new(&row),
         secret: None,
-        webhook_secret: hook.as_ref().map(|h| h.secret.as_str()),
+        webhook_secret: secret.as_deref(),
     })
 }
 

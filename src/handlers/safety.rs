@@ -1,7 +1,7 @@
 //! Blocks, reports, the admin's moderation (the report queue, deleting any message) and the export
 //! (API.md "Safety and privacy").
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream;
 use worker::{console_error, Request, Response, ResponseBody};
 
 use crate::auth::{Author, Caller};
@@ -11,12 +11,11 @@ use crate::context::Ctx;
 use crate::domain::ids::{MessageId, ReportId, UserId};
 use crate::domain::message::Change;
 use crate::domain::safety::{self, NewReport, ReportListParams, ReportPosition, ReportQuery};
-use crate::domain::time::Timestamp;
 use crate::error::{ApiError, Result};
 use crate::http::{query, read_json_body, Reply};
 use crate::store::safety as store;
 use crate::store::{Db, SessionStart};
-use crate::views::{self, ExportLine};
+use crate::views;
 
 /// `PUT /api/v1/users/me/blocks/{userId}`: 204, also when the block stood already.
 pub async fn block(ctx: &Ctx, caller: &Caller, other: &UserId) -> Result<Reply> {
@@ -34,10 +33,10 @@ pub async fn unblock(ctx: &Ctx, caller: &Caller, other: &UserId) -> Result<Reply
 
 /// `GET /api/v1/users/me/blocks`.
 pub async fn blocks(ctx: &Ctx, caller: &Caller) -> Result<Reply> {
-    let rows = store::blocks(&ctx.db, &caller.id).await?;
-    Reply::ok(&views::Blocks {
-        user_ids: rows.iter().map(|b| b.blocked_id.as_str()).collect(),
-    })
+    Ok(Reply::json_text(
+        200,
+        store::blocks(&ctx.db, &caller.id).await?,
+    ))
 }
 
 /// `POST /api/v1/messages/{messageId}/reports`: 201 the new report, 200 the caller's earlier one.
@@ -79,9 +78,9 @@ pub async fn reports(req: &Request, ctx: &Ctx) -> Result<Reply> {
         reports: rows
             .iter()
             .zip(&messages)
-            .map(|(row, message)| views::QueuedReport {
-                report: views::Report::new(row),
-                message: message.as_ref().map(|m| views::Message::new(m, Vec::new())),
+            .map(|(row, message)| {
+                let message = message.as_ref().map(|m| views::Message::new(m, Vec::new()));
+                views::QueuedReport::new(row, message)
             })
             .collect(),
         has_more,
@@ -118,6 +117,8 @@ const EXPORT_PAGE: i64 = 200;
 
 /// Where the export's stream is: the part it reads next and where that part's last page ended.
 enum Part {
+    /// The profile's line, written before the stream starts.
+    Profile(Vec<u8>),
     Memberships(i64, String),
     Messages(String, i64),
     Ledger(i64),
@@ -125,63 +126,78 @@ enum Part {
     Done,
 }
 
-fn line<T: serde::Serialize>(out: &mut Vec<u8>, kind: &'static str, data: T) -> Result<()> {
-    serde_json::to_writer(&mut *out, &ExportLine { kind, data })?;
-    out.push(b'\n');
+/// `{"kind": <kind>, "data": <data>}` and a line break.
+fn line(out: &mut Vec<u8>, kind: &str, data: &impl serde::Serialize) -> Result<()> {
+    out.extend_from_slice(br#"{"kind":""#);
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(br#"","data":"#);
+    serde_json::to_writer(&mut *out, data)?;
+    out.extend_from_slice(b"}\n");
     Ok(())
+}
+
+/// The last of a page of lines written by SQLite, as JSON (its `data` says where the page ended).
+fn last_data(lines: &str) -> Option<serde_json::Value> {
+    let last: serde_json::Value = serde_json::from_str(lines.lines().last()?).ok()?;
+    Some(last.get("data")?.clone())
 }
 
 /// One page of the export after `part`: its NDJSON lines and the part to read next.
 async fn export_page(db: &Db, user: &str, part: Part) -> Result<(Vec<u8>, Part)> {
-    let mut out = Vec::new();
-    let next = match part {
+    let page = EXPORT_PAGE;
+    let (text, next) = match part {
+        Part::Profile(line) => (line, Part::Memberships(-1, String::new())),
         Part::Memberships(muted, chat) => {
-            let rows = store::export_memberships(db, user, &(muted, chat), EXPORT_PAGE).await?;
-            for row in &rows {
-                line(&mut out, "membership", views::ExportMembership::new(row))?;
-            }
-            match rows.last() {
-                Some(last) if rows.len() as i64 == EXPORT_PAGE => {
-                    Part::Memberships(last.muted, last.chat_id.clone())
-                }
-                _ => Part::Messages(String::new(), 0),
-            }
+            let args = [user.into(), muted.into(), chat.as_str().into(), page.into()];
+            let text = store::export_lines(db, store::EXPORT_MEMBERSHIPS_SQL, &args).await?;
+            let full = text
+                .as_deref()
+                .is_some_and(|t| t.lines().count() as i64 == page);
+            let next = match text.as_deref().and_then(last_data).filter(|_| full) {
+                Some(data) => Part::Memberships(
+                    i64::from(data["muted"] == true),
+                    data["chatId"].as_str().unwrap_or_default().to_string(),
+                ),
+                None => Part::Messages(String::new(), 0),
+            };
+            (text.unwrap_or_default().into_bytes(), next)
         }
         Part::Messages(chat, seq) => {
-            let rows = store::export_messages(db, user, &(chat, seq), EXPORT_PAGE).await?;
+            let rows = store::export_messages(db, user, &(chat, seq), page).await?;
+            let mut out = Vec::new();
             for row in &rows {
-                line(&mut out, "message", views::Message::new(row, Vec::new()))?;
+                line(&mut out, "message", &views::Message::new(row, Vec::new()))?;
             }
-            match rows.last() {
-                Some(last) if rows.len() as i64 == EXPORT_PAGE => {
+            let next = match rows.last() {
+                Some(last) if rows.len() as i64 == page => {
                     Part::Messages(last.chat_id.clone(), last.seq)
                 }
                 _ => Part::Ledger(0),
-            }
+            };
+            (out, next)
         }
         Part::Ledger(after) => {
-            let rows = store::export_ledger(db, user, after, EXPORT_PAGE).await?;
-            for row in &rows {
-                line(&mut out, "ledger", views::LedgerEntry::new(row))?;
-            }
-            match rows.last() {
-                Some(last) if rows.len() as i64 == EXPORT_PAGE => Part::Ledger(last.seq),
-                _ => Part::Blocks,
-            }
+            let args = [user.into(), after.into(), page.into()];
+            let text = store::export_lines(db, store::EXPORT_LEDGER_SQL, &args).await?;
+            let full = text
+                .as_deref()
+                .is_some_and(|t| t.lines().count() as i64 == page);
+            let next = match text.as_deref().and_then(last_data).filter(|_| full) {
+                Some(data) => Part::Ledger(data["sequence"].as_i64().unwrap_or(i64::MAX)),
+                None => Part::Blocks,
+            };
+            (text.unwrap_or_default().into_bytes(), next)
         }
         Part::Blocks => {
-            let user_id = UserId::parse(user, "userId")?;
-            for row in store::blocks(db, &user_id).await? {
-                let data = views::ExportBlock {
-                    user_id: &row.blocked_id,
-                    created_at: Timestamp(row.created_at),
-                };
-                line(&mut out, "block", data)?;
-            }
-            Part::Done
+            let text = store::export_lines(db, store::EXPORT_BLOCKS_SQL, &[user.into()]).await?;
+            (text.unwrap_or_default().into_bytes(), Part::Done)
         }
-        Part::Done => Part::Done,
+        Part::Done => (Vec::new(), Part::Done),
     };
+    let mut out = text;
+    if !out.is_empty() && out.last() != Some(&b'\n') {
+        out.push(b'\n');
+    }
     Ok((out, next))
 }
 
@@ -194,12 +210,12 @@ async fn export_page(db: &Db, user: &str, part: Part) -> Result<(Vec<u8>, Part)>
 pub async fn export(ctx: &Ctx, caller: &Caller) -> Result<Reply> {
     let mut first = Vec::new();
     match crate::store::users::find(&ctx.db, caller.id.as_str()).await? {
-        Some(row) => line(&mut first, "profile", views::User::new(&row))?,
-        None => line(&mut first, "profile", views::User::from_claims(caller))?,
+        Some(row) => line(&mut first, "profile", &views::User::new(&row))?,
+        None => line(&mut first, "profile", &views::User::from_claims(caller))?,
     }
     let db = Db::new(&ctx.env.d1("DB")?, SessionStart::Unconstrained)?;
     let user = caller.id.as_str().to_string();
-    let start = Part::Memberships(-1, String::new());
+    let start = Part::Profile(first);
     let pages = stream::unfold(Some((db, start)), move |state| {
         let user = user.clone();
         async move {
@@ -219,8 +235,7 @@ pub async fn export(ctx: &Ctx, caller: &Caller) -> Result<Reply> {
             }
         }
     });
-    let body = stream::once(async move { Ok::<Vec<u8>, worker::Error>(first) }).chain(pages);
-    let response = Response::from_stream(body)?;
+    let response = Response::from_stream(pages)?;
     let stream = match response.body() {
         ResponseBody::Stream(s) => ResponseBody::Stream(s.clone()),
         _ => return Err(ApiError::internal("export: the body is not a stream")),

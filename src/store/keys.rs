@@ -20,20 +20,29 @@ pub struct ApiKeyRow {
     pub created_at: i64,
     pub revoked_at: Option<i64>,
     pub webhook_url: Option<String>,
+    #[serde(default)]
+    pub before_send_url: Option<String>,
+    #[serde(default)]
+    pub before_send_fail_closed: i64,
+    /// Never shown: what the answer compares to know whether its change made a new secret.
+    #[serde(default)]
+    pub webhook_nonce: Option<String>,
 }
 
 /// A key row's columns, as `ApiKeyRow` decodes them.
-const KEY_COLUMNS: &str = "id, name, project_id, sender_id, created_at, revoked_at, webhook_url";
+const KEY_COLUMNS: &str = "id, name, project_id, sender_id, created_at, revoked_at, webhook_url, \
+     before_send_url, before_send_fail_closed, webhook_nonce";
 
 /// The live key with hash ?1 (not revoked). One row read.
 pub const KEY_SQL: &str =
     "SELECT id, project_id, sender_id FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL";
 
-/// A new key. ?1 hash, ?2 id, ?3 name, ?4 project, ?5 sender, ?6 now, ?7 webhook URL, ?8 its nonce.
+/// A new key. ?1 hash, ?2 id, ?3 name, ?4 project, ?5 sender, ?6 now, ?7 webhook URL, ?8 the
+/// secret's nonce, ?9 before-send URL, ?10 whether it fails closed.
 pub const INSERT_KEY_SQL: &str = concatcp!(
     "INSERT INTO api_keys (key_hash, id, name, project_id, sender_id, created_at, webhook_url,
-                           webhook_nonce)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING ",
+                           webhook_nonce, before_send_url, before_send_fail_closed)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING ",
     KEY_COLUMNS
 );
 
@@ -48,10 +57,17 @@ pub const KEYS_SQL: &str = concatcp!(
 pub const REVOKE_KEY_SQL: &str =
     "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
 
-/// Sets (?2 URL, ?3 nonce) or removes (both NULL) key ?1's webhook; a revoked key's can only be
-/// removed.
-pub const SET_WEBHOOK_SQL: &str = "UPDATE api_keys SET webhook_url = ?2, webhook_nonce = ?3
-     WHERE id = ?1 AND (revoked_at IS NULL OR ?2 IS NULL)";
+/// Key ?1's hooks changed: its webhook to ?3 when ?2, its before-send hook to ?5 when ?4, failing
+/// closed as ?6 (NULL: unchanged); a new secret nonce ?7 when a webhook is set, or a before-send hook
+/// on a key that has no secret yet. A revoked key takes no new URL (it may lose one).
+pub const SET_HOOKS_SQL: &str = "UPDATE api_keys SET
+       webhook_url = CASE WHEN ?2 THEN ?3 ELSE webhook_url END,
+       before_send_url = CASE WHEN ?4 THEN ?5 ELSE before_send_url END,
+       before_send_fail_closed = COALESCE(?6, before_send_fail_closed),
+       webhook_nonce = CASE WHEN (?2 AND ?3 IS NOT NULL)
+                              OR (?4 AND ?5 IS NOT NULL AND webhook_nonce IS NULL) THEN ?7
+                         ELSE webhook_nonce END
+     WHERE id = ?1 AND (revoked_at IS NULL OR ((NOT ?2 OR ?3 IS NULL) AND (NOT ?4 OR ?5 IS NULL)))";
 
 /// The live keys with a webhook whose reach includes chat ?1 (its project, or every chat), for a
 /// commit in the chat's Durable Object, as one text: a line `<id> <url> <nonce>` per key (URLs hold no
@@ -67,6 +83,53 @@ pub const HOOKS_SQL: &str =
            SELECT id, webhook_url, webhook_nonce FROM api_keys
            WHERE project_id = (SELECT c.project_id FROM chats c WHERE c.id = ?1)
              AND webhook_url IS NOT NULL AND revoked_at IS NULL) k";
+
+/// The live keys with a before-send hook that reach chat ?1, in their creation order, as one text: a
+/// line `<id> <url> <nonce> <failClosed>` per key (like `HOOKS_SQL`: one text decodes with no row
+/// type of its own), NULL for none. Two searches of `api_keys_before_send`, as `HOOKS_SQL` does (0
+/// rows when no hook reaches the chat); read in every commit's batch.
+pub const BEFORE_SEND_SQL: &str =
+    "SELECT group_concat(k.id || ' ' || k.before_send_url || ' ' || COALESCE(k.webhook_nonce, '-')
+                         || ' ' || k.before_send_fail_closed, char(10)) AS text
+     FROM (SELECT * FROM (SELECT id, before_send_url, webhook_nonce, before_send_fail_closed,
+                                 created_at FROM api_keys
+                          WHERE project_id IS NULL AND before_send_url IS NOT NULL
+                            AND revoked_at IS NULL
+                          UNION ALL
+                          SELECT id, before_send_url, webhook_nonce, before_send_fail_closed,
+                                 created_at FROM api_keys
+                          WHERE project_id = (SELECT c.project_id FROM chats c WHERE c.id = ?1)
+                            AND before_send_url IS NOT NULL AND revoked_at IS NULL)
+           ORDER BY created_at, id) k";
+
+/// A before-send hook (a line of `BEFORE_SEND_SQL`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeforeSend {
+    pub id: String,
+    pub before_send_url: String,
+    pub webhook_nonce: Option<String>,
+    pub before_send_fail_closed: i64,
+}
+
+pub fn before_send_statement(db: &Db, chat_id: &str) -> Result<worker::D1PreparedStatement> {
+    db.statement(BEFORE_SEND_SQL, &[chat_id.into()])
+}
+
+pub fn before_send(result: &worker::D1Result) -> Result<Vec<BeforeSend>> {
+    let text = first_text(result)?.unwrap_or_default();
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split(' ');
+            Some(BeforeSend {
+                id: parts.next()?.to_string(),
+                before_send_url: parts.next()?.to_string(),
+                webhook_nonce: Some(parts.next()?.to_string()).filter(|n| n != "-"),
+                before_send_fail_closed: i64::from(parts.next()? == "1"),
+            })
+        })
+        .collect())
+}
 
 /// Key ?1's newest ?2 deliveries as the whole `{"deliveries": [...]}` answer, built by SQLite (epoch
 /// milliseconds as the API's timestamps); NULL when there is no key ?1.
@@ -141,7 +204,7 @@ pub async fn create(
     id: &str,
     key: &NewApiKey,
     hash: &KeyHash,
-    webhook: Option<(&str, &str)>,
+    webhook: Option<(Option<&str>, &str)>,
     now_ms: i64,
 ) -> Result<ApiKeyRow> {
     let statement = db.statement(
@@ -153,8 +216,10 @@ pub async fn create(
             key.project.as_ref().map(ProjectId::as_str).into(),
             key.sender.as_str().into(),
             now_ms.into(),
-            webhook.map(|(url, _)| url).into(),
+            webhook.and_then(|(url, _)| url).into(),
             webhook.map(|(_, nonce)| nonce).into(),
+            key.before_send_url.as_deref().into(),
+            i64::from(key.before_send_fail_closed).into(),
         ],
     )?;
     first(&db.all(statement).await?)?
@@ -177,21 +242,31 @@ pub async fn revoke(db: &Db, id: &str, now_ms: i64) -> Result<Option<ApiKeyRow>>
     first(nth(&results, 1)?)
 }
 
-/// Sets or removes key `id`'s webhook (`(url, nonce)` or `None`). `None` for an unknown id; a revoked
-/// key keeps its (removed) webhook unchanged when asked to set one, which the caller sees in the row.
-pub async fn set_webhook(
+/// Changes key `id`'s hooks (`nonce`: the secret's, if the change needs a new one). `None` for an
+/// unknown id; a revoked key keeps its hooks when asked to set one, which the caller sees in the row.
+pub async fn set_hooks(
     db: &Db,
     id: &str,
-    webhook: Option<(&str, &str)>,
+    change: &crate::domain::keys::HookChange,
+    nonce: &str,
 ) -> Result<Option<ApiKeyRow>> {
+    let flag = |b: bool| i64::from(b);
     let results = db
         .batch(vec![
             db.statement(
-                SET_WEBHOOK_SQL,
+                SET_HOOKS_SQL,
                 &[
                     id.into(),
-                    webhook.map(|(url, _)| url).into(),
-                    webhook.map(|(_, nonce)| nonce).into(),
+                    flag(change.webhook.is_some()).into(),
+                    change.webhook.as_ref().and_then(Option::as_deref).into(),
+                    flag(change.before_send.is_some()).into(),
+                    change
+                        .before_send
+                        .as_ref()
+                        .and_then(Option::as_deref)
+                        .into(),
+                    change.fail_closed.map(flag).into(),
+                    nonce.into(),
                 ],
             )?,
             db.statement(KEY_BY_ID_SQL, &[id.into()])?,

@@ -423,8 +423,9 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     keys::KEYS_SQL,
     keys::REVOKE_KEY_SQL,
     keys::KEY_BY_ID_SQL,
-    keys::SET_WEBHOOK_SQL,
+    keys::SET_HOOKS_SQL,
     keys::HOOKS_SQL,
+    keys::BEFORE_SEND_SQL,
     keys::DELIVERIES_SQL,
     keys::RECORD_DELIVERY_SQL,
     members::MEMBER_FACTS_SQL,
@@ -480,6 +481,7 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     safety::EXPORT_MEMBERSHIPS_SQL,
     safety::EXPORT_MESSAGES_SQL,
     safety::EXPORT_LEDGER_SQL,
+    safety::EXPORT_BLOCKS_SQL,
     PING_SQL,
 ];
 

@@ -3,7 +3,6 @@
 //! write and lose its deliveries. The chat's Durable Object queues deliveries from its own results as
 //! before; the outbox is what it recovers from when a crash came between the commit and that queueing.
 
-use serde::{Deserialize, Serialize};
 use worker::{D1PreparedStatement, D1Result};
 
 use super::rows::MessageRow;
@@ -36,16 +35,26 @@ pub const OUTBOX_SQL: &str = concatcp!(
                      AND m.updated_at >= ?4)"
 );
 
-/// Chat ?1's events newer than ?2 (the newest group its object queued), oldest first.
-pub const LOST_SQL: &str = "SELECT created_at, event_id, type, message_id, detail, author_key
-     FROM webhook_outbox WHERE chat_id = ?1 AND created_at > ?2 ORDER BY created_at, event_id";
+/// Chat ?1's events newer than ?2 (the newest group its object queued), oldest first, as one text: a
+/// line per event of tab-separated fields (createdAt, eventId, type, messageId, detail, authorKey; an
+/// empty field for NULL: none of them holds a tab or a line break), NULL for none.
+pub const LOST_SQL: &str =
+    "SELECT group_concat(created_at || char(9) || event_id || char(9) || type
+         || char(9) || message_id || char(9) || COALESCE(detail, '') || char(9)
+         || COALESCE(author_key, ''), char(10)) AS text
+     FROM (SELECT * FROM webhook_outbox WHERE chat_id = ?1 AND created_at > ?2
+           ORDER BY created_at, event_id)";
 
 /// Chat ?1's events up to ?2, all queued.
 pub const QUEUED_SQL: &str = "DELETE FROM webhook_outbox WHERE chat_id = ?1 AND created_at <= ?2";
 
-/// Up to ?2 chats with events older than ?1 (their object crashed and had no write since).
-pub const STALE_SQL: &str = "SELECT DISTINCT chat_id FROM webhook_outbox
-     WHERE created_at < ?1 ORDER BY created_at LIMIT ?2";
+/// Up to ?2 chats with events older than ?1 (their object crashed and had no write since), as one
+/// text of ids separated by spaces.
+/// (The oldest 1,000 events at most: a range of `webhook_outbox_by_age`.)
+pub const STALE_SQL: &str = "SELECT group_concat(chat_id, ' ') AS text FROM
+       (SELECT DISTINCT chat_id FROM
+          (SELECT chat_id FROM webhook_outbox WHERE created_at < ?1 ORDER BY created_at LIMIT 1000)
+        LIMIT ?2)";
 
 /// Messages ?1 (a JSON array of ids), as they are now.
 pub const MESSAGES_SQL: &str = concatcp!(
@@ -55,12 +64,10 @@ pub const MESSAGES_SQL: &str = concatcp!(
 );
 
 /// One event as the outbox records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
-    #[serde(default)]
     pub created_at: i64,
     pub event_id: String,
-    #[serde(rename = "type")]
     pub kind: String,
     pub message_id: String,
     pub detail: Option<String>,
@@ -111,7 +118,22 @@ pub fn lost_statement(db: &Db, chat: &str, through: i64) -> Result<D1PreparedSta
 }
 
 pub fn lost(result: &D1Result) -> Result<Vec<Entry>> {
-    rows(result)
+    let text = super::first_text(result)?.unwrap_or_default();
+    let optional = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split('\t');
+            Some(Entry {
+                created_at: f.next()?.parse().ok()?,
+                event_id: f.next()?.to_string(),
+                kind: f.next()?.to_string(),
+                message_id: f.next()?.to_string(),
+                detail: optional(f.next()?),
+                author_key: optional(f.next()?),
+            })
+        })
+        .collect())
 }
 
 pub fn queued_statement(db: &Db, chat: &str, through: i64) -> Result<D1PreparedStatement> {
@@ -127,13 +149,7 @@ pub async fn messages(db: &Db, ids: &[&str]) -> Result<Vec<MessageRow>> {
 
 /// Chats whose events are older than `before`, at most `limit`.
 pub async fn stale_chats(db: &Db, before: i64, limit: i64) -> Result<Vec<String>> {
-    #[derive(Deserialize)]
-    struct Chat {
-        chat_id: String,
-    }
     let statement = db.statement(STALE_SQL, &[before.into(), limit.into()])?;
-    Ok(rows::<Chat>(&db.all(statement).await?)?
-        .into_iter()
-        .map(|c| c.chat_id)
-        .collect())
+    let text = super::first_text(&db.all(statement).await?)?.unwrap_or_default();
+    Ok(text.split_whitespace().map(str::to_string).collect())
 }

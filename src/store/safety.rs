@@ -5,7 +5,6 @@
 
 use serde::Deserialize;
 
-use super::credits::LedgerRow;
 use super::rows::MessageRow;
 use super::sql::{concatcp, MESSAGE_COLUMNS, MESSAGE_JSON};
 use super::{changes, first, nth, rows, Db};
@@ -25,16 +24,9 @@ pub const IS_BLOCKED_SQL: &str =
 /// User ?1 unblocks user ?2.
 pub const UNBLOCK_SQL: &str = "DELETE FROM blocks WHERE blocker_id = ?1 AND blocked_id = ?2";
 
-/// The users ?1 blocks, by id (at most `MAX_BLOCKS`).
-pub const BLOCKS_SQL: &str =
-    "SELECT blocked_id, created_at FROM blocks WHERE blocker_id = ?1 ORDER BY blocked_id";
-
-/// A block as listed and exported.
-#[derive(Debug, Clone, Deserialize)]
-pub struct BlockRow {
-    pub blocked_id: String,
-    pub created_at: i64,
-}
+/// The users ?1 blocks, by id (at most `MAX_BLOCKS`), as the whole `{"userIds": [...]}` answer.
+pub const BLOCKS_SQL: &str = "SELECT json_object('userIds', json_group_array(blocked_id)) AS text
+     FROM (SELECT blocked_id FROM blocks WHERE blocker_id = ?1 ORDER BY blocked_id)";
 
 /// Blocks `other` (idempotent). One round trip: the block and its read-back; past `MAX_BLOCKS` a
 /// 422.
@@ -64,9 +56,10 @@ pub async fn unblock(db: &Db, me: &UserId, other: &UserId) -> Result<()> {
     Ok(())
 }
 
-pub async fn blocks(db: &Db, me: &UserId) -> Result<Vec<BlockRow>> {
+/// The `{"userIds": [...]}` answer.
+pub async fn blocks(db: &Db, me: &UserId) -> Result<String> {
     let statement = db.statement(BLOCKS_SQL, &[me.as_str().into()])?;
-    rows(&db.all(statement).await?)
+    Ok(super::first_text(&db.all(statement).await?)?.unwrap_or_else(|| r#"{"userIds":[]}"#.into()))
 }
 
 /// The report's columns (`ReportRow`).
@@ -206,14 +199,34 @@ pub async fn set_report_status(
     first(nth(&results, 1)?)
 }
 
-// The export's pages (API.md "Export"): each a range of an index that leads with the user.
+// The export's pages (API.md "Export"): each a range of an index that leads with the user, written
+// by SQLite as the export's NDJSON lines (one text per page).
 
-/// User ?1's memberships after (?2 muted, ?3 chat), ?4 rows.
-pub const EXPORT_MEMBERSHIPS_SQL: &str =
-    "SELECT p.chat_id, p.muted, c.type, c.title, p.role, p.joined_at, p.last_read_seq, p.archived
-     FROM chat_participants p JOIN chats c ON c.id = p.chat_id
-     WHERE p.user_id = ?1 AND (p.muted > ?2 OR (p.muted = ?2 AND p.chat_id > ?3))
-     ORDER BY p.muted, p.chat_id LIMIT ?4";
+/// An epoch-milliseconds column as the API's timestamp.
+macro_rules! timestamp {
+    ($column:literal) => {
+        concatcp!(
+            "strftime('%Y-%m-%dT%H:%M:%fZ', ",
+            $column,
+            " / 1000.0, 'unixepoch')"
+        )
+    };
+}
+
+/// User ?1's memberships after (?2 muted, ?3 chat), ?4 rows, as export lines.
+pub const EXPORT_MEMBERSHIPS_SQL: &str = concatcp!(
+    "SELECT group_concat(line, char(10)) AS text FROM (
+       SELECT json_object('kind', 'membership', 'data', json_object(
+           'chatId', p.chat_id, 'type', c.type, 'title', c.title, 'role', p.role,
+           'joinedAt', ",
+    timestamp!("p.joined_at"),
+    ", 'lastReadSequence', p.last_read_seq,
+           'muted', json(CASE WHEN p.muted = 1 THEN 'true' ELSE 'false' END),
+           'archived', json(CASE WHEN p.archived = 1 THEN 'true' ELSE 'false' END))) AS line
+       FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+       WHERE p.user_id = ?1 AND (p.muted > ?2 OR (p.muted = ?2 AND p.chat_id > ?3))
+       ORDER BY p.muted, p.chat_id LIMIT ?4)"
+);
 
 /// The messages user ?1 sent, by chat and sequence, after (?2 chat, ?3 seq), ?4 rows.
 pub const EXPORT_MESSAGES_SQL: &str = concatcp!(
@@ -224,42 +237,29 @@ pub const EXPORT_MESSAGES_SQL: &str = concatcp!(
      ORDER BY m.chat_id, m.seq LIMIT ?4"
 );
 
-/// User ?1's ledger lines after line ?2, ?3 rows, oldest first.
-pub const EXPORT_LEDGER_SQL: &str =
-    "SELECT seq, transfer_id, kind, amount, balance_after, counterparty_id, chat_id, message_id,
-            created_at
-     FROM ledger_entries WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+/// User ?1's ledger lines after line ?2, ?3 rows, oldest first, as export lines.
+pub const EXPORT_LEDGER_SQL: &str = concatcp!(
+    "SELECT group_concat(line, char(10)) AS text FROM (
+       SELECT json_object('kind', 'ledger', 'data', json_object(
+           'sequence', seq, 'transferId', transfer_id, 'kind', kind, 'amount', amount,
+           'balanceAfter', balance_after, 'counterpartyId', counterparty_id, 'chatId', chat_id,
+           'messageId', message_id, 'createdAt', ",
+    timestamp!("created_at"),
+    ")) AS line
+       FROM ledger_entries WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3)"
+);
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct MembershipRow {
-    pub chat_id: String,
-    pub muted: i64,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: Option<String>,
-    pub role: String,
-    pub joined_at: i64,
-    pub last_read_seq: i64,
-    pub archived: i64,
-}
+/// The users ?1 blocks (at most `MAX_BLOCKS`), as export lines.
+pub const EXPORT_BLOCKS_SQL: &str = concatcp!(
+    "SELECT group_concat(line, char(10)) AS text FROM (
+       SELECT json_object('kind', 'block', 'data', json_object('userId', blocked_id, 'createdAt', ",
+    timestamp!("created_at"),
+    ")) AS line FROM blocks WHERE blocker_id = ?1 ORDER BY blocked_id)"
+);
 
-/// One page of an export's part, read from where the last page ended.
-pub async fn export_memberships(
-    db: &Db,
-    user: &str,
-    after: &(i64, String),
-    limit: i64,
-) -> Result<Vec<MembershipRow>> {
-    let statement = db.statement(
-        EXPORT_MEMBERSHIPS_SQL,
-        &[
-            user.into(),
-            after.0.into(),
-            after.1.as_str().into(),
-            limit.into(),
-        ],
-    )?;
-    rows(&db.all(statement).await?)
+/// One page of export lines (`None`: the part is done), read with `sql` and its arguments.
+pub async fn export_lines(db: &Db, sql: &str, args: &[super::Arg<'_>]) -> Result<Option<String>> {
+    super::first_text(&db.all(db.statement(sql, args)?).await?)
 }
 
 pub async fn export_messages(
@@ -276,14 +276,6 @@ pub async fn export_messages(
             after.1.into(),
             limit.into(),
         ],
-    )?;
-    rows(&db.all(statement).await?)
-}
-
-pub async fn export_ledger(db: &Db, user: &str, after: i64, limit: i64) -> Result<Vec<LedgerRow>> {
-    let statement = db.statement(
-        EXPORT_LEDGER_SQL,
-        &[user.into(), after.into(), limit.into()],
     )?;
     rows(&db.all(statement).await?)
 }

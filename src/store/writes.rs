@@ -48,6 +48,47 @@ pub struct Plan<'a> {
     pub target: String,
 }
 
+/// What the before-send hooks had to say of a user's send or edit (API.md "Webhooks"): the keys whose
+/// hooks were consulted (a JSON array; the write is refused if any other hook reaches the chat, so a
+/// hook set while the write was on its way is never skipped), and for a send whose content a hook
+/// replaced, the fingerprint of the request as the client sent it.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub consulted: String,
+    pub fingerprint: Option<String>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            consulted: "[]".into(),
+            fingerprint: None,
+        }
+    }
+}
+
+/// No before-send hook reaches a chat of project `$project` but those of the keys in the JSON array
+/// parameter `$p`: two searches of `api_keys_before_send` (the live keys with a hook), one for the keys
+/// of every chat and one for the project's, so a chat that no hook reaches reads 0 rows.
+macro_rules! unhooked {
+    ($p:literal, $project:literal) => {
+        concatcp!(
+            "NOT EXISTS (SELECT 1 FROM api_keys k
+               WHERE k.project_id IS NULL AND k.before_send_url IS NOT NULL AND k.revoked_at IS NULL
+                 AND k.id NOT IN (SELECT value FROM json_each(",
+            $p,
+            ")))
+             AND NOT EXISTS (SELECT 1 FROM api_keys k
+               WHERE k.project_id = ",
+            $project,
+            " AND k.before_send_url IS NOT NULL AND k.revoked_at IS NULL
+                 AND k.id NOT IN (SELECT value FROM json_each(",
+            $p,
+            ")))"
+        )
+    };
+}
+
 /// Reads a write's outcome from the results of its own statements.
 pub type Outcome<'a> = Box<dyn FnOnce(&[D1Result]) -> Result<Stored> + 'a>;
 
@@ -147,8 +188,9 @@ const BLOCKED_IN_CHAT: &str = "(EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_i
        OR EXISTS (SELECT 1 FROM blocks b WHERE b.blocked_id = ?2
          AND EXISTS (SELECT 1 FROM chat_participants o WHERE o.chat_id = ?1 AND o.user_id = b.blocker_id)))";
 
-/// A participant's send: the sender must be in the chat, and in a direct chat no block may stand
-/// between the two. ?1 chat, ?2 sender, ?3 clientMessageId, ?4 now, ?5 parent, ?6 mentions, ?7 file.
+/// A participant's send: the sender must be in the chat, in a direct chat no block may stand between
+/// the two, and no before-send hook but those consulted (?8) may reach the chat. ?1 chat, ?2 sender,
+/// ?3 clientMessageId, ?4 now, ?5 parent, ?6 mentions, ?7 file.
 pub const SEND_BUMP_SQL: &str = concatcp!(
     SEND_BUMP,
     IS_MEMBER,
@@ -156,7 +198,8 @@ pub const SEND_BUMP_SQL: &str = concatcp!(
     NOT_SENT_YET,
     " AND (direct_key IS NULL OR NOT ",
     BLOCKED_IN_CHAT,
-    ")"
+    ") AND ",
+    unhooked!("?8", "chats.project_id")
 );
 
 /// Why a participant's send into chat ?1 stored nothing, when it is a block: sender ?2 is a member
@@ -207,7 +250,8 @@ const FILE_MEDIA: &str = "CASE WHEN ?13 IS NULL THEN ?7 ELSE
                         WHEN f.content_type LIKE 'audio/%' THEN 'audio' ELSE 'file' END))
         FROM files f WHERE f.id = ?13) END";
 
-/// A participant's send (no block in a direct chat, as `SEND_BUMP_SQL`).
+/// A participant's send (no block in a direct chat, no hook but those consulted, ?14, as
+/// `SEND_BUMP_SQL`).
 pub const SEND_INSERT_SQL: &str = concatcp!(
     SEND_INSERT,
     IS_MEMBER,
@@ -215,7 +259,8 @@ pub const SEND_INSERT_SQL: &str = concatcp!(
     NOT_SENT_YET,
     " AND (c.direct_key IS NULL OR NOT ",
     BLOCKED_IN_CHAT,
-    ")"
+    ") AND ",
+    unhooked!("?14", "c.project_id")
 );
 
 /// A service key's send: ?14 the key's project (NULL: any chat).
@@ -281,9 +326,13 @@ pub fn send_plan<'a>(
     role: SenderRole,
     now_ms: i64,
     with_marks: bool,
+    gate: &Gate,
 ) -> Result<Plan<'a>> {
     let id = MessageId::generate(now_ms)?;
-    let hash = message.request_hash(role);
+    let hash = match &gate.fingerprint {
+        Some(fingerprint) => fingerprint.clone(),
+        None => message.request_hash(role),
+    };
     let (chat, sender) = (message.chat_id.as_str(), author.sender().as_str());
     let client_id = message.client_message_id.as_deref();
     let mentions = message
@@ -303,6 +352,7 @@ pub fn send_plan<'a>(
         message,
         (role, &id, &hash, mentions.as_deref()),
         now_ms,
+        &gate.consulted,
     )?);
     let read_back = statements.len();
     statements.push(match client_id {
@@ -396,11 +446,7 @@ fn reached(result: &D1Result) -> Result<bool> {
 
 /// A 403 when `SEND_BLOCKED_SQL` found a block between the two users of the direct chat.
 fn refuse_blocked(result: &D1Result) -> Result<()> {
-    #[derive(serde::Deserialize)]
-    struct Blocked {
-        blocked: i64,
-    }
-    if first::<Blocked>(result)?.is_some_and(|b| b.blocked == 1) {
+    if super::chats::blocked(result)? {
         return Err(ApiError::forbidden(
             "you cannot write to this chat: one of you blocked the other",
         ));
@@ -485,6 +531,7 @@ fn send_statements(
     message: &NewMessage,
     (role, id, hash, mentions): (SenderRole, &MessageId, &str, Option<&str>),
     now_ms: i64,
+    consulted: &str,
 ) -> Result<Vec<D1PreparedStatement>> {
     let media = message
         .media
@@ -532,11 +579,15 @@ fn send_statements(
         file,
     ];
     let mut statements = match author {
-        Author::User(_) => vec![
-            db.statement(SEND_BUMP_SQL, &bump_args)?,
-            db.statement(SEND_INSERT_SQL, &insert_args)?,
-            db.statement(SEND_READ_MARK_SQL, &[chat, sender, id])?,
-        ],
+        Author::User(_) => {
+            bump_args.push(consulted.into());
+            insert_args.push(consulted.into());
+            vec![
+                db.statement(SEND_BUMP_SQL, &bump_args)?,
+                db.statement(SEND_INSERT_SQL, &insert_args)?,
+                db.statement(SEND_READ_MARK_SQL, &[chat, sender, id])?,
+            ]
+        }
         Author::Service(key) => {
             let project: Arg<'_> = key.project.as_ref().map(ProjectId::as_str).into();
             insert_args.push(project);
@@ -593,8 +644,14 @@ const EDIT: &str = concatcp!(
     " AND "
 );
 
-/// A participant's edit: they must still be in the chat.
-pub const EDIT_SQL: &str = concatcp!(EDIT, IS_MEMBER);
+/// A participant's edit: they must still be in the chat, and no before-send hook but those consulted
+/// (?7) may reach it.
+pub const EDIT_SQL: &str = concatcp!(
+    EDIT,
+    IS_MEMBER,
+    " AND ",
+    unhooked!("?7", "(SELECT project_id FROM chats WHERE id = ?1)")
+);
 
 /// A service key's edit: the chat must be in the key's project ?7 (NULL: any chat).
 pub const SERVICE_EDIT_SQL: &str = concatcp!(
@@ -655,6 +712,7 @@ pub fn change_plan<'a>(
     message_id: &MessageId,
     change: &'a Change,
     now_ms: i64,
+    gate: &Gate,
 ) -> Result<Plan<'a>> {
     let (chat, sender, id) = (
         chat_id.as_str(),
@@ -683,8 +741,11 @@ pub fn change_plan<'a>(
         (Author::Service(_), Change::Edit { .. }) => SERVICE_EDIT_SQL,
         (Author::Service(_), Change::Delete) => SERVICE_DELETE_SQL,
     };
-    if let (Author::Service(key), false) = (author, *change == Change::Takedown) {
-        args.push(key.project.as_ref().map(ProjectId::as_str).into());
+    match (author, change) {
+        (_, Change::Takedown) => {}
+        (Author::Service(key), _) => args.push(key.project.as_ref().map(ProjectId::as_str).into()),
+        (Author::User(_), Change::Edit { .. }) => args.push(gate.consulted.as_str().into()),
+        (Author::User(_), _) => {}
     }
     let mut statements = vec![
         db.statement(update, &args)?,

@@ -1015,3 +1015,303 @@ fn a_killed_server_loses_no_webhook_event_of_a_committed_write() {
         drop(server);
     }
 }
+
+/// A before-send hook: a real HTTP server on loopback that answers by the message's content: `reject`
+/// rejects, `replace` replaces it with `[redacted]`, `hang` answers after 3 s, `boom` is a 500,
+/// `garbage` a 200 that is no answer; anything else is allowed.
+struct HookReceiver {
+    port: u16,
+    received: Arc<Mutex<Vec<Received>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl HookReceiver {
+    fn start() -> HookReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind hook");
+        let port = listener.local_addr().expect("addr").port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (got, halt) = (received.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if halt.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let got = got.clone();
+                std::thread::spawn(move || hook_answer(stream, &got));
+            }
+        });
+        HookReceiver {
+            port,
+            received,
+            stop,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/before-send", self.port)
+    }
+
+    fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    fn last(&self) -> Received {
+        self.received
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("a hook request")
+    }
+}
+
+impl Drop for HookReceiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn hook_answer(stream: TcpStream, got: &Mutex<Vec<Received>>) {
+    let Some(request) = read_request(&stream) else {
+        return;
+    };
+    let content = request.json()["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    got.lock().unwrap().push(request);
+    let (status, body) = if content.contains("reject") {
+        (200, r#"{"action":"reject","reason":"no rejects here"}"#)
+    } else if content.contains("replace") {
+        (200, r#"{"action":"replace","content":"[redacted]"}"#)
+    } else if content.contains("boom") {
+        (500, "{}")
+    } else if content.contains("garbage") {
+        (200, "this is not an answer")
+    } else {
+        if content.contains("hang") {
+            std::thread::sleep(Duration::from_secs(3));
+        }
+        (200, r#"{"action":"allow"}"#)
+    };
+    let mut stream = stream;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.flush();
+}
+
+/// One HTTP/1.1 request (headers and a Content-Length body).
+fn read_request(stream: &TcpStream) -> Option<Received> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Received {
+        headers,
+        body: String::from_utf8(body).ok()?,
+        at: Instant::now(),
+    })
+}
+
+fn user_send(api: &Api, user: &str, body: &Value) -> Resp {
+    api.post("/api/v1/messages", &token(user), body)
+}
+
+/// API.md's before-send hook against a real receiver: allow, reject (422, nothing stored, no sequence
+/// number), replace (stored replaced; a retry of the original body replays it without a call), a
+/// hook that hangs, answers 500 or garbage (fail open, then 503 with Retry-After once the key fails
+/// closed); edits are asked too; a service key's writes never are; a chat no hook reaches pays
+/// nothing (round trips and rows unchanged).
+#[test]
+fn before_send_hooks_allow_reject_replace_and_fail_open_or_closed() {
+    let server = hook_server("before-send");
+    let api = server.client();
+    let hook = HookReceiver::start();
+    let (alice, bob) = (unique_user("alice"), unique_user("bob"));
+    // Before any hook: what a send costs in a chat of another project.
+    let quiet = project_chat(&api, &alice, &bob, "proj_quiet");
+    let cost =
+        |resp: &Resp| ["x-d1-queries", "x-d1-rows-read", "x-d1-rows-written"].map(|h| resp.cost(h));
+    user_send(&api, &alice, &json!({"chatId": quiet, "content": "first"})).expect(201);
+    let before = user_send(
+        &api,
+        &alice,
+        &json!({"chatId": quiet, "content": "no hook"}),
+    );
+    before.expect(201);
+
+    let created = api.create_key(&json!({
+        "name": "moderation", "projectId": "proj_hook", "beforeSendUrl": hook.url()
+    }));
+    created.expect(201);
+    assert_eq!(created.body["beforeSendUrl"], hook.url().as_str());
+    assert_eq!(created.body["beforeSendFailClosed"], false);
+    assert!(created.body["webhookUrl"].is_null());
+    let secret = created.body["webhookSecret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let key_id = created.body["_id"].as_str().unwrap().to_string();
+    let key = created.body["key"].as_str().unwrap().to_string();
+
+    // A chat the hook does not reach pays nothing for it.
+    let after = user_send(
+        &api,
+        &alice,
+        &json!({"chatId": quiet, "content": "still no hook"}),
+    );
+    after.expect(201);
+    assert_eq!(
+        cost(&after),
+        cost(&before),
+        "a chat without a hook pays the same"
+    );
+    assert_eq!(hook.count(), 0);
+
+    let chat = project_chat(&api, &alice, &bob, "proj_hook");
+    let allowed = user_send(&api, &alice, &json!({"chatId": chat, "content": "hello"}));
+    allowed.expect(201);
+    assert_eq!(allowed.body["content"], "hello");
+    assert_eq!(hook.count(), 1);
+    let asked = hook.last();
+    assert_signed(&asked, &secret);
+    let event = asked.json();
+    assert_eq!(event["type"], "message.sending");
+    assert!(event["data"].get("_id").is_none(), "{event}");
+    assert!(event["data"]["sequenceNumber"].is_null());
+    assert_eq!(event["data"]["content"], "hello");
+    assert_eq!(event["data"]["senderId"], alice.as_str());
+
+    let rejected = user_send(
+        &api,
+        &alice,
+        &json!({"chatId": chat, "content": "please reject"}),
+    );
+    rejected.expect(422);
+    assert_eq!(rejected.error_text(), "no rejects here");
+
+    let original = json!({"chatId": chat, "content": "please replace", "clientMessageId": "r-1"});
+    let replaced = user_send(&api, &alice, &original);
+    replaced.expect(201);
+    assert_eq!(replaced.body["content"], "[redacted]");
+    let calls = hook.count();
+    let replay = user_send(&api, &alice, &original);
+    replay.expect(201);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body["_id"], replaced.body["_id"]);
+    assert_eq!(hook.count(), calls, "a replay never calls the hook");
+
+    // Fail open: a 500, garbage, a hook slower than 2 s.
+    for content in ["boom", "garbage", "hang on"] {
+        let sent = user_send(&api, &alice, &json!({"chatId": chat, "content": content}));
+        sent.expect(201);
+        assert_eq!(sent.body["content"], content);
+    }
+
+    // Edits are asked too.
+    let id = allowed.body["_id"].as_str().unwrap();
+    let edit = |content: &str| {
+        api.send_json(
+            "PATCH",
+            &format!("/api/v1/messages/{id}"),
+            &token(&alice),
+            &json!({"content": content}),
+        )
+    };
+    edit("now reject").expect(422);
+    let edited = edit("fine now");
+    edited.expect(200);
+    assert_eq!(edited.body["content"], "fine now");
+    assert_eq!(hook.last().json()["type"], "message.editing");
+    assert_eq!(hook.last().json()["data"]["_id"], id);
+
+    // A service key's writes are never asked.
+    let calls = hook.count();
+    let by_key = api.with_key(
+        "POST",
+        "/api/v1/messages",
+        &key,
+        Some(&json!({"chatId": chat, "content": "please reject me, says the assistant"})),
+    );
+    by_key.expect(201);
+    assert_eq!(hook.count(), calls);
+
+    // Fail closed: no answer is a 503 with Retry-After, and nothing is stored.
+    let patched = admin(
+        &api,
+        "PATCH",
+        &format!("/api/v1/admin/api-keys/{key_id}"),
+        Some(&json!({"beforeSendFailClosed": true})),
+    );
+    patched.expect(200);
+    assert_eq!(patched.body["beforeSendFailClosed"], true);
+    assert!(
+        patched.body.get("webhookSecret").is_none(),
+        "the secret stays"
+    );
+    for content in ["boom again", "garbage again"] {
+        let refused = user_send(&api, &alice, &json!({"chatId": chat, "content": content}));
+        refused.expect(503);
+        assert!(refused.header("retry-after").is_some());
+    }
+
+    // Every refused write took no sequence number: they are dense.
+    let all = api.all_messages(&alice, &chat);
+    let seqs: Vec<i64> = all
+        .iter()
+        .map(|m| m["sequenceNumber"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=all.len() as i64).collect::<Vec<_>>());
+    let contents: Vec<&str> = all
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        !contents
+            .iter()
+            .any(|c| c.contains("reject") && !c.contains("assistant")),
+        "{contents:?}"
+    );
+    assert!(!contents.contains(&"boom again"));
+
+    // Removing the hook: sends go straight through again.
+    admin(
+        &api,
+        "PATCH",
+        &format!("/api/v1/admin/api-keys/{key_id}"),
+        Some(&json!({"beforeSendUrl": null})),
+    )
+    .expect(200);
+    let calls = hook.count();
+    user_send(
+        &api,
+        &alice,
+        &json!({"chatId": chat, "content": "please reject"}),
+    )
+    .expect(201);
+    assert_eq!(hook.count(), calls);
+}
