@@ -613,3 +613,27 @@ CREATE INDEX IF NOT EXISTS webhook_outbox_by_age ON webhook_outbox (created_at, 
 -- anywhere it is empty and the guard reads 0 rows.
 CREATE INDEX IF NOT EXISTS api_keys_before_send ON api_keys (project_id, created_at, id)
   WHERE before_send_url IS NOT NULL AND revoked_at IS NULL;
+
+-- Erasure (migration 0014).
+
+-- A user's erasure, run in steps (one chat per step, through the chat's Durable Object) by the admin's
+-- request and then the per-minute cron trigger, so that it survives restarts: every step records its
+-- progress here. `next_chat`: the chats up to it (by id) are done.
+CREATE TABLE IF NOT EXISTS erasures (
+  id              TEXT PRIMARY KEY,
+  user_id         TEXT NOT NULL,
+  status          TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done')),
+  next_chat       TEXT NOT NULL DEFAULT '',
+  messages_erased INTEGER NOT NULL DEFAULT 0,
+  chats_left      INTEGER NOT NULL DEFAULT 0,
+  files_deleted   INTEGER NOT NULL DEFAULT 0,
+  steps           INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- The erasures still running, oldest first (what the cron trigger continues).
+CREATE INDEX IF NOT EXISTS erasures_running ON erasures (created_at, id) WHERE status = 'running';
+
+-- A user's files not yet removed (an erasure removes them all).
+CREATE INDEX IF NOT EXISTS files_by_uploader ON files (uploader_id) WHERE removed_at IS NULL;

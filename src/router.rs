@@ -7,7 +7,9 @@
 //!
 //! Pure (method name and path in, route out), so every rule here is unit-tested natively.
 
-use crate::domain::ids::{ChatId, FileId, KeyId, MessageId, ProjectId, ReportId, UserId};
+use crate::domain::ids::{
+    ChatId, ErasureId, FileId, KeyId, MessageId, ProjectId, ReportId, UserId,
+};
 use crate::domain::reactions::{ReactionChange, ReactionKey};
 use crate::error::{ApiError, Envelope, Result};
 
@@ -83,6 +85,8 @@ pub enum AdminRoute {
     Reports,
     UpdateReport(ReportId),
     TakeDown(MessageId),
+    EraseUser(UserId),
+    Erasure(ErasureId),
 }
 
 /// Who may call a route, and the route it becomes once the path's ids are parsed.
@@ -211,6 +215,8 @@ pub const ROUTES: &[RouteDef] = &[
     route("GET", "/api/v1/admin/reports", Admin(|_| Ok(AdminRoute::Reports)), "listReports"),
     route("PATCH", "/api/v1/admin/reports/{reportId}", Admin(|p| Ok(AdminRoute::UpdateReport(p.report_id()?))), "updateReport"),
     route("DELETE", "/api/v1/admin/messages/{messageId}", Admin(|p| Ok(AdminRoute::TakeDown(p.message_id()?))), "moderatorDeleteMessage"),
+    route("DELETE", "/api/v1/admin/users/{userId}", Admin(|p| Ok(AdminRoute::EraseUser(p.user_id()?))), "eraseUser"),
+    route("GET", "/api/v1/admin/erasures/{erasureId}", Admin(|p| Ok(AdminRoute::Erasure(p.erasure_id()?))), "getErasure"),
     surface(Envelope::Session, route("GET", "/api/v1/chat/{chatId}/messages",
         Caller(|p| Ok(CallerRoute::SessionMessages(p.chat_id()?))), "sessionMessages")),
     surface(Envelope::Project, route("GET", "/api/chat/projects/{projectId}/chats/{chatId}/messages",
@@ -262,6 +268,10 @@ impl PathArgs<'_> {
 
     pub fn file_id(&self) -> Result<FileId> {
         FileId::parse(self.get("fileId")?, "fileId")
+    }
+
+    pub fn erasure_id(&self) -> Result<ErasureId> {
+        ErasureId::parse(self.get("erasureId")?, "erasureId")
     }
 
     pub fn report_id(&self) -> Result<ReportId> {
@@ -481,6 +491,7 @@ mod tests {
                 .replace("{messageId}", ID)
                 .replace("{keyId}", ID)
                 .replace("{reportId}", ID)
+                .replace("{erasureId}", ID)
                 .replace("{fileId}", ID)
                 .replace("{projectId}", "proj_1")
                 .replace("{userId}", "user-1");

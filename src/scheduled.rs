@@ -9,7 +9,7 @@ use worker::{event, Env, ScheduleContext, ScheduledEvent};
 
 use crate::domain::time::now_ms;
 use crate::error::{ApiError, Result};
-use crate::store::{files, outbox, Db, SessionStart};
+use crate::store::{erasure, files, outbox, Db, SessionStart};
 
 /// Files whose bytes one run deletes at most (R2 deletes up to 1,000 keys in one call).
 pub const FILES_PER_RUN: i64 = 500;
@@ -34,6 +34,9 @@ pub const SWEEP_CRON: &str = "* * * * *";
 pub const STALE_OUTBOX_MS: i64 = 10_000;
 /// Chats one sweep calls at most.
 pub const CHATS_PER_SWEEP: i64 = 50;
+/// Erasure steps one run takes at most (each: three D1 round trips and one call of a chat's object,
+/// within an invocation's 1,000 subrequests and D1 queries).
+pub const ERASURE_STEPS_PER_RUN: usize = 40;
 
 #[event(scheduled)]
 pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
@@ -78,49 +81,75 @@ async fn clean_up(env: &Env) -> Result<(u64, u64)> {
     files::finish_purge(&db, &due, now, now - THIRTY_DAYS_MS, DELIVERIES_PER_RUN).await
 }
 
-/// The sweep's log line.
+/// The per-minute run's log line: the chats whose lost webhook events it had queued, the erasure
+/// steps it took (and of which erasures, with their counts so far), and its own D1 work.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SweepLine<'a> {
     event: &'static str,
     chats: usize,
+    erasure_steps: usize,
+    erasures: Vec<(String, String, i64)>,
+    d1_queries: u64,
+    d1_rows_read: u64,
+    d1_rows_written: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
 }
 
-/// The webhook outbox sweep: each chat with events older than `STALE_OUTBOX_MS` (its object crashed
-/// between a commit and queueing its deliveries, and has had no write since) is called to queue them.
-/// One D1 round trip (0 rows when nothing is stale), and one call per such chat.
+/// The per-minute run: each chat with webhook events older than `STALE_OUTBOX_MS` (its object
+/// crashed between a commit and queueing its deliveries, and has had no write since) is called to
+/// queue them; then running erasures take up to `ERASURE_STEPS_PER_RUN` steps, oldest first. With
+/// nothing to do, two D1 round trips reading 0 rows, and no line.
 async fn sweep(env: &Env) {
+    let db = env
+        .d1("DB")
+        .map_err(|e| ApiError::internal(format!("D1 binding DB: {e}")))
+        .and_then(|db| Db::new(&db, SessionStart::Primary));
+    let db = match db {
+        Ok(db) => db,
+        Err(e) => return crate::log::emit(&e.to_string()),
+    };
+    let mut line = SweepLine {
+        event: "minutely",
+        chats: 0,
+        erasure_steps: 0,
+        erasures: Vec::new(),
+        d1_queries: 0,
+        d1_rows_read: 0,
+        d1_rows_written: 0,
+        error: None,
+    };
     let outcome = async {
-        let db = env
-            .d1("DB")
-            .map_err(|e| ApiError::internal(format!("D1 binding DB: {e}")))
-            .and_then(|db| Db::new(&db, SessionStart::Primary))?;
         let chats = outbox::stale_chats(&db, now_ms() - STALE_OUTBOX_MS, CHATS_PER_SWEEP).await?;
         for chat in &chats {
             let chat = crate::domain::ids::ChatId::parse(chat, "chatId")?;
             crate::chat_room::client::recover(env, &chat).await?;
         }
-        Ok::<usize, ApiError>(chats.len())
+        line.chats = chats.len();
+        for id in erasure::running(&db, 5).await? {
+            let left = ERASURE_STEPS_PER_RUN - line.erasure_steps;
+            if left == 0 {
+                break;
+            }
+            let (row, taken) =
+                crate::handlers::safety::advance_erasure(env, &db, &id, left).await?;
+            line.erasure_steps += taken;
+            line.erasures
+                .push((row.id, row.status, row.messages_erased));
+        }
+        Ok::<(), ApiError>(())
     }
     .await;
     let text;
-    let line = match &outcome {
-        Ok(0) => return,
-        Ok(chats) => SweepLine {
-            event: "outbox_sweep",
-            chats: *chats,
-            error: None,
-        },
-        Err(e) => {
-            text = e.to_string();
-            SweepLine {
-                event: "outbox_sweep",
-                chats: 0,
-                error: Some(&text),
-            }
-        }
-    };
-    crate::log::emit(&line);
+    if let Err(e) = &outcome {
+        text = e.to_string();
+        line.error = Some(&text);
+    }
+    let cost = db.cost();
+    (line.d1_queries, line.d1_rows_read, line.d1_rows_written) =
+        (cost.queries, cost.rows_read, cost.rows_written);
+    if line.chats > 0 || line.erasure_steps > 0 || line.error.is_some() {
+        crate::log::emit(&line);
+    }
 }

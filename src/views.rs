@@ -164,8 +164,9 @@ pub struct User<'a> {
     id: &'a str,
     #[schemars(length(min = 1))]
     username: &'a str,
+    /// null for an erased user.
     #[schemars(length(min = 1))]
-    first_name: &'a str,
+    first_name: Option<&'a str>,
     profile_photo: Option<Photo<'a>>,
     availability_status: Availability,
     #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
@@ -177,7 +178,7 @@ impl<'a> User<'a> {
         User {
             id: &row.id,
             username: &row.username,
-            first_name: &row.first_name,
+            first_name: Some(row.first_name.as_str()).filter(|f| !f.is_empty()),
             profile_photo: photo(&row.photo_id, &row.photo_url, &row.photo_type),
             availability_status: row.availability,
             credits: row.credits,
@@ -190,7 +191,7 @@ impl<'a> User<'a> {
         User {
             id: caller.id.as_str(),
             username,
-            first_name: caller.first_name.as_deref().unwrap_or(username),
+            first_name: Some(caller.first_name.as_deref().unwrap_or(username)),
             profile_photo: caller.picture.as_deref().map(|url| Photo {
                 id: None,
                 url,
@@ -987,6 +988,7 @@ impl<'a> ProjectList<'a> {
                 .iter()
                 .find(|p| p.user_id == sender)
                 .and_then(|p| p.first_name.as_deref())
+                .filter(|f| !f.is_empty())
                 .unwrap_or(sender)
         };
         let messages = rows
@@ -1344,6 +1346,46 @@ pub struct Reports<'a> {
     pub reports: Vec<QueuedReport<'a>>,
     pub has_more: bool,
     pub next_cursor: Option<String>,
+}
+
+/// A user's erasure (API.md "Erasure").
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Erasure<'a> {
+    #[schemars(with = "ObjectId")]
+    erasure_id: &'a str,
+    #[schemars(with = "UserId")]
+    user_id: &'a str,
+    #[schemars(with = "ErasureStatus")]
+    status: &'a str,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
+    messages_erased: i64,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
+    chats_left: i64,
+    #[schemars(range(min = 0, max = MAX_SAFE_INTEGER))]
+    files_deleted: i64,
+}
+
+/// `running` until every chat is done.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ErasureStatus {
+    Running,
+    Done,
+}
+
+impl<'a> Erasure<'a> {
+    pub fn new(row: &'a crate::store::erasure::ErasureRow) -> Self {
+        Erasure {
+            erasure_id: &row.id,
+            user_id: &row.user_id,
+            status: &row.status,
+            messages_erased: row.messages_erased,
+            chats_left: row.chats_left,
+            files_deleted: row.files_deleted,
+        }
+    }
 }
 
 /// `GET /api/v1/users/me/blocks` (written by SQLite: `store::safety::BLOCKS_SQL`).

@@ -7,7 +7,7 @@ use worker::{console_error, Headers, Method, Request, RequestInit, Response, Stu
 use super::protocol::{ReadEvent, RoomReply, RoomRequest, Write, Written, SOCKET_HEADER};
 use crate::auth::{Author, Caller};
 use crate::context::Ctx;
-use crate::domain::ids::ChatId;
+use crate::domain::ids::{ChatId, UserId};
 use crate::domain::live::LiveSocket;
 use crate::error::{ApiError, Result};
 use crate::http::{Reply, REPLAYED_HEADER};
@@ -37,14 +37,13 @@ async fn post(ctx: &Ctx, chat_id: &ChatId, request: &RoomRequest) -> Result<Resp
     Ok(stub(ctx, chat_id)?.fetch_with_request(request).await?)
 }
 
-/// Asks chat `chat_id`'s Durable Object to queue the webhook events a crash left in the outbox (the
-/// sweep's call; no request behind it).
-pub async fn recover(env: &worker::Env, chat_id: &ChatId) -> Result<()> {
+/// A write of the service itself (no request behind it: the cron trigger's jobs) in its chat's
+/// Durable Object.
+async fn call(env: &worker::Env, write: Write) -> Result<RoomReply> {
+    let chat_id = write.chat_id().clone();
     let request = RoomRequest::Write {
         author: Author::moderator()?,
-        write: Write::Recover {
-            chat_id: chat_id.clone(),
-        },
+        write,
     };
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
@@ -54,8 +53,33 @@ pub async fn recover(env: &worker::Env, chat_id: &ChatId) -> Result<()> {
         .durable_object("CHAT_ROOM")?
         .id_from_name(chat_id.as_str())?
         .get_stub()?;
-    let reply: RoomReply = stub.fetch_with_request(request).await?.json().await?;
-    reply.outcome.map(|_| ())
+    Ok(stub.fetch_with_request(request).await?.json().await?)
+}
+
+/// Asks chat `chat_id`'s Durable Object to queue the webhook events a crash left in the outbox (the
+/// sweep's call).
+pub async fn recover(env: &worker::Env, chat_id: &ChatId) -> Result<()> {
+    let chat_id = chat_id.clone();
+    call(env, Write::Recover { chat_id })
+        .await?
+        .outcome
+        .map(|_| ())
+}
+
+/// A step of user `user`'s erasure in chat `chat_id` (the erasure's driver's call): the messages it
+/// tombstoned, whether the user left, whether more are left.
+pub async fn erase(
+    env: &worker::Env,
+    chat_id: &ChatId,
+    user: &UserId,
+) -> Result<(i64, bool, bool)> {
+    let write = Write::Erase {
+        chat_id: chat_id.clone(),
+        user_id: user.clone(),
+    };
+    let reply = call(env, write).await?;
+    reply.outcome?;
+    Ok(reply.erased.unwrap_or((0, false, false)))
 }
 
 /// Runs a checked write in its chat's Durable Object; the stored message (`None`: a change of members

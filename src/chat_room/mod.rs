@@ -39,9 +39,12 @@ use crate::error::{ApiError, Result};
 use crate::store::keys::{self, Hook};
 use crate::store::rows::MessageRow;
 use crate::store::writes::{self, Gate, Plan};
-use crate::store::{chat_list, cost_of, credits, outbox, Db, SessionStart};
+use crate::store::{chat_list, cost_of, credits, erasure, outbox, Db, SessionStart};
 use crate::views;
 use protocol::{Event, MessageEvent, ReadEvent, RoomReply, RoomRequest, Write, Written};
+
+/// The most messages one step of an erasure tombstones in a chat.
+const ERASE_BATCH: i64 = 500;
 
 /// The most writes one D1 batch commits: a transfer is 12 statements and a send up to 8, so a group
 /// stays within 100 statements (each counts against the invocation's D1 query limit).
@@ -125,6 +128,7 @@ impl DurableObject for ChatRoom {
                 cost: Default::default(),
                 bookmark: None,
                 list_behind: false,
+                erased: None,
             },
         };
         if let Err(err) = &reply.outcome {
@@ -204,6 +208,10 @@ impl ChatRoom {
                     write: Write::Recover { chat_id },
                     ..
                 }] => vec![self.recover_now(chat_id.as_str()).await],
+                [Queued {
+                    write: Write::Erase { chat_id, user_id },
+                    ..
+                }] => vec![self.erase(chat_id.as_str(), user_id.as_str()).await],
                 _ => self.commit_group(&group).await,
             };
             let behind = replies.iter().any(|reply| reply.list_behind);
@@ -519,6 +527,123 @@ impl ChatRoom {
         }
     }
 
+    /// A step of user `user`'s erasure in this chat: up to `ERASE_BATCH` of its live messages become
+    /// tombstones (`deletedBy: moderator`; a credit transfer keeps its amount and parties), each
+    /// announced as `message.deleted` on the sockets and to the webhooks (with outbox rows in the same
+    /// batch); once none is left, its reactions go and it leaves a group (its ownership passing on),
+    /// without a `member.left` message. Two round trips.
+    async fn erase(&self, chat: &str, user: &str) -> RoomReply {
+        let db = match self.env.d1("DB") {
+            Ok(db) => Db::new(&db, SessionStart::Primary),
+            Err(e) => Err(ApiError::internal(format!("D1 binding DB: {e}"))),
+        };
+        let db = match db {
+            Ok(db) => db,
+            Err(e) => return failed(e),
+        };
+        if !self.recovered.get() {
+            self.recover_now(chat).await;
+        }
+        let erased = async {
+            let statement = db.statement(
+                erasure::LIVE_OF_SQL,
+                &[chat.into(), user.into(), ERASE_BATCH.into()],
+            )?;
+            let live = erasure::live_of(&db.all(statement).await?)?;
+            let more = live.len() as i64 == ERASE_BATCH;
+            let started = now_ms();
+            let stamp = self.next_stamp(started);
+            let seqs: Vec<i64> = live.iter().map(|(seq, _)| *seq).collect();
+            let seqs = serde_json::to_string(&seqs)?;
+            let entries: Vec<outbox::Entry> = live
+                .iter()
+                .enumerate()
+                .map(|(i, (_, id))| outbox::Entry {
+                    created_at: stamp,
+                    event_id: crate::domain::webhooks::new_event_id(stamp, i.min(0xff))
+                        .unwrap_or_default(),
+                    kind: MessageEvent::Deleted.name().to_string(),
+                    message_id: id.clone(),
+                    detail: None,
+                    author_key: None,
+                })
+                .collect();
+            let (chat_arg, user_arg) = (chat.into(), user.into());
+            let mut statements = vec![db.statement(
+                erasure::ERASE_MESSAGES_SQL,
+                &[chat_arg, seqs.as_str().into(), user_arg, started.into()],
+            )?];
+            if !more {
+                statements.push(db.statement(erasure::ERASE_REACTIONS_SQL, &[chat_arg, user_arg])?);
+                statements.push(db.statement(erasure::PASS_OWNERSHIP_SQL, &[chat_arg, user_arg])?);
+                statements.push(db.statement(erasure::LEAVE_GROUP_SQL, &[chat_arg, user_arg])?);
+            }
+            let leave_at = statements.len() - 1;
+            statements.extend(outbox::record_statement(
+                &db, chat, stamp, started, &entries,
+            )?);
+            let read_at = statements.len();
+            statements.push(db.statement(erasure::ERASED_SQL, &[chat_arg, seqs.as_str().into()])?);
+            statements.push(writes::read_marks_statement(&db, chat)?);
+            statements.push(keys::hooks_statement(&db, chat)?);
+            let results = db.batch(statements).await?;
+            let left = !more && crate::store::changes(nth_result(&results, leave_at)?) > 0;
+            let rows: Vec<MessageRow> = crate::store::rows(nth_result(&results, read_at)?)?;
+            let marks = writes::read_marks(results.get(read_at + 1))?;
+            let hooks = keys::hooks(nth_result(&results, read_at + 2)?)?;
+            Ok::<_, ApiError>((rows, marks, hooks, entries, stamp, left, more))
+        };
+        let (rows, marks, hooks, entries, stamp, left, more) = match erased.await {
+            Ok(erased) => erased,
+            Err(e) => return failed(e),
+        };
+        // The sockets: each tombstone, and the user's own sockets closed if it left (4003).
+        let frames: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                let read_by = marks_read_by(row, &marks);
+                let view =
+                    views::Message::shared(row, read_by.iter().map(String::as_str).collect());
+                event_text(MessageEvent::Deleted.name(), &view)
+            })
+            .collect();
+        let members: Vec<&str> = marks.iter().map(|(u, _)| u.as_str()).collect();
+        if !frames.is_empty() || left {
+            live::broadcast(&self.state, &frames, Some(&members), now_ms());
+        }
+        // The webhooks, under the outbox's event ids.
+        let events: Vec<webhooks::Event> = rows
+            .iter()
+            .filter_map(|row| {
+                let entry = entries.iter().find(|e| e.message_id == row.id)?;
+                let read_by = marks_read_by(row, &marks);
+                let data =
+                    views::Message::shared(row, read_by.iter().map(String::as_str).collect());
+                let id = entry.event_id.clone();
+                webhook_event(chat, &None, MessageEvent::Deleted, &row.id, data, stamp, id).ok()
+            })
+            .collect();
+        if let Ok(hooks) = hooks_ok(hooks) {
+            let stored = webhooks::record(&self.state, &events, &hooks)
+                .and_then(|any| webhooks::set_mark(&self.state, chat, stamp).map(|_| any));
+            let scheduled = match stored {
+                Ok(true) => live::set_alarm_at(&self.state, now_ms()).await,
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = scheduled {
+                console_error!("chat room: recording erasure deliveries: {e}");
+            }
+        }
+        RoomReply {
+            outcome: Ok(None),
+            cost: db.cost(),
+            bookmark: db.bookmark(),
+            list_behind: false,
+            erased: Some((rows.len() as i64, left, more)),
+        }
+    }
+
     /// On the sweep's call (an object that crashed and has had no write since): looks for lost events
     /// now, in the line like a write.
     async fn recover_now(&self, chat: &str) -> RoomReply {
@@ -546,6 +671,7 @@ impl ChatRoom {
                     cost: db.cost(),
                     bookmark: None,
                     list_behind: false,
+                    erased: None,
                 }
             }
             Err(e) => failed(e),
@@ -596,6 +722,7 @@ impl ChatRoom {
                 cost: db.cost(),
                 bookmark: db.bookmark(),
                 list_behind: false,
+                erased: None,
             },
             Ok(Some(stored)) => {
                 let mut reply = self.reply(queued, Ok(stored), db.cost(), db.bookmark(), listening);
@@ -607,6 +734,7 @@ impl ChatRoom {
                 cost: db.cost(),
                 bookmark: db.bookmark(),
                 list_behind: false,
+                erased: None,
             },
         };
         if reply.outcome.as_ref().is_ok_and(Option::is_some) {
@@ -832,6 +960,7 @@ impl ChatRoom {
             cost,
             bookmark,
             list_behind,
+            erased: None,
         }
     }
 
@@ -901,9 +1030,9 @@ fn plan<'a>(
             },
             _,
         ) => writes::change_plan(db, author, chat_id, message_id, change, now_ms(), gate),
-        (Write::Members { .. } | Write::Recover { .. }, _) => Err(ApiError::internal(
-            "chat room: a change of members, or a recovery, runs alone",
-        )),
+        (Write::Members { .. } | Write::Recover { .. } | Write::Erase { .. }, _) => Err(
+            ApiError::internal("chat room: a change of members, or a recovery, runs alone"),
+        ),
         (
             Write::React {
                 chat_id,
@@ -1135,6 +1264,7 @@ fn failed(error: ApiError) -> RoomReply {
         cost: Default::default(),
         bookmark: None,
         list_behind: false,
+        erased: None,
     }
 }
 
@@ -1283,4 +1413,19 @@ fn with_content(write: &Write, content: Option<String>) -> (Write, Option<String
         _ => None,
     };
     (write, fingerprint)
+}
+
+fn nth_result(results: &[worker::D1Result], at: usize) -> Result<&worker::D1Result> {
+    results
+        .get(at)
+        .ok_or_else(|| ApiError::internal(format!("D1 batch result {at} missing")))
+}
+
+/// Hooks read beside a write (an empty list is nothing to queue).
+fn hooks_ok(hooks: Vec<Hook>) -> std::result::Result<Vec<Hook>, ()> {
+    if hooks.is_empty() {
+        Err(())
+    } else {
+        Ok(hooks)
+    }
 }

@@ -82,6 +82,13 @@ pub enum Write {
     Recover {
         chat_id: ChatId,
     },
+    /// A step of user `user_id`'s erasure in this chat (the admin's): a batch of its messages become
+    /// tombstones; once none is left, its reactions go and it leaves the group.
+    #[serde(rename_all = "camelCase")]
+    Erase {
+        chat_id: ChatId,
+        user_id: UserId,
+    },
 }
 
 impl Write {
@@ -93,7 +100,8 @@ impl Write {
             | Write::Members { chat_id, .. }
             | Write::React { chat_id, .. }
             | Write::Pin { chat_id, .. }
-            | Write::Recover { chat_id } => chat_id,
+            | Write::Recover { chat_id }
+            | Write::Erase { chat_id, .. } => chat_id,
         }
     }
 
@@ -106,7 +114,8 @@ impl Write {
             | Write::Members { .. }
             | Write::React { .. }
             | Write::Pin { .. }
-            | Write::Recover { .. } => 200,
+            | Write::Recover { .. }
+            | Write::Erase { .. } => 200,
         }
     }
 
@@ -122,6 +131,7 @@ impl Write {
             }
             | Write::Pin { .. }
             | Write::Recover { .. } => MessageEvent::Updated,
+            Write::Erase { .. } => MessageEvent::Deleted,
             Write::Change {
                 change: Change::Delete | Change::Takedown,
                 ..
@@ -149,6 +159,10 @@ pub struct RoomReply {
     /// is due (`Stored::list_behind`).
     #[serde(skip)]
     pub list_behind: bool,
+    /// An erasure step's work: the messages it tombstoned, whether the user left the group, whether
+    /// more of its messages are left in the chat.
+    #[serde(default)]
+    pub erased: Option<(i64, bool, bool)>,
 }
 
 /// A write as stored.

@@ -131,6 +131,7 @@ object_id_type!(MessageId, "message");
 object_id_type!(KeyId, "key");
 object_id_type!(FileId, "file");
 object_id_type!(ReportId, "report");
+object_id_type!(ErasureId, "erasure");
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserId(String);

@@ -119,6 +119,8 @@ pub struct WebhookChangeBody {
     #[serde(default, deserialize_with = "wire::keep_null")]
     #[schemars(with = "Option<WebhookUrl>")]
     pub before_send_url: Option<Value>,
+    /// A hook that does not answer refuses the write (503) instead of allowing it.
+    #[serde(default, deserialize_with = "wire::keep_null")]
     #[schemars(with = "bool")]
     pub before_send_fail_closed: Option<Value>,
     /// The server's `WEBHOOK_ALLOW_LOOPBACK`, set by the handler.
@@ -126,7 +128,7 @@ pub struct WebhookChangeBody {
     pub allow_loopback: bool,
 }
 
-/// At least one of the three fields.
+/// At least one of the three fields (none has a default: absent leaves it as it is).
 fn one_change_at_least(schema: &mut schemars::Schema) {
     schema.insert(
         "anyOf".into(),
@@ -136,6 +138,17 @@ fn one_change_at_least(schema: &mut schemars::Schema) {
             {"required": ["beforeSendFailClosed"]}
         ]),
     );
+    if let Some(properties) = schema
+        .get_mut("properties")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        for property in properties
+            .values_mut()
+            .filter_map(serde_json::Value::as_object_mut)
+        {
+            property.remove("default");
+        }
+    }
 }
 
 /// An optional URL field, checked (`allow_loopback`: `WEBHOOK_ALLOW_LOOPBACK`).
@@ -179,9 +192,12 @@ pub struct HookChange {
 }
 
 impl HookChange {
-    /// Whether it sets a URL (which a revoked key may not take).
+    /// Whether it sets a URL or the fail-closed flag (which a revoked key may not take: it may only
+    /// lose its hooks).
     pub fn sets_url(&self) -> bool {
-        matches!(self.webhook, Some(Some(_))) || matches!(self.before_send, Some(Some(_)))
+        matches!(self.webhook, Some(Some(_)))
+            || matches!(self.before_send, Some(Some(_)))
+            || self.fail_closed.is_some()
     }
 }
 

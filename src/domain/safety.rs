@@ -236,7 +236,7 @@ impl TryFrom<ReportListParams> for ReportQuery {
 /// A block of `other` by `me`: never of oneself.
 pub fn check_block(me: &UserId, other: &UserId) -> Result<()> {
     if me == other {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::unprocessable(
             "userId must be another user: you cannot block yourself",
         ));
     }
@@ -308,6 +308,6 @@ mod tests {
         let me = UserId::parse("u1", "userId").unwrap();
         let other = UserId::parse("u2", "userId").unwrap();
         assert!(check_block(&me, &other).is_ok());
-        assert_eq!(check_block(&me, &me).unwrap_err().status, 400);
+        assert_eq!(check_block(&me, &me).unwrap_err().status, 422);
     }
 }

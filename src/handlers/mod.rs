@@ -97,6 +97,8 @@ pub async fn dispatch(resolved: Resolved<'_>, req: &mut Request, ctx: &Ctx) -> R
                 AdminRoute::Reports => safety::reports(req, ctx).await,
                 AdminRoute::UpdateReport(id) => safety::update_report(req, ctx, &id).await,
                 AdminRoute::TakeDown(id) => safety::take_down(ctx, id).await,
+                AdminRoute::EraseUser(user) => safety::erase_user(ctx, &user).await,
+                AdminRoute::Erasure(id) => safety::erasure(ctx, &id).await,
             }
         }
     }

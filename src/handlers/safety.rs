@@ -24,9 +24,8 @@ pub async fn block(ctx: &Ctx, caller: &Caller, other: &UserId) -> Result<Reply> 
     Ok(Reply::json_text(204, ""))
 }
 
-/// `DELETE /api/v1/users/me/blocks/{userId}`: 204, also when there was no block.
+/// `DELETE /api/v1/users/me/blocks/{userId}`: 204, also when there was no block (oneself included).
 pub async fn unblock(ctx: &Ctx, caller: &Caller, other: &UserId) -> Result<Reply> {
-    safety::check_block(&caller.id, other)?;
     store::unblock(&ctx.db, &caller.id, other).await?;
     Ok(Reply::json_text(204, ""))
 }
@@ -249,4 +248,65 @@ pub async fn export(ctx: &Ctx, caller: &Caller) -> Result<Reply> {
         .with_header("Cache-Control", "no-store");
     reply.download = Some(stream);
     Ok(reply)
+}
+
+/// Steps of an erasure the admin's request runs itself: a user with a few chats is erased at once
+/// (`done` in the 202); the per-minute cron trigger continues the rest.
+const INLINE_STEPS: usize = 5;
+
+/// `DELETE /api/v1/admin/users/{userId}`: 202 the erasure (API.md "Erasure"). The parts that are not
+/// a chat's happen at once (profile, blocks, reports, mentions, files); each chat is a step.
+pub async fn erase_user(ctx: &Ctx, user: &UserId) -> Result<Reply> {
+    let id = crate::domain::ids::new_object_id(ctx.now_ms)?;
+    crate::store::erasure::start(&ctx.db, &id, user.as_str(), ctx.now_ms).await?;
+    let (row, _) = advance_erasure(&ctx.env, &ctx.db, &id, INLINE_STEPS).await?;
+    Reply::json(202, &views::Erasure::new(&row))
+}
+
+/// `GET /api/v1/admin/erasures/{erasureId}`.
+pub async fn erasure(ctx: &Ctx, id: &crate::domain::ids::ErasureId) -> Result<Reply> {
+    let row = crate::store::erasure::find(&ctx.db, id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("erasure"))?;
+    Reply::ok(&views::Erasure::new(&row))
+}
+
+/// Runs up to `steps` steps of erasure `id` (one chat each, in the chat's Durable Object: a batch of
+/// the user's messages there, then its reactions and membership), recording each; answers the record
+/// as it stands. Three D1 round trips and one call of a chat's object per step. Resumable at any
+/// point: a step's chat is done only once the object found nothing more of the user's in it.
+pub async fn advance_erasure(
+    env: &worker::Env,
+    db: &Db,
+    id: &str,
+    steps: usize,
+) -> Result<(crate::store::erasure::ErasureRow, usize)> {
+    use crate::store::erasure;
+    let mut row = erasure::find(db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("erasure"))?;
+    let user = UserId::parse(&row.user_id, "userId")?;
+    let mut taken = 0;
+    for _ in 0..steps {
+        if row.status != "running" {
+            break;
+        }
+        taken += 1;
+        let now = crate::domain::time::now_ms();
+        let Some(chat) = erasure::next_chat(db, &row.user_id, &row.next_chat).await? else {
+            erasure::record_step(db, id, (0, 0), None, true, now).await?;
+            row.status = "done".into();
+            break;
+        };
+        let chat_id = crate::domain::ids::ChatId::parse(&chat, "chatId")?;
+        let (erased, left, more) = client::erase(env, &chat_id, &user).await?;
+        let through = (!more).then_some(chat.as_str());
+        erasure::record_step(db, id, (erased, i64::from(left)), through, false, now).await?;
+        row.messages_erased += erased;
+        row.chats_left += i64::from(left);
+        if let Some(chat) = through {
+            row.next_chat = chat.to_string();
+        }
+    }
+    Ok((row, taken))
 }

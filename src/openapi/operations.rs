@@ -722,6 +722,28 @@ pub const MODERATOR_DELETE_MESSAGE: Operation = Operation {
     )
 };
 
+pub const ERASE_USER: Operation = Operation {
+    success: &[Success::json(
+        202,
+        "The erasure: done already for a user with a few chats, else running (GET /api/v1/admin/erasures/{erasureId}).",
+        schema::<views::Erasure>,
+    )],
+    ..op(
+        "eraseUser",
+        "admin",
+        "Erase a user (GDPR Art. 17): its messages become tombstones (deletedBy moderator; a credit transfer keeps its amount and parties), its reactions, blocks, reports, mentions and files go, it leaves every group (ownership passing to the longest-standing admin, else member) and stays anonymized in its direct chats; its profile becomes deleted-user. The ledger keeps its entries. Live sockets and webhooks see message.deleted. Running it again erases nothing more.",
+    )
+};
+
+pub const GET_ERASURE: Operation = Operation {
+    success: &[Success::json(
+        200,
+        "The erasure's progress.",
+        schema::<views::Erasure>,
+    )],
+    ..op("getErasure", "admin", "An erasure's progress.")
+};
+
 /// Every operation, found by id for its route.
 pub const OPERATIONS: &[Operation] = &[
     HEALTH,
@@ -762,6 +784,8 @@ pub const OPERATIONS: &[Operation] = &[
     LIST_REPORTS,
     UPDATE_REPORT,
     MODERATOR_DELETE_MESSAGE,
+    ERASE_USER,
+    GET_ERASURE,
     SEARCH,
     UPLOAD_FILE,
     DOWNLOAD_FILE,

@@ -11,6 +11,7 @@
 pub mod chat_list;
 pub mod chats;
 pub mod credits;
+pub mod erasure;
 pub mod files;
 pub mod keys;
 pub mod listing;
@@ -469,6 +470,24 @@ pub const STATEMENTS: &[(&str, &str)] = named![
     outbox::QUEUED_SQL,
     outbox::STALE_SQL,
     outbox::MESSAGES_SQL,
+    erasure::INSERT_ERASURE_SQL,
+    erasure::ANONYMIZE_SQL,
+    erasure::ERASE_BLOCKS_SQL,
+    erasure::ERASE_BLOCKED_SQL,
+    erasure::ERASE_REPORTS_SQL,
+    erasure::ERASE_MENTIONS_SQL,
+    erasure::ERASE_FILES_SQL,
+    erasure::COUNT_FILES_SQL,
+    erasure::ERASURE_SQL,
+    erasure::RUNNING_SQL,
+    erasure::NEXT_CHAT_SQL,
+    erasure::STEP_SQL,
+    erasure::LIVE_OF_SQL,
+    erasure::ERASE_MESSAGES_SQL,
+    erasure::ERASED_SQL,
+    erasure::ERASE_REACTIONS_SQL,
+    erasure::PASS_OWNERSHIP_SQL,
+    erasure::LEAVE_GROUP_SQL,
     safety::BLOCK_SQL,
     safety::IS_BLOCKED_SQL,
     safety::UNBLOCK_SQL,
@@ -522,6 +541,7 @@ mod tests {
             include_str!("files.rs"),
             include_str!("safety.rs"),
             include_str!("outbox.rs"),
+            include_str!("erasure.rs"),
         ]
         .iter()
         .map(|file| {

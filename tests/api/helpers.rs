@@ -236,6 +236,14 @@ impl TestServer {
         d1_execute(&self.state_dir, &file);
     }
 
+    /// The rows of an SQL query on this server's local D1, as JSON objects (reads only: see
+    /// `execute_sql`).
+    pub fn query(&self, sql: &str) -> Vec<Value> {
+        let text = d1(&self.state_dir, &["execute", "--command", sql, "--json"]);
+        let parsed: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        parsed[0]["results"].as_array().cloned().unwrap_or_default()
+    }
+
     /// What `wrangler dev` has printed so far (its own lines and the worker's logs).
     pub fn output(&self) -> String {
         std::fs::read_to_string(self.state_dir.join("wrangler.log")).unwrap_or_default()

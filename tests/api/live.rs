@@ -182,6 +182,19 @@ fn is_ephemeral(frame: &Value) -> bool {
     )
 }
 
+/// The next JSON frame within `wait` (typing and presence skipped), if any.
+pub(crate) fn try_next_json(socket: &mut Socket, wait: Duration) -> Option<Value> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match next_frame(socket, left) {
+            Frame::Json(v) if is_ephemeral(&v) => continue,
+            Frame::Json(v) => return Some(v),
+            _ => return None,
+        }
+    }
+}
+
 /// The next JSON frame within 2 seconds (API: events arrive within 2 s of the write), typing and
 /// presence events skipped.
 pub(crate) fn next_json(socket: &mut Socket) -> Value {

@@ -9,6 +9,7 @@ mod client;
 mod contract;
 mod credits;
 mod edits;
+mod erasure;
 mod files;
 mod helpers;
 mod keys;

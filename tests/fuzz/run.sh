@@ -51,8 +51,13 @@ ST=(.venv/bin/schemathesis run "$URL/openapi.json" --generation-deterministic -n
 LIVE="GET /api/v1/chats/{chatId}/live"
 DOWNLOAD="GET /api/v1/files/{fileId}"
 status=0
-# Every operation but the WebSocket route and file downloads, with every check.
-"${ST[@]}" --checks all --exclude-name "$LIVE" --exclude-name "$DOWNLOAD" || status=1
+# Every operation but the WebSocket route and file downloads, with every check but use_after_free.
+# Every DELETE of this API is a soft one by contract: a deleted message stays a tombstone (its thread
+# and reactions stay readable), a revoked key stays listed with its deliveries, an unpinned message or
+# a removed reaction is still the message. schemathesis.toml turned the check off per operation, but
+# `--checks all` on the command line overrides that file, so the check is left out here.
+"${ST[@]}" --checks all --exclude-checks use_after_free --exclude-name "$LIVE" \
+  --exclude-name "$DOWNLOAD" || status=1
 # File downloads, with every check but the response body's schema: the body is the file's own bytes
 # under its own Content-Type (documented as */*), so a file uploaded as application/json, or a range of
 # one, is no JSON to hold to a schema.
