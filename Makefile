@@ -7,7 +7,7 @@
 #   make fuzz   only the fuzzer
 #   make lint   fmt, clippy (host and wasm32), and actionlint over .github/workflows
 #   make bundle-check   what `wrangler deploy` would upload (default and staging), the wasm's gzip
-#               budget (450 KiB), and no schemars code in the wasm
+#               budget (480 KiB), and no schemars code in the wasm
 #   make deploy ENV=staging|production   D1 migrations (--remote), then the worker with its secrets;
 #               what CI runs on main (README "Deploy"). `make deploy-check` runs it dry, for both.
 #   make ci     what .ci/run does: lint, test, bundle-check, deploy-check

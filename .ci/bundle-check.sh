@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The bundle check: what `wrangler deploy` would upload, built without uploading (`--dry-run --outdir`)
-# for each environment named, and the gzip -9 size of its wasm against the budget (issue 21: 450 KiB).
+# for each environment named, and the gzip -9 size of its wasm against the budget (issue 21 set 450 KiB;
+# issue 25 raised it to 480 KiB, see bench/README.md "Safety and privacy").
 #
 #   bash .ci/bundle-check.sh [ENV…]     ENV: default (the top level), staging, production
-#   WASM_GZIP_BUDGET=<bytes>            default 460800 (450 KiB; the product stays under 400 KiB)
+#   WASM_GZIP_BUDGET=<bytes>            default 491520 (480 KiB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WRANGLER_SEND_METRICS=false WRANGLER_SEND_ERROR_REPORTS=false WRANGLER_HIDE_BANNER=true
 WRANGLER=node_modules/.bin/wrangler
-BUDGET=${WASM_GZIP_BUDGET:-460800}
+BUDGET=${WASM_GZIP_BUDGET:-491520}
 envs=("$@")
 [ ${#envs[@]} -gt 0 ] || envs=(default staging)
 scratch=$(mktemp -d)

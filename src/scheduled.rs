@@ -120,6 +120,7 @@ async fn sweep(env: &Env) {
         d1_rows_written: 0,
         error: None,
     };
+    let mut chats_work = crate::store::Cost::default();
     let outcome = async {
         let chats = outbox::stale_chats(&db, now_ms() - STALE_OUTBOX_MS, CHATS_PER_SWEEP).await?;
         for chat in &chats {
@@ -132,9 +133,10 @@ async fn sweep(env: &Env) {
             if left == 0 {
                 break;
             }
-            let (row, taken) =
-                crate::handlers::safety::advance_erasure(env, &db, &id, left).await?;
+            let (row, taken, objects) =
+                crate::handlers::safety::advance_erasure_costed(env, &db, &id, left).await?;
             line.erasure_steps += taken;
+            chats_work = chats_work + objects;
             line.erasures
                 .push((row.id, row.status, row.messages_erased));
         }
@@ -146,7 +148,8 @@ async fn sweep(env: &Env) {
         text = e.to_string();
         line.error = Some(&text);
     }
-    let cost = db.cost();
+    // Its own D1 work and that of the chats' objects it called.
+    let cost = db.cost() + chats_work;
     (line.d1_queries, line.d1_rows_read, line.d1_rows_written) =
         (cost.queries, cost.rows_read, cost.rows_written);
     if line.chats > 0 || line.erasure_steps > 0 || line.error.is_some() {

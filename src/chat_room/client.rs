@@ -67,19 +67,19 @@ pub async fn recover(env: &worker::Env, chat_id: &ChatId) -> Result<()> {
 }
 
 /// A step of user `user`'s erasure in chat `chat_id` (the erasure's driver's call): the messages it
-/// tombstoned, whether the user left, whether more are left.
+/// tombstoned, whether the user left, whether more are left, and the D1 work the object did.
 pub async fn erase(
     env: &worker::Env,
     chat_id: &ChatId,
     user: &UserId,
-) -> Result<(i64, bool, bool)> {
+) -> Result<((i64, bool, bool), crate::store::Cost)> {
     let write = Write::Erase {
         chat_id: chat_id.clone(),
         user_id: user.clone(),
     };
     let reply = call(env, write).await?;
     reply.outcome?;
-    Ok(reply.erased.unwrap_or((0, false, false)))
+    Ok((reply.erased.unwrap_or((0, false, false)), reply.cost))
 }
 
 /// Runs a checked write in its chat's Durable Object; the stored message (`None`: a change of members

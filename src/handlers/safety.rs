@@ -281,12 +281,24 @@ pub async fn advance_erasure(
     id: &str,
     steps: usize,
 ) -> Result<(crate::store::erasure::ErasureRow, usize)> {
+    let (row, taken, _) = advance_erasure_costed(env, db, id, steps).await?;
+    Ok((row, taken))
+}
+
+/// `advance_erasure`, with the D1 work the chats' objects did for it.
+pub async fn advance_erasure_costed(
+    env: &worker::Env,
+    db: &Db,
+    id: &str,
+    steps: usize,
+) -> Result<(crate::store::erasure::ErasureRow, usize, crate::store::Cost)> {
     use crate::store::erasure;
     let mut row = erasure::find(db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("erasure"))?;
     let user = UserId::parse(&row.user_id, "userId")?;
     let mut taken = 0;
+    let mut objects = crate::store::Cost::default();
     for _ in 0..steps {
         if row.status != "running" {
             break;
@@ -299,7 +311,8 @@ pub async fn advance_erasure(
             break;
         };
         let chat_id = crate::domain::ids::ChatId::parse(&chat, "chatId")?;
-        let (erased, left, more) = client::erase(env, &chat_id, &user).await?;
+        let ((erased, left, more), cost) = client::erase(env, &chat_id, &user).await?;
+        objects = objects + cost;
         let through = (!more).then_some(chat.as_str());
         erasure::record_step(db, id, (erased, i64::from(left)), through, false, now).await?;
         row.messages_erased += erased;
@@ -308,5 +321,5 @@ pub async fn advance_erasure(
             row.next_chat = chat.to_string();
         }
     }
-    Ok((row, taken))
+    Ok((row, taken, objects))
 }
