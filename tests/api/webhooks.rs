@@ -1314,4 +1314,21 @@ fn before_send_hooks_allow_reject_replace_and_fail_open_or_closed() {
     )
     .expect(201);
     assert_eq!(hook.count(), calls);
+    // The log names the key and why a hook gave no answer; never a message or a hook's body.
+    let output = server.output();
+    assert!(
+        output.contains(&format!("before-send: key {key_id}")),
+        "{output}"
+    );
+    for secret in [
+        "please reject",
+        "this is not an answer",
+        "no rejects here",
+        "garbage again",
+    ] {
+        assert!(
+            !output.contains(secret),
+            "the log shows {secret:?}:\n{output}"
+        );
+    }
 }
