@@ -273,15 +273,13 @@ impl ChatRoom {
             Ok(Vec::new())
         } else {
             let recorded = outbox::record_statement(&db, chat, stamp, started, &entries);
-            let gates = keys::before_send_statement(&db, chat);
-            match (recorded, gates, keys::hooks_statement(&db, chat)) {
-                (Ok(recorded), Ok(gates), Ok(hooks)) => {
+            match (recorded, keys::hooks_statement(&db, chat)) {
+                (Ok(recorded), Ok(hooks)) => {
                     statements.extend(recorded);
-                    statements.push(gates);
                     statements.push(hooks);
                     db.batch(statements).await
                 }
-                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+                (Err(e), _) | (_, Err(e)) => Err(e),
             }
         };
         let results = match results {
@@ -291,18 +289,6 @@ impl ChatRoom {
             Err(_) => return self.commit_one_by_one(&db, group, listening).await,
         };
         let hooks = results.last().map(keys::hooks).unwrap_or(Ok(Vec::new()));
-        let gates = match results
-            .len()
-            .checked_sub(2)
-            .map(|at| keys::before_send(&results[at]))
-        {
-            Some(Ok(gates)) => gates,
-            Some(Err(e)) => {
-                console_error!("chat room: reading the before-send hooks: {e}");
-                Vec::new()
-            }
-            None => Vec::new(),
-        };
         let lost = match (recovering, results.first()) {
             (true, Some(first)) => {
                 self.recovered.set(true);
@@ -329,8 +315,8 @@ impl ChatRoom {
                     cost_of(mine)
                 };
                 if i == 0 {
-                    let reads_cost = cost_of(&results[results.len() - 2..]);
-                    cost.rows_read += reads_cost.rows_read;
+                    let hooks_cost = cost_of(&results[results.len() - 1..]);
+                    cost.rows_read += hooks_cost.rows_read;
                 }
                 let outcome = plan.and_then(|plan| (plan.outcome)(mine));
                 self.reply(queued, outcome, cost, bookmark.clone(), listening)
@@ -341,20 +327,58 @@ impl ChatRoom {
         }
         self.queue_webhooks(group, &replies, hooks, stamp, &event_ids)
             .await;
-        // A user's send or edit that a before-send hook's guard refused: the hooks are asked, and it
-        // commits on its own (after the group) as they decided.
         let mut replies = replies;
-        if !gates.is_empty() {
-            for (queued, reply) in group.iter().zip(replies.iter_mut()) {
-                if needs_hooks(queued, reply) {
-                    let first = std::mem::replace(reply, failed(ApiError::internal("")));
-                    *reply = self
-                        .gated(&db, queued, first, gates.clone(), listening)
-                        .await;
-                }
+        self.ask_hooks(&db, group, &mut replies, listening).await;
+        replies
+    }
+
+    /// A user's send or edit that a before-send hook's guard may have refused (it stored nothing):
+    /// the chat's hooks are read (one round trip, only then: a chat that no hook reaches pays nothing
+    /// more), asked, and it commits on its own, after its group, as they decided.
+    async fn ask_hooks(
+        &self,
+        db: &Db,
+        group: &[Queued],
+        replies: &mut [RoomReply],
+        listening: bool,
+    ) {
+        if !group
+            .iter()
+            .zip(replies.iter())
+            .any(|(q, r)| needs_hooks(q, r))
+        {
+            return;
+        }
+        let chat = group[0].write.chat_id().as_str();
+        let before = db.cost();
+        let gates = match keys::before_send_statement(db, chat) {
+            Ok(statement) => db.all(statement).await.and_then(|r| keys::before_send(&r)),
+            Err(e) => Err(e),
+        };
+        // The read counts for the first write it was made for.
+        if let Some(reply) = group
+            .iter()
+            .zip(replies.iter_mut())
+            .find_map(|(q, r)| needs_hooks(q, r).then_some(r))
+        {
+            reply.cost = reply.cost + (db.cost() - before);
+        }
+        let gates = match gates {
+            Ok(gates) if !gates.is_empty() => gates,
+            Ok(_) => return,
+            Err(e) => {
+                console_error!("chat room: reading the before-send hooks: {e}");
+                return;
+            }
+        };
+        for (queued, reply) in group.iter().zip(replies.iter_mut()) {
+            if needs_hooks(queued, reply) {
+                let first = std::mem::replace(reply, failed(ApiError::internal("")));
+                *reply = self
+                    .gated(db, queued, first, gates.clone(), listening)
+                    .await;
             }
         }
-        replies
     }
 
     /// Asks the before-send hooks `gates` about a user's send or edit the guard refused (`first`:
@@ -915,22 +939,7 @@ impl ChatRoom {
                 .await;
         }
         // Sends and edits the before-send guard may have refused go to the hooks, as in a group.
-        if group.iter().zip(&replies).any(|(q, r)| needs_hooks(q, r)) {
-            let gates = match keys::before_send_statement(db, chat) {
-                Ok(statement) => db.all(statement).await.and_then(|r| keys::before_send(&r)),
-                Err(e) => Err(e),
-            };
-            if let Some(gates) = gates.ok().filter(|g| !g.is_empty()) {
-                for (queued, reply) in group.iter().zip(replies.iter_mut()) {
-                    if needs_hooks(queued, reply) {
-                        let first = std::mem::replace(reply, failed(ApiError::internal("")));
-                        *reply = self
-                            .gated(db, queued, first, gates.clone(), listening)
-                            .await;
-                    }
-                }
-            }
-        }
+        self.ask_hooks(db, group, &mut replies, listening).await;
         replies
     }
 

@@ -11,12 +11,15 @@ use super::{rows, Db};
 use crate::error::Result;
 
 /// Some key with a webhook reaches chat ?1: a key of every chat, or of the chat's project (the
-/// `api_keys_webhooks` partial index, as `keys::HOOKS_SQL` reads it).
+/// `api_keys_webhooks` partial index, as `keys::HOOKS_SQL` reads it). The chat's project is looked up
+/// only when some project's key has a webhook, so with no webhook anywhere this reads 0 rows.
 const HOOKED: &str = "(EXISTS (SELECT 1 FROM api_keys
          WHERE project_id IS NULL AND webhook_url IS NOT NULL AND revoked_at IS NULL)
-       OR EXISTS (SELECT 1 FROM api_keys
-         WHERE project_id = (SELECT c.project_id FROM chats c WHERE c.id = ?1)
-           AND webhook_url IS NOT NULL AND revoked_at IS NULL))";
+       OR (EXISTS (SELECT 1 FROM api_keys
+             WHERE project_id IS NOT NULL AND webhook_url IS NOT NULL AND revoked_at IS NULL)
+           AND EXISTS (SELECT 1 FROM api_keys
+             WHERE project_id = (SELECT c.project_id FROM chats c WHERE c.id = ?1)
+               AND webhook_url IS NOT NULL AND revoked_at IS NULL)))";
 
 /// A group's events ?3 (a JSON array of `[eventId, type, messageId, detail, authorKey]`) for chat ?1,
 /// stamped ?2, each only if its message was written by this group (its write stamp at or after ?4, the

@@ -204,12 +204,13 @@ pub const SEND_BUMP_SQL: &str = concatcp!(
 
 /// Why a participant's send into chat ?1 stored nothing, when it is a block: sender ?2 is a member
 /// of the direct chat ?1 and a block stands between the two (0 rows for a sender without blocks).
+/// (A CASE, so that the chat and the membership are read only when a block matched.)
 pub const SEND_BLOCKED_SQL: &str = concatcp!(
-    "SELECT ",
+    "SELECT CASE WHEN ",
     BLOCKED_IN_CHAT,
-    " AND EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND direct_key IS NOT NULL) AND ",
+    " THEN EXISTS (SELECT 1 FROM chats WHERE id = ?1 AND direct_key IS NOT NULL) AND ",
     IS_MEMBER,
-    " AS blocked"
+    " ELSE 0 END AS blocked"
 );
 
 /// A service key's send: the chat must be in the key's project ?8 (NULL: any chat).
