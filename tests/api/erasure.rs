@@ -260,7 +260,8 @@ fn an_erased_user_leaves_tombstones_anonymized_direct_chats_and_exact_books() {
 fn a_user_with_100000_messages_in_500_chats_is_erased_across_a_restart() {
     let state = temp_state_dir("erasure-big");
     let server = TestServer::start(&state, false);
-    let api = server.client();
+    // Steps of 200 messages each can take long on a loaded machine (the suite runs in parallel).
+    let api = server.client().patient(300);
     // Real books first: a grant and a transfer in one of the chats.
     let seed = "INSERT INTO users (id, username, first_name, claimed, created_at, updated_at)
           VALUES ('big', 'big', 'Big', 1, 1, 1), ('peer', 'peer', 'Peer', 1, 1, 1);
@@ -320,7 +321,7 @@ fn a_user_with_100000_messages_in_500_chats_is_erased_across_a_restart() {
     assert_eq!(midway.body["status"], "running", "{}", midway.text);
     server.kill();
     let server = TestServer::start(&state, true);
-    let api = server.client();
+    let api = server.client().patient(300);
     let mut runs = 2;
     let status = loop {
         run(&api);

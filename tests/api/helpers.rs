@@ -418,6 +418,17 @@ pub struct Api {
 }
 
 impl Api {
+    /// The same client, waiting up to `seconds` for an answer (requests that legitimately work long,
+    /// such as an erasure's steps on a loaded machine).
+    pub fn patient(&self, seconds: u64) -> Api {
+        Api {
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(seconds))
+                .build(),
+            ..self.clone()
+        }
+    }
+
     /// Any request: `headers` are sent as given, `body` as raw bytes.
     pub fn raw(
         &self,
