@@ -4,10 +4,7 @@
 
 use futures_util::future::{join_all, select, Either};
 use serde::Serialize;
-use worker::{
-    console_error, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit,
-    RequestRedirect,
-};
+use worker::{console_error, AbortController, Delay, Fetch};
 
 use crate::domain::before_send::{decide, Answer, Verdict, TIMEOUT_MS};
 use crate::domain::time::{now_ms, Timestamp};
@@ -72,21 +69,7 @@ async fn one(hook: &BeforeSend, event_id: &str, body: &str, signing_key: &str) -
             return None;
         }
     };
-    let headers = Headers::new();
-    for (name, value) in [
-        ("Content-Type", "application/json"),
-        ("User-Agent", "edge-chat-webhooks/1"),
-        ("Edge-Chat-Event-Id", event_id),
-        ("Edge-Chat-Signature", signature.as_str()),
-    ] {
-        headers.set(name, value).ok()?;
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(body.into()));
-    let request = Request::new_with_init(&hook.before_send_url, &init).ok()?;
+    let request = super::webhooks::signed_post(&hook.before_send_url, event_id, &signature, body)?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let answering = Box::pin(async move {

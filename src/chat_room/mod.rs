@@ -227,11 +227,7 @@ impl ChatRoom {
     /// Commits a group in one D1 batch (one round trip, one transaction) and announces each committed
     /// write in order. Writes start at the primary; the session's bookmark goes back to the worker.
     async fn commit_group(&self, group: &[Queued]) -> Vec<RoomReply> {
-        let db = match self.env.d1("DB") {
-            Ok(db) => Db::new(&db, SessionStart::Primary),
-            Err(e) => Err(ApiError::internal(format!("D1 binding DB: {e}"))),
-        };
-        let db = match db {
+        let db = match self.primary() {
             Ok(db) => db,
             Err(e) => return group.iter().map(|_| failed(e.clone())).collect(),
         };
@@ -489,6 +485,15 @@ impl ChatRoom {
         }
     }
 
+    /// A D1 session for writes: its first query goes to the primary.
+    fn primary(&self) -> Result<Db> {
+        let db = self
+            .env
+            .d1("DB")
+            .map_err(|e| ApiError::internal(format!("D1 binding DB: {e}")))?;
+        Db::new(&db, SessionStart::Primary)
+    }
+
     /// A group's outbox stamp: after every earlier group's, this instance's and the newest queued.
     fn next_stamp(&self, started: i64) -> i64 {
         let last = match self.last_stamp.get() {
@@ -557,11 +562,7 @@ impl ChatRoom {
     /// batch); once none is left, its reactions go and it leaves a group (its ownership passing on),
     /// without a `member.left` message. Two round trips.
     async fn erase(&self, chat: &str, user: &str) -> RoomReply {
-        let db = match self.env.d1("DB") {
-            Ok(db) => Db::new(&db, SessionStart::Primary),
-            Err(e) => Err(ApiError::internal(format!("D1 binding DB: {e}"))),
-        };
-        let db = match db {
+        let db = match self.primary() {
             Ok(db) => db,
             Err(e) => return failed(e),
         };
@@ -611,10 +612,10 @@ impl ChatRoom {
             statements.push(writes::read_marks_statement(&db, chat)?);
             statements.push(keys::hooks_statement(&db, chat)?);
             let results = db.batch(statements).await?;
-            let left = !more && crate::store::changes(nth_result(&results, leave_at)?) > 0;
-            let rows: Vec<MessageRow> = crate::store::rows(nth_result(&results, read_at)?)?;
+            let left = !more && crate::store::changes(crate::store::nth(&results, leave_at)?) > 0;
+            let rows: Vec<MessageRow> = crate::store::rows(crate::store::nth(&results, read_at)?)?;
             let marks = writes::read_marks(results.get(read_at + 1))?;
-            let hooks = keys::hooks(nth_result(&results, read_at + 2)?)?;
+            let hooks = keys::hooks(crate::store::nth(&results, read_at + 2)?)?;
             Ok::<_, ApiError>((rows, marks, hooks, entries, stamp, left, more))
         };
         let (rows, marks, hooks, entries, stamp, left, more) = match erased.await {
@@ -647,7 +648,7 @@ impl ChatRoom {
                 webhook_event(chat, &None, MessageEvent::Deleted, &row.id, data, stamp, id).ok()
             })
             .collect();
-        if let Ok(hooks) = hooks_ok(hooks) {
+        if !hooks.is_empty() {
             let stored = webhooks::record(&self.state, &events, &hooks)
                 .and_then(|any| webhooks::set_mark(&self.state, chat, stamp).map(|_| any));
             let scheduled = match stored {
@@ -671,11 +672,7 @@ impl ChatRoom {
     /// On the sweep's call (an object that crashed and has had no write since): looks for lost events
     /// now, in the line like a write.
     async fn recover_now(&self, chat: &str) -> RoomReply {
-        let db = match self.env.d1("DB") {
-            Ok(db) => Db::new(&db, SessionStart::Primary),
-            Err(e) => Err(ApiError::internal(format!("D1 binding DB: {e}"))),
-        };
-        let db = match db {
+        let db = match self.primary() {
             Ok(db) => db,
             Err(e) => return failed(e),
         };
@@ -716,11 +713,7 @@ impl ChatRoom {
                 "only users change a chat's members and title",
             ));
         };
-        let db = match self.env.d1("DB") {
-            Ok(db) => Db::new(&db, SessionStart::Primary),
-            Err(e) => Err(ApiError::internal(format!("D1 binding DB: {e}"))),
-        };
-        let db = match db {
+        let db = match self.primary() {
             Ok(db) => db,
             Err(e) => return failed(e),
         };
@@ -1422,19 +1415,4 @@ fn with_content(write: &Write, content: Option<String>) -> (Write, Option<String
         _ => None,
     };
     (write, fingerprint)
-}
-
-fn nth_result(results: &[worker::D1Result], at: usize) -> Result<&worker::D1Result> {
-    results
-        .get(at)
-        .ok_or_else(|| ApiError::internal(format!("D1 batch result {at} missing")))
-}
-
-/// Hooks read beside a write (an empty list is nothing to queue).
-fn hooks_ok(hooks: Vec<Hook>) -> std::result::Result<Vec<Hook>, ()> {
-    if hooks.is_empty() {
-        Err(())
-    } else {
-        Ok(hooks)
-    }
 }

@@ -407,6 +407,31 @@ async fn deliver_key(
     }
 }
 
+/// A signed POST of `body` to `url` (a webhook delivery or a before-send hook's question): JSON,
+/// `Edge-Chat-Event-Id`, `Edge-Chat-Signature`, redirects not followed.
+pub(super) fn signed_post(
+    url: &str,
+    event_id: &str,
+    signature: &str,
+    body: &str,
+) -> Option<Request> {
+    let headers = Headers::new();
+    for (name, value) in [
+        ("Content-Type", "application/json"),
+        ("User-Agent", "edge-chat-webhooks/1"),
+        ("Edge-Chat-Event-Id", event_id),
+        ("Edge-Chat-Signature", signature),
+    ] {
+        headers.set(name, value).ok()?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
+        .with_body(Some(body.into()));
+    Request::new_with_init(url, &init).ok()
+}
+
 /// One attempt: the receiver's status code, or `None` when it gave none in time (or the request could
 /// not be made). The response body is never read.
 async fn send(pending: &Pending, key_id: &str, signing_key: &str) -> Option<u16> {
@@ -426,21 +451,7 @@ async fn send(pending: &Pending, key_id: &str, signing_key: &str) -> Option<u16>
             return None;
         }
     };
-    let headers = Headers::new();
-    for (name, value) in [
-        ("Content-Type", "application/json"),
-        ("User-Agent", "edge-chat-webhooks/1"),
-        ("Edge-Chat-Event-Id", pending.event_id.as_str()),
-        ("Edge-Chat-Signature", signature.as_str()),
-    ] {
-        headers.set(name, value).ok()?;
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(Some(pending.body.as_str().into()));
-    let request = Request::new_with_init(&pending.url, &init).ok()?;
+    let request = signed_post(&pending.url, &pending.event_id, &signature, &pending.body)?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);

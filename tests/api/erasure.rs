@@ -17,16 +17,6 @@ fn id_of(resp: &Resp) -> String {
     resp.body["_id"].as_str().expect("_id").to_string()
 }
 
-fn as_user(api: &Api, method: &str, path: &str, user: &str, body: Option<&Value>) -> Resp {
-    let auth = format!("Bearer {}", token(user));
-    let text = body.map(Value::to_string);
-    let mut headers = vec![("Authorization", auth.as_str())];
-    if text.is_some() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    api.raw(method, path, &headers, text.as_deref().map(str::as_bytes))
-}
-
 #[test]
 fn an_erased_user_leaves_tombstones_anonymized_direct_chats_and_exact_books() {
     let api = app();
@@ -37,8 +27,7 @@ fn an_erased_user_leaves_tombstones_anonymized_direct_chats_and_exact_books() {
     );
     // Group g: a owns it, b is an admin, c a member. Group h: b's, a a member. Direct chat d.
     let g = api.group(&a, &[&b, &c]);
-    as_user(
-        &api,
+    api.as_user(
         "PATCH",
         &format!("/api/v1/chats/{g}/members/{b}"),
         &a,
@@ -56,40 +45,25 @@ fn an_erased_user_leaves_tombstones_anonymized_direct_chats_and_exact_books() {
     api.send(&a, &h, "a in h").expect(201);
     let in_d = id_of(api.send(&a, &d, "a in d").expect(201));
     let of_b = id_of(api.send(&b, &g, "b in g").expect(201));
-    as_user(
-        &api,
+    api.as_user(
         "PUT",
         &format!("/api/v1/messages/{of_b}/reactions/%F0%9F%91%8D"),
         &a,
         None,
     )
     .expect(200);
-    as_user(
-        &api,
+    api.as_user(
         "POST",
         "/api/v1/messages",
         &b,
         Some(&json!({"chatId": g, "content": "hey a", "mentions": [a]})),
     )
     .expect(201);
-    as_user(
-        &api,
-        "PUT",
-        &format!("/api/v1/users/me/blocks/{c}"),
-        &a,
-        None,
-    )
-    .expect(204);
-    as_user(
-        &api,
-        "PUT",
-        &format!("/api/v1/users/me/blocks/{a}"),
-        &c,
-        None,
-    )
-    .expect(204);
-    as_user(
-        &api,
+    api.as_user("PUT", &format!("/api/v1/users/me/blocks/{c}"), &a, None)
+        .expect(204);
+    api.as_user("PUT", &format!("/api/v1/users/me/blocks/{a}"), &c, None)
+        .expect(204);
+    api.as_user(
         "POST",
         &format!("/api/v1/messages/{of_b}/reports"),
         &a,
@@ -107,8 +81,7 @@ fn an_erased_user_leaves_tombstones_anonymized_direct_chats_and_exact_books() {
     );
     upload.expect(201);
     let file = upload.body["_id"].as_str().unwrap().to_string();
-    as_user(
-        &api,
+    api.as_user(
         "POST",
         "/api/v1/messages",
         &a,
@@ -243,14 +216,8 @@ fn an_erased_user_leaves_tombstones_anonymized_direct_chats_and_exact_books() {
     )
     .expect(404);
     admin(&api, "DELETE", "/api/v1/admin/users/bad%20id").expect(400);
-    as_user(
-        &api,
-        "DELETE",
-        &format!("/api/v1/admin/users/{b}"),
-        &b,
-        None,
-    )
-    .expect(401);
+    api.as_user("DELETE", &format!("/api/v1/admin/users/{b}"), &b, None)
+        .expect(401);
 }
 
 /// 100,000 messages in 500 chats, seeded by SQL: the admin's request does a few steps, the per-minute

@@ -429,6 +429,17 @@ impl Api {
         }
     }
 
+    /// A request as user `user` (its token), the body as JSON if given.
+    pub fn as_user(&self, method: &str, path: &str, user: &str, body: Option<&Value>) -> Resp {
+        let auth = format!("Bearer {}", token(user));
+        let text = body.map(Value::to_string);
+        let mut headers = vec![("Authorization", auth.as_str())];
+        if text.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.raw(method, path, &headers, text.as_deref().map(str::as_bytes))
+    }
+
     /// Any request: `headers` are sent as given, `body` as raw bytes.
     pub fn raw(
         &self,

@@ -5,19 +5,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-fn as_user(api: &Api, method: &str, path: &str, user: &str, body: Option<&Value>) -> Resp {
-    let auth = format!("Bearer {}", token(user));
-    let text = body.map(Value::to_string);
-    let mut headers = vec![("Authorization", auth.as_str())];
-    if text.is_some() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    api.raw(method, path, &headers, text.as_deref().map(str::as_bytes))
-}
-
 fn block(api: &Api, user: &str, other: &str) -> Resp {
-    as_user(
-        api,
+    api.as_user(
         "PUT",
         &format!("/api/v1/users/me/blocks/{other}"),
         user,
@@ -26,8 +15,7 @@ fn block(api: &Api, user: &str, other: &str) -> Resp {
 }
 
 fn unblock(api: &Api, user: &str, other: &str) -> Resp {
-    as_user(
-        api,
+    api.as_user(
         "DELETE",
         &format!("/api/v1/users/me/blocks/{other}"),
         user,
@@ -107,8 +95,7 @@ fn a_block_either_way_refuses_direct_chats_sends_transfers_and_additions_but_not
         assert!(sent.error_text().contains("blocked"), "{}", sent.text);
         direct(&api, from, to).expect(403);
         // A reply, a mention: still the block (not another error).
-        let reply = as_user(
-            &api,
+        let reply = api.as_user(
             "POST",
             "/api/v1/messages",
             from,
@@ -126,8 +113,7 @@ fn a_block_either_way_refuses_direct_chats_sends_transfers_and_additions_but_not
     // A third user's group: a cannot add b, b cannot add a; c can add either.
     let g2 = api.group(&a, &[&c]);
     let add = |actor: &str, chat: &str, user: &str| {
-        as_user(
-            &api,
+        api.as_user(
             "POST",
             &format!("/api/v1/chats/{chat}/members"),
             actor,
@@ -167,8 +153,7 @@ fn reports_are_one_per_user_and_message_and_the_admin_works_the_queue_oldest_fir
     let m2 = id_of(api.send(&a, &chat, "mean words").expect(201));
     let path = |m: &str| format!("/api/v1/messages/{m}/reports");
 
-    let first = as_user(
-        &api,
+    let first = api.as_user(
         "POST",
         &path(&m1),
         &b,
@@ -179,30 +164,17 @@ fn reports_are_one_per_user_and_message_and_the_admin_works_the_queue_oldest_fir
     assert_eq!(first.body["reporterId"], b.as_str());
     assert_eq!(first.body["messageId"], m1.as_str());
     assert_eq!(first.body["chatId"], chat.as_str());
-    let again = as_user(
-        &api,
-        "POST",
-        &path(&m1),
-        &b,
-        Some(&json!({"reason": "abuse"})),
-    );
+    let again = api.as_user("POST", &path(&m1), &b, Some(&json!({"reason": "abuse"})));
     again.expect(200);
     assert_eq!(
         (&again.body["_id"], &again.body["reason"]),
         (&first.body["_id"], &json!("spam"))
     );
-    let second = as_user(
-        &api,
-        "POST",
-        &path(&m2),
-        &b,
-        Some(&json!({"reason": "abuse"})),
-    );
+    let second = api.as_user("POST", &path(&m2), &b, Some(&json!({"reason": "abuse"})));
     second.expect(201);
     assert!(second.body["note"].is_null());
 
-    as_user(
-        &api,
+    api.as_user(
         "POST",
         &path(&m1),
         &outsider,
@@ -214,10 +186,9 @@ fn reports_are_one_per_user_and_message_and_the_admin_works_the_queue_oldest_fir
         json!({"reason": "rude"}),
         json!({"reason": "other", "note": "x".repeat(501)}),
     ] {
-        as_user(&api, "POST", &path(&m1), &b, Some(&bad)).expect(400);
+        api.as_user("POST", &path(&m1), &b, Some(&bad)).expect(400);
     }
-    as_user(
-        &api,
+    api.as_user(
         "POST",
         &path("000000000000000000000000"),
         &b,
@@ -377,14 +348,8 @@ fn a_moderator_deletes_any_message_and_every_message_says_who_deleted_it() {
     )
     .expect(404);
     admin(&api, "DELETE", "/api/v1/admin/messages/nope", None).expect(400);
-    as_user(
-        &api,
-        "DELETE",
-        &format!("/api/v1/admin/messages/{bad}"),
-        &a,
-        None,
-    )
-    .expect(401);
+    api.as_user("DELETE", &format!("/api/v1/admin/messages/{bad}"), &a, None)
+        .expect(401);
 }
 
 #[test]

@@ -138,42 +138,14 @@ impl Drop for Receiver {
 
 /// Reads one HTTP/1.1 request and answers `status` with an empty body.
 fn answer(stream: TcpStream, status: u16) -> Option<Received> {
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    if line.is_empty() {
-        return None;
-    }
-    let mut headers = Vec::new();
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':')?;
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
+    let request = read_request(&stream)?;
     let mut stream = stream;
     let _ = write!(
         stream,
         "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
     let _ = stream.flush();
-    Some(Received {
-        headers,
-        body: String::from_utf8(body).ok()?,
-        at: Instant::now(),
-    })
+    Some(request)
 }
 
 /// Checks `Edge-Chat-Signature` the way a receiver should: HMAC-SHA256 of "<t>.<raw body>" keyed
@@ -1112,6 +1084,9 @@ fn read_request(stream: &TcpStream) -> Option<Received> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
+    if line.is_empty() {
+        return None;
+    }
     let mut headers = Vec::new();
     loop {
         let mut header = String::new();
