@@ -22,14 +22,16 @@ const MAY_PIN: &str = "EXISTS (SELECT 1 FROM chat_participants p JOIN chats c ON
        WHERE p.chat_id = ?1 AND p.user_id = ?2 AND (c.type = 'direct' OR p.role IN ('owner', 'admin')))";
 
 /// Pin: message ?3 of chat ?1, by user ?2 at ?4 (now), when it is live, not pinned yet, the chat has
-/// room (fewer than 50 pins) and the user may pin.
+/// room (fewer than 50 pins), the user may pin and no block stands between the two of a direct chat.
 pub const PIN_SQL: &str = concatcp!(
     "UPDATE messages AS m SET pinned_at = ?4, pinned_by = ?2, updated_at = ",
     CHANGE_STAMP,
     " WHERE m.id = ?3 AND m.chat_id = ?1 AND m.deleted_at IS NULL AND m.pinned_at IS NULL
        AND (SELECT COUNT(*) FROM messages n WHERE n.chat_id = ?1 AND n.pinned_at IS NOT NULL) < 50
        AND ",
-    MAY_PIN
+    MAY_PIN,
+    " AND NOT ",
+    super::writes::DIRECT_BLOCKED
 );
 
 /// Unpin: message ?3 of chat ?1, by user ?2 at ?4 (now), when it is live and pinned and the user may
@@ -81,6 +83,7 @@ pub fn pin_plan<'a>(
         )?,
         db.statement(PINNER_SQL, &[chat.into(), user.into()])?,
         read_marks_statement(db, chat)?,
+        db.statement(super::writes::SEND_BLOCKED_SQL, &[chat.into(), user.into()])?,
     ];
     let outcome = move |results: &[D1Result]| {
         let pinner = first::<Pinner>(nth(results, 2)?)?;
@@ -105,6 +108,7 @@ pub fn pin_plan<'a>(
         }
         let committed = changes(nth(results, 0)?) > 0;
         if pin && !committed && stored.pinned_at.is_none() {
+            super::writes::refuse_blocked(nth(results, 4)?)?;
             return Err(full());
         }
         Ok(Stored {

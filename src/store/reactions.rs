@@ -57,7 +57,13 @@ const ADD_BUMP: &str = concatcp!(
 );
 
 /// A participant's reaction: they must be in the chat.
-pub const ADD_BUMP_SQL: &str = concatcp!(ADD_BUMP, IS_MEMBER);
+/// (In a direct chat, no block may stand between the two.)
+pub const ADD_BUMP_SQL: &str = concatcp!(
+    ADD_BUMP,
+    IS_MEMBER,
+    " AND NOT ",
+    super::writes::DIRECT_BLOCKED
+);
 /// A service key's reaction (as its senderId): ?6 the key's project.
 pub const SERVICE_ADD_BUMP_SQL: &str = concatcp!(ADD_BUMP, IN_KEY_PROJECT_6);
 
@@ -70,7 +76,7 @@ const ADD: &str = concatcp!(
     ROOM_FOR_5,
     " AND "
 );
-pub const ADD_SQL: &str = concatcp!(ADD, IS_MEMBER);
+pub const ADD_SQL: &str = concatcp!(ADD, IS_MEMBER, " AND NOT ", super::writes::DIRECT_BLOCKED);
 pub const SERVICE_ADD_SQL: &str = concatcp!(ADD, IN_KEY_PROJECT_6);
 
 /// Remove, step 1: the write stamp, when the reaction exists.
@@ -174,8 +180,18 @@ pub fn react_plan<'a>(
         )?,
         db.statement(reach, &reach_args)?,
     ];
+    let marks_at = with_marks.then_some(statements.len());
     if with_marks {
         statements.push(read_marks_statement(db, chat)?);
+    }
+    // A user's reaction in a direct chat may be refused for a block (403).
+    let blocked_at =
+        (change == ReactionChange::Add && project.is_none()).then_some(statements.len());
+    if blocked_at.is_some() {
+        statements.push(db.statement(
+            super::writes::SEND_BLOCKED_SQL,
+            &[chat.into(), reactor.into()],
+        )?);
     }
     let outcome = move |results: &[D1Result]| {
         let reached = first::<Member>(nth(results, 3)?)?.is_some_and(|m| m.is_member == 1);
@@ -187,12 +203,16 @@ pub fn react_plan<'a>(
         }
         let committed = changes(nth(results, 1)?) > 0;
         if change == ReactionChange::Add && !committed {
+            // (A reaction the reactor has already is fine, block or not: nothing changes.)
+            if let (Some(at), false) = (blocked_at, has_mine(&stored, key)) {
+                super::writes::refuse_blocked(nth(results, at)?)?;
+            }
             refuse_add(&stored, key)?;
         }
         Ok(Stored {
             message: stored,
             committed,
-            read_marks: read_marks(results.get(4))?,
+            read_marks: read_marks(marks_at.and_then(|at| results.get(at)))?,
             list_behind: false,
             parent: None,
         })
@@ -212,12 +232,7 @@ fn plus<'b>(mut args: Vec<Arg<'b>>, extra: Option<Arg<'b>>) -> Vec<Arg<'b>> {
 
 /// Why an add stored nothing: the reaction exists (fine: idempotent), or a cap is reached (422).
 fn refuse_add(stored: &MessageRow, key: &ReactionKey) -> Result<()> {
-    let mine: Vec<String> = stored
-        .my_reactions
-        .as_deref()
-        .and_then(|m| serde_json::from_str(m).ok())
-        .unwrap_or_default();
-    if mine.iter().any(|k| k == key.as_str()) {
+    if has_mine(stored, key) {
         return Ok(());
     }
     let counts: serde_json::Map<String, serde_json::Value> = stored
@@ -233,6 +248,16 @@ fn refuse_add(stored: &MessageRow, key: &ReactionKey) -> Result<()> {
     Err(ApiError::unprocessable(format!(
         "a user holds at most {MAX_KEYS_PER_USER} reactions on one message"
     )))
+}
+
+/// Whether the reader's own reactions on the message include `key`.
+fn has_mine(stored: &MessageRow, key: &ReactionKey) -> bool {
+    let mine: Vec<String> = stored
+        .my_reactions
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
+    mine.iter().any(|k| k == key.as_str())
 }
 
 /// The head of a reaction list: message ?1's chat, tombstone and project, and whether reader ?2 (NULL

@@ -188,6 +188,15 @@ const BLOCKED_IN_CHAT: &str = "(EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_i
        OR EXISTS (SELECT 1 FROM blocks b WHERE b.blocked_id = ?2
          AND EXISTS (SELECT 1 FROM chat_participants o WHERE o.chat_id = ?1 AND o.user_id = b.blocker_id)))";
 
+/// Chat ?1 is a direct chat and user ?2 and the other blocked each other, either way (0 rows for a
+/// user without blocks: the chat is read only when a block matched). Refuses a user's edit, reaction
+/// and pin there, as a send.
+pub(super) const DIRECT_BLOCKED: &str = concatcp!(
+    "(CASE WHEN ",
+    BLOCKED_IN_CHAT,
+    " THEN EXISTS (SELECT 1 FROM chats dc WHERE dc.id = ?1 AND dc.direct_key IS NOT NULL) ELSE 0 END)"
+);
+
 /// A participant's send: the sender must be in the chat, in a direct chat no block may stand between
 /// the two, and no before-send hook but those consulted (?8) may reach the chat. ?1 chat, ?2 sender,
 /// ?3 clientMessageId, ?4 now, ?5 parent, ?6 mentions, ?7 file.
@@ -446,7 +455,7 @@ fn reached(result: &D1Result) -> Result<bool> {
 }
 
 /// A 403 when `SEND_BLOCKED_SQL` found a block between the two users of the direct chat.
-fn refuse_blocked(result: &D1Result) -> Result<()> {
+pub(super) fn refuse_blocked(result: &D1Result) -> Result<()> {
     if super::chats::blocked(result)? {
         return Err(ApiError::forbidden(
             "you cannot write to this chat: one of you blocked the other",
@@ -650,6 +659,8 @@ const EDIT: &str = concatcp!(
 pub const EDIT_SQL: &str = concatcp!(
     EDIT,
     IS_MEMBER,
+    " AND NOT ",
+    DIRECT_BLOCKED,
     " AND ",
     unhooked!("?7", "(SELECT project_id FROM chats WHERE id = ?1)")
 );
@@ -767,6 +778,12 @@ pub fn change_plan<'a>(
         (Change::Edit { .. }, None) => None,
     };
     statements.extend(extra);
+    // A user's edit in a direct chat may be refused for a block (403).
+    let blocked_at = matches!((author, change), (Author::User(_), Change::Edit { .. }))
+        .then_some(statements.len());
+    if blocked_at.is_some() {
+        statements.push(db.statement(SEND_BLOCKED_SQL, &[chat.into(), sender.into()])?);
+    }
     let outcome = move |results: &[D1Result]| {
         let in_reach = reached(nth(results, 2)?)?;
         let stored = first::<MessageRow>(nth(results, 1)?)?
@@ -780,8 +797,11 @@ pub fn change_plan<'a>(
                 None => None,
             },
             Change::Edit { .. } if !committed => {
-                if let Some(outsiders) = results.get(4) {
+                if let (Some(outsiders), true) = (results.get(4), mentions.is_some()) {
                     refuse_outsiders(outsiders)?;
+                }
+                if let Some(at) = blocked_at {
+                    refuse_blocked(nth(results, at)?)?;
                 }
                 None
             }

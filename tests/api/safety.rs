@@ -83,7 +83,10 @@ fn a_block_either_way_refuses_direct_chats_sends_transfers_and_additions_but_not
     let dm = direct(&api, &a, &b);
     dm.expect(201);
     let dm = id_of(&dm);
-    api.send(&a, &dm, "before").expect(201);
+    let first = id_of(api.send(&a, &dm, "before").expect(201));
+    // A reaction b has already stays (nothing changes); removing one's own is always allowed.
+    let thumbs = format!("/api/v1/messages/{first}/reactions/%F0%9F%91%8D");
+    api.as_user("PUT", &thumbs, &b, None).expect(200);
     let group = api.group(&a, &[&b]);
     api.grant(&a, 100, &unique_user("grant")).expect(201);
 
@@ -103,6 +106,23 @@ fn a_block_either_way_refuses_direct_chats_sends_transfers_and_additions_but_not
         );
         reply.expect(403);
     }
+    // Nothing new in the direct chat from either: edits, reactions, pins (403); removals still work.
+    let edit = api.as_user(
+        "PATCH",
+        &format!("/api/v1/messages/{first}"),
+        &a,
+        Some(&json!({"content": "changed"})),
+    );
+    edit.expect(403);
+    let heart = format!("/api/v1/messages/{first}/reactions/%E2%9D%A4");
+    api.as_user("PUT", &heart, &a, None).expect(403);
+    api.as_user("PUT", &heart, &b, None).expect(403);
+    api.as_user("PUT", &thumbs, &b, None).expect(200);
+    api.as_user("PUT", &format!("/api/v1/messages/{first}/pin"), &b, None)
+        .expect(403);
+    let unreacted = api.as_user("DELETE", &thumbs, &b, None);
+    unreacted.expect(200);
+    assert_eq!(unreacted.body["reactionCounts"], json!({}));
     let refused = api.transfer(&a, &group, &b, 5, None);
     refused.expect(403);
     assert_eq!(api.balance(&a), 100);
@@ -134,6 +154,16 @@ fn a_block_either_way_refuses_direct_chats_sends_transfers_and_additions_but_not
 
     // Unblocked: everything works again, the direct chat reopens.
     unblock(&api, &b, &a).expect(204);
+    api.as_user("PUT", &heart, &a, None).expect(200);
+    api.as_user("PUT", &format!("/api/v1/messages/{first}/pin"), &b, None)
+        .expect(200);
+    api.as_user(
+        "PATCH",
+        &format!("/api/v1/messages/{first}"),
+        &a,
+        Some(&json!({"content": "changed"})),
+    )
+    .expect(200);
     api.send(&b, &dm, "again").expect(201);
     direct(&api, &a, &b).expect(200);
     api.transfer(&a, &group, &b, 5, None).expect(201);
