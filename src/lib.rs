@@ -9,6 +9,7 @@ pub mod config;
 pub mod context;
 pub mod cost;
 pub mod domain;
+pub mod erasure;
 pub mod error;
 pub mod handlers;
 pub mod http;

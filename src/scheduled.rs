@@ -133,8 +133,7 @@ async fn sweep(env: &Env) {
             if left == 0 {
                 break;
             }
-            let (row, taken, objects) =
-                crate::handlers::safety::advance_erasure_costed(env, &db, &id, left).await?;
+            let (row, taken, objects) = crate::erasure::advance_costed(env, &db, &id, left).await?;
             line.erasure_steps += taken;
             chats_work = chats_work + objects;
             line.erasures
