@@ -138,16 +138,9 @@ impl TryFrom<ReactionListParams> for ReactionListQuery {
             .as_deref()
             .and_then(|k| check.check(ReactionKey::parse(k)));
         let limit = check.query_integer("limit", params.limit.as_deref(), 1, 100, Some(50));
-        let after = match params.cursor.as_deref() {
-            None => None,
-            Some(raw) => {
-                let position = ReactionPosition::decode(raw);
-                if position.is_none() {
-                    check.error("cursor is not a nextCursor of this list");
-                }
-                position
-            }
-        };
+        let after = check.cursor(params.cursor.as_deref(), "this list", |raw| {
+            ReactionPosition::decode(raw)
+        });
         check.finish()?;
         Ok(ReactionListQuery {
             key,

@@ -214,16 +214,9 @@ impl TryFrom<ReportListParams> for ReportQuery {
             MAX_LIMIT,
             Some(DEFAULT_LIMIT),
         );
-        let after = match params.cursor.as_deref() {
-            None => None,
-            Some(raw) => {
-                let position = ReportPosition::decode(raw);
-                if position.is_none() {
-                    check.error("cursor is not a nextCursor of this list");
-                }
-                position
-            }
-        };
+        let after = check.cursor(params.cursor.as_deref(), "this list", |raw| {
+            ReportPosition::decode(raw)
+        });
         check.finish()?;
         Ok(ReportQuery {
             status: status.unwrap_or(ReportStatus::Open),

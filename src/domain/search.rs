@@ -166,16 +166,11 @@ impl TryFrom<SearchParams> for SearchQuery {
                 SearchSort::Relevance
             }
         };
-        let after = match params.cursor.as_deref() {
-            None => None,
-            Some(raw) => {
-                let position = SearchPosition::decode(raw, sort);
-                if position.is_none() {
-                    check.error("cursor is not a nextCursor of this search (with the same sort)");
-                }
-                position
-            }
-        };
+        let after = check.cursor(
+            params.cursor.as_deref(),
+            "this search (with the same sort)",
+            |raw| SearchPosition::decode(raw, sort),
+        );
         check.finish()?;
         Ok(SearchQuery {
             fts: q.and_then(fts_query),

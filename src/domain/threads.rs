@@ -72,11 +72,9 @@ impl ReplyQuery {
                     check.error("cursor continues an earlier page and cannot be combined with before or after");
                     None
                 } else {
-                    let window = decode_reply_cursor(raw, parent);
-                    if window.is_none() {
-                        check.error("cursor is not a nextCursor of this thread");
-                    }
-                    window
+                    check.cursor(Some(raw), "this thread", |raw| {
+                        decode_reply_cursor(raw, parent)
+                    })
                 }
             }
             None => {
@@ -257,16 +255,9 @@ impl TryFrom<MentionListParams> for MentionQuery {
             MAX_LIMIT,
             Some(DEFAULT_LIMIT),
         );
-        let after = match params.cursor.as_deref() {
-            None => None,
-            Some(raw) => {
-                let position = MentionPosition::decode(raw);
-                if position.is_none() {
-                    check.error("cursor is not a nextCursor of this list");
-                }
-                position
-            }
-        };
+        let after = check.cursor(params.cursor.as_deref(), "this list", |raw| {
+            MentionPosition::decode(raw)
+        });
         check.finish()?;
         Ok(MentionQuery {
             limit: limit.unwrap_or(DEFAULT_LIMIT),

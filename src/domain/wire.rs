@@ -304,6 +304,22 @@ impl Checks {
         }
     }
 
+    /// An optional cursor, decoded by `decode`; one the server did not hand out for `list` (a text
+    /// such as "this list") is an error.
+    pub fn cursor<P>(
+        &mut self,
+        raw: Option<&str>,
+        list: &str,
+        decode: impl FnOnce(&str) -> Option<P>,
+    ) -> Option<P> {
+        let position = decode(raw?);
+        if position.is_none() {
+            self.errors
+                .push(format!("cursor is not a nextCursor of {list}"));
+        }
+        position
+    }
+
     /// Ends the checks: a 400 listing every problem, or Ok.
     pub fn finish(self) -> Result<()> {
         if self.errors.is_empty() {
