@@ -4,37 +4,26 @@
 //! so a restart only delays it.
 
 use crate::domain::ids::UserId;
-use crate::error::{ApiError, Result};
-use crate::store::Db;
+use crate::error::Result;
+use crate::store::erasure::{self, ErasureRow};
+use crate::store::{Cost, Db};
 
-/// Runs up to `steps` steps of erasure `id` (one chat each, in the chat's Durable Object: a batch of
+/// Runs up to `steps` steps of erasure `row` (one chat each, in the chat's Durable Object: a batch of
 /// the user's messages there, then its reactions and membership), recording each; answers the record
-/// as it stands. Three D1 round trips and one call of a chat's object per step. Resumable at any
-/// point: a step's chat is done only once the object found nothing more of the user's in it.
+/// as it stands, the steps taken and the D1 work the chats' objects did. Two D1 round trips and one
+/// call of a chat's object per step. Resumable at any point: a step's chat is done only once the
+/// object found nothing more of the user's in it.
 pub async fn advance(
     env: &worker::Env,
     db: &Db,
-    id: &str,
+    mut row: ErasureRow,
     steps: usize,
-) -> Result<(crate::store::erasure::ErasureRow, usize)> {
-    let (row, taken, _) = advance_costed(env, db, id, steps).await?;
-    Ok((row, taken))
-}
-
-/// `advance`, with the D1 work the chats' objects did for it.
-pub async fn advance_costed(
-    env: &worker::Env,
-    db: &Db,
-    id: &str,
-    steps: usize,
-) -> Result<(crate::store::erasure::ErasureRow, usize, crate::store::Cost)> {
-    use crate::store::erasure;
-    let mut row = erasure::find(db, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("erasure"))?;
+) -> Result<(ErasureRow, usize, Cost)> {
+    let id = row.id.clone();
+    let id = id.as_str();
     let user = UserId::parse(&row.user_id, "userId")?;
     let mut taken = 0;
-    let mut objects = crate::store::Cost::default();
+    let mut objects = Cost::default();
     for _ in 0..steps {
         if row.status != "running" {
             break;

@@ -258,8 +258,8 @@ const INLINE_STEPS: usize = 5;
 /// a chat's happen at once (profile, blocks, reports, mentions, files); each chat is a step.
 pub async fn erase_user(ctx: &Ctx, user: &UserId) -> Result<Reply> {
     let id = crate::domain::ids::new_object_id(ctx.now_ms)?;
-    crate::store::erasure::start(&ctx.db, &id, user.as_str(), ctx.now_ms).await?;
-    let (row, _) = crate::erasure::advance(&ctx.env, &ctx.db, &id, INLINE_STEPS).await?;
+    let row = crate::store::erasure::start(&ctx.db, &id, user.as_str(), ctx.now_ms).await?;
+    let (row, _, _) = crate::erasure::advance(&ctx.env, &ctx.db, row, INLINE_STEPS).await?;
     Reply::json(202, &views::Erasure::new(&row))
 }
 
