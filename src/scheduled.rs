@@ -34,8 +34,8 @@ pub const SWEEP_CRON: &str = "* * * * *";
 pub const STALE_OUTBOX_MS: i64 = 10_000;
 /// Chats one sweep calls at most.
 pub const CHATS_PER_SWEEP: i64 = 50;
-/// Erasure steps one run takes at most (each: two D1 round trips and one call of a chat's object (its own two),
-/// within an invocation's 1,000 subrequests and D1 queries).
+/// Erasure steps one run takes at most: each is two D1 round trips and one call of a chat's object
+/// (which makes two), within an invocation's 1,000 subrequests and D1 queries.
 pub const ERASURE_STEPS_PER_RUN: usize = 40;
 
 #[event(scheduled)]
