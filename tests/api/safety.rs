@@ -449,3 +449,68 @@ fn the_export_streams_the_callers_data_as_ndjson_and_nothing_of_anyone_else() {
     api.raw("GET", "/api/v1/users/me/export", &[], None)
         .expect(401);
 }
+
+/// Each new endpoint's D1 round trips and rows (machine-independent): one round trip for a block, the
+/// block list, a report, a report's change, the export's answer (its pages stream afterwards), an
+/// erasure's record; two for a moderator's delete (the message's chat, then its object); three for the
+/// erasure of a user with nothing (the record and global parts, the next chat, done). The queue reads
+/// at most two rows per report of its page.
+#[test]
+fn the_new_endpoints_cost_what_their_design_says() {
+    let api = app();
+    let (a, b) = (unique_user("cost-a"), unique_user("cost-b"));
+    let chat = api.group(&a, &[&b]);
+    let m = id_of(api.send(&b, &chat, "x").expect(201));
+    let cost = |r: &Resp| {
+        (
+            r.cost("x-d1-queries"),
+            r.cost("x-d1-rows-read"),
+            r.cost("x-d1-rows-written"),
+        )
+    };
+    assert_eq!(cost(block(&api, &a, &b).expect(204)), (1, 2, 2));
+    assert_eq!(cost(block(&api, &a, &b).expect(204)), (1, 3, 0));
+    let list = api.get("/api/v1/users/me/blocks", Some(&token(&a)));
+    assert_eq!(cost(list.expect(200)), (1, 1, 0));
+    assert_eq!(cost(unblock(&api, &a, &b).expect(204)), (1, 1, 1));
+    let path = format!("/api/v1/messages/{m}/reports");
+    let report = api.as_user("POST", &path, &a, Some(&json!({"reason": "spam"})));
+    assert_eq!(cost(report.expect(201)), (1, 3, 3));
+    let again = api.as_user("POST", &path, &a, Some(&json!({"reason": "spam"})));
+    assert_eq!(cost(again.expect(200)), (1, 3, 0));
+    let queue = admin(&api, "GET", "/api/v1/admin/reports?limit=1", None);
+    let (queries, read, written) = cost(queue.expect(200));
+    assert!(
+        queries == 1 && read <= 4 && written == 0,
+        "{queries} {read} {written}"
+    );
+    let id = report.body["_id"].as_str().unwrap();
+    let change = json!({"status": "actioned"});
+    let patched = admin(
+        &api,
+        "PATCH",
+        &format!("/api/v1/admin/reports/{id}"),
+        Some(&change),
+    );
+    assert_eq!(cost(patched.expect(200)), (1, 2, 2));
+    let taken = admin(&api, "DELETE", &format!("/api/v1/admin/messages/{m}"), None);
+    assert_eq!(cost(taken.expect(200)), (2, 11, 3));
+    let export = api.get("/api/v1/users/me/export", Some(&token(&a)));
+    assert_eq!(cost(export.expect(200)), (1, 1, 0));
+    let nobody = unique_user("cost-nobody");
+    let erased = admin(
+        &api,
+        "DELETE",
+        &format!("/api/v1/admin/users/{nobody}"),
+        None,
+    );
+    assert_eq!(cost(erased.expect(202)), (3, 8, 4));
+    let erasure = erased.body["erasureId"].as_str().unwrap();
+    let read = admin(
+        &api,
+        "GET",
+        &format!("/api/v1/admin/erasures/{erasure}"),
+        None,
+    );
+    assert_eq!(cost(read.expect(200)), (1, 1, 0));
+}
