@@ -6,12 +6,13 @@
 // SIGKILL) the pipe closes and the guard stops the whole group. `kill()` SIGKILLs the group at once, as
 // in a crash, and keeps the state for a restart on the same port.
 import { spawn, spawnSync } from "node:child_process";
-import { createHmac } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { mintToken } from "../../../bench/token.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const JWT_SECRET = "client-test-secret-0123456789abcdef-0123456789";
@@ -71,10 +72,7 @@ export function stateDir(name) {
 
 /** An HS256 token for `sub`, signed with the test servers' secret. */
 export function token(sub, seconds = 3600) {
-  const part = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  const claims = { sub, username: sub, exp: Math.floor(Date.now() / 1000) + seconds };
-  const unsigned = `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}`;
-  return `${unsigned}.${createHmac("sha256", JWT_SECRET).update(unsigned).digest("base64url")}`;
+  return mintToken({ JWT_SECRET }, sub, seconds);
 }
 
 /** A user id no other test uses. */
