@@ -2,8 +2,11 @@
 #   make dev    build, apply the migrations to the local D1, serve on http://127.0.0.1:8787
 #   make openapi   write docs/openapi.json, the OpenAPI document generated from the code (after changing
 #               a route, a wire struct or a view; a unit test fails while it is stale)
-#   make test   build, then run every test: native unit tests, black-box tests against wrangler dev, and
-#               the OpenAPI fuzzer (schemathesis) against the served worker
+#   make demo   the reference web app (examples/web) on http://127.0.0.1:8788, beside `make dev`
+#   make test   build, then run every test: native unit tests, black-box tests against wrangler dev, the
+#               OpenAPI fuzzer (schemathesis) against the served worker, the TypeScript client's tests
+#               and the web app's browser tests (headless Chromium, installed if missing)
+#   make test-clients   only the TypeScript client's and the web app's tests (after `make build`)
 #   make fuzz   only the fuzzer
 #   make lint   fmt, clippy (host and wasm32), and actionlint over .github/workflows
 #   make bundle-check   what `wrangler deploy` would upload (default and staging), the wasm's gzip
@@ -34,7 +37,7 @@ export WRANGLER_LOG_PATH := $(CURDIR)/.wrangler/logs
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
 export ESBUILD_BIN := $(CURDIR)/node_modules/@esbuild/linux-x64/bin/esbuild
 
-.PHONY: tools build openapi dev test fuzz lint bundle-check deploy deploy-check ci bench bench-compare clean
+.PHONY: tools build openapi dev demo demo-screenshot test test-clients fuzz lint bundle-check deploy deploy-check ci bench bench-compare clean
 
 tools: $(TOOLS)/.worker-build-$(WORKER_BUILD_VERSION) $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) node_modules/.package-lock.json
 	@rustup target list --installed | grep -q '^wasm32-unknown-unknown$$' || rustup target add wasm32-unknown-unknown
@@ -54,7 +57,7 @@ $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION):
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
 	touch $@
 
-node_modules/.package-lock.json: package.json package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json clients/typescript/package.json examples/web/package.json
 	npm ci --no-audit --no-fund
 	touch $@
 
@@ -78,6 +81,25 @@ dev: build .dev.vars
 test: build $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)
 	cargo test --all-targets
 	bash tests/fuzz/run.sh
+	$(MAKE) test-clients
+
+# The TypeScript client (clients/typescript: types generated from docs/openapi.json, then its tests
+# against wrangler dev) and the web app (examples/web: built, then driven in headless Chromium).
+test-clients: node_modules/.package-lock.json
+	npm test --workspace clients/typescript
+	npm test --workspace examples/web
+
+# The web app's dev server beside `make dev` (which serves the API on :8787): the page calls the API
+# directly, and signs in local test users with tokens minted from .dev.vars.
+demo: node_modules/.package-lock.json .dev.vars
+	npm run build --workspace clients/typescript
+	npm run build --workspace examples/web
+	node examples/web/serve.mjs
+
+# The README's screenshot: the browser test's page, copied into docs/.
+demo-screenshot: build node_modules/.package-lock.json
+	npm test --workspace examples/web
+	cp target/web-demo.png docs/web-demo.png
 
 fuzz: build $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)
 	bash tests/fuzz/run.sh

@@ -5,7 +5,8 @@ import { chromium } from "playwright-core";
 
 /** The Chromium binary: CHROMIUM_PATH, else Debian's. Null when there is none. */
 export function chromiumPath() {
-  const candidates = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"];
+  // Debian's package first; GitHub's Ubuntu runners carry Google Chrome instead.
+  const candidates = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/google-chrome", "/usr/bin/google-chrome-stable"];
   return candidates.find((path) => path && existsSync(path)) ?? null;
 }
 
