@@ -26,15 +26,8 @@ pub const FILE_SIGNING_KEY: &str = "test-file-signing-key-0123456789abcdef";
 pub const ISSUER: &str = "edge-chat-tests";
 pub const AUDIENCE: &str = "edge-chat";
 
-const GUARD: &str = r#"
-trap '' TERM
-"$@" </dev/null &
-cat >/dev/null
-kill -TERM -- -$$ 2>/dev/null
-sleep 2
-[ -n "$REMOVE_ON_EXIT" ] && rm -rf -- "$REMOVE_ON_EXIT"
-kill -KILL -- -$$ 2>/dev/null
-"#;
+/// The process-group guard shared with the TypeScript tests (tests/guard.sh says how it works).
+const GUARD: &str = include_str!("../guard.sh");
 
 pub struct TestServer {
     pub base_url: String,

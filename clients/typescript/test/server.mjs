@@ -18,15 +18,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..")
 export const JWT_SECRET = "client-test-secret-0123456789abcdef-0123456789";
 export const ADMIN_API_KEY = "client-test-admin-key-0123456789";
 
-const GUARD = `
-trap '' TERM
-"$@" </dev/null &
-cat >/dev/null
-kill -TERM -- -$$ 2>/dev/null
-sleep 2
-[ -n "$REMOVE_ON_EXIT" ] && rm -rf -- "$REMOVE_ON_EXIT"
-kill -KILL -- -$$ 2>/dev/null
-`;
+const GUARD = join(ROOT, "tests/guard.sh"); // shared with tests/api/helpers.rs
 
 const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
 const running = new Set();
@@ -123,7 +115,7 @@ async function launch({ dir, port, persist, removeOnExit }) {
   writeFileSync(logPath, "");
   const { openSync } = await import("node:fs");
   const log = openSync(logPath, "a");
-  const args = ["-c", GUARD, "guard", WRANGLER, "dev", "--local", "--ip", "127.0.0.1", "--port", String(port)];
+  const args = [GUARD, WRANGLER, "dev", "--local", "--ip", "127.0.0.1", "--port", String(port)];
   args.push("--inspector-port", "0", "--persist-to", persist, "--show-interactive-dev-session=false");
   const guard = spawn("bash", args, {
     cwd: dir,
