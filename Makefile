@@ -14,7 +14,8 @@
 #   make deploy ENV=staging|production   D1 migrations (--remote), then the worker with its secrets;
 #               what CI runs on main (README "Deploy"). `make deploy-check` runs it dry, for both.
 #   make ci     what .ci/run does: lint, test, bundle-check, deploy-check
-#   make bench  the benchmarks in bench/ (see bench/README.md); make bench-compare: before/after
+#   make bench  the benchmarks in bench/ (see bench/README.md); make bench-compare: before/after;
+#               make bench-client: what the TypeScript client's live connection costs
 
 SHELL := /bin/bash
 TOOLS := $(CURDIR)/.tools
@@ -37,7 +38,7 @@ export WRANGLER_LOG_PATH := $(CURDIR)/.wrangler/logs
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
 export ESBUILD_BIN := $(CURDIR)/node_modules/@esbuild/linux-x64/bin/esbuild
 
-.PHONY: tools build openapi dev demo demo-screenshot test test-clients fuzz lint bundle-check deploy deploy-check ci bench bench-compare clean
+.PHONY: tools build openapi dev demo demo-screenshot test test-clients fuzz lint bundle-check deploy deploy-check ci bench bench-compare bench-client clean
 
 tools: $(TOOLS)/.worker-build-$(WORKER_BUILD_VERSION) $(TOOLS)/.wasm-bindgen-$(WASM_BINDGEN_VERSION) node_modules/.package-lock.json
 	@rustup target list --installed | grep -q '^wasm32-unknown-unknown$$' || rustup target add wasm32-unknown-unknown
@@ -133,6 +134,10 @@ bench: build
 # Before/after in one run: BASE=<git revision> (default origin/main, else HEAD~1); see bench/README.md.
 bench-compare: build
 	bash bench/compare.sh
+
+bench-client: build node_modules/.package-lock.json
+	npm run build --workspace clients/typescript
+	node bench/client.mjs
 
 clean:
 	rm -rf build target .wrangler .venv

@@ -4,12 +4,14 @@
 //
 // How (docs/CLIENTS.md "Reconnecting without losing anything"): the connection keeps the highest
 // sequence number it delivered and the highest `updatedAt` it has seen. It opens the socket first and
-// holds the events that arrive while it catches up over HTTP: new messages by sequence number (`after=`
-// the last one it has), then edits, deletes, pins and reactions of older messages with the sync window
-// (`updatedAfter=`, following `nextCursor`). Then it plays the held events, dropping what the catch-up
-// already delivered: a new message by its sequence number, a change by the message's `updatedAt` (every
-// write of a chat moves `updatedAt` past all earlier ones). A jump in sequence numbers starts another
-// catch-up.
+// holds the events that arrive while it catches up over HTTP with the sync window (`updatedAfter=` the
+// latest change it delivered, following `nextCursor`): new messages, delivered in sequence order, and
+// edits, deletes, pins and reactions of older ones. When the chat's message count says a new message is
+// still missing (its last change older than the window), those come by sequence number (`after=`). Then
+// it plays the held events, dropping what the catch-up already delivered: a new message by its sequence
+// number, a change by the message's `updatedAt` (every write of a chat moves `updatedAt` past all
+// earlier ones). A jump in sequence numbers starts another catch-up. A reconnect that missed nothing
+// costs one request.
 import type { Client } from "openapi-fetch";
 
 import { backoff, Http } from "./http.js";
@@ -80,6 +82,8 @@ interface Frame {
 
 interface Listing {
   messages: Message[];
+  /** Every message of the chat: with dense sequence numbers, the last one's. */
+  total: number;
   hasMore: boolean;
   nextCursor: string | null;
 }
@@ -200,6 +204,8 @@ export class ChatConnection {
   close(): void {
     if (this.closedForGood) return;
     this.closedForGood = true;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
     if (typeof window !== "undefined" && typeof window.removeEventListener === "function") {
       window.removeEventListener("online", this.onOnline);
       window.removeEventListener("offline", this.onOffline);
@@ -441,24 +447,39 @@ export class ChatConnection {
       this.newest = this.watermark;
     }
     const from = Math.max(0, this.watermark);
-    // New messages, by sequence number.
-    let query: Query = { after: this.lastId ?? "0", limit };
-    for (;;) {
-      const page = await this.list(query, generation);
-      for (const message of page.messages) this.deliver(message);
-      if (!page.hasMore || !page.nextCursor) break;
-      query = { cursor: page.nextCursor, limit };
-    }
-    // Everything changed since: edits, deletes, pins, reactions, reply counts of older messages.
+    // Everything changed since the last change delivered, oldest change first: new messages, and
+    // edits, deletes, pins, reactions and reply counts of older ones. New messages come in the order
+    // of their latest change: those ahead of their turn wait (by sequence number) for the ones before.
+    const waiting = new Map<number, Message>();
+    let total = 0;
     this.reactionCut = this.frames;
-    query = { updatedAfter: new Date(from).toISOString(), limit };
+    let query: Query = { updatedAfter: new Date(from).toISOString(), limit };
     for (;;) {
       const page = await this.list(query, generation);
       for (const message of page.messages) {
-        if (message.sequenceNumber <= this.lastSeq) this.deliver(message);
+        if (message.sequenceNumber <= this.lastSeq + 1) this.deliver(message);
+        else waiting.set(message.sequenceNumber, message);
+        for (let next = waiting.get(this.lastSeq + 1); next; next = waiting.get(this.lastSeq + 1)) {
+          waiting.delete(next.sequenceNumber);
+          this.deliver(next);
+        }
       }
+      total = page.total;
       if (!page.hasMore || !page.nextCursor) break;
       query = { cursor: page.nextCursor, limit };
+    }
+    // Sequence numbers are dense, so the chat's message count says whether any new message is still
+    // missing: one whose last change is older than the window (a frame lost before a later change was
+    // delivered, or a `since` whose time is ahead of its sequence number). Those come by sequence number.
+    if (this.lastSeq < total) {
+      query = { after: this.lastId ?? "0", limit };
+      for (;;) {
+        const page = await this.list(query, generation);
+        for (const message of page.messages) this.deliver(message);
+        if (!page.hasMore || !page.nextCursor) break;
+        query = { cursor: page.nextCursor, limit };
+      }
+      for (const message of waiting.values()) this.deliver(message);
     }
     this.watermark = Math.max(this.watermark, this.newest);
   }

@@ -231,7 +231,13 @@ test("after a lost network the connection catches up: each write once, new messa
   FlakySocket.cut();
   await waitFor(() => listening.state === "offline", "bob offline");
   // While bob is away: 150 new messages (two catch-up pages), an edit, a delete, a pin, a reaction.
-  for (let i = 1; i <= 150; i++) await alice.send({ chatId, content: `new ${i}` });
+  const fresh = [];
+  for (let i = 1; i <= 150; i++) fresh.push(await alice.send({ chatId, content: `new ${i}` }));
+  // A new message changed after later ones were sent: the sync window has it last, yet it comes in turn.
+  await alice.api.PATCH("/api/v1/messages/{messageId}", {
+    params: { path: { messageId: fresh[0]._id } },
+    body: { content: "new 1, edited" },
+  });
   await alice.api.PATCH("/api/v1/messages/{messageId}", {
     params: { path: { messageId: old[0]._id } },
     body: { content: "a, edited" },
@@ -257,6 +263,7 @@ test("after a lost network the connection catches up: each write once, new messa
     Array.from({ length: 151 }, (_, i) => i + 4),
   );
   assert.equal(created.at(-1).content, "after");
+  assert.equal(created[0].content, "new 1, edited", "a new message comes once, as it is now");
   assert.equal(new Set(created.map((m) => m._id)).size, 151);
   const changes = got.messages.filter((e) => e.change !== "created");
   assert.deepEqual(
@@ -295,4 +302,90 @@ test("a lost frame is a gap in sequence numbers, and the connection fills it", a
   assert.equal(FlakySocket.dropping, 0, "two frames were lost on the way");
   assert.ok(got.states.filter((s) => s === "syncing").length >= 2, "a catch-up for the gap");
   listening.close();
+});
+
+test("pings keep a quiet socket; a socket whose pongs stop coming is replaced and caught up", async () => {
+  const alice = clientFor(server, uniqueUser("alice"));
+  const bobId = uniqueUser("bob");
+  const bob = clientFor(server, bobId, { WebSocket: FlakySocket });
+  const chatId = await directChat(alice, bobId);
+  const listening = bob.connect(chatId, { pingIntervalMs: 700, backoffMs: 100, maxBackoffMs: 200 });
+  const got = record(listening);
+  await waitFor(() => listening.state === "live", "bob live");
+  // Several pings answered (within the socket's frame limit): still the first connection.
+  await new Promise((r) => setTimeout(r, 2_500));
+  assert.deepEqual(got.states, ["syncing", "live"], "no reconnect while pongs come back");
+  FlakySocket.swallowPongs = true;
+  await waitFor(() => got.states.includes("offline"), "the silent socket dropped", 5_000);
+  FlakySocket.swallowPongs = false;
+  await alice.send({ chatId, content: "still here" });
+  await waitFor(() => got.created().length === 1 && listening.state === "live", "caught up on a new socket");
+  assert.equal(got.created()[0].content, "still here");
+  listening.close();
+});
+
+test("removed from a group, the connection closes for good instead of reconnecting", async () => {
+  const alice = clientFor(server, uniqueUser("alice"));
+  const bobId = uniqueUser("bob");
+  const bob = clientFor(server, bobId);
+  const group = unwrap(
+    await alice.api.POST("/api/v1/chats", {
+      body: { participantIds: [bobId, uniqueUser("carol")], type: "group", title: "t" },
+    }),
+  );
+  const listening = bob.connect(group._id, { backoffMs: 50 });
+  const reasons = [];
+  listening.on("state", (state, reason) => reasons.push([state, reason]));
+  await waitFor(() => listening.state === "live", "bob live");
+  unwrap(
+    await alice.api.DELETE("/api/v1/chats/{chatId}/members/{userId}", {
+      params: { path: { chatId: group._id, userId: bobId } },
+    }),
+  );
+  await waitFor(() => listening.state === "closed", "closed");
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(reasons.at(-1), ["closed", "removed"]);
+  assert.equal(listening.state, "closed", "no reconnect after removal");
+});
+
+test("a catch-up costs one request when nothing was missed, and fills what its window cannot see", async () => {
+  const alice = clientFor(server, uniqueUser("alice"));
+  const bobId = uniqueUser("bob");
+  const chatId = await directChat(alice, bobId);
+  const sent = [];
+  for (const content of ["1", "2", "3", "4", "5"]) sent.push(await alice.send({ chatId, content }));
+  const cost = { requests: 0, queries: 0 };
+  const metered = async (input, init) => {
+    const response = await fetch(input, init);
+    cost.requests++;
+    cost.queries += Number(response.headers.get("X-D1-Queries"));
+    return response;
+  };
+  const bob = clientFor(server, bobId, { fetch: metered });
+  const upToDate = bob.connect(chatId, { since: ChatConnection.since(sent) });
+  await waitFor(() => upToDate.state === "live", "live");
+  assert.deepEqual(cost, { requests: 1, queries: 1 }, "one request, one D1 round trip");
+  upToDate.close();
+
+  // A `since` whose time is ahead of its sequence number (message 1 as edited after 2 to 5 were sent):
+  // the window shows nothing new, the message count shows 4 missing, and they come by sequence number.
+  const edited = unwrap(
+    await alice.api.PATCH("/api/v1/messages/{messageId}", {
+      params: { path: { messageId: sent[0]._id } },
+      body: { content: "1, edited" },
+    }),
+  );
+  const behind = bob.connect(chatId, { since: ChatConnection.since([edited]) });
+  const got = record(behind);
+  await waitFor(() => behind.state === "live" && got.created().length === 4, "the four after it");
+  assert.deepEqual(
+    got.created().map((m) => m.content),
+    ["2", "3", "4", "5"],
+  );
+  assert.deepEqual(
+    got.messages.filter((e) => e.change !== "created"),
+    [],
+    "nothing else",
+  );
+  behind.close();
 });

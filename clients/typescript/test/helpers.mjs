@@ -34,12 +34,13 @@ export function record(connection) {
 /**
  * A WebSocket whose network the test controls: `FlakySocket.offline = true` closes every open socket and
  * makes new ones fail to connect (to a closed port) until it is false again; `dropNext(n)` loses the next
- * `n` message frames, as a flaky link would.
+ * `n` message frames, as a flaky link would; `swallowPongs` loses every pong (a link gone silent).
  */
 export class FlakySocket extends WebSocket {
   static offline = false;
   static open = new Set();
   static dropping = 0;
+  static swallowPongs = false;
 
   static cut() {
     FlakySocket.offline = true;
@@ -60,10 +61,12 @@ export class FlakySocket extends WebSocket {
     super.onmessage =
       handler &&
       ((event) => {
-        if (FlakySocket.dropping > 0 && String(event.data).includes('"message.')) {
+        const text = String(event.data);
+        if (FlakySocket.dropping > 0 && text.includes('"message.')) {
           FlakySocket.dropping--;
           return;
         }
+        if (FlakySocket.swallowPongs && text.startsWith('{"pong"')) return;
         handler(event);
       });
   }
