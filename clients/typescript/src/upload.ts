@@ -55,13 +55,16 @@ function viaXhr(
     xhr.upload.onprogress = (event) => {
       options.onProgress?.({ loaded: event.loaded, total: event.lengthComputable ? event.total : size(body) });
     };
-    xhr.onload = () =>
+    xhr.onload = () => {
+      // Every success ends at 100%, however few progress events the platform fired on the way.
+      if (xhr.status >= 200 && xhr.status < 300) options.onProgress?.({ loaded: size(body), total: size(body) });
       resolve({
         status: xhr.status,
         statusText: xhr.statusText,
         headers: { get: (name) => xhr.getResponseHeader(name) },
         text: xhr.responseText,
       });
+    };
     xhr.onerror = () => reject(new TypeError("upload failed: network error"));
     xhr.onabort = () => reject(options.signal?.reason ?? new TypeError("upload aborted"));
     options.signal?.addEventListener("abort", () => xhr.abort());

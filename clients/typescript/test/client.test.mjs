@@ -58,7 +58,7 @@ test("every route is a typed call; failures are EdgeChatErrors with the envelope
   );
 });
 
-test("a 503 with Retry-After is waited out and retried; a 429 past the wait allowed is returned", async () => {
+test("a 503 with Retry-After is waited out and retried; one longer than allowed is returned", async () => {
   // A fail-closed before-send hook that fails once: the first send is a 503 with Retry-After.
   let calls = 0;
   const hook = createServer((request, response) => {
@@ -388,4 +388,26 @@ test("a catch-up costs one request when nothing was missed, and fills what its w
     "nothing else",
   );
   behind.close();
+});
+
+test("past the rate limit, a 429 whose Retry-After is longer than allowed comes back as the error", async () => {
+  const userId = uniqueUser("busy");
+  const busy = clientFor(server, userId, { retry: { maxRetryAfterMs: 0 } });
+  const chatId = await directChat(busy, uniqueUser("peer"));
+  const { _id: messageId } = await busy.send({ chatId, content: "react to me" });
+  // A user's 300 writes a minute (API.md "Rate limits"): spend them on an idempotent reaction.
+  let limited = null;
+  for (let i = 0; i < 320 && !limited; i++) {
+    const result = await busy.api.PUT("/api/v1/messages/{messageId}/reactions/{key}", {
+      params: { path: { messageId, key: "ok" } },
+    });
+    if (result.response.status === 429) limited = result;
+    else unwrap(result);
+  }
+  assert.ok(limited, "the limit was reached");
+  assert.throws(
+    () => unwrap(limited),
+    (e) => e instanceof EdgeChatError && e.status === 429 && e.retryAfterMs > 0 && e.errors.length > 0,
+  );
+  await assert.rejects(busy.send({ chatId, content: "one more" }), (e) => e.status === 429 && e.retryAfterMs > 0);
 });

@@ -426,6 +426,7 @@ class App {
     $("attachment").hidden = file === null;
     $<HTMLInputElement>("attachment-name").textContent = file ? `${file.name} (${Math.ceil(file.size / 1024)} KiB)` : "";
     $<HTMLProgressElement>("upload-progress").value = 0;
+    $("upload-status").textContent = "";
     const preview = $<HTMLImageElement>("attachment-preview");
     if (preview.src) URL.revokeObjectURL(preview.src);
     preview.hidden = !file?.type.startsWith("image/");
@@ -443,13 +444,21 @@ class App {
       let sent: Message;
       if (this.attachment) {
         const progress = $<HTMLProgressElement>("upload-progress");
-        ({ message: sent } = await this.client.sendFile(chatId, this.attachment, {
-          onProgress: (p) => (progress.value = p.total ? p.loaded / p.total : 0),
+        const status = $("upload-status");
+        const file = this.attachment;
+        ({ message: sent } = await this.client.sendFile(chatId, file, {
+          onProgress: (p) => {
+            progress.value = p.total ? p.loaded / p.total : 0;
+            status.textContent = `${Math.round(progress.value * 100)}%`;
+          },
           message: { content: content || null, parentId },
         }));
+        const reached = status.textContent;
         this.attach(null);
+        $("composer-status").textContent = `${file.name} sent (${reached})`;
       } else if (content) {
         sent = await this.client.send({ chatId, content, parentId });
+        $("composer-status").textContent = "";
       } else {
         return;
       }

@@ -165,6 +165,7 @@ test("two users chat live in the browser: send, react, reply, pin, upload, searc
     );
   }
   assert.equal(await A.$eval("#upload-progress", (p) => p.value), 0, "the composer is cleared after sending");
+  assert.equal(await A.textContent("#composer-status"), "banner.png sent (100%)", "upload progress reached the end");
 
   // Bob goes offline; Alice sends three messages; Bob comes back and has each once, in order.
   await bob.context.setOffline(true);
