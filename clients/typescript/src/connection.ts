@@ -247,10 +247,10 @@ export class ChatConnection {
       return;
     }
     if (generation !== this.generation || this.closedForGood) return;
-    const url = new URL(`${this.deps.baseUrl}/api/v1/chats/${encodeURIComponent(this.chatId)}/live`);
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    if (token !== null) url.searchParams.set("access_token", token);
-    const socket = new this.deps.WebSocket(url.toString());
+    // Built as text: React Native's URL has no protocol setter or searchParams.set.
+    let url = `${this.deps.baseUrl.replace(/^http/, "ws")}/api/v1/chats/${encodeURIComponent(this.chatId)}/live`;
+    if (token !== null) url += `?access_token=${encodeURIComponent(token)}`;
+    const socket = new this.deps.WebSocket(url);
     this.socket = socket;
     socket.onopen = () => {
       if (this.socket !== socket) return;

@@ -56,6 +56,7 @@ class App {
   private typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readTimer: ReturnType<typeof setTimeout> | null = null;
   private jumped = false;
+  private following = true;
 
   constructor(
     config: Config,
@@ -114,6 +115,10 @@ class App {
       ).then(() => (input.value = ""));
     };
     $("leave").onclick = () => void this.removeMember(this.me);
+    $("messages").onscroll = () => {
+      const list = $("messages");
+      this.following = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    };
   }
 
   private chatId(): string {
@@ -191,6 +196,7 @@ class App {
     this.connection?.close();
     this.connection = null;
     this.messages.clear();
+    this.following = true;
     this.reply(null);
     $("chat").hidden = false;
     $("typing").textContent = "";
@@ -335,10 +341,15 @@ class App {
 
   private renderMessages(): void {
     const list = $("messages");
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     const ordered = [...this.messages.values()].sort((a, b) => a.sequenceNumber - b.sequenceNumber);
     list.replaceChildren(...ordered.map((m) => this.renderMessage(m)));
-    if (atBottom && !this.jumped) list.scrollTop = list.scrollHeight;
+    this.follow();
+  }
+
+  /** Keeps the newest message in view while the reader is at the bottom (also as images load). */
+  private follow(): void {
+    const list = $("messages");
+    if (this.following && !this.jumped) list.scrollTop = list.scrollHeight;
   }
 
   private renderMessage(m: Message): HTMLElement {
@@ -351,7 +362,7 @@ class App {
       ? [h("span", { class: "deleted" }, "message deleted")]
       : [
           m.content ? h("div", { class: "content" }, m.content) : null,
-          media && media.type === "image" ? h("img", { src: media.url, alt: media.name ?? "image" }) : null,
+          media && media.type === "image" ? h("img", { src: media.url, alt: media.name ?? "image", onload: () => this.follow() }) : null,
           media && media.type !== "image" ? h("a", { href: media.url, target: "_blank", rel: "noopener" }, `📎 ${media.name ?? "file"}`) : null,
         ];
     const keys = [...new Set([...Object.keys(m.reactionCounts), ...QUICK_REACTIONS])];
