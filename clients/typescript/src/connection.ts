@@ -471,7 +471,7 @@ export class ChatConnection {
     // Sequence numbers are dense, so the chat's message count says whether any new message is still
     // missing: one whose last change is older than the window (a frame lost before a later change was
     // delivered, or a `since` whose time is ahead of its sequence number). Those come by sequence number.
-    if (this.lastSeq < total) {
+    if (this.lastSeq < total || waiting.size > 0) {
       query = { after: this.lastId ?? "0", limit };
       for (;;) {
         const page = await this.list(query, generation);

@@ -395,19 +395,31 @@ test("past the rate limit, a 429 whose Retry-After is longer than allowed comes 
   const busy = clientFor(server, userId, { retry: { maxRetryAfterMs: 0 } });
   const chatId = await directChat(busy, uniqueUser("peer"));
   const { _id: messageId } = await busy.send({ chatId, content: "react to me" });
-  // A user's 300 writes a minute (API.md "Rate limits"): spend them on an idempotent reaction.
+  // A user's 300 writes a minute (API.md "Rate limits"): spend them on an idempotent reaction, then
+  // send at once. A new minute may begin between the two (the send then passes): then once more.
   let limited = null;
-  for (let i = 0; i < 320 && !limited; i++) {
-    const result = await busy.api.PUT("/api/v1/messages/{messageId}/reactions/{key}", {
-      params: { path: { messageId, key: "ok" } },
-    });
-    if (result.response.status === 429) limited = result;
-    else unwrap(result);
+  let refused = null;
+  for (let round = 0; round < 2 && !refused; round++) {
+    limited = null;
+    for (let i = 0; i < 700 && !limited; i++) {
+      const result = await busy.api.PUT("/api/v1/messages/{messageId}/reactions/{key}", {
+        params: { path: { messageId, key: "ok" } },
+      });
+      if (result.response.status === 429) limited = result;
+      else unwrap(result);
+    }
+    assert.ok(limited, "the limit was reached");
+    refused = await busy.send({ chatId, content: `one more ${round}` }).then(
+      () => null,
+      (e) => e,
+    );
   }
-  assert.ok(limited, "the limit was reached");
   assert.throws(
     () => unwrap(limited),
     (e) => e instanceof EdgeChatError && e.status === 429 && e.retryAfterMs > 0 && e.errors.length > 0,
   );
-  await assert.rejects(busy.send({ chatId, content: "one more" }), (e) => e.status === 429 && e.retryAfterMs > 0);
+  assert.ok(
+    refused instanceof EdgeChatError && refused.status === 429 && refused.retryAfterMs > 0,
+    `the send was refused with its Retry-After: ${refused}`,
+  );
 });
