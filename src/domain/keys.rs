@@ -130,25 +130,10 @@ pub struct WebhookChangeBody {
 
 /// At least one of the three fields (none has a default: absent leaves it as it is).
 fn one_change_at_least(schema: &mut schemars::Schema) {
-    schema.insert(
-        "anyOf".into(),
-        serde_json::json!([
-            {"required": ["webhookUrl"]},
-            {"required": ["beforeSendUrl"]},
-            {"required": ["beforeSendFailClosed"]}
-        ]),
+    wire::at_least_one_of(
+        schema,
+        &["webhookUrl", "beforeSendUrl", "beforeSendFailClosed"],
     );
-    if let Some(properties) = schema
-        .get_mut("properties")
-        .and_then(serde_json::Value::as_object_mut)
-    {
-        for property in properties
-            .values_mut()
-            .filter_map(serde_json::Value::as_object_mut)
-        {
-            property.remove("default");
-        }
-    }
 }
 
 /// An optional URL field, checked (`allow_loopback`: `WEBHOOK_ALLOW_LOOPBACK`).

@@ -135,21 +135,7 @@ fn title_required(schema: &mut schemars::Schema) {
 
 /// Either setting, or both.
 fn one_setting_at_least(schema: &mut schemars::Schema) {
-    schema.insert(
-        "anyOf".into(),
-        serde_json::json!([{"required": ["muted"]}, {"required": ["archived"]}]),
-    );
-    if let Some(properties) = schema
-        .get_mut("properties")
-        .and_then(serde_json::Value::as_object_mut)
-    {
-        for property in properties
-            .values_mut()
-            .filter_map(serde_json::Value::as_object_mut)
-        {
-            property.remove("default");
-        }
-    }
+    wire::at_least_one_of(schema, &["muted", "archived"]);
 }
 
 /// A field that is there, even as `null`, is `Some(Value::Null)`.

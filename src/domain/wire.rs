@@ -330,6 +330,21 @@ impl Checks {
     }
 }
 
+/// A PATCH body's schema: at least one of `fields` must be there, and none shows a default (a field
+/// left out leaves its value as it is). For `#[schemars(transform = …)]`.
+pub fn at_least_one_of(schema: &mut schemars::Schema, fields: &[&str]) {
+    let required: Vec<Value> = fields
+        .iter()
+        .map(|field| serde_json::json!({ "required": [field] }))
+        .collect();
+    schema.insert("anyOf".into(), Value::Array(required));
+    if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for property in properties.values_mut().filter_map(Value::as_object_mut) {
+            property.remove("default");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
