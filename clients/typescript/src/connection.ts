@@ -435,6 +435,15 @@ export class ChatConnection {
     return data as unknown as Listing & { asOfSequence?: number };
   }
 
+  /** Every page of a cursor-mode listing that starts with `first`, following `nextCursor`. */
+  private async *pages(first: Query, generation: number): AsyncGenerator<Listing> {
+    for (let query: Query | null = first; query; ) {
+      const page = await this.list(query, generation);
+      yield page;
+      query = page.hasMore && page.nextCursor ? { cursor: page.nextCursor, limit: first.limit } : null;
+    }
+  }
+
   private async sync(generation: number): Promise<void> {
     const limit = this.options.pageSize;
     if (this.lastSeq < 0) {
@@ -453,9 +462,7 @@ export class ChatConnection {
     const waiting = new Map<number, Message>();
     let total = 0;
     this.reactionCut = this.frames;
-    let query: Query = { updatedAfter: new Date(from).toISOString(), limit };
-    for (;;) {
-      const page = await this.list(query, generation);
+    for await (const page of this.pages({ updatedAfter: new Date(from).toISOString(), limit }, generation)) {
       for (const message of page.messages) {
         if (message.sequenceNumber <= this.lastSeq + 1) this.deliver(message);
         else waiting.set(message.sequenceNumber, message);
@@ -465,19 +472,13 @@ export class ChatConnection {
         }
       }
       total = page.total;
-      if (!page.hasMore || !page.nextCursor) break;
-      query = { cursor: page.nextCursor, limit };
     }
     // Sequence numbers are dense, so the chat's message count says whether any new message is still
     // missing: one whose last change is older than the window (a frame lost before a later change was
     // delivered, or a `since` whose time is ahead of its sequence number). Those come by sequence number.
     if (this.lastSeq < total || waiting.size > 0) {
-      query = { after: this.lastId ?? "0", limit };
-      for (;;) {
-        const page = await this.list(query, generation);
+      for await (const page of this.pages({ after: this.lastId ?? "0", limit }, generation)) {
         for (const message of page.messages) this.deliver(message);
-        if (!page.hasMore || !page.nextCursor) break;
-        query = { cursor: page.nextCursor, limit };
       }
       for (const message of waiting.values()) this.deliver(message);
     }

@@ -47,7 +47,8 @@ export class Http {
   readonly maxRetryAfterMs: number;
   readonly backoffMs: number;
   readonly maxBackoffMs: number;
-  private readonly baseFetch: typeof fetch;
+  /** The platform's fetch (or the one given), callable unbound: for requests outside openapi-fetch. */
+  readonly baseFetch: typeof fetch;
   private bookmark: string | null = null;
 
   constructor(private readonly options: HttpOptions) {

@@ -61,14 +61,11 @@ export class EdgeChat {
   readonly api: Client<paths>;
   readonly baseUrl: string;
   private readonly http: Http;
-  private readonly fetchFn: typeof fetch;
   private readonly WebSocketClass: typeof WebSocket | undefined;
 
   constructor(options: EdgeChatOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.http = new Http(options);
-    const chosen = options.fetch ?? globalThis.fetch;
-    this.fetchFn = (input, init) => chosen(input, init);
     this.WebSocketClass = options.WebSocket ?? globalThis.WebSocket;
     this.api = createClient<paths>({ baseUrl: this.baseUrl, fetch: this.http.fetch });
   }
@@ -99,7 +96,7 @@ export class EdgeChat {
 
   /** Uploads a file into a chat (`onProgress` as the bytes go); send it with `media.fileId`. */
   upload(chatId: string, body: UploadBody, options: UploadOptions = {}): Promise<UploadedFile> {
-    return upload(this.http, this.fetchFn, this.baseUrl, chatId, body, options);
+    return upload(this.http, this.baseUrl, chatId, body, options);
   }
 
   /** Uploads a file, then sends a message carrying it (an image, video or audio shows as media). */

@@ -95,7 +95,6 @@ async function viaFetch(
 /** Uploads `body` into the chat; Retry-After honoured on 429 and 503 like every other call. */
 export async function upload(
   http: Http,
-  fetchFn: typeof fetch,
   baseUrl: string,
   chatId: string,
   body: UploadBody,
@@ -110,7 +109,7 @@ export async function upload(
       answer =
         typeof XMLHttpRequest !== "undefined"
           ? await viaXhr(url, body, headers, options)
-          : await viaFetch(url, body, headers, options, fetchFn);
+          : await viaFetch(url, body, headers, options, http.baseFetch);
     } catch (cause) {
       throw Http.asError(cause);
     }
